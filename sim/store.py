@@ -1,0 +1,155 @@
+"""The run store: one SQLite file per run, written one transaction per round.
+
+SQLite in WAL mode gives a single portable file that pandas, the CLI and notebooks can read
+while a run is still writing, and a crash loses at most the round in progress. The engine owns
+the generic tables (agents, decisions, LLM calls, metrics); a scenario declares its own with
+`define_table`. Rows are buffered by SQLite inside an open transaction until `commit()`, which
+scenarios call at the end of every round.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+STORE_FILENAME = "run.sqlite"
+
+ENGINE_TABLES: dict[str, dict[str, str]] = {
+    "meta": {"key": "TEXT PRIMARY KEY", "value": "TEXT"},
+    "agents": {
+        "agent_id": "TEXT PRIMARY KEY",
+        "generation": "INTEGER",  # generation in which the agent was created
+        "brain": "TEXT",  # 'rule' or 'llm'
+        "kind": "TEXT",  # rule family ('image_scoring', ...) or 'llm'
+        "model": "TEXT",  # litellm model string for LLM brains, else NULL
+        "params": "TEXT",  # JSON: rule parameters
+        "parents": "TEXT",  # JSON list of agent ids this agent inherited from
+    },
+    "decisions": {
+        "request_id": "INTEGER PRIMARY KEY",
+        "sim_time": "REAL",
+        "agent_id": "TEXT",
+        "task": "TEXT",
+        "observation": "TEXT",  # JSON
+        "decision": "TEXT",  # JSON
+        "source": "TEXT",  # 'rule' | 'llm' | 'repaired' | 'fallback'
+        "n_calls": "INTEGER",
+    },
+    "llm_calls": {
+        "call_id": "INTEGER PRIMARY KEY",
+        "request_id": "INTEGER",
+        "agent_id": "TEXT",
+        "sim_time": "REAL",
+        "model": "TEXT",
+        "purpose": "TEXT",  # 'decide' | 'repair'
+        "messages": "TEXT",  # JSON list of chat messages sent
+        "reply": "TEXT",
+        "prompt_tokens": "INTEGER",
+        "completion_tokens": "INTEGER",
+        "cost_usd": "REAL",
+        "latency_s": "REAL",  # wall time, the only nondeterministic column
+        "attempts": "INTEGER",
+        "outcome": "TEXT",  # 'ok' | 'unparsed' | 'error'
+        "error": "TEXT",
+    },
+    "metrics": {
+        "scope": "TEXT",  # 'round' | 'generation'
+        "step": "INTEGER",  # global round index for 'round' scope, else NULL
+        "generation": "INTEGER",
+        "game": "INTEGER",
+        "round": "INTEGER",
+        "name": "TEXT",
+        "value": "REAL",
+    },
+}
+
+#: Columns whose values depend on wall-clock time; excluded when comparing two runs.
+NONDETERMINISTIC_COLUMNS = {("llm_calls", "latency_s"), ("meta", "value")}
+
+
+def to_json(value: Any) -> str:
+    """Stable JSON (sorted keys) so that equal values give byte-identical cells."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class RunStore:
+    """Append-only writer (and simple reader) for one run's SQLite file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._columns: dict[str, list[str]] = {}
+        self._in_transaction = False
+        for name, columns in ENGINE_TABLES.items():
+            self.define_table(name, columns)
+
+    # -- schema ---------------------------------------------------------------------------
+    def define_table(self, name: str, columns: Mapping[str, str]) -> None:
+        """Create a table if missing. Column order is the order of `columns`."""
+        cols = ", ".join(f"{col} {sqltype}" for col, sqltype in columns.items())
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+        self._columns[name] = list(columns)
+
+    # -- writing --------------------------------------------------------------------------
+    def _begin(self) -> None:
+        if not self._in_transaction:
+            self._db.execute("BEGIN")
+            self._in_transaction = True
+
+    def insert(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Queue rows in the open transaction; dict/list values are stored as JSON text."""
+        columns = self._columns[table]
+        placeholders = ", ".join("?" for _ in columns)
+        values = [
+            tuple(_cell(row.get(col)) for col in columns)
+            for row in rows
+        ]
+        if not values:
+            return
+        self._begin()
+        self._db.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values
+        )
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._begin()
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            (key, value if isinstance(value, str) else to_json(value)),
+        )
+
+    def commit(self) -> None:
+        """Make everything written since the last commit durable, atomically."""
+        if self._in_transaction:
+            self._db.execute("COMMIT")
+            self._in_transaction = False
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()
+
+    # -- reading --------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._db.execute(sql, params).fetchall()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)):
+        return to_json(value)
+    return value

@@ -1,0 +1,53 @@
+"""Tasks: one question put to an agent, answerable by any kind of brain.
+
+A task carries both the structured observation (what a rule brain reads) and the means to
+render a chat prompt and parse a reply (what an LLM brain needs). Keeping both in one object is
+what lets rule and LLM agents share a population and be logged alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+
+class ParseError(ValueError):
+    """A model reply could not be turned into the task's decision type."""
+
+
+class Task(ABC):
+    """A question for one agent. Subclasses are scenario-specific (e.g. `Donate`)."""
+
+    #: Short stable name, stored with every decision ("donate", "write_strategy").
+    kind: ClassVar[str] = "task"
+
+    @abstractmethod
+    def observation(self) -> dict[str, Any]:
+        """The structured, JSON-serialisable facts the agent decides from."""
+
+    @abstractmethod
+    def messages(self) -> list[dict[str, str]]:
+        """The chat prompt for an LLM brain. Rendered lazily: rule brains never pay for it."""
+
+    @abstractmethod
+    def parse(self, reply: str) -> Any:
+        """Turn a model reply into a decision, or raise `ParseError` saying what was wrong."""
+
+    @abstractmethod
+    def fallback(self) -> Any:
+        """The decision used when no usable reply could be had; always recorded as a fallback."""
+
+    @abstractmethod
+    def encode(self, decision: Any) -> dict[str, Any]:
+        """A JSON-serialisable record of a decision, for the run store."""
+
+    def repair_message(self, error: ParseError) -> str:
+        """The follow-up user message asking the model to fix an unparseable reply."""
+        return (
+            f"Your reply could not be used: {error}. "
+            "Answer again, following the requested format exactly."
+        )
+
+    def response_format(self) -> dict[str, Any] | None:
+        """An optional JSON-schema response format for models that support constrained output."""
+        return None
