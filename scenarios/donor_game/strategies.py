@@ -1,0 +1,355 @@
+"""Rule policies for the Donor Game: the classic indirect-reciprocity strategies as brains.
+
+These are the baselines the LLM societies are compared against. Each policy reads only the
+observation a rule brain gets (see "Donor Game observation" in docs/design.md) and answers with a
+`Donation`. Each can also describe itself in the first person, because its text is stored like an
+LLM agent's strategy and shown to new LLM agents during cultural transmission, so a mixed
+population passes on rule strategies and LLM strategies alike.
+
+The recipient's trace is a chain: ``trace[0]`` is the recipient's latest act as donor,
+``trace[1]`` the act of ``trace[0]``'s recipient just before it, and so on. An empty trace means a
+newcomer with no record. Gifts here are continuous shares of the donor's current resources, so
+the binary "gave / refused" of the classic models becomes "gave at least a cutoff share".
+
+Parameters are floats with fixed valid ranges, so evolution by `mutate` is a clipped random walk
+inside those ranges, and `params` can be stored as JSON and fed back to `make_policy`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+ACTIONS = ("donate", "punish")
+
+
+@dataclass(frozen=True)
+class Donation:
+    """One donor's decision.
+
+    ``fraction`` is a share of the donor's *current* resources, as the prompts ask LLM agents
+    for a share; ``("donate", 0.0)`` is a refusal. With ``"punish"`` the fraction is what the
+    donor pays to make the recipient lose a multiple of it.
+    """
+
+    action: str
+    fraction: float
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"action must be one of {ACTIONS}, got {self.action!r}")
+        if not 0.0 <= self.fraction <= 1.0:  # also rejects NaN
+            raise ValueError(f"fraction must be in [0, 1], got {self.fraction!r}")
+        object.__setattr__(self, "fraction", float(self.fraction))  # plain float for JSON
+
+
+REFUSE = Donation("donate", 0.0)
+
+
+def _pct(x: float) -> str:
+    """A share as a whole percentage, the way a person writing a strategy would put it."""
+    return f"{x:.0%}"
+
+
+def _cooperative(act: Mapping[str, Any], cutoff: float) -> bool:
+    """Whether a traced act counts as helping: a donation of at least ``cutoff``.
+
+    Punishing never counts, whatever its fraction: it costs the partner instead of helping.
+    """
+    return act["action"] == "donate" and float(act["fraction"]) >= cutoff
+
+
+class RulePolicy(ABC):
+    """A rule brain's policy: a deterministic map from observation to `Donation`.
+
+    Subclasses are frozen dataclasses whose fields are all float parameters, each with a valid
+    range in ``bounds``; the shared `params`, `mutate` and validation rely on that.
+    """
+
+    #: Stable family name, stored in the ``agents.kind`` column.
+    family: ClassVar[str]
+    #: Valid closed range of each parameter; mutation clips to it.
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    def __post_init__(self) -> None:
+        # Coerce ints (e.g. from TOML/JSON) to float and refuse out-of-range values early, so a
+        # bad config fails at construction rather than as an invalid Donation mid-run.
+        for name in self._param_names():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise ValueError(f"{self.family}.{name} must be a number, got {value!r}")
+            value = float(value)
+            low, high = self.bounds[name]
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ValueError(f"{self.family}.{name} must be in [{low}, {high}], got {value!r}")
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """Parameter names in declaration order, which fixes the order of mutation draws."""
+        return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+    @abstractmethod
+    def decide(self, observation: Mapping[str, Any]) -> Donation:
+        """The donation this policy makes given the observation."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A first-person strategy text, faithful to the rule, with its parameter values."""
+
+    def params(self) -> dict[str, float]:
+        """The parameters as a JSON-serialisable dict, accepted back by `make_policy`."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def mutate(self, rng: np.random.Generator, sd: float) -> Self:
+        """A new policy of the same family with every parameter jittered by Normal(0, sd).
+
+        Each value is clipped to its range. The draws are taken in one call, in parameter
+        declaration order, so the result depends only on the generator's state. Families without
+        parameters draw nothing (the generator's state is untouched) and return an equal copy.
+        """
+        if not (math.isfinite(sd) and sd >= 0):
+            raise ValueError(f"sd must be a finite number >= 0, got {sd!r}")
+        names = self._param_names()
+        if not names:
+            return dataclasses.replace(self)  # type: ignore[type-var]
+        noise = rng.normal(0.0, sd, size=len(names))
+        changes = {}
+        for name, step in zip(names, noise, strict=True):
+            low, high = self.bounds[name]
+            changes[name] = float(np.clip(getattr(self, name) + step, low, high))
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def _withhold(self, observation: Mapping[str, Any], punish: float) -> Donation:
+        """What a discriminator does to a recipient it will not help.
+
+        It punishes only when the game allows it and the policy is willing to pay for it;
+        otherwise it simply refuses.
+        """
+        if punish > 0 and observation["punishment"]:
+            return Donation("punish", punish)
+        return REFUSE
+
+    @staticmethod
+    def _punish_text(punish: float) -> str:
+        if punish > 0:
+            return (
+                f" When punishment is allowed, I punish such a recipient instead, spending "
+                f"{_pct(punish)} of my resources to make them lose resources."
+            )
+        return " I never pay to punish anyone."
+
+
+@dataclass(frozen=True)
+class AlwaysCooperate(RulePolicy):
+    """Unconditional cooperator: gives ``give`` to everyone.
+
+    In image-scoring terms a discriminator with the lowest possible threshold; it is the
+    baseline that indirect reciprocity must beat, since defectors exploit it freely.
+    """
+
+    family: ClassVar[str] = "always_cooperate"
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {"give": (0.0, 1.0)}
+
+    give: float = 0.5
+
+    def decide(self, observation: Mapping[str, Any]) -> Donation:
+        return Donation("donate", self.give)
+
+    def describe(self) -> str:
+        return (
+            f"I give {_pct(self.give)} of my current resources to every recipient, whatever "
+            "their history, and I never punish anyone. Every gift is doubled for the "
+            "recipient, so I keep resources flowing through the group."
+        )
+
+
+@dataclass(frozen=True)
+class AlwaysDefect(RulePolicy):
+    """Unconditional defector: never gives, never punishes.
+
+    The strategy that wins any single encounter; cooperation has to be sustained against it.
+    """
+
+    family: ClassVar[str] = "always_defect"
+
+    def decide(self, observation: Mapping[str, Any]) -> Donation:
+        return REFUSE
+
+    def describe(self) -> str:
+        return (
+            "I never give anything to anyone, whatever their history, and I never pay to "
+            "punish. Giving only costs me, so I keep all of my resources."
+        )
+
+
+@dataclass(frozen=True)
+class ImageScoring(RulePolicy):
+    """First-order discriminator: helps those whose own last act was helpful.
+
+    Nowak and Sigmund (1998) let every agent carry an image score that rises when it gives and
+    falls when it refuses, and showed that discriminators who help only recipients with a good
+    enough score can sustain cooperation. Here the score is the recipient's latest act alone: it
+    is good when that act donated at least ``threshold``. Newcomers get the benefit of the doubt,
+    as an initial score of zero would give them. The rule looks only at what the recipient did,
+    never at whom it did it to, so it also condemns a justified refusal of a defector; the
+    `Standing` policy repairs that.
+    """
+
+    family: ClassVar[str] = "image_scoring"
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {
+        "give": (0.0, 1.0),
+        "threshold": (0.0, 1.0),
+        "punish": (0.0, 1.0),
+    }
+
+    give: float = 0.5
+    threshold: float = 0.25
+    punish: float = 0.0
+
+    def decide(self, observation: Mapping[str, Any]) -> Donation:
+        trace: Sequence[Mapping[str, Any]] = observation["trace"]
+        if not trace or _cooperative(trace[0], self.threshold):
+            return Donation("donate", self.give)
+        return self._withhold(observation, self.punish)
+
+    def describe(self) -> str:
+        return (
+            "I look only at what the recipient did in their most recent donation. If they gave "
+            f"at least {_pct(self.threshold)} of their resources, I give them "
+            f"{_pct(self.give)} of mine. A newcomer with no history gets the benefit of the "
+            f"doubt and also receives {_pct(self.give)}. If they gave less than "
+            f"{_pct(self.threshold)}, or punished someone, I give them nothing."
+            + self._punish_text(self.punish)
+        )
+
+
+@dataclass(frozen=True)
+class Standing(RulePolicy):
+    """Second-order discriminator: helps those in good standing, where refusing the bad is fine.
+
+    Image scoring (Nowak & Sigmund 1998) cannot tell a stingy agent from one that refused a
+    defector, so discriminators who rightly refuse defectors lose their own good image and get
+    refused in turn. Judging by "standing" instead, an idea going back to Sugden (1986) and the
+    usual fix for that weakness, keeps a justified refusal from costing reputation.
+
+    A recipient is in good standing if it has no record, if its latest act donated at least
+    ``cutoff``, or if it withheld (gave less, or punished) from a partner who was then in bad
+    standing. The partner's standing at that time is judged the same way from the next link of
+    the trace; beyond the visible trace everyone is assumed to be in good standing, so an
+    unexplained refusal at the end of the trace counts against the refuser.
+    """
+
+    family: ClassVar[str] = "standing"
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {
+        "give": (0.0, 1.0),
+        "cutoff": (0.0, 1.0),
+        "punish": (0.0, 1.0),
+    }
+
+    give: float = 0.5
+    cutoff: float = 0.25
+    punish: float = 0.0
+
+    def good_standing(self, trace: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether the donor of ``trace[0]`` is in good standing (True for an empty trace).
+
+        Evaluated from the oldest link back to the newest: each act's donor is good if the act
+        was cooperative or if its recipient, judged by the following link, was bad.
+        """
+        good = True  # past the end of the visible trace
+        for act in reversed(trace):
+            good = _cooperative(act, self.cutoff) or not good
+        return good
+
+    def decide(self, observation: Mapping[str, Any]) -> Donation:
+        if self.good_standing(observation["trace"]):
+            return Donation("donate", self.give)
+        return self._withhold(observation, self.punish)
+
+    def describe(self) -> str:
+        return (
+            "I give to recipients in good standing and not to those in bad standing. A newcomer "
+            "with no history is in good standing, and so is anyone whose most recent donation "
+            f"was at least {_pct(self.cutoff)} of their resources. Someone who gave less, or "
+            "punished, is still in good standing if the partner they held back from was in bad "
+            "standing at the time, because refusing a bad partner is justified; I judge that "
+            "partner the same way from their own previous donation in the trace, and where the "
+            "trace runs out I assume good standing. I give "
+            f"{_pct(self.give)} of my resources to a recipient in good standing and nothing to "
+            "one in bad standing." + self._punish_text(self.punish)
+        )
+
+
+@dataclass(frozen=True)
+class Generous(RulePolicy):
+    """Generous reciprocator: returns what the recipient last gave, plus a margin.
+
+    The gift is ``base + scale * f`` (clipped to [0, 1]), ``f`` being the share the recipient
+    donated in its latest act; a punishment counts as ``f = 0``. The ``base`` margin keeps
+    a population of these from ratcheting down to zero after one stingy act, the way generous
+    tit-for-tat forgives in direct reciprocity. ``scale`` is capped at 2: at that level a
+    recipient who gave half already receives everything, and the cap keeps mutation from
+    drifting where it changes little.
+    """
+
+    family: ClassVar[str] = "generous"
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {
+        "base": (0.0, 1.0),
+        "scale": (0.0, 2.0),
+        "newcomer": (0.0, 1.0),
+    }
+
+    base: float = 0.1
+    scale: float = 1.0
+    newcomer: float = 0.5
+
+    def decide(self, observation: Mapping[str, Any]) -> Donation:
+        trace: Sequence[Mapping[str, Any]] = observation["trace"]
+        if not trace:
+            return Donation("donate", self.newcomer)
+        last = trace[0]
+        given = float(last["fraction"]) if last["action"] == "donate" else 0.0
+        return Donation("donate", float(np.clip(self.base + self.scale * given, 0.0, 1.0)))
+
+    def describe(self) -> str:
+        scale = str(round(self.scale, 2))  # "1.0", "1.25": a multiplier, not a share
+        return (
+            f"I reciprocate generously. I give {_pct(self.base)} of my current resources plus "
+            f"{scale} times the share of resources the recipient gave in their most recent "
+            "donation, never more than everything I have. If their last act was to punish "
+            f"someone, I count it as giving nothing, so they get just {_pct(self.base)}. "
+            f"A newcomer with no history receives {_pct(self.newcomer)}. I never punish."
+        )
+
+
+FAMILIES: dict[str, type[RulePolicy]] = {
+    cls.family: cls for cls in (AlwaysCooperate, AlwaysDefect, ImageScoring, Standing, Generous)
+}
+
+
+def make_policy(family: str, **params: float) -> RulePolicy:
+    """Build a policy by family name, as configs and stored ``agents`` rows name them.
+
+    Raises ValueError for an unknown family or parameter, so config mistakes read as such
+    rather than as a TypeError from a constructor.
+    """
+    try:
+        cls = FAMILIES[family]
+    except KeyError:
+        raise ValueError(
+            f"unknown rule family {family!r}; known families: {', '.join(sorted(FAMILIES))}"
+        ) from None
+    accepted = cls._param_names()
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for {family!r}; accepted: {accepted or 'none'}"
+        )
+    return cls(**params)
