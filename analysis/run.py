@@ -1,0 +1,145 @@
+"""Reading a finished (or still running) run directory into pandas.
+
+Analysis never writes to a run: every read opens its own read-only SQLite connection, so a
+notebook can follow a run that the simulator is still writing (the store is in WAL mode, so
+readers see the last committed round) and can never corrupt it. Tables are re-read on every
+access for the same reason; callers that need a table repeatedly should keep the DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.store import ENGINE_TABLES, STORE_FILENAME
+
+CONFIG_FILENAME = "config.json"
+
+#: Columns of the tables this package knows about, so that a table a run never created still
+#: reads as an empty frame with the right shape (a run that crashed in round 0, a scenario
+#: without strategies). The Donor Game columns follow docs/design.md.
+KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
+    **{name: tuple(columns) for name, columns in ENGINE_TABLES.items()},
+    "strategies": ("agent_id", "generation", "text", "source", "parents"),
+    "donations": (
+        "step", "generation", "game", "round", "donor", "recipient", "action", "fraction",
+        "amount", "effect", "donor_before", "recipient_before", "source",
+    ),
+    "agent_rounds": ("step", "generation", "game", "round", "agent_id", "resources"),
+    "generation_scores": (
+        "generation", "agent_id", "brain", "kind", "score", "rank", "survived",
+    ),
+}
+
+
+class Run:
+    """One run directory: its resolved config, its meta values and its tables as DataFrames.
+
+    JSON text columns (`observation`, `decision`, `messages`, `params`, `parents`) are left as
+    text: decoding them is cheap for the caller who needs it and wasteful for everyone else.
+    """
+
+    def __init__(self, path: Path, config: dict[str, Any]):
+        self.path = path
+        self.db_path = path / STORE_FILENAME
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    # -- raw access -----------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        uri = f"{self.db_path.resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True)
+
+    def tables(self) -> list[str]:
+        """Names of the tables present in the store, sorted."""
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            ).fetchall()
+        return [name for (name,) in rows]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One table as a DataFrame, in insertion order.
+
+        A known table that the run never created comes back empty with its usual columns; an
+        unknown name that is not in the store raises KeyError listing what is there.
+        """
+        present = self.tables()
+        if name not in present:
+            if name in KNOWN_COLUMNS:
+                return pd.DataFrame(columns=list(KNOWN_COLUMNS[name]))
+            raise KeyError(f"no table {name!r} in {self.db_path}; tables: {present}")
+        with closing(self._connect()) as db:
+            # The name was checked against sqlite_master above, so quoting it is safe.
+            return pd.read_sql_query(f'SELECT * FROM "{name}" ORDER BY rowid', db)
+
+    @property
+    def meta(self) -> dict[str, str]:
+        """The `meta` key/value pairs (values as stored: text, JSON text for structures)."""
+        frame = self.table("meta")
+        return dict(zip(frame["key"], frame["value"], strict=True))
+
+    # -- convenience ----------------------------------------------------------------------
+    @property
+    def agents(self) -> pd.DataFrame:
+        return self.table("agents")
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        return self.table("decisions")
+
+    @property
+    def llm_calls(self) -> pd.DataFrame:
+        return self.table("llm_calls")
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        return self.table("metrics")
+
+    @property
+    def donations(self) -> pd.DataFrame:
+        return self.table("donations")
+
+    @property
+    def strategies(self) -> pd.DataFrame:
+        return self.table("strategies")
+
+    @property
+    def agent_rounds(self) -> pd.DataFrame:
+        return self.table("agent_rounds")
+
+    @property
+    def generation_scores(self) -> pd.DataFrame:
+        return self.table("generation_scores")
+
+
+def load(run_dir: str | Path) -> Run:
+    """Open a run directory for analysis.
+
+    The config comes from `config.json` when the runner wrote one, else from the store's
+    `meta` "config" entry (so a bare `run.sqlite` copied elsewhere is still self-describing),
+    else it is empty.
+    """
+    path = Path(run_dir)
+    if not (path / STORE_FILENAME).is_file():
+        raise FileNotFoundError(
+            f"{path} is not a run directory: {path / STORE_FILENAME} does not exist"
+        )
+    run = Run(path, {})
+    run.config = _read_config(run)
+    return run
+
+
+def _read_config(run: Run) -> dict[str, Any]:
+    config_file = run.path / CONFIG_FILENAME
+    if config_file.is_file():
+        return json.loads(config_file.read_text(encoding="utf-8"))
+    stored = run.meta.get("config")
+    return {} if stored is None else json.loads(stored)
