@@ -130,8 +130,16 @@ class RunStore:
             self._db.execute("COMMIT")
             self._in_transaction = False
 
+    def rollback(self) -> None:
+        """Drop everything written since the last commit (a round that did not finish)."""
+        if self._in_transaction:
+            self._db.execute("ROLLBACK")
+            self._in_transaction = False
+
     def close(self) -> None:
+        """Commit, then leave a single self-contained file (no -wal/-shm beside it)."""
         self.commit()
+        self._db.execute("PRAGMA journal_mode=DELETE")
         self._db.close()
 
     # -- reading --------------------------------------------------------------------------

@@ -41,6 +41,14 @@ class Task(ABC):
     def encode(self, decision: Any) -> dict[str, Any]:
         """A JSON-serialisable record of a decision, for the run store."""
 
+    def answer_with_rule(self, policy: Any) -> Any:
+        """How a rule brain answers: by default its policy decides from the observation.
+
+        Tasks whose answer is not a function of the observation (e.g. writing a strategy,
+        which a rule brain does by describing its own rule) override this.
+        """
+        return policy.decide(self.observation())
+
     def repair_message(self, error: ParseError) -> str:
         """The follow-up user message asking the model to fix an unparseable reply."""
         return (

@@ -1,0 +1,41 @@
+"""Agents: Mesa agents with a brain, asking the world for decisions as SimPy events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import simpy
+
+from sim.tasks import Task
+
+if TYPE_CHECKING:
+    from sim.brains import Brain
+    from sim.world import World
+
+
+class SimAgent(mesa.Agent):
+    """An agent whose choices come from its brain, through the world's decision barrier.
+
+    `name` is the stable identifier used in prompts, traces and the store (Mesa's integer
+    `unique_id` depends on creation order across the whole model, which is fine for Mesa but
+    too opaque for researchers reading a run). Scenario state lives in ordinary attributes.
+    """
+
+    model: World
+
+    def __init__(self, model: World, *, name: str, brain: Brain, persona: str = "") -> None:
+        super().__init__(model)
+        self.name = name
+        self.brain = brain
+        self.persona = persona
+
+    def decide(self, task: Task) -> simpy.Event:
+        """Ask this agent's brain; `yield` the returned event to get the decision."""
+        return self.model.request_decision(self, task)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} brain={self.brain.kind}>"
+
+    def describe(self) -> dict[str, Any]:
+        return {"agent_id": self.name, "brain": self.brain.brain_type, "kind": self.brain.kind}

@@ -1,0 +1,148 @@
+"""The `societas` command: run, list and report scenarios.
+
+Errors a user can fix (unknown scenario, bad config key, unreachable model) print one line that
+names the problem and exit with status 2; a traceback means a bug in Societas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.config import ConfigError, load_config
+from sim.registry import UnknownScenario, get_scenario, scenario_names
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="societas",
+        description="Agent-based social simulation with LLM-backed and rule-based agents.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a scenario and write its store and figures")
+    run.add_argument("scenario", help="scenario name, e.g. donor-game (see `societas list`)")
+    run.add_argument("--config", metavar="FILE.toml", help="TOML file of config keys")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key (repeatable); values are read as TOML",
+    )
+    run.add_argument("--seed", type=int, help="random seed (default: config's, 0)")
+    run.add_argument("--model", help="litellm model string for LLM brains, e.g. openai/gpt-4o")
+    run.add_argument("--out", default="runs", help="parent directory of run directories")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-figures", action="store_true", help="skip drawing figures")
+
+    commands.add_parser("list", help="list available scenarios")
+
+    report = commands.add_parser("report", help="(re)draw the figures of a finished run")
+    report.add_argument("run_dir", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _list()
+        if args.command == "run":
+            return _run(args)
+        if args.command == "report":
+            return _report(args.run_dir)
+    except (UnknownScenario, ConfigError, FileNotFoundError) as error:
+        print(f"societas: error: {_message(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("societas: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+def _message(error: BaseException) -> str:
+    return str(error.args[0]) if isinstance(error, LookupError) and error.args else str(error)
+
+
+def _list() -> int:
+    for name in scenario_names():
+        scenario = get_scenario(name)
+        print(f"{name:<16} {scenario.summary}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.llm_client import ModelUnreachable
+    from sim.runner import run_scenario
+
+    scenario = get_scenario(args.scenario)
+    config = load_config(
+        scenario.config_type,
+        path=args.config,
+        overrides=args.overrides,
+        values={"seed": args.seed, "model": args.model},
+    )
+    if config.model is not None and scenario.estimate_calls is not None:
+        print(
+            f"LLM brains use {config.model}: about {scenario.estimate_calls(config)} model calls",
+            file=sys.stderr,
+        )
+    try:
+        result = run_scenario(
+            scenario, config, out=args.out, progress=not args.quiet, figures=not args.no_figures
+        )
+    except ModelUnreachable as error:
+        print(f"societas: error: model unreachable: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if result.summary is not None:
+        print(format_table(*result.summary))
+    stats = result.stats
+    print(
+        f"{sum(stats.decisions.values())} decisions "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(stats.decisions.items()))}); "
+        f"{stats.calls} model calls, {stats.retries} retries, {stats.repairs} repairs, "
+        f"{stats.fallbacks} fallbacks; {stats.prompt_tokens + stats.completion_tokens} tokens, "
+        f"${stats.cost_usd:.4f}; {result.wall_s:.1f} s"
+    )
+    for path in result.figures:
+        print(f"figure: {path}")
+    print(f"run: {result.run_dir}")
+    return 0
+
+
+def _report(run_dir: Path) -> int:
+    from analysis.run import load
+
+    run = load(run_dir)
+    scenario = get_scenario(run.meta.get("scenario", ""))
+    if scenario.draw_figures is None:
+        print(f"scenario {scenario.name} draws no figures")
+        return 0
+    for path in scenario.draw_figures(run_dir):
+        print(f"figure: {path}")
+    return 0
+
+
+def format_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A plain aligned text table (no dependency, readable in any log)."""
+    cells = [[_format_cell(value) for value in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def _format_cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Run configuration: scenario configs, TOML files and `--set key=value` overrides.
+
+Every scenario's config is a pydantic model derived from `RunConfig`, so the common knobs (seed,
+model, sampling, retries) are spelled the same everywhere and unknown or ill-typed keys are
+rejected with one readable line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sim.llm_client import LLMSettings
+
+
+class ConfigError(ValueError):
+    """A config file or override is malformed; the message is meant for the user as is."""
+
+
+class RunConfig(BaseModel):
+    """Settings every scenario shares: seed and how LLM brains reach their model."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    seed: int = Field(0, description="Seed of the world's random generator; same seed, same run.")
+    model: str | None = Field(
+        None,
+        description="litellm model string for LLM brains (e.g. 'openai/gpt-4o-mini'); "
+        "None runs rule brains only.",
+    )
+    api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable holding the API key (never stored)."
+    )
+    temperature: float = Field(0.8, ge=0, le=2, description="Sampling temperature (paper: 0.8).")
+    max_tokens: int = Field(400, gt=0, description="Reply length cap per call.")
+    timeout_s: float = Field(60.0, gt=0, description="Per-attempt timeout of a model call.")
+    max_retries: int = Field(3, ge=0, description="Retries after a failed call (paper: 3).")
+    max_concurrency: int = Field(10, gt=0, description="Model calls in flight at once.")
+    max_repairs: int = Field(
+        1, ge=0, description="Re-prompts after an unparseable reply before the fallback."
+    )
+
+    def llm_settings(self) -> LLMSettings:
+        """The gateway's view of this config (hashable, so clients can be shared)."""
+        assert self.model is not None
+        return LLMSettings(
+            model=self.model,
+            api_base=self.api_base,
+            api_key_env=self.api_key_env,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            max_concurrency=self.max_concurrency,
+        )
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`key=value` → (key path, value). Values are read as TOML, else kept as plain strings."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    try:
+        value = tomllib.loads(f"value = {raw.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def load_config(
+    config_type: type[RunConfig],
+    *,
+    path: str | Path | None = None,
+    overrides: list[str] = (),  # type: ignore[assignment]
+    values: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Build a validated config: defaults ← file ← `values` (CLI flags) ← `--set` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    for key, value in (values or {}).items():
+        if value is not None:
+            data[key] = value
+    for text in overrides:
+        keys, value = parse_override(text)
+        target = data
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"--set {text!r}: {key!r} is not a table")
+        target[keys[-1]] = value
+    try:
+        return config_type.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, config_type)) from None
+
+
+def describe_validation_error(error: ValidationError, config_type: type[BaseModel]) -> str:
+    """One line per problem, naming the key, what was wrong, and the valid keys if unknown."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(config)"
+        if problem["type"] == "extra_forbidden":
+            known = ", ".join(sorted(config_type.model_fields))
+            lines.append(f"unknown config key {key!r} (known keys: {known})")
+        else:
+            lines.append(f"config key {key!r}: {problem['msg']} (got {problem.get('input')!r})")
+    return "; ".join(lines)
+
+
+def to_toml(values: dict[str, Any]) -> str:
+    """Write a resolved config as TOML that `load_config(path=...)` reads back identically."""
+    lines = []
+    for key, value in values.items():
+        if value is None:
+            continue  # TOML has no null; an absent key means the default, which is None
+        lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)

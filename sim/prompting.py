@@ -1,0 +1,48 @@
+"""Prompt assembly: editable template files, and agent-written text quoted as data.
+
+Templates use `string.Template` (`$name`) rather than `str.format`, so prompt authors can write
+JSON examples with braces without escaping them. Text that one agent wrote and another will read
+is wrapped by `quote_agent_text`: its angle brackets are escaped so it cannot close the block it
+sits in, and the prompts tell the model that such blocks are information, not instructions.
+"""
+
+from __future__ import annotations
+
+import string
+from importlib import resources
+from pathlib import Path
+
+AGENT_TEXT_TAG = "agent_text"
+
+
+def quote_agent_text(text: str, *, author: str) -> str:
+    """Delimit untrusted agent-written text so it reads as quoted data."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<{AGENT_TEXT_TAG} author="{author}">\n{escaped}\n</{AGENT_TEXT_TAG}>'
+
+
+class PromptLibrary:
+    """Loads a scenario's prompt templates, letting a user's directory override any of them."""
+
+    def __init__(self, package: str, override_dir: str | Path | None = None) -> None:
+        self.package = package
+        self.override_dir = Path(override_dir) if override_dir else None
+        self._cache: dict[str, string.Template] = {}
+
+    def template(self, name: str) -> string.Template:
+        if name not in self._cache:
+            self._cache[name] = string.Template(self._read(name))
+        return self._cache[name]
+
+    def render(self, name: str, **values: object) -> str:
+        try:
+            return self.template(name).substitute(values).strip()
+        except KeyError as error:
+            raise KeyError(f"prompt template {name!r} uses unknown placeholder {error}") from None
+
+    def _read(self, name: str) -> str:
+        if self.override_dir is not None:
+            candidate = self.override_dir / name
+            if candidate.is_file():
+                return candidate.read_text(encoding="utf-8")
+        return resources.files(self.package).joinpath("prompts", name).read_text(encoding="utf-8")

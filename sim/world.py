@@ -1,0 +1,120 @@
+"""The world: a Mesa model whose clock is a SimPy environment, with a decision barrier.
+
+Scenario rules are SimPy processes. When a process asks an agent to decide, it gets a pending
+event. The world keeps stepping SimPy through every event at the current simulated time; only
+when every process is blocked (the next event lies in the future, or there is none) does it hand
+all pending decisions to the gateway at once. Answers are delivered in request order, so the
+run is deterministic however the model replies arrive, and a round of N LLM decisions costs
+about one model latency rather than N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import simpy
+
+from sim.tasks import Task
+
+if TYPE_CHECKING:
+    from sim.agent import SimAgent
+    from sim.gateway import Gateway
+    from sim.store import RunStore
+
+
+@dataclass
+class DecisionRequest:
+    """One pending question: which agent, which task, and the event its process waits on."""
+
+    request_id: int
+    agent: SimAgent
+    task: Task
+    event: simpy.Event
+    sim_time: float
+
+
+class World(mesa.Model):
+    """A `mesa.Model` with a SimPy clock, a run store and a gateway to the agents' brains."""
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        store: RunStore | None = None,
+        gateway: Gateway | None = None,
+    ) -> None:
+        super().__init__(rng=seed)
+        self.seed = seed
+        self.env = simpy.Environment()
+        self.store = store
+        if gateway is None:
+            from sim.gateway import Gateway
+
+            gateway = Gateway()
+        self.gateway = gateway
+        self._pending: list[DecisionRequest] = []
+        self._next_request_id = 0
+        self.batches_resolved = 0
+        #: How many progress units the scenario will report in all (e.g. rounds of the run).
+        self.progress_total = 1
+        #: Called as on_progress(done, label, detail) by `report_progress`; the runner sets it.
+        self.on_progress: Callable[[int, str, str], None] | None = None
+
+    # -- used by agents -------------------------------------------------------------------
+    def request_decision(self, agent: SimAgent, task: Task) -> simpy.Event:
+        """Register a question and return the event the asking process should `yield`."""
+        event = self.env.event()
+        self._pending.append(
+            DecisionRequest(self._next_request_id, agent, task, event, self.env.now)
+        )
+        self._next_request_id += 1
+        return event
+
+    # -- used by scenarios ----------------------------------------------------------------
+    def report_progress(self, done: int, label: str, detail: str = "") -> None:
+        """Scenarios call this at milestones (a round finished) for the progress display.
+
+        `label` is the coarse phase (a generation), `detail` the fine one (a round): logs get a
+        line per label, terminals a live bar with both.
+        """
+        if self.on_progress is not None:
+            self.on_progress(done, label, detail)
+
+    def process(self, generator: Any) -> simpy.Process:
+        """Start a scenario rule (a generator function's result) as a SimPy process."""
+        return self.env.process(generator)
+
+    def run(
+        self, until: float | None = None, on_batch: Callable[[int], None] | None = None
+    ) -> None:
+        """Drive the clock until `until` (or until no events and no decisions remain).
+
+        `on_batch` is called after every resolved batch of decisions (for progress display).
+        """
+        env = self.env
+        while True:
+            next_time = env.peek()
+            if next_time == env.now:
+                env.step()  # more happens at this instant before anyone is blocked
+            elif self._pending:
+                self._resolve_pending()  # every process waits on a decision at `now`
+                if on_batch is not None:
+                    on_batch(self.batches_resolved)
+            elif next_time == simpy.core.Infinity or (until is not None and next_time > until):
+                return
+            else:
+                env.step()
+
+    def _resolve_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        batch.sort(key=lambda request: request.request_id)
+        decisions = self.gateway.resolve(batch, store=self.store)
+        for request, decision in zip(batch, decisions, strict=True):
+            request.event.succeed(decision)
+        self.batches_resolved += 1
+
+    def close(self) -> None:
+        self.gateway.close()

@@ -1,0 +1,144 @@
+"""The decision barrier: time stands still while agents think, and answers come in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.agent import SimAgent
+from sim.brains import RuleBrain
+from sim.gateway import Gateway
+from sim.tasks import Task
+from sim.world import World
+
+
+class Echo(Task):
+    """A task whose rule answer is the value it carries."""
+
+    kind = "echo"
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def observation(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+    def messages(self) -> list[dict[str, str]]:
+        return [{"role": "user", "content": str(self.value)}]
+
+    def parse(self, reply: str) -> Any:
+        return reply
+
+    def fallback(self) -> Any:
+        return None
+
+    def encode(self, decision: Any) -> dict[str, Any]:
+        return {"value": decision}
+
+
+class Identity:
+    family = "identity"
+
+    def decide(self, observation: dict[str, Any]) -> Any:
+        return observation["value"]
+
+
+class RecordingGateway(Gateway):
+    """Remembers each batch it was asked to resolve, with the simulated time of the call."""
+
+    def __init__(self, world_ref: list[World]) -> None:
+        super().__init__()
+        self.batches: list[tuple[float, list[int]]] = []
+        self.world_ref = world_ref
+
+    def resolve(self, batch, store=None):  # type: ignore[no-untyped-def]
+        self.batches.append((self.world_ref[0].env.now, [r.request_id for r in batch]))
+        return super().resolve(batch, store)
+
+
+def make_world(n_agents: int) -> tuple[World, RecordingGateway, list[SimAgent]]:
+    ref: list[World] = []
+    gateway = RecordingGateway(ref)
+    world = World(seed=1, gateway=gateway)
+    ref.append(world)
+    agents = [SimAgent(world, name=f"a{i}", brain=RuleBrain(Identity())) for i in range(n_agents)]
+    return world, gateway, agents
+
+
+def test_all_decisions_at_one_instant_are_resolved_in_one_batch() -> None:
+    world, gateway, agents = make_world(5)
+    log: list[tuple[str, float, Any]] = []
+
+    def player(agent: SimAgent, delay: float):
+        yield world.env.timeout(delay)  # some processes do other work first at t=0
+        answer = yield agent.decide(Echo(agent.name))
+        log.append((agent.name, world.env.now, answer))
+        answer = yield agent.decide(Echo(agent.name + "!"))
+        log.append((agent.name, world.env.now, answer))
+
+    for agent in agents:
+        world.process(player(agent, 0))
+    world.run()
+
+    assert [len(ids) for _, ids in gateway.batches] == [5, 5]
+    assert all(t == 0 for t, _ in gateway.batches)
+    assert {name: answer for name, _, answer in log[:5]} == {a.name: a.name for a in agents}
+    assert all(t == 0 for _, t, _ in log)  # thinking took no simulated time
+
+
+def test_time_advances_only_after_pending_decisions_are_resolved() -> None:
+    world, gateway, agents = make_world(2)
+    seen: list[float] = []
+
+    def slow(agent: SimAgent):
+        for _ in range(3):
+            yield agent.decide(Echo(1))
+            seen.append(world.env.now)
+            yield world.env.timeout(10)
+
+    def ticker():
+        for _ in range(3):
+            yield world.env.timeout(4)
+            seen.append(world.env.now)
+
+    world.process(slow(agents[0]))
+    world.process(ticker())
+    world.run()
+    assert [t for t, _ in gateway.batches] == [0, 10, 20]
+    assert seen == [0, 4, 8, 10, 12, 20]
+
+
+def test_processes_resume_in_request_order_every_time() -> None:
+    def run_once() -> list[str]:
+        world, _, agents = make_world(8)
+        order: list[str] = []
+
+        def player(agent: SimAgent):
+            for _ in range(3):
+                yield agent.decide(Echo(agent.name))
+                order.append(agent.name)
+                yield world.env.timeout(1)
+
+        # start in a shuffled order: resumption must follow the request order, not chance
+        for index in world.rng.permutation(len(agents)):
+            world.process(player(agents[int(index)]))
+        world.run()
+        return order
+
+    first = run_once()
+    assert first == run_once()
+    assert first[:8] == first[8:16] == first[16:]  # request order is stable across rounds
+
+
+def test_run_until_stops_at_the_horizon() -> None:
+    world, _, agents = make_world(1)
+    steps: list[float] = []
+
+    def forever():
+        while True:
+            yield agents[0].decide(Echo(0))
+            steps.append(world.env.now)
+            yield world.env.timeout(1)
+
+    world.process(forever())
+    world.run(until=5)
+    assert steps == [0, 1, 2, 3, 4, 5]
