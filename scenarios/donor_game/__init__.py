@@ -1,0 +1,65 @@
+"""The Donor Game across generations (Vallinder & Hughes 2024), with classic rule baselines.
+
+See `docs/donor_game.md` for the protocol as implemented and `../shared/papers/donor_game.md`
+for the paper it follows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scenarios.donor_game.config import DonorGameConfig
+from scenarios.donor_game.game import DonorGame
+from sim.registry import Scenario
+from sim.store import RunStore
+from sim.world import World
+
+
+def build(world: World, config: DonorGameConfig) -> DonorGame:
+    game = DonorGame(world, config)
+    world.process(game.run())
+    return game
+
+
+def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
+    """Per generation: final resources (mean, min, max) and the average share given."""
+    rows = store.rows(
+        "SELECT generation, name, value FROM metrics WHERE scope = 'generation' "
+        "ORDER BY generation"
+    )
+    by_generation: dict[int, dict[str, float]] = {}
+    for generation, name, value in rows:
+        by_generation.setdefault(generation, {})[name] = value
+    headers = ["generation", "mean resources", "min", "max", "share given"]
+    table = [
+        [g + 1, v["mean_score"], v["min_score"], v["max_score"], v["mean_fraction"]]
+        for g, v in sorted(by_generation.items())
+    ]
+    return headers, table
+
+
+def draw_figures(run_dir: Path) -> list[Path]:
+    from analysis.donor_game import draw_donor_game_figures
+
+    return draw_donor_game_figures(run_dir)
+
+
+def estimate_calls(config: DonorGameConfig) -> int:
+    """Decisions of LLM-brained agents (before repairs and retries)."""
+    llm_share = config.brains.get("llm", 0) / sum(config.brains.values())
+    pairs_per_round = config.agents if config.pairing == "random" else config.agents // 2
+    donations = config.generations * config.games * config.rounds_per_game * pairs_per_round
+    strategies = config.agents + (config.generations - 1) * (config.agents - config.survivors)
+    return round(llm_share * (donations + strategies))
+
+
+SCENARIO = Scenario(
+    name="donor-game",
+    summary="Donor Game across generations (Vallinder & Hughes 2024): indirect reciprocity",
+    config_type=DonorGameConfig,
+    build=build,
+    summary_table=summary_table,
+    draw_figures=draw_figures,
+    estimate_calls=estimate_calls,
+)

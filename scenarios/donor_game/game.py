@@ -1,0 +1,349 @@
+"""The Donor Game's rules as one SimPy process: generations of games of rounds.
+
+Each round is one unit of simulated time. Within a round all donors decide at once (one batch
+for the gateway), then the gifts are applied together from the resources everyone held at the
+start of the round. Everything a round produced is committed to the store in one transaction.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scenarios.donor_game.config import RULE_FAMILIES, DonorGameConfig
+from scenarios.donor_game.pairing import game_schedule
+from scenarios.donor_game.strategies import Donation, make_policy
+from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
+from sim.agent import SimAgent
+from sim.brains import LLMBrain, RuleBrain
+from sim.prompting import PromptLibrary
+from sim.store import RunStore
+from sim.world import World
+
+TABLES: dict[str, dict[str, str]] = {
+    "strategies": {
+        "agent_id": "TEXT", "generation": "INTEGER", "text": "TEXT", "source": "TEXT",
+        "parents": "TEXT",
+    },
+    "donations": {
+        "step": "INTEGER", "generation": "INTEGER", "game": "INTEGER", "round": "INTEGER",
+        "donor": "TEXT", "recipient": "TEXT", "action": "TEXT", "fraction": "REAL",
+        "amount": "REAL", "effect": "REAL", "donor_before": "REAL", "recipient_before": "REAL",
+        "source": "TEXT",
+    },
+    "agent_rounds": {
+        "step": "INTEGER", "generation": "INTEGER", "game": "INTEGER", "round": "INTEGER",
+        "agent_id": "TEXT", "resources": "REAL",
+    },
+    "generation_scores": {
+        "generation": "INTEGER", "agent_id": "TEXT", "brain": "TEXT", "kind": "TEXT",
+        "score": "REAL", "rank": "INTEGER", "survived": "INTEGER",
+    },
+}
+
+
+class Donor(SimAgent):
+    """A Donor Game player: resources, a strategy text, and its acts as donor this generation."""
+
+    def __init__(self, model: World, *, name: str, brain: Any, generation: int,
+                 parents: list[str]) -> None:
+        super().__init__(model, name=name, brain=brain)
+        self.generation_born = generation
+        self.parents = parents
+        self.strategy = ""
+        self.resources = 0.0
+        self.final_resources: list[float] = []
+        self.acts: list[dict[str, Any]] = []  # this generation's acts as donor, by step
+        self.act_steps: list[int] = []
+
+    def last_act_before(self, step: int) -> dict[str, Any] | None:
+        index = bisect.bisect_left(self.act_steps, step)
+        return self.acts[index - 1] if index else None
+
+
+@dataclass
+class Slot:
+    """A place in the population; its brain type ('llm' or a rule family) is fixed."""
+
+    brain: str
+    agent: Donor | None = None
+    history: list[str] = field(default_factory=list)
+
+
+def allocate(brains: dict[str, float], n: int) -> list[str]:
+    """Turn shares into n slot kinds (largest remainder; 'rule' spreads over the families)."""
+    total = sum(brains.values())
+    quotas = {kind: n * share / total for kind, share in brains.items() if share > 0}
+    counts = {kind: int(q) for kind, q in quotas.items()}
+    by_remainder = sorted(quotas, key=lambda k: (-(quotas[k] - counts[k]), list(quotas).index(k)))
+    for kind in by_remainder[: n - sum(counts.values())]:
+        counts[kind] += 1
+    kinds: list[str] = []
+    for kind, count in counts.items():
+        if kind == "rule":
+            kinds += [RULE_FAMILIES[i % len(RULE_FAMILIES)] for i in range(count)]
+        else:
+            kinds += [kind] * count
+    return kinds
+
+
+class DonorGame:
+    """Owns the population and plays the protocol; `run()` is the SimPy process."""
+
+    def __init__(self, world: World, config: DonorGameConfig) -> None:
+        self.world = world
+        self.config = config
+        self.rng: np.random.Generator = world.rng
+        self.store: RunStore | None = world.store
+        if self.store is not None:
+            for name, columns in TABLES.items():
+                self.store.define_table(name, columns)
+        self.llm_settings = config.llm_settings() if config.model else None
+        rounds = config.rounds_per_game
+        self.context = GameContext(
+            prompts=PromptLibrary("scenarios.donor_game", config.prompts_dir),
+            rules_values={
+                "endowment": f"{config.endowment:g}",
+                "multiplier": f"{config.multiplier:g}",
+                "punishment_rule": (
+                    f" Instead of giving, the donor may punish: it pays a share of its "
+                    f"resources and the recipient loses {config.punishment_multiplier:g} times "
+                    f"that amount." if config.punishment else ""
+                ),
+                "trace_depth": config.trace_depth,
+                "games": config.games,
+                "rounds": rounds,
+                "survivor_percent": f"{100 * config.survivors / config.agents:g}",
+            },
+            multiplier=config.multiplier,
+            punishment=config.punishment,
+            punishment_multiplier=config.punishment_multiplier,
+            strategy_max_chars=config.strategy_max_chars,
+        )
+        self.slots = [Slot(kind) for kind in allocate(config.brains, config.agents)]
+        self.step = 0
+        world.progress_total = config.generations * config.games * rounds
+
+    # -- the process ----------------------------------------------------------------------
+    def run(self) -> Generator[Any, Any, None]:
+        config = self.config
+        survivors: list[Donor] = []
+        for generation in range(config.generations):
+            newcomers = self._populate(generation, survivors)
+            yield from self._write_strategies(generation, newcomers, survivors)
+            order = [int(i) for i in self.rng.permutation(len(self.slots))]
+            for agent in self.agents:
+                agent.acts, agent.act_steps, agent.final_resources = [], [], []
+            for game in range(config.games):
+                for agent in self.agents:
+                    agent.resources = config.endowment
+                schedule = game_schedule(
+                    config.pairing, len(self.slots), config.rounds_per_game, game, self.rng, order
+                )
+                for round_index, pairs in enumerate(schedule):
+                    yield from self._play_round(generation, game, round_index, pairs)
+                for agent in self.agents:
+                    agent.final_resources.append(agent.resources)
+            survivors = self._select(generation)
+            self._commit()
+
+    @property
+    def agents(self) -> list[Donor]:
+        return [slot.agent for slot in self.slots if slot.agent is not None]
+
+    def _populate(self, generation: int, survivors: list[Donor]) -> list[Donor]:
+        """Fill empty slots with new agents; rule newcomers inherit a surviving rule, mutated."""
+        rule_survivors = [a for a in survivors if isinstance(a.brain, RuleBrain)]
+        newcomers = []
+        for index, slot in enumerate(self.slots):
+            if slot.agent is not None:
+                continue
+            name = f"g{generation}-a{index:02d}"
+            if slot.brain == "llm":
+                assert self.llm_settings is not None
+                brain: Any = LLMBrain(self.llm_settings)
+                parents = [a.name for a in survivors]
+            elif rule_survivors and generation > 0:
+                parent = rule_survivors[int(self.rng.integers(len(rule_survivors)))]
+                brain = RuleBrain(parent.brain.policy.mutate(self.rng, self.config.mutation_sd))
+                parents = [parent.name]
+            else:
+                family = slot.brain if slot.brain in RULE_FAMILIES else RULE_FAMILIES[
+                    int(self.rng.integers(len(RULE_FAMILIES)))
+                ]
+                brain, parents = RuleBrain(make_policy(family)), []
+            agent = Donor(self.world, name=name, brain=brain, generation=generation,
+                          parents=parents)
+            slot.agent = agent
+            slot.history.append(name)
+            newcomers.append(agent)
+            self._insert("agents", [{
+                "agent_id": name, "generation": generation, "brain": brain.brain_type,
+                "kind": brain.kind, "model": getattr(brain, "model", None),
+                "params": brain.describe(), "parents": parents,
+            }])
+        return newcomers
+
+    def _write_strategies(
+        self, generation: int, newcomers: list[Donor], survivors: list[Donor]
+    ) -> Generator[Any, Any, None]:
+        shown = [(a.name, a.strategy) for a in survivors]
+        events = [
+            agent.decide(WriteStrategy(self.context, agent.name, generation, shown))
+            for agent in newcomers
+        ]
+        results = yield self.world.env.all_of(events)
+        rows = []
+        for agent, event in zip(newcomers, events, strict=True):
+            agent.strategy = results[event]
+            rows.append({
+                "agent_id": agent.name, "generation": generation, "text": agent.strategy,
+                "source": agent.brain.brain_type, "parents": agent.parents,
+            })
+        self._insert("strategies", rows)
+        self._commit()
+
+    def _trace(self, recipient: Donor, step: int) -> list[dict[str, Any]]:
+        links: list[dict[str, Any]] = []
+        agent: Donor | None = recipient
+        before = step
+        by_name = {a.name: a for a in self.agents}
+        while agent is not None and len(links) < self.config.trace_depth:
+            act = agent.last_act_before(before)
+            if act is None:
+                break
+            links.append(act)
+            agent, before = by_name.get(act["recipient"]), act["step"]
+        return links
+
+    def _play_round(
+        self, generation: int, game: int, round_index: int, pairs: list[tuple[int, int]]
+    ) -> Generator[Any, Any, None]:
+        config, step = self.config, self.step
+        agents = [slot.agent for slot in self.slots]
+        start = {a.name: a.resources for a in self.agents}
+        requests = []
+        for donor_index, recipient_index in pairs:
+            donor, recipient = agents[donor_index], agents[recipient_index]
+            facts = {
+                "generation": generation, "game": game, "round": round_index,
+                "donor": donor.name, "recipient": recipient.name,
+                "donor_resources": round(start[donor.name], 10),
+                "multiplier": config.multiplier, "punishment": config.punishment,
+                "punishment_multiplier": config.punishment_multiplier,
+                "trace": self._trace(recipient, step),
+            }
+            requests.append((donor, recipient, donor.decide(Donate(self.context, facts,
+                                                                   donor.strategy))))
+        results = yield self.world.env.all_of([event for _, _, event in requests])
+        delta = dict.fromkeys(start, 0.0)
+        donation_rows = []
+        for donor, recipient, event in requests:
+            decision: Donation = results[event]
+            if decision.action == "punish" and not config.punishment:
+                decision = Donation("donate", 0.0)
+            amount = decision.fraction * start[donor.name]
+            if decision.action == "punish":
+                effect = -amount * config.punishment_multiplier
+            else:
+                effect = amount * config.multiplier
+            delta[donor.name] -= amount
+            delta[recipient.name] += effect
+            act = {"donor": donor.name, "recipient": recipient.name, "action": decision.action,
+                   "fraction": decision.fraction, "step": step}
+            donor.acts.append(act)
+            donor.act_steps.append(step)
+            donation_rows.append({
+                "step": step, "generation": generation, "game": game, "round": round_index,
+                "donor": donor.name, "recipient": recipient.name, "action": decision.action,
+                "fraction": decision.fraction, "amount": amount, "effect": effect,
+                "donor_before": start[donor.name], "recipient_before": start[recipient.name],
+                "source": donor.brain.brain_type,
+            })
+        for agent in self.agents:
+            agent.resources = max(0.0, start[agent.name] + delta[agent.name])
+        self._record_round(generation, game, round_index, donation_rows)
+        self.step += 1
+        total_rounds = config.rounds_per_game
+        self.world.report_progress(
+            self.step,
+            f"generation {generation + 1}/{config.generations}",
+            f"game {game + 1}/{config.games} round {round_index + 1}/{total_rounds}",
+        )
+        yield self.world.env.timeout(1)
+
+    def _record_round(self, generation: int, game: int, round_index: int,
+                      donation_rows: list[dict[str, Any]]) -> None:
+        step = self.step
+        resources = np.array([a.resources for a in self.agents])
+        given = np.array([r["fraction"] if r["action"] == "donate" else 0.0
+                          for r in donation_rows])
+        self._insert("donations", donation_rows)
+        self._insert("agent_rounds", [
+            {"step": step, "generation": generation, "game": game, "round": round_index,
+             "agent_id": a.name, "resources": a.resources} for a in self.agents
+        ])
+        values = {
+            "mean_resources": resources.mean(), "min_resources": resources.min(),
+            "max_resources": resources.max(),
+            "mean_fraction": given.mean() if given.size else 0.0,
+            "min_fraction": given.min() if given.size else 0.0,
+            "max_fraction": given.max() if given.size else 0.0,
+            "punishments": sum(r["action"] == "punish" for r in donation_rows),
+        }
+        self._insert("metrics", [
+            {"scope": "round", "step": step, "generation": generation, "game": game,
+             "round": round_index, "name": name, "value": float(value)}
+            for name, value in values.items()
+        ])
+        self._commit()
+
+    def _select(self, generation: int) -> list[Donor]:
+        """Rank by mean final resources over the games; the top share survives."""
+        agents = self.agents
+        scores = np.array([np.mean(a.final_resources) for a in agents])
+        tiebreak = self.rng.permutation(len(agents))
+        ranking = sorted(range(len(agents)), key=lambda i: (-scores[i], tiebreak[i]))
+        survivors = {agents[i].name for i in ranking[: self.config.survivors]}
+        fractions = []
+        for agent in agents:
+            gifts = [act["fraction"] if act["action"] == "donate" else 0.0 for act in agent.acts]
+            fractions.append(float(np.mean(gifts)) if gifts else 0.0)
+        self._insert("generation_scores", [
+            {"generation": generation, "agent_id": agents[i].name,
+             "brain": agents[i].brain.brain_type, "kind": agents[i].brain.kind,
+             "score": float(scores[i]), "rank": rank, "survived": int(agents[i].name in survivors)}
+            for rank, i in enumerate(ranking)
+        ])
+        values = {
+            "mean_score": scores.mean(), "min_score": scores.min(), "max_score": scores.max(),
+            "mean_fraction": np.mean(fractions), "min_fraction": np.min(fractions),
+            "max_fraction": np.max(fractions),
+        }
+        self._insert("metrics", [
+            {"scope": "generation", "step": None, "generation": generation, "game": None,
+             "round": None, "name": name, "value": float(value)}
+            for name, value in values.items()
+        ])
+        kept = []
+        for slot in self.slots:
+            assert slot.agent is not None
+            if slot.agent.name in survivors:
+                kept.append(slot.agent)
+            else:
+                slot.agent.remove()
+                slot.agent = None
+        return kept
+
+    # -- store helpers --------------------------------------------------------------------
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if self.store is not None:
+            self.store.insert(table, rows)
+
+    def _commit(self) -> None:
+        if self.store is not None:
+            self.store.commit()

@@ -1,0 +1,50 @@
+"""Who meets whom: the pairing schemes of the Donor Game.
+
+`round_robin` follows the authors' released code: the population is split into two random
+halves; in round r, member i of the first half gives to member (i + r) mod h of the second; the
+next h rounds reverse the roles. Every agent thus meets every agent of the other half once as
+donor and once as recipient. A later game reverses every pairing of the game before it.
+`random` lets every agent donate once per round to a uniformly drawn other agent (recipients may
+receive several gifts in a round), the encounter model of Nowak & Sigmund's simulations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Pair = tuple[int, int]  # (donor index, recipient index) into the generation's agent list
+
+
+def round_robin_schedule(order: list[int]) -> list[list[Pair]]:
+    """The 2h rounds of the bipartite round-robin for agents in `order` (length 2h)."""
+    half = len(order) // 2
+    first, second = order[:half], order[half:]
+    forward = [[(first[i], second[(i + r) % half]) for i in range(half)] for r in range(half)]
+    backward = [[(recipient, donor) for donor, recipient in pairs] for pairs in forward]
+    return forward + backward
+
+
+def game_schedule(
+    pairing: str, n_agents: int, rounds: int, game: int, rng: np.random.Generator,
+    order: list[int] | None = None,
+) -> list[list[Pair]]:
+    """The pairs of each round of one game.
+
+    For round_robin, `order` is the generation's split into halves (drawn once per generation)
+    and the schedule is repeated cyclically if `rounds` exceeds it; odd-numbered games reverse
+    every pair. For random, pairs are drawn afresh from `rng`.
+    """
+    if pairing == "round_robin":
+        assert order is not None
+        base = round_robin_schedule(order)
+        schedule = [base[r % len(base)] for r in range(rounds)]
+        if game % 2 == 1:
+            schedule = [[(b, a) for a, b in pairs] for pairs in schedule]
+        return schedule
+    if pairing == "random":
+        schedule = []
+        for _ in range(rounds):
+            offsets = rng.integers(1, n_agents, size=n_agents)
+            schedule.append([(d, int((d + off) % n_agents)) for d, off in enumerate(offsets)])
+        return schedule
+    raise ValueError(f"unknown pairing {pairing!r}")

@@ -1,0 +1,165 @@
+"""The Donor Game's two questions: write a strategy, and decide a donation.
+
+Prompts come from the editable files under `prompts/`; everything another player wrote (a
+strategy) is quoted as data. Replies are parsed leniently (JSON, fenced JSON or prose) because
+models from frontier APIs down to SmolLM2 answer in every shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scenarios.donor_game.strategies import REFUSE, Donation
+from sim.parsing import clean_free_text, parse_choice, parse_number
+from sim.prompting import PromptLibrary, quote_agent_text
+from sim.tasks import ParseError, Task
+
+FALLBACK_STRATEGY = "(no strategy: the model gave no usable reply)"
+
+
+@dataclass
+class GameContext:
+    """The facts of the game every prompt states; built once per run from the config."""
+
+    prompts: PromptLibrary
+    rules_values: dict[str, Any]
+    multiplier: float
+    punishment: bool
+    punishment_multiplier: float
+    strategy_max_chars: int
+
+    def system_message(self) -> dict[str, str]:
+        return {"role": "system", "content": self.prompts.render("rules.txt", **self.rules_values)}
+
+
+@dataclass
+class WriteStrategy(Task):
+    """A new agent writes its strategy, in the first generation from the rules alone, later
+    after reading the survivors' strategies (the cultural transmission step)."""
+
+    context: GameContext
+    agent_id: str
+    generation: int
+    survivor_strategies: list[tuple[str, str]] = field(default_factory=list)
+
+    kind = "write_strategy"
+
+    def observation(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent_id,
+            "generation": self.generation,
+            "survivor_strategies": [
+                {"agent_id": author, "text": text} for author, text in self.survivor_strategies
+            ],
+        }
+
+    def messages(self) -> list[dict[str, str]]:
+        if self.survivor_strategies:
+            quoted = "\n\n".join(
+                quote_agent_text(text, author=author) for author, text in self.survivor_strategies
+            )
+            user = self.context.prompts.render(
+                "strategy_inherit.txt",
+                name=self.agent_id,
+                generation=self.generation + 1,
+                survivor_strategies=quoted,
+            )
+        else:
+            user = self.context.prompts.render(
+                "strategy_first.txt", name=self.agent_id, generation=self.generation + 1
+            )
+        return [self.context.system_message(), {"role": "user", "content": user}]
+
+    def parse(self, reply: str) -> str:
+        return clean_free_text(
+            reply, max_chars=self.context.strategy_max_chars, json_keys=("strategy",)
+        )
+
+    def fallback(self) -> str:
+        return FALLBACK_STRATEGY
+
+    def answer_with_rule(self, policy: Any) -> str:
+        return policy.describe()
+
+    def encode(self, decision: str) -> dict[str, Any]:
+        return {"text": decision}
+
+
+@dataclass
+class Donate(Task):
+    """A donor decides what share of its resources to give (or spend punishing)."""
+
+    context: GameContext
+    facts: dict[str, Any]  # the observation: see "Donor Game observation" in docs/design.md
+    strategy: str
+
+    kind = "donate"
+
+    def observation(self) -> dict[str, Any]:
+        return self.facts
+
+    def messages(self) -> list[dict[str, str]]:
+        facts, context = self.facts, self.context
+        question = "question_punish.txt" if context.punishment else "question_give.txt"
+        user = context.prompts.render(
+            "donate.txt",
+            name=facts["donor"],
+            strategy=quote_agent_text(self.strategy, author=facts["donor"]),
+            generation=facts["generation"] + 1,
+            game=facts["game"] + 1,
+            round=facts["round"] + 1,
+            resources=f"{facts['donor_resources']:.2f}",
+            recipient=facts["recipient"],
+            trace=describe_trace(facts["recipient"], facts["trace"]),
+            question=context.prompts.render(
+                question,
+                recipient=facts["recipient"],
+                punishment_multiplier=f"{context.punishment_multiplier:g}",
+            ),
+        )
+        return [context.system_message(), {"role": "user", "content": user}]
+
+    def parse(self, reply: str) -> Donation:
+        percent = parse_number(
+            reply,
+            low=0,
+            high=100,
+            json_keys=("percent", "percentage", "give_percent", "donation", "amount"),
+        )
+        action = "donate"
+        if self.context.punishment:
+            try:
+                choice = parse_choice(reply, ("give", "donate", "punish"), json_keys=("action",))
+            except ParseError:
+                if "punish" in reply.lower():
+                    raise ParseError(
+                        'unclear whether you give or punish; set "action" to "give" or "punish"'
+                    ) from None
+                choice = "give"
+            action = "punish" if choice == "punish" else "donate"
+        return Donation(action, percent / 100.0)
+
+    def fallback(self) -> Donation:
+        return REFUSE
+
+    def encode(self, decision: Donation) -> dict[str, Any]:
+        return {"action": decision.action, "fraction": decision.fraction}
+
+
+def describe_trace(recipient: str, trace: list[dict[str, Any]]) -> str:
+    """The recipient's behavioural trace in plain words, most recent first."""
+    if not trace:
+        return f"{recipient} has not been a donor yet in this generation: there is no record."
+    lines = []
+    for depth, act in enumerate(trace):
+        what = (
+            f"spent {act['fraction']:.0%} of their resources to punish {act['recipient']}"
+            if act["action"] == "punish"
+            else f"gave {act['fraction']:.0%} of their resources to {act['recipient']}"
+        )
+        if depth == 0:
+            lines.append(f"The last time {act['donor']} was a donor, they {what}.")
+        else:
+            lines.append(f"Before that, {act['donor']} {what}.")
+    return "What is known about your recipient:\n" + "\n".join(f"- {line}" for line in lines)
