@@ -1,0 +1,399 @@
+"""The only code that calls litellm: one chat completion with deadlines, retries and backoff.
+
+Everything that can go wrong between a prompt and a reply is decided here, so the rest of the
+engine sees just two outcomes: a `Completion` (with `text=None` when every attempt failed and the
+caller should fall back) or `ModelUnreachable` (the model cannot be used at all, and the run
+should stop with a one-line message rather than fill a population with fallbacks).
+
+litellm is imported lazily, after `sim._offline`, because importing it costs seconds and
+rule-only runs must not pay for it. Retries are ours, not litellm's: its inner client is told
+`max_retries=0` (otherwise each attempt silently becomes three and timeouts triple), and its
+cache is never used (the project keeps its own, keyed for replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import re
+import socket
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sim._offline  # noqa: F401  (sets litellm's offline environment; cheap, unlike litellm)
+
+__all__ = ["Completion", "LLMClient", "LLMSettings", "ModelUnreachable"]
+
+#: Handed to local OpenAI-compatible servers, which ignore the key but whose client needs one.
+LOCAL_DUMMY_KEY = "sk-societas-local"
+
+#: Statuses that mean the request or credentials are wrong: retrying cannot help.
+_FATAL_STATUSES = frozenset({400, 401, 403, 404, 422})
+#: Statuses that mean "try again later".
+_RETRY_STATUSES = frozenset({408, 409, 425, 429})
+
+_Outcome = Literal["retry", "connection", "fatal", "give_up"]
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """How to reach one model and how patient to be with it.
+
+    The API key is never stored: `api_key_env` names the environment variable that holds it, so
+    settings can be logged, hashed and written into a run's config safely.
+    """
+
+    model: str  # any litellm model string, e.g. "openai/gpt-4o-mini"
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float = 0.8
+    max_tokens: int = 400
+    timeout_s: float = 60.0  # per attempt
+    max_retries: int = 3  # retries after the first attempt
+    max_concurrency: int = 10
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("model must be a non-empty litellm model string")
+        if self.timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1")
+        if self.backoff_base_s < 0 or self.backoff_max_s < 0:
+            raise ValueError("backoff times must be >= 0")
+
+
+@dataclass
+class Completion:
+    """The outcome of one `complete` call, retries included.
+
+    Token counts and cost are summed over every attempt that got a response back (an empty
+    reply still costs tokens), so budgets see what was actually spent. `latency_s` is the wall
+    time of the attempts and the backoff between them, not time spent queueing for a slot.
+    """
+
+    text: str | None  # None when every attempt failed
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    attempts: int = 0
+    error: str | None = None  # the last failure, e.g. "RateLimitError (HTTP 429): ..."
+
+
+class ModelUnreachable(RuntimeError):
+    """The model cannot be used at all (connection refused, unknown host, auth failure, model
+    not found, bad request): the run should stop with this one-line message."""
+
+
+class _EmptyReply(Exception):
+    """A 200 response with no choices or no content: as useless as an error, so retried."""
+
+
+def _load_litellm() -> Any:
+    """Import litellm on first use, offline-configured and quiet."""
+    import litellm
+
+    # Its "Give Feedback / Get Help" banners go to stdout on every failure; ours are enough.
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LLMClient:
+    """Completes chat prompts against one model, bounded to `max_concurrency` in flight."""
+
+    def __init__(self, settings: LLMSettings) -> None:
+        self.settings = settings
+        self._litellm: Any = None
+        self._rng = random.Random()  # jitter only; never a simulation rng
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._semaphores = weakref.WeakKeyDictionary()
+        self._api_key: str | None = None
+        self._api_key_resolved = False
+
+    def __repr__(self) -> str:
+        return f"LLMClient(model={self.settings.model!r}, api_base={self.settings.api_base!r})"
+
+    async def complete(
+        self, messages: list[dict], *, response_format: dict | None = None
+    ) -> Completion:
+        """Ask the model once, retrying transient failures; see the module docstring."""
+        settings = self.settings
+        litellm = self._ensure_litellm()
+        api_key = self._resolve_api_key()
+        semaphore = self._semaphore()
+        kwargs: dict[str, Any] = {
+            "model": settings.model,
+            "messages": messages,
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens,
+            "timeout": settings.timeout_s,
+            "api_base": settings.api_base,
+            "api_key": api_key,
+            "max_retries": 0,
+            # Lets e.g. reasoning models that reject `temperature` still be used.
+            "drop_params": True,
+        }
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+
+        result = Completion(text=None)
+        elapsed = 0.0
+        for attempt in range(settings.max_retries + 1):
+            async with semaphore:
+                started = time.perf_counter()
+                outcome: _Outcome | None = None
+                retry_after: float | None = None
+                try:
+                    response = await asyncio.wait_for(
+                        litellm.acompletion(**kwargs),
+                        # A guard for provider paths that ignore `timeout`; litellm's own
+                        # deadline normally fires first.
+                        timeout=settings.timeout_s + 1.0,
+                    )
+                    self._account(result, response)
+                    result.text = _reply_text(response)
+                except Exception as exc:
+                    outcome = self._classify(exc)
+                    result.error = self._describe(exc, outcome)
+                    retry_after = _retry_after(exc)
+                finally:
+                    result.attempts += 1
+                    elapsed += time.perf_counter() - started
+            if outcome is None:
+                result.error = None
+                break
+            if outcome == "fatal":
+                raise ModelUnreachable(self._unreachable_message(result.error)) from None
+            if outcome == "give_up" or attempt == settings.max_retries:
+                if outcome == "connection":
+                    raise ModelUnreachable(
+                        self._unreachable_message(
+                            f"{result.error} ({result.attempts} attempts)"
+                        )
+                    ) from None
+                break
+            wait = self._backoff(attempt, retry_after)
+            await asyncio.sleep(wait)
+            elapsed += wait
+        result.latency_s = elapsed
+        return result
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _ensure_litellm(self) -> Any:
+        if self._litellm is None:
+            self._litellm = _load_litellm()
+        return self._litellm
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        """One semaphore per running loop: a semaphore cannot be shared across event loops."""
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+            self._semaphores[loop] = semaphore
+        return semaphore
+
+    def _resolve_api_key(self) -> str | None:
+        """The key to send, read from the environment once; None lets litellm find its own."""
+        if not self._api_key_resolved:
+            settings = self.settings
+            if settings.api_key_env:
+                key = os.environ.get(settings.api_key_env)
+                if not key:
+                    raise ModelUnreachable(
+                        f"model {settings.model!r}: environment variable "
+                        f"{settings.api_key_env} (api_key_env) is not set"
+                    )
+                self._api_key = key
+            elif (
+                settings.model.startswith("openai/")
+                and settings.api_base
+                and not os.environ.get("OPENAI_API_KEY")
+            ):
+                self._api_key = LOCAL_DUMMY_KEY
+            self._api_key_resolved = True
+        return self._api_key
+
+    def _account(self, result: Completion, response: Any) -> None:
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            result.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+            result.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+        try:
+            cost = self._litellm.completion_cost(completion_response=response)
+        except Exception:  # unknown or local models have no price: free, not an error
+            cost = 0.0
+        result.cost_usd += float(cost or 0.0)
+
+    def _classify(self, exc: BaseException) -> _Outcome:
+        """Decide what an exception from one attempt means for the call."""
+        litellm = self._litellm
+        if isinstance(exc, _EmptyReply):
+            return "retry"
+        if isinstance(exc, TimeoutError | litellm.Timeout) or _in_chain(exc, _is_timeout):
+            return "retry"
+        if _in_chain(exc, _is_connection_failure):
+            return "connection"
+        unanswerable = (litellm.ContextWindowExceededError, litellm.ContentPolicyViolationError)
+        if isinstance(exc, unanswerable):
+            return "give_up"  # this prompt cannot be answered, but the model works
+        fatal_types = (
+            litellm.AuthenticationError,
+            litellm.NotFoundError,
+            litellm.BadRequestError,
+            litellm.PermissionDeniedError,
+        )
+        status = _status_of(exc)
+        if isinstance(exc, fatal_types) or status in _FATAL_STATUSES:
+            return "fatal"
+        import openai  # already imported by litellm
+
+        if isinstance(exc, openai.OpenAIError):
+            return "retry"  # 429, 5xx, malformed bodies and anything else the provider did
+        raise exc  # not a provider failure: a bug that retrying would hide
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter, or the server's Retry-After; capped either way."""
+        cap = self.settings.backoff_max_s
+        if retry_after is not None:
+            return min(cap, max(0.0, retry_after))
+        base = self.settings.backoff_base_s * (2**attempt)
+        return min(cap, base + self._rng.uniform(0.0, base * 0.25))
+
+    def _describe(self, exc: BaseException, outcome: _Outcome) -> str:
+        """A one-line, key-free description like "RateLimitError (HTTP 429): ...". """
+        if isinstance(exc, TimeoutError | self._litellm.Timeout) or _in_chain(exc, _is_timeout):
+            # litellm reports timeouts as HTTP 408, which no server sent.
+            return f"Timeout: no reply within {self.settings.timeout_s:g} s"
+        if outcome == "connection":
+            # litellm reports these as HTTP 500; the transport's own error is the useful part.
+            root = _root_cause(exc)
+            return self._scrub(f"ConnectionError: {type(root).__name__}: {root}")
+        name = "EmptyReply" if isinstance(exc, _EmptyReply) else type(exc).__name__
+        message = str(exc)
+        # litellm prefixes messages with "litellm.Name: Name: "; the class name says it already.
+        for prefix in (f"litellm.{name}:", f"{name}:"):
+            if message.startswith(prefix):
+                message = message[len(prefix):].lstrip()
+        status = _status_of(exc)
+        label = f"{name} (HTTP {status})" if status else name
+        return self._scrub(f"{label}: {message}" if message else label)
+
+    def _unreachable_message(self, error: str | None) -> str:
+        where = f" at {self.settings.api_base}" if self.settings.api_base else ""
+        return self._scrub(f"cannot use model {self.settings.model!r}{where}: {error}")
+
+    def _scrub(self, text: str) -> str:
+        """Remove the API key (and anything key-shaped) and keep the text on one line."""
+        if self._api_key and self._api_key != LOCAL_DUMMY_KEY:
+            text = text.replace(self._api_key, "***")
+        text = _KEY_LIKE.sub("***", text)
+        return " ".join(text.split())
+
+
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-(?!societas-local\b)[A-Za-z0-9_\-]{12,}")
+
+
+def _reply_text(response: Any) -> str:
+    """The assistant's text, or `_EmptyReply` when there is none (litellm raises nothing)."""
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        raise _EmptyReply("the response had no choices")
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if not isinstance(content, str) or not content.strip():
+        raise _EmptyReply("the response had no content")
+    return content
+
+
+def _status_of(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _in_chain(exc: BaseException, predicate: Any) -> bool:
+    """Whether `predicate` holds for `exc` or anything it was raised from or during.
+
+    litellm re-raises its own exception types over the transport's, so the real cause (a
+    refused connection, a read timeout) is only visible further down the chain.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if predicate(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    while id(exc) not in seen and (exc.__cause__ or exc.__context__) is not None:
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or type(exc).__name__ in {
+        "APITimeoutError",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "PoolTimeout",
+        "WriteTimeout",
+        "TimeoutException",
+        "SocketTimeoutError",
+        "ServerTimeoutError",
+    }
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """Refused, reset or unresolvable: the server is not there (as opposed to slow or busy)."""
+    if isinstance(exc, ConnectionError | socket.gaierror):
+        return True
+    return type(exc).__name__ in {
+        "APIConnectionError",  # openai's; its APITimeoutError subclass is caught as a timeout
+        "ConnectError",
+        "ClientConnectorError",
+        "ClientConnectorDNSError",
+    }
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
+    for headers in (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+    ):
+        if not headers:
+            continue
+        try:
+            millis = headers.get("retry-after-ms")
+            if millis is not None:
+                return float(millis) / 1000.0
+            value = headers.get("retry-after")
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if value is None:
+            continue
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            continue
+        return max(0.0, when.timestamp() - time.time())
+    return None
