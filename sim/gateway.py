@@ -85,7 +85,7 @@ class Gateway:
                 raise TypeError(f"agent {request.agent.name} has no usable brain: {brain!r}")
         if llm_indices:
             answered = self._event_loop().run_until_complete(
-                asyncio.gather(*(self._ask_model(batch[i]) for i in llm_indices))
+                self._ask_models([batch[i] for i in llm_indices])
             )
             for index, resolution in zip(llm_indices, answered, strict=True):
                 resolutions[index] = resolution
@@ -95,6 +95,11 @@ class Gateway:
             if store is not None:
                 self._log(store, request, resolution)
         return [resolution.decision for resolution in resolutions]  # type: ignore[union-attr]
+
+    async def _ask_models(self, requests: list[DecisionRequest]) -> list[Resolution]:
+        # gather() must be created inside the running loop: outside one it binds its futures
+        # to asyncio's default loop, which run_until_complete on our own loop then rejects.
+        return await asyncio.gather(*(self._ask_model(request) for request in requests))
 
     async def _ask_model(self, request: DecisionRequest) -> Resolution:
         brain = request.agent.brain
@@ -195,6 +200,13 @@ class Gateway:
         return self._loop
 
     def close(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-            self._loop.close()
+        """End the run's event loop, cancelling litellm's background workers first."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

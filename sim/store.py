@@ -161,3 +161,25 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (dict, list, tuple)):
         return to_json(value)
     return value
+
+
+def snapshot(path: str | Path) -> dict[str, list[tuple]]:
+    """Every table's rows, minus wall-clock columns: equal snapshots mean equal runs.
+
+    This is what "same seed and same replies give the same store" is checked against.
+    """
+    db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
+    try:
+        tables = [row[0] for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        )]
+        result = {}
+        for table in tables:
+            columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+            kept = [c for c in columns if (table, c) not in NONDETERMINISTIC_COLUMNS]
+            result[table] = db.execute(
+                f"SELECT {', '.join(kept)} FROM {table} ORDER BY rowid"
+            ).fetchall()
+        return result
+    finally:
+        db.close()
