@@ -1,0 +1,66 @@
+"""How much the decision barrier saves: wall time of a Donor Game run with 24 LLM agents
+against the sequential sum of its model-call latencies.
+
+A loopback OpenAI-compatible server answers every call after a fixed delay. With `random`
+pairing all 24 agents donate in every round, so each round is one batch of 24 concurrent calls.
+If calls ran one after another (as in the Generative Agents code), the run would take the sum of
+the latencies; the barrier makes a round cost about one latency. The last line printed is the
+speed-up: sum of call latencies / wall time (target: >= N/2 = 12).
+
+    python benchmarks/concurrency.py [--agents 24] [--rounds 4] [--delay 0.25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from scenarios.donor_game.scripted_player import scripted_player
+from sim.config import RunConfig, load_config
+from sim.registry import Scenario, get_scenario
+from sim.runner import RunResult, run_scenario
+from sim.scripted_llm import ScriptedLLMServer
+
+
+def timed_run(scenario: Scenario, config: RunConfig, run_dir: Path) -> tuple[RunResult, float]:
+    started = time.perf_counter()
+    result = run_scenario(scenario, config, run_dir=run_dir, progress=False, figures=False)
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=24)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--delay", type=float, default=0.25, help="server latency per call (s)")
+    args = parser.parse_args()
+
+    scenario = get_scenario("donor-game")
+    with ScriptedLLMServer(scripted_player, delay=args.delay) as server, \
+            tempfile.TemporaryDirectory() as tmp:
+        values = {
+            "model": "openai/scripted", "api_base": server.url, "agents": args.agents,
+            "generations": 1, "games": 1, "rounds": args.rounds, "pairing": "random",
+        }
+        config = load_config(scenario.config_type, values={
+            **values, "max_concurrency": args.agents})
+        sequential = load_config(scenario.config_type, values={**values, "max_concurrency": 1})
+        warm = load_config(scenario.config_type, values={**values, "agents": 2, "rounds": 1})
+        # warm-up: litellm's import and first-call setup are not part of the measurement
+        timed_run(scenario, warm, Path(tmp) / "warm")
+        result, wall = timed_run(scenario, config, Path(tmp) / "batched")
+        _, wall_sequential = timed_run(scenario, sequential, Path(tmp) / "sequential")
+    stats = result.stats
+    batches = 1 + args.rounds
+    print(f"agents={args.agents} rounds={args.rounds} delay={args.delay}s "
+          f"calls={stats.calls} batches={batches}")
+    print(f"batched run: {wall:.2f} s (ideal {batches * args.delay:.2f} s); "
+          f"same run one call at a time: {wall_sequential:.2f} s")
+    print(f"sum of call latencies / batched wall time: {stats.call_seconds / wall:.1f}")
+    print(f"speedup_vs_sequential {wall_sequential / wall:.1f}")
+
+
+if __name__ == "__main__":
+    main()
