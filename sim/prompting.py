@@ -34,7 +34,7 @@ class PromptLibrary:
             self._cache[name] = string.Template(self._read(name))
         return self._cache[name]
 
-    def render(self, name: str, **values: object) -> str:
+    def render(self, name: str, /, **values: object) -> str:
         try:
             return self.template(name).substitute(values).strip()
         except KeyError as error:

@@ -1,9 +1,13 @@
 """Who meets whom: the pairing schemes of the Donor Game.
 
 `round_robin` follows the authors' released code: the population is split into two random
-halves; in round r, member i of the first half gives to member (i + r) mod h of the second; the
-next h rounds reverse the roles. Every agent thus meets every agent of the other half once as
-donor and once as recipient. A later game reverses every pairing of the game before it.
+halves A and B and plays a bipartite round-robin in which every agent meets every agent of the
+other half once as donor and once as recipient. Roles alternate every round, as the paper's
+rules tell the agents ("a donor in one round is a recipient in the next"): in round 2k member i
+of A gives to member (i + k) mod h of B; in round 2k + 1 the members of B give to the A members
+of the *next* forward round's pairs, so a donor never answers a gift it has just received (that
+would be direct, not indirect, reciprocity) and the recipient's trace can reach three links back.
+A later game reverses every pairing of the game before it.
 `random` lets every agent donate once per round to a uniformly drawn other agent (recipients may
 receive several gifts in a round), the encounter model of Nowak & Sigmund's simulations.
 """
@@ -21,7 +25,10 @@ def round_robin_schedule(order: list[int]) -> list[list[Pair]]:
     first, second = order[:half], order[half:]
     forward = [[(first[i], second[(i + r) % half]) for i in range(half)] for r in range(half)]
     backward = [[(recipient, donor) for donor, recipient in pairs] for pairs in forward]
-    return forward + backward
+    schedule = []
+    for k in range(half):
+        schedule += [forward[k], backward[(k + 1) % half]]
+    return schedule
 
 
 def game_schedule(
