@@ -1,19 +1,43 @@
-"""The `societas` command: run, list and report scenarios.
+"""The `societas` command: run, resume, list and report scenarios.
 
 Errors a user can fix (unknown scenario, bad config key, unreachable model) print one line that
-names the problem and exit with status 2; a traceback means a bug in Societas.
+names the problem and exit with status 2; a traceback means a bug in Societas. A run that stops
+early but cleanly says how to resume it: status 3 when its budget ran out, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.config import ConfigError, load_config
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 
+if TYPE_CHECKING:
+    from sim.runner import RunOptions, RunResult
+
 EXIT_USAGE = 2
+EXIT_BUDGET = 3
+EXIT_INTERRUPTED = 130
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by `run` and `resume`: how to run, not what to simulate."""
+    parser.add_argument("--max-cost", type=float, metavar="USD",
+                        help="stop cleanly at a round boundary once model calls cost this much")
+    parser.add_argument("--max-calls", type=int, metavar="N",
+                        help="stop cleanly before a round that would exceed N model calls")
+    parser.add_argument("--replay-only", action="store_true",
+                        help="answer every model call from the response cache; fail at a miss")
+    parser.add_argument("--cache", type=Path, metavar="FILE",
+                        help="response cache file (default: ~/.cache/societas/responses.sqlite)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the response cache")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument("--no-figures", action="store_true", help="skip drawing figures")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed (default: config's, 0)")
     run.add_argument("--model", help="litellm model string for LLM brains, e.g. openai/gpt-4o")
     run.add_argument("--out", default="runs", help="parent directory of run directories")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--no-figures", action="store_true", help="skip drawing figures")
+    _add_run_options(run)
+
+    resume = commands.add_parser(
+        "resume", help="continue a run that stopped early, from its last committed round"
+    )
+    resume.add_argument("run_dir", type=Path)
+    _add_run_options(resume)
 
     commands.add_parser("list", help="list available scenarios")
 
@@ -54,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return _list()
         if args.command == "run":
             return _run(args)
+        if args.command == "resume":
+            return _resume(args)
         if args.command == "report":
             return _report(args.run_dir)
     except (UnknownScenario, ConfigError, FileNotFoundError) as error:
@@ -76,8 +107,23 @@ def _list() -> int:
     return 0
 
 
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    from sim.gateway import Budget
+    from sim.runner import RunOptions
+
+    if args.replay_only and args.no_cache:
+        raise ConfigError("--replay-only needs the response cache; drop --no-cache")
+    return RunOptions(
+        use_cache=not args.no_cache,
+        cache_path=args.cache,
+        replay_only=args.replay_only,
+        budget=Budget(max_cost_usd=args.max_cost, max_calls=args.max_calls),
+        progress=not args.quiet,
+        figures=not args.no_figures,
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
-    from sim.llm_client import ModelUnreachable
     from sim.runner import run_scenario
 
     scenario = get_scenario(args.scenario)
@@ -87,32 +133,66 @@ def _run(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         values={"seed": args.seed, "model": args.model},
     )
+    options = _run_options(args)
     if config.model is not None and scenario.estimate_calls is not None:
         print(
             f"LLM brains use {config.model}: about {scenario.estimate_calls(config)} model calls",
             file=sys.stderr,
         )
+    return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options))
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from sim.runner import resume_run
+
+    options = _run_options(args)
+    return _finish(lambda: resume_run(args.run_dir, options))
+
+
+def _finish(start: Callable[[], RunResult]) -> int:
+    """Run, then print the account of the run and how to go on if it stopped early."""
+    from sim.cache import CacheMiss
+    from sim.llm_client import ModelUnreachable
+    from sim.store import ResumeDiverged
+
     try:
-        result = run_scenario(
-            scenario, config, out=args.out, progress=not args.quiet, figures=not args.no_figures
-        )
+        result = start()
     except ModelUnreachable as error:
         print(f"societas: error: model unreachable: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if result.summary is not None:
+    except (CacheMiss, ResumeDiverged) as error:
+        print(f"societas: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if result.replayed_checkpoints:
+        print(f"resumed after {result.replayed_checkpoints} committed rounds (replayed, "
+              f"not rewritten)")
+    if result.summary is not None and result.summary[1]:
         print(format_table(*result.summary))
     stats = result.stats
     print(
         f"{sum(stats.decisions.values())} decisions "
         f"({', '.join(f'{k}: {v}' for k, v in sorted(stats.decisions.items()))}); "
-        f"{stats.calls} model calls, {stats.retries} retries, {stats.repairs} repairs, "
-        f"{stats.fallbacks} fallbacks; {stats.prompt_tokens + stats.completion_tokens} tokens, "
-        f"${stats.cost_usd:.4f}; {result.wall_s:.1f} s"
+        f"{stats.calls} model calls ({stats.cache_hits} from cache), {stats.retries} retries, "
+        f"{stats.repairs} repairs, {stats.fallbacks} fallbacks; {result.wall_s:.1f} s"
     )
+    for model, usage in sorted(stats.by_model.items()):
+        print(
+            f"{model}: {usage['calls']:.0f} calls, {usage['prompt_tokens']:.0f} prompt + "
+            f"{usage['completion_tokens']:.0f} completion tokens, ${usage['cost_usd']:.4f}"
+        )
     for path in result.figures:
         print(f"figure: {path}")
     print(f"run: {result.run_dir}")
-    return 0
+    if result.status == "finished":
+        return 0
+    hint = f"societas resume {result.run_dir}"
+    if result.status == "budget":
+        print(f"societas: stopped: {result.message}; continue with a higher budget: {hint} "
+              "--max-cost/--max-calls ...", file=sys.stderr)
+        return EXIT_BUDGET
+    print(f"societas: {result.message}; finished rounds are saved; continue with: {hint}",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _report(run_dir: Path) -> int:

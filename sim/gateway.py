@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.brains import LLMBrain, RuleBrain
+from sim.cache import CacheMiss, ResponseCache, request_key
 from sim.llm_client import Completion, LLMClient, LLMSettings
 from sim.store import to_json
 from sim.tasks import ParseError
@@ -42,6 +43,18 @@ class Resolution:
     calls: list[CallRecord] = field(default_factory=list)
 
 
+class BudgetExhausted(RuntimeError):
+    """The run reached its call or cost budget; it stops before the next batch of calls."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on what a run may spend on models (None: no limit)."""
+
+    max_cost_usd: float | None = None
+    max_calls: int | None = None
+
+
 @dataclass
 class GatewayStats:
     """Running totals for the end-of-run account."""
@@ -55,6 +68,8 @@ class GatewayStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     call_seconds: float = 0.0  # sum of call latencies: what a sequential run would wait
+    cache_hits: int = 0
+    by_model: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def fallbacks(self) -> int:
@@ -64,12 +79,27 @@ class GatewayStats:
 class Gateway:
     """Resolves batches of `DecisionRequest`s; see the module docstring."""
 
-    def __init__(self, *, max_repairs: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        max_repairs: int = 1,
+        cache: ResponseCache | None = None,
+        replay_only: bool = False,
+        budget: Budget | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if replay_only and cache is None:
+            raise ValueError("replay-only needs a response cache")
         self.max_repairs = max_repairs
+        self.cache = cache
+        self.replay_only = replay_only
+        self.budget = budget or Budget()
+        self.seed = seed
         self.stats = GatewayStats()
         self._clients: dict[LLMSettings, LLMClient] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_call_id = 0
+        self._requests_by_agent: Counter[str] = Counter()
 
     def resolve(self, batch: list[DecisionRequest], store: RunStore | None = None) -> list[Any]:
         """Answer every request of the batch; returns decisions in the batch's order."""
@@ -84,6 +114,7 @@ class Gateway:
             else:
                 raise TypeError(f"agent {request.agent.name} has no usable brain: {brain!r}")
         if llm_indices:
+            self._check_budget(len(llm_indices))
             answered = self._event_loop().run_until_complete(
                 self._ask_models([batch[i] for i in llm_indices])
             )
@@ -91,7 +122,7 @@ class Gateway:
                 resolutions[index] = resolution
         for request, resolution in zip(batch, resolutions, strict=True):
             assert resolution is not None
-            self._account(resolution)
+            self._account(request, resolution)
             if store is not None:
                 self._log(store, request, resolution)
         return [resolution.decision for resolution in resolutions]  # type: ignore[union-attr]
@@ -99,19 +130,70 @@ class Gateway:
     async def _ask_models(self, requests: list[DecisionRequest]) -> list[Resolution]:
         # gather() must be created inside the running loop: outside one it binds its futures
         # to asyncio's default loop, which run_until_complete on our own loop then rejects.
-        return await asyncio.gather(*(self._ask_model(request) for request in requests))
+        ordinals = []
+        for request in requests:  # an agent's n-th request: its identity for the cache
+            ordinals.append(self._requests_by_agent[request.agent.name])
+            self._requests_by_agent[request.agent.name] += 1
+        return await asyncio.gather(
+            *(self._ask_model(r, n) for r, n in zip(requests, ordinals, strict=True))
+        )
 
-    async def _ask_model(self, request: DecisionRequest) -> Resolution:
+    def _check_budget(self, batch_calls: int) -> None:
+        budget, stats = self.budget, self.stats
+        if budget.max_calls is not None and stats.calls + batch_calls > budget.max_calls:
+            raise BudgetExhausted(
+                f"call budget reached: {stats.calls} calls made, the next batch needs "
+                f"{batch_calls} more, limit {budget.max_calls}"
+            )
+        if budget.max_cost_usd is not None and stats.cost_usd >= budget.max_cost_usd:
+            raise BudgetExhausted(
+                f"cost budget reached: ${stats.cost_usd:.4f} spent, limit ${budget.max_cost_usd}"
+            )
+
+    async def _complete(
+        self, request: DecisionRequest, settings: LLMSettings, messages: list[dict[str, str]],
+        response_format: dict[str, Any] | None, ordinal: str,
+    ) -> Completion:
+        """One call, answered from the cache when this run asked it before."""
+        key = None
+        if self.cache is not None:
+            key = request_key(
+                model=settings.model,
+                messages=messages,
+                sampling={"temperature": settings.temperature, "max_tokens": settings.max_tokens},
+                response_format=response_format,
+                seed=self.seed,
+                agent=request.agent.name,
+                ordinal=ordinal,
+            )
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.stats.cache_hits += 1
+                return cached
+            if self.replay_only:
+                raise CacheMiss(
+                    f"replay-only run: no cached reply for {request.agent.name}'s call {ordinal}"
+                    f" ({request.task.kind} at simulated time {request.sim_time:g})"
+                )
+        completion = await self._client(settings).complete(
+            messages, response_format=response_format
+        )
+        if self.cache is not None and key is not None:
+            self.cache.put(key, settings.model, completion)
+        return completion
+
+    async def _ask_model(self, request: DecisionRequest, ordinal: int) -> Resolution:
         brain = request.agent.brain
         assert isinstance(brain, LLMBrain)
-        client = self._client(brain.settings)
         task = request.task
         messages = task.messages()
         response_format = task.response_format()
         calls: list[CallRecord] = []
         for attempt in range(self.max_repairs + 1):
             purpose = "decide" if attempt == 0 else "repair"
-            completion = await client.complete(messages, response_format=response_format)
+            completion = await self._complete(
+                request, brain.settings, messages, response_format, f"{ordinal}.{attempt}"
+            )
             if completion.text is None:
                 calls.append(CallRecord(purpose, messages, completion, "error", completion.error))
                 break
@@ -129,11 +211,20 @@ class Gateway:
             return Resolution(decision, "llm" if attempt == 0 else "repaired", calls)
         return Resolution(task.fallback(), "fallback", calls)
 
-    def _account(self, resolution: Resolution) -> None:
+    def _account(self, request: DecisionRequest, resolution: Resolution) -> None:
         stats = self.stats
         stats.decisions[resolution.source] += 1
+        model = getattr(request.agent.brain, "model", None)
         for call in resolution.calls:
             completion = call.completion
+            usage = stats.by_model.setdefault(
+                model or "?", {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                               "cost_usd": 0.0}
+            )
+            usage["calls"] += 1
+            usage["prompt_tokens"] += completion.prompt_tokens
+            usage["completion_tokens"] += completion.completion_tokens
+            usage["cost_usd"] += completion.cost_usd
             stats.calls += 1
             stats.failed_calls += call.outcome == "error"
             stats.retries += max(completion.attempts - 1, 0)
@@ -207,6 +298,7 @@ class Gateway:
         pending = asyncio.all_tasks(loop)
         for task in pending:
             task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if pending:  # gather() of nothing would bind to asyncio's default loop, not ours
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

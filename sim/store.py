@@ -9,6 +9,7 @@ scenarios call at the end of every round.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,6 +56,10 @@ ENGINE_TABLES: dict[str, dict[str, str]] = {
         "outcome": "TEXT",  # 'ok' | 'unparsed' | 'error'
         "error": "TEXT",
     },
+    "checkpoints": {
+        "seq": "INTEGER PRIMARY KEY",  # one row per committed transaction (round)
+        "digest": "TEXT",  # hash of every row the transaction wrote; checks a resume's replay
+    },
     "metrics": {
         "scope": "TEXT",  # 'round' | 'generation'
         "step": "INTEGER",  # global round index for 'round' scope, else NULL
@@ -66,8 +71,14 @@ ENGINE_TABLES: dict[str, dict[str, str]] = {
     },
 }
 
+class ResumeDiverged(RuntimeError):
+    """Re-executing a run to resume it did not reproduce what the run had committed."""
+
+
 #: Columns whose values depend on wall-clock time; excluded when comparing two runs.
-NONDETERMINISTIC_COLUMNS = {("llm_calls", "latency_s"), ("meta", "value")}
+NONDETERMINISTIC_COLUMNS = {("llm_calls", "latency_s")}
+#: Tables about the process rather than the simulation (times, versions, status, resumes).
+NONDETERMINISTIC_TABLES = {"meta"}
 
 
 def to_json(value: Any) -> str:
@@ -76,7 +87,14 @@ def to_json(value: Any) -> str:
 
 
 class RunStore:
-    """Append-only writer (and simple reader) for one run's SQLite file."""
+    """Append-only writer (and simple reader) for one run's SQLite file.
+
+    Each `commit()` that wrote rows also records a checkpoint: its sequence number and a digest
+    of the rows. A run is resumed by re-executing it from the start (deterministic, with model
+    replies from the response cache) in *catch-up* mode: rows of already committed checkpoints
+    are not written again, only hashed and compared with the stored digest, so a resume that
+    would diverge from the original (changed code, config or cache) fails loudly.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -86,6 +104,10 @@ class RunStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._columns: dict[str, list[str]] = {}
         self._in_transaction = False
+        self._digest = hashlib.sha256()
+        self._rows_in_transaction = 0
+        self._committed = 0  # checkpoints passed, written now or in an earlier process
+        self._catch_up_to = 0  # while _committed < this, rows are checked, not written
         for name, columns in ENGINE_TABLES.items():
             self.define_table(name, columns)
 
@@ -96,6 +118,20 @@ class RunStore:
         self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
         self._columns[name] = list(columns)
 
+    # -- resuming -------------------------------------------------------------------------
+    def last_checkpoint(self) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM checkpoints").fetchone()
+        return row[0] or 0
+
+    def start_catch_up(self) -> int:
+        """Replay mode for a resume: returns how many committed checkpoints will be skipped."""
+        self._catch_up_to = self.last_checkpoint()
+        return self._catch_up_to
+
+    @property
+    def catching_up(self) -> bool:
+        return self._committed < self._catch_up_to
+
     # -- writing --------------------------------------------------------------------------
     def _begin(self) -> None:
         if not self._in_transaction:
@@ -105,19 +141,24 @@ class RunStore:
     def insert(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Queue rows in the open transaction; dict/list values are stored as JSON text."""
         columns = self._columns[table]
-        placeholders = ", ".join("?" for _ in columns)
-        values = [
-            tuple(_cell(row.get(col)) for col in columns)
-            for row in rows
-        ]
+        values = [tuple(_cell(row.get(col)) for col in columns) for row in rows]
         if not values:
             return
+        skipped = {i for i, c in enumerate(columns) if (table, c) in NONDETERMINISTIC_COLUMNS}
+        for value in values:
+            kept = [cell for i, cell in enumerate(value) if i not in skipped]
+            self._digest.update(to_json([table, kept]).encode("utf-8"))
+        self._rows_in_transaction += len(values)
+        if self.catching_up:
+            return
         self._begin()
+        placeholders = ", ".join("?" for _ in columns)
         self._db.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values
         )
 
     def set_meta(self, key: str, value: Any) -> None:
+        """Facts about the run (not part of checkpoints: they may differ between processes)."""
         self._begin()
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -125,13 +166,35 @@ class RunStore:
         )
 
     def commit(self) -> None:
-        """Make everything written since the last commit durable, atomically."""
+        """Make everything written since the last commit durable, atomically, as a checkpoint."""
+        if self._rows_in_transaction:
+            digest = self._digest.hexdigest()
+            self._committed += 1
+            if self._committed <= self._catch_up_to:
+                stored = self._db.execute(
+                    "SELECT digest FROM checkpoints WHERE seq = ?", (self._committed,)
+                ).fetchone()
+                if stored is None or stored[0] != digest:
+                    raise ResumeDiverged(
+                        f"resuming diverged from the stored run at checkpoint {self._committed}:"
+                        " the code, config or cached replies differ from the original run's"
+                    )
+            else:
+                self._begin()
+                self._db.execute(
+                    "INSERT INTO checkpoints (seq, digest) VALUES (?, ?)",
+                    (self._committed, digest),
+                )
+            self._digest = hashlib.sha256()
+            self._rows_in_transaction = 0
         if self._in_transaction:
             self._db.execute("COMMIT")
             self._in_transaction = False
 
     def rollback(self) -> None:
         """Drop everything written since the last commit (a round that did not finish)."""
+        self._digest = hashlib.sha256()
+        self._rows_in_transaction = 0
         if self._in_transaction:
             self._db.execute("ROLLBACK")
             self._in_transaction = False
@@ -164,7 +227,7 @@ def _cell(value: Any) -> Any:
 
 
 def snapshot(path: str | Path) -> dict[str, list[tuple]]:
-    """Every table's rows, minus wall-clock columns: equal snapshots mean equal runs.
+    """Every table's rows, minus wall-clock columns and `meta`: equal snapshots, equal runs.
 
     This is what "same seed and same replies give the same store" is checked against.
     """
@@ -175,6 +238,8 @@ def snapshot(path: str | Path) -> dict[str, list[tuple]]:
         )]
         result = {}
         for table in tables:
+            if table in NONDETERMINISTIC_TABLES:
+                continue
             columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
             kept = [c for c in columns if (table, c) not in NONDETERMINISTIC_COLUMNS]
             result[table] = db.execute(
