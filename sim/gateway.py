@@ -10,6 +10,7 @@ produced in request order, never in completion order, so a run is a function of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -298,7 +299,18 @@ class Gateway:
         pending = asyncio.all_tasks(loop)
         for task in pending:
             task.cancel()
-        if pending:  # gather() of nothing would bind to asyncio's default loop, not ours
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        try:
+            if pending:  # gather() of nothing would bind to asyncio's default loop, not ours
+                loop.run_until_complete(_drain(pending))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        except KeyboardInterrupt:
+            pass  # a call cut short by Ctrl-C re-raises it here; the run is stopping anyway
+        finally:
+            loop.close()
+
+
+async def _drain(tasks: set[asyncio.Task]) -> None:
+    """Wait for cancelled tasks to finish, whatever they end with (Ctrl-C included)."""
+    for task in tasks:
+        with contextlib.suppress(BaseException):  # shutting down: outcomes no longer matter
+            await task
