@@ -71,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("list", help="list available scenarios")
 
-    report = commands.add_parser("report", help="(re)draw the figures of a finished run")
-    report.add_argument("run_dir", type=Path)
+    report = commands.add_parser(
+        "report", help="write an HTML report of one or more runs (and redraw their figures)"
+    )
+    report.add_argument("run_dir", type=Path, nargs="+", metavar="RUN_DIR")
+    report.add_argument("--out", type=Path, help="report file (.html) or directory "
+                        "(default: RUN_DIR/report.html; several runs: their parent directory)")
     return parser
 
 
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "resume":
             return _resume(args)
         if args.command == "report":
-            return _report(args.run_dir)
+            return _report(args.run_dir, args.out)
     except (UnknownScenario, ConfigError, FileNotFoundError) as error:
         print(f"societas: error: {_message(error)}", file=sys.stderr)
         return EXIT_USAGE
@@ -175,6 +179,8 @@ def _finish(start: Callable[[], RunResult]) -> int:
         f"{stats.calls} model calls ({stats.cache_hits} from cache), {stats.retries} retries, "
         f"{stats.repairs} repairs, {stats.fallbacks} fallbacks; {result.wall_s:.1f} s"
     )
+    if stats.breaker_trips:
+        print(f"the provider failed repeatedly: dispatch was paused {stats.breaker_trips} times")
     for model, usage in sorted(stats.by_model.items()):
         print(
             f"{model}: {usage['calls']:.0f} calls, {usage['prompt_tokens']:.0f} prompt + "
@@ -195,16 +201,19 @@ def _finish(start: Callable[[], RunResult]) -> int:
     return EXIT_INTERRUPTED
 
 
-def _report(run_dir: Path) -> int:
+def _report(run_dirs: list[Path], out: Path | None = None) -> int:
+    from analysis.report import write_report
     from analysis.run import load
 
-    run = load(run_dir)
-    scenario = get_scenario(run.meta.get("scenario", ""))
-    if scenario.draw_figures is None:
-        print(f"scenario {scenario.name} draws no figures")
-        return 0
-    for path in scenario.draw_figures(run_dir):
-        print(f"figure: {path}")
+    for run_dir in run_dirs:
+        run = load(run_dir)
+        scenario = get_scenario(run.meta.get("scenario", ""))
+        if scenario.draw_figures is None:
+            print(f"scenario {scenario.name} draws no figures")
+            continue
+        for path in scenario.draw_figures(run_dir):
+            print(f"figure: {path}")
+    print(f"report: {write_report(run_dirs, out)}")
     return 0
 
 

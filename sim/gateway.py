@@ -70,6 +70,7 @@ class GatewayStats:
     cost_usd: float = 0.0
     call_seconds: float = 0.0  # sum of call latencies: what a sequential run would wait
     cache_hits: int = 0
+    breaker_trips: int = 0  # times a failing provider made the client pause dispatch
     by_model: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -121,6 +122,7 @@ class Gateway:
             )
             for index, resolution in zip(llm_indices, answered, strict=True):
                 resolutions[index] = resolution
+            self.stats.breaker_trips = sum(c.breaker.trips for c in self._clients.values())
         for request, resolution in zip(batch, resolutions, strict=True):
             assert resolution is not None
             self._account(request, resolution)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sim._offline  # noqa: F401  (sets litellm's offline environment; cheap, unlike litellm)
+from sim.breaker import CircuitBreaker
 
 __all__ = ["Completion", "LLMClient", "LLMSettings", "ModelUnreachable"]
 
@@ -57,6 +58,8 @@ class LLMSettings:
     max_concurrency: int = 10
     backoff_base_s: float = 0.5
     backoff_max_s: float = 20.0
+    breaker_threshold: int = 5  # consecutive failed attempts that pause dispatch
+    breaker_cooldown_s: float = 2.0  # first pause; doubles while failures continue
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -118,6 +121,10 @@ class LLMClient:
         self._semaphores = weakref.WeakKeyDictionary()
         self._api_key: str | None = None
         self._api_key_resolved = False
+        #: Pauses dispatch when the provider fails repeatedly (see sim.breaker).
+        self.breaker = CircuitBreaker(
+            threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s
+        )
 
     def __repr__(self) -> str:
         return f"LLMClient(model={self.settings.model!r}, api_base={self.settings.api_base!r})"
@@ -148,6 +155,7 @@ class LLMClient:
         result = Completion(text=None)
         elapsed = 0.0
         for attempt in range(settings.max_retries + 1):
+            elapsed += await self.breaker.wait_until_closed()
             async with semaphore:
                 started = time.perf_counter()
                 outcome: _Outcome | None = None
@@ -169,8 +177,11 @@ class LLMClient:
                     result.attempts += 1
                     elapsed += time.perf_counter() - started
             if outcome is None:
+                self.breaker.record_success()
                 result.error = None
                 break
+            if outcome in ("retry", "connection"):
+                self.breaker.record_failure()
             if outcome == "fatal":
                 raise ModelUnreachable(self._unreachable_message(result.error)) from None
             if outcome == "give_up" or attempt == settings.max_retries:
