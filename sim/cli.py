@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A run stopped by a fatal model error abandons calls in flight; litellm then leaves
+    # un-awaited coroutines behind, whose warnings would bury the one line that matters.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
@@ -138,11 +142,8 @@ def _run(args: argparse.Namespace) -> int:
         values={"seed": args.seed, "model": args.model},
     )
     options = _run_options(args)
-    if config.model is not None and scenario.estimate_calls is not None:
-        print(
-            f"LLM brains use {config.model}: about {scenario.estimate_calls(config)} model calls",
-            file=sys.stderr,
-        )
+    if config.model is not None and scenario.estimate is not None:
+        print(scenario.estimate(config).describe(config.model), file=sys.stderr)
     return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options))
 
 

@@ -33,8 +33,50 @@ class Scenario:
     summary_table: Callable[[RunStore], tuple[list[str], list[list[Any]]]] | None = None
     #: Draws the run's figures into `run_dir/figures`, returning the files written.
     draw_figures: Callable[[Path], list[Path]] | None = None
-    #: A rough count of model calls, shown before a run with LLM brains starts.
-    estimate_calls: Callable[[Any], int] | None = None
+    #: What a run with LLM brains will ask of its models, shown before it starts.
+    estimate: Callable[[Any], UsageEstimate] | None = None
+
+
+@dataclass(frozen=True)
+class UsageEstimate:
+    """Model calls and tokens a run will need, before retries and repair re-prompts.
+
+    Prompt tokens are estimated from the rendered prompts (about four characters a token);
+    completion tokens are bounded by the config's `max_tokens`.
+    """
+
+    calls: int
+    prompt_tokens: int
+    max_completion_tokens: int
+
+    def describe(self, model: str) -> str:
+        text = (
+            f"LLM brains use {model}: about {self.calls:,} model calls, "
+            f"~{self.prompt_tokens:,} prompt tokens and at most "
+            f"{self.max_completion_tokens:,} completion tokens"
+        )
+        cost = _price(model, self.prompt_tokens, self.max_completion_tokens)
+        return text + (f", at most ~${cost:.2f}" if cost else "") + " (before retries/repairs)"
+
+
+def _price(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """litellm's bundled price table (offline); None for models it does not price."""
+    import sim._offline  # noqa: F401  (before litellm)
+
+    try:
+        import litellm
+
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # unknown model, local server: no price to show
+        return None
+    return float(prompt_cost + completion_cost) or None
+
+
+def approx_tokens(messages: list[dict[str, str]]) -> int:
+    """A model-independent token estimate: about four characters a token, plus framing."""
+    return sum(len(m["content"]) // 4 + 4 for m in messages)
 
 
 class UnknownScenario(LookupError):

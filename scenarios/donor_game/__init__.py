@@ -11,7 +11,8 @@ from typing import Any
 
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.game import DonorGame
-from sim.registry import Scenario
+from scenarios.donor_game.tasks import sample_prompt_tokens
+from sim.registry import Scenario, UsageEstimate
 from sim.store import RunStore
 from sim.world import World
 
@@ -45,13 +46,20 @@ def draw_figures(run_dir: Path) -> list[Path]:
     return draw_donor_game_figures(run_dir)
 
 
-def estimate_calls(config: DonorGameConfig) -> int:
-    """Decisions of LLM-brained agents (before repairs and retries)."""
+def estimate(config: DonorGameConfig) -> UsageEstimate:
+    """Calls of LLM-brained agents and their prompt sizes, from the protocol's structure."""
     llm_share = config.brains.get("llm", 0) / sum(config.brains.values())
     pairs_per_round = config.agents if config.pairing == "random" else config.agents // 2
     donations = config.generations * config.games * config.rounds_per_game * pairs_per_round
     strategies = config.agents + (config.generations - 1) * (config.agents - config.survivors)
-    return round(llm_share * (donations + strategies))
+    donate_tokens, strategy_tokens = sample_prompt_tokens(config)
+    calls = round(llm_share * (donations + strategies))
+    return UsageEstimate(
+        calls=calls,
+        prompt_tokens=round(llm_share * (donations * donate_tokens
+                                         + strategies * strategy_tokens)),
+        max_completion_tokens=calls * config.max_tokens,
+    )
 
 
 SCENARIO = Scenario(
@@ -61,5 +69,5 @@ SCENARIO = Scenario(
     build=build,
     summary_table=summary_table,
     draw_figures=draw_figures,
-    estimate_calls=estimate_calls,
+    estimate=estimate,
 )

@@ -163,3 +163,28 @@ def describe_trace(recipient: str, trace: list[dict[str, Any]]) -> str:
         else:
             lines.append(f"Before that, {act['donor']} {what}.")
     return "What is known about your recipient:\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def sample_prompt_tokens(config: Any) -> tuple[int, int]:
+    """Approximate prompt tokens of a typical donation and an inheriting strategy prompt.
+
+    Renders the real templates with a full-depth trace and survivors' strategies of the
+    maximum length, so budgets are estimated from what will actually be sent.
+    """
+    from scenarios.donor_game.game import DonorGame
+    from sim.registry import approx_tokens
+    from sim.world import World
+
+    context = DonorGame(World(seed=0), config).context
+    trace = [
+        {"donor": f"g0-a{i:02d}", "recipient": f"g0-a{i + 1:02d}", "action": "donate",
+         "fraction": 0.5, "step": 0}
+        for i in range(config.trace_depth)
+    ]
+    facts = {"generation": 0, "game": 0, "round": 0, "donor": "g0-a00", "recipient": "g0-a01",
+             "donor_resources": config.endowment, "trace": trace}
+    strategy = "x" * min(config.strategy_max_chars, 400)
+    donate = Donate(context, facts, strategy).messages()
+    survivors = [(f"g0-a{i:02d}", strategy) for i in range(config.survivors)]
+    inherit = WriteStrategy(context, "g1-a00", 1, survivors).messages()
+    return approx_tokens(donate), approx_tokens(inherit)
