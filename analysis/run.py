@@ -119,6 +119,34 @@ class Run:
     def generation_scores(self) -> pd.DataFrame:
         return self.table("generation_scores")
 
+    @property
+    def generations(self) -> pd.DataFrame:
+        """Agent × generation rows (who lived in which generation, its score, survival).
+
+        The same rows as `generation_scores`, under the name a reader looks for first.
+        """
+        return self.generation_scores
+
+    @property
+    def messages(self) -> pd.DataFrame:
+        """Messages agents sent each other; empty until a scenario records them."""
+        return self._optional("messages")
+
+    @property
+    def memories(self) -> pd.DataFrame:
+        """Agents' memory records; empty until a run uses the memory stream."""
+        return self._optional("memories")
+
+    def _optional(self, name: str) -> pd.DataFrame:
+        """A table whose schema belongs to a later part of the engine: empty when absent.
+
+        Its columns are not known here yet, so an absent one reads as a frame with no columns
+        rather than a KeyError: code written for runs that have it still runs on runs that don't.
+        """
+        if name in KNOWN_COLUMNS or name in self.tables():
+            return self.table(name)
+        return pd.DataFrame()
+
 
 def load(run_dir: str | Path) -> Run:
     """Open a run directory for analysis.
