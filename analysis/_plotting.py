@@ -83,3 +83,31 @@ def save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
     return path
+
+
+#: One colour per strategy type, the same in every figure, so a family is recognised at a glance.
+KIND_COLORS = {
+    "always_cooperate": "tab:green",
+    "always_defect": "tab:red",
+    "image_scoring": "tab:blue",
+    "standing": "tab:purple",
+    "generous": "tab:olive",
+    "llm": "tab:orange",
+}
+_EXTRA_COLORS = ("tab:cyan", "tab:brown", "tab:pink", "tab:gray", "gold", "navy")
+
+
+def kind_color(kind: str) -> str:
+    """The colour of a rule family or brain kind; unknown kinds get a stable extra colour."""
+    if kind in KIND_COLORS:
+        return KIND_COLORS[kind]
+    return _EXTRA_COLORS[sum(map(ord, str(kind))) % len(_EXTRA_COLORS)]
+
+
+def series_colors(n: int) -> list:
+    """`n` distinguishable colours for clusters or groups (tab10, then tab20)."""
+    from matplotlib import colormaps
+
+    name = "tab10" if n <= 10 else "tab20"
+    cmap = colormaps[name]
+    return [cmap(i % cmap.N) for i in range(n)]
