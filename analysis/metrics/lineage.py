@@ -65,8 +65,9 @@ def founders(agents: pd.DataFrame) -> pd.Series:
 def founder_shares(agents: pd.DataFrame, generation_scores: pd.DataFrame) -> pd.DataFrame:
     """Share of each generation's population descending from each founder.
 
-    Rows: generation; columns: founders that still have a living descendant somewhere in the
-    run. A founder line taking over the population is selection at work on inherited culture.
+    Rows: generation; columns: founders (agents without a known parent, normally the first
+    generation). A founder's line taking over the population is selection at work on
+    inherited culture.
     """
     founder = founders(agents)
     alive = generation_scores[["generation", "agent_id"]].assign(
