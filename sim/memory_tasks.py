@@ -1,0 +1,374 @@
+"""The questions memory puts to an agent's brain: how much does this matter, what should I ask
+myself, what do I conclude, what do I pass on.
+
+They are ordinary `Task`s, so they go through the same batched gateway as every other decision
+and are logged alike. An LLM brain answers from editable prompts (`sim/prompts/`); a rule brain
+answers with `MemoryRules`, a deterministic, documented rule, so memory runs offline too. The
+rules are also every task's fallback, so a model that cannot answer never stops a reflection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.embeddings import STOP_WORDS
+from sim.memory import MemoryConfig, MemoryRecord
+from sim.parsing import clean_free_text, find_json_object, parse_number
+from sim.prompting import PromptLibrary, quote_agent_text
+from sim.tasks import ParseError, Task
+
+#: Importance a rule brain gives to words of a memory's text; the highest match wins.
+DEFAULT_IMPORTANCE_KEYWORDS: dict[str, int] = {
+    "died": 10, "born": 9, "married": 9, "betrayed": 9, "cheated": 8, "punished": 8,
+    "attacked": 8, "elected": 8, "punish": 7, "fight": 7, "argued": 6, "refused": 6,
+    "lost": 6, "won": 6, "nothing": 5, "party": 5, "helped": 4, "gave": 3, "donated": 3,
+    "shared": 3, "thanked": 3, "met": 3,
+}
+DEFAULT_IMPORTANCE = 2
+
+_WORD_RE = re.compile(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*")
+_BULLET_RE = re.compile(r"^\s*(?:[-*•]+|\(?\d+[.):]|#+)\s*")
+_EVIDENCE_RE = re.compile(
+    r"[(\[]\s*(?:because\s+of|because|evidence|based\s+on|from|see|sources?|memories|"
+    r"statements?)?\s*:?\s*(?:statements?|memories|memory|#)?\s*"
+    r"(?P<numbers>\d+(?:\s*(?:,|and|&)\s*#?\d+)*)\s*[)\]]\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+class KeywordImportance:
+    """Importance from a keyword table: the highest value of any keyword in the text (whole
+    words, case-insensitive; multi-word keywords allowed), else `default`."""
+
+    def __init__(self, table: Mapping[str, int] | None = None, default: int = DEFAULT_IMPORTANCE):
+        self.table = {k.lower(): int(v) for k, v in (table or DEFAULT_IMPORTANCE_KEYWORDS).items()}
+        self.default = default
+        words = sorted(self.table, key=len, reverse=True)
+        self._pattern = re.compile(
+            r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE
+        ) if words else None
+
+    def __call__(self, text: str, kind: str = "observation") -> int:
+        if self._pattern is None:
+            return self.default
+        found = [self.table[m.group(0).lower()] for m in self._pattern.finditer(text)]
+        return max(found) if found else self.default
+
+
+_NAME_RE = re.compile(r"(?<![\w'’-])([A-Z][a-z]+|[A-Za-z]*\d[\w-]*)(?:['’]s)?(?![\w'’])")
+
+
+def name_like_subjects(text: str) -> list[str]:
+    """Default subjects of a text: the people and things it names (agent ids such as `a0-7`,
+    capitalised words other than 'I'), in order of first appearance; its content words when
+    it names nothing. Reflection is mostly about others, so names make the best subjects."""
+    names = [m.group(1) for m in _NAME_RE.finditer(text)
+             if not m.group(1).isdigit() and m.group(1).lower() not in STOP_WORDS]
+    return list(dict.fromkeys(names)) or content_words(text)
+
+
+def content_words(text: str) -> list[str]:
+    """Default subjects of a text: its lower-cased words of 3+ characters that are not
+    function words or plain numbers, in order of first appearance."""
+    words = [w for w in _WORD_RE.findall(text.lower())
+             if len(w) >= 3 and w not in STOP_WORDS and not w.isdigit()]
+    return list(dict.fromkeys(words))
+
+
+@dataclass(frozen=True)
+class Insight:
+    """A conclusion and the ids of the memories it rests on."""
+
+    text: str
+    evidence: tuple[int, ...]
+    importance: int
+
+
+@dataclass
+class MemoryRules:
+    """How a rule brain rates, questions, concludes and passes on (also every fallback).
+
+    - importance: `importance(text, kind)`; default `KeywordImportance()`.
+    - focal questions: among the recent records, the salient ones (importance at least
+      `salient_importance`; all of them when none is) vote for their subjects
+      (`subjects(text)`, default `name_like_subjects`) with their importance; the `n`
+      subjects with most votes (ties by name) become `question_template` questions.
+    - insights: one per question, quoting the `cite` best-retrieved records and citing them.
+    - heir summary: the parent's shown records, joined, within the length limit.
+    """
+
+    importance: Callable[[str, str], int] = field(default_factory=KeywordImportance)
+    subjects: Callable[[str], Sequence[str]] = name_like_subjects
+    salient_importance: int = 5
+    question_template: str = "What do I know about {subject}?"
+    cite: int = 3
+
+    def focal_questions(self, records: Sequence[MemoryRecord], n: int) -> list[str]:
+        salient = [r for r in records if r.importance >= self.salient_importance] or records
+        votes: Counter[str] = Counter()
+        for record in salient:
+            for subject in dict.fromkeys(self.subjects(record.text)):
+                votes[subject] += record.importance
+        ranked = sorted(votes, key=lambda subject: (-votes[subject], subject))
+        return [self.question_template.format(subject=s) for s in ranked[:n]]
+
+    def insights(self, question: str, records: Sequence[MemoryRecord]) -> list[Insight]:
+        cited = list(records[: self.cite])
+        if not cited:
+            return []
+        quoted = "; ".join(r.text.strip().rstrip(".!?;") for r in cited)
+        return [Insight(f"{question} I recall: {quoted}.",
+                        tuple(r.memory_id for r in cited), max(r.importance for r in cited))]
+
+    def heir_summary(self, parent: str, records: Sequence[MemoryRecord], max_chars: int) -> str:
+        if not records:
+            return f"{parent} had nothing to pass on."
+        text = f"What {parent} learnt: " + " ".join(
+            r.text.strip() if r.text.strip()[-1:] in ".!?" else r.text.strip() + "."
+            for r in records
+        )
+        return clean_free_text(text, max_chars=max_chars)
+
+
+@dataclass
+class MemoryContext:
+    """What every memory task needs: prompts, rules, settings."""
+
+    prompts: PromptLibrary = field(default_factory=lambda: PromptLibrary("sim"))
+    rules: MemoryRules = field(default_factory=MemoryRules)
+    config: MemoryConfig = field(default_factory=MemoryConfig)
+
+    def system_message(self, name: str, persona: str = "") -> dict[str, str]:
+        persona = f" {persona.strip()}" if persona.strip() else ""
+        return {"role": "system",
+                "content": self.prompts.render("memory_system.txt", name=name, persona=persona)}
+
+
+def describe_memories(records: Sequence[MemoryRecord], *, author: str) -> str:
+    """Records as a numbered list (1-based: what insights cite), quoted as agent text."""
+    lines = "\n".join(f"{i}. {r.text.strip()}" for i, r in enumerate(records, start=1))
+    return quote_agent_text(lines or "(no memories)", author=author)
+
+
+@dataclass
+class RateImportance(Task):
+    """How poignant is this memory to its owner, from 1 (mundane) to 10 (life-changing)?"""
+
+    context: MemoryContext
+    agent_id: str
+    text: str
+    memory_kind: str = "observation"
+    persona: str = ""
+
+    kind = "rate_importance"
+
+    def observation(self) -> dict[str, Any]:
+        return {"agent": self.agent_id, "text": self.text, "memory_kind": self.memory_kind}
+
+    def messages(self) -> list[dict[str, str]]:
+        user = self.context.prompts.render(
+            "importance.txt", name=self.agent_id,
+            memory=quote_agent_text(self.text, author=self.agent_id),
+        )
+        return [self.context.system_message(self.agent_id, self.persona),
+                {"role": "user", "content": user}]
+
+    def parse(self, reply: str) -> int:
+        value = parse_number(reply, low=1, high=10,
+                             json_keys=("importance", "rating", "score", "poignancy"),
+                             answer_markers=("answer", "rating", "importance", "score"))
+        return round(value)
+
+    def fallback(self) -> int:
+        return self._rule()
+
+    def answer_with_rule(self, policy: Any) -> int:
+        return self._rule()
+
+    def _rule(self) -> int:
+        return min(10, max(1, int(self.context.rules.importance(self.text, self.memory_kind))))
+
+    def encode(self, decision: int) -> dict[str, Any]:
+        return {"importance": decision}
+
+
+@dataclass
+class FocalQuestions(Task):
+    """Which few high-level questions do my recent memories raise?"""
+
+    context: MemoryContext
+    agent_id: str
+    records: list[MemoryRecord]
+    n: int = 3
+    persona: str = ""
+
+    kind = "focal_questions"
+
+    def observation(self) -> dict[str, Any]:
+        return {"agent": self.agent_id, "n": self.n,
+                "memories": [{"memory_id": r.memory_id, "text": r.text,
+                              "importance": r.importance} for r in self.records]}
+
+    def messages(self) -> list[dict[str, str]]:
+        user = self.context.prompts.render(
+            "focal_questions.txt", name=self.agent_id, n=self.n,
+            memories=describe_memories(self.records, author=self.agent_id),
+        )
+        return [self.context.system_message(self.agent_id, self.persona),
+                {"role": "user", "content": user}]
+
+    def parse(self, reply: str) -> list[str]:
+        hint = 'reply with a JSON object like {"questions": ["Whom can I trust?"]}'
+        obj = find_json_object(reply)
+        if obj is not None and isinstance(obj.get("questions"), list):
+            candidates = [q for q in obj["questions"] if isinstance(q, str)]
+        else:
+            candidates = clean_free_text(reply, max_chars=8000).splitlines()
+        questions = []
+        for line in candidates:
+            line = _BULLET_RE.sub("", line).strip().strip("*_\"'“”").strip()
+            if line.endswith("?") and len(line) > 3 and line not in questions:
+                questions.append(line)
+        if not questions:
+            raise ParseError(f"no questions found (each must end with '?'); {hint}")
+        return questions[: self.n]
+
+    def fallback(self) -> list[str]:
+        return self.context.rules.focal_questions(self.records, self.n)
+
+    def answer_with_rule(self, policy: Any) -> list[str]:
+        return self.fallback()
+
+    def encode(self, decision: list[str]) -> dict[str, Any]:
+        return {"questions": decision}
+
+
+@dataclass
+class WriteInsights(Task):
+    """What do I conclude about a question from these memories, citing which of them?"""
+
+    context: MemoryContext
+    agent_id: str
+    question: str
+    records: list[MemoryRecord]  # ranked by retrieval; shown numbered from 1
+    n: int = 5
+    persona: str = ""
+
+    kind = "write_insights"
+
+    def observation(self) -> dict[str, Any]:
+        return {"agent": self.agent_id, "question": self.question, "n": self.n,
+                "memories": [{"memory_id": r.memory_id, "text": r.text,
+                              "importance": r.importance} for r in self.records]}
+
+    def messages(self) -> list[dict[str, str]]:
+        user = self.context.prompts.render(
+            "insights.txt", name=self.agent_id, n=self.n,
+            question=quote_agent_text(self.question, author=self.agent_id),
+            memories=describe_memories(self.records, author=self.agent_id),
+        )
+        return [self.context.system_message(self.agent_id, self.persona),
+                {"role": "user", "content": user}]
+
+    def parse(self, reply: str) -> list[Insight]:
+        hint = (f'reply with a JSON object like {{"insights": [{{"insight": "...", '
+                f'"evidence": [1, 3]}}]}} citing memory numbers 1 to {len(self.records)}')
+        obj = find_json_object(reply)
+        items: list[tuple[str, list[int], Any]] = []
+        if obj is not None and isinstance(obj.get("insights"), list):
+            for entry in obj["insights"]:
+                if isinstance(entry, dict):
+                    text = entry.get("insight") or entry.get("text") or ""
+                    cited = entry.get("evidence", entry.get("because_of", []))
+                    numbers = _numbers(" ".join(map(str, cited)) if isinstance(cited, list)
+                                       else str(cited))
+                    items.append((str(text), numbers, entry.get("importance")))
+                elif isinstance(entry, str):
+                    items.append((*_split_evidence(entry), None))
+        else:
+            for line in clean_free_text(reply, max_chars=8000).splitlines():
+                line = _BULLET_RE.sub("", line).strip()
+                if line:
+                    items.append((*_split_evidence(line), None))
+        insights = []
+        for text, numbers, importance in items:
+            text = text.strip().strip("*_").strip()
+            ids = tuple(dict.fromkeys(self.records[k - 1].memory_id for k in numbers
+                                      if 1 <= k <= len(self.records)))
+            if not text or not ids:
+                continue
+            cited = [r for r in self.records if r.memory_id in ids]
+            rating = (round(importance)
+                      if isinstance(importance, int | float) and 1 <= importance <= 10
+                      else max(r.importance for r in cited))
+            insights.append(Insight(text, ids, rating))
+        if not insights:
+            raise ParseError(f"no insight citing a valid memory number; {hint}")
+        return insights[: self.n]
+
+    def fallback(self) -> list[Insight]:
+        return self.context.rules.insights(self.question, self.records)
+
+    def answer_with_rule(self, policy: Any) -> list[Insight]:
+        return self.fallback()
+
+    def encode(self, decision: list[Insight]) -> dict[str, Any]:
+        return {"insights": [{"text": i.text, "evidence": list(i.evidence),
+                              "importance": i.importance} for i in decision]}
+
+
+@dataclass
+class WriteHeirSummary(Task):
+    """A parent tells its heir, in a few sentences, what it has learnt."""
+
+    context: MemoryContext
+    agent_id: str  # the parent, who writes
+    heir: str
+    records: list[MemoryRecord]
+    persona: str = ""
+
+    kind = "write_heir_summary"
+
+    def observation(self) -> dict[str, Any]:
+        return {"agent": self.agent_id, "heir": self.heir,
+                "memories": [{"memory_id": r.memory_id, "text": r.text} for r in self.records]}
+
+    def messages(self) -> list[dict[str, str]]:
+        max_words = max(10, self.context.config.summary_max_chars // 6)
+        user = self.context.prompts.render(
+            "heir_summary.txt", name=self.agent_id, heir=self.heir, max_words=max_words,
+            memories=describe_memories(self.records, author=self.agent_id),
+        )
+        return [self.context.system_message(self.agent_id, self.persona),
+                {"role": "user", "content": user}]
+
+    def parse(self, reply: str) -> str:
+        return clean_free_text(reply, max_chars=self.context.config.summary_max_chars,
+                               json_keys=("summary", "advice"))
+
+    def fallback(self) -> str:
+        return self.context.rules.heir_summary(
+            self.agent_id, self.records, self.context.config.summary_max_chars
+        )
+
+    def answer_with_rule(self, policy: Any) -> str:
+        return self.fallback()
+
+    def encode(self, decision: str) -> dict[str, Any]:
+        return {"summary": decision}
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", text)]
+
+
+def _split_evidence(line: str) -> tuple[str, list[int]]:
+    """'Bob is kind (because of 1, 3)' -> ('Bob is kind', [1, 3]); no citation -> []."""
+    match = _EVIDENCE_RE.search(line)
+    if match is None:
+        return line, []
+    return line[: match.start()].rstrip(" .:-—"), _numbers(match.group("numbers"))
