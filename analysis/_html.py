@@ -24,7 +24,8 @@ nav a { margin-right: 1em; }
 table.data { border-collapse: collapse; font-size: .85em; margin: .8em 0; }
 table.data th, table.data td { border: 1px solid #ddd; padding: .25em .55em; text-align: right; }
 table.data th { background: #f3f3f3; }
-table.text td { text-align: left; }
+table.text td, table.data td:first-child { text-align: left; }
+table.data td:first-child { font-weight: 600; }
 div.scroll { overflow-x: auto; }
 img.figure { max-width: 100%; display: block; margin: 1em 0; border: 1px solid #eee; }
 blockquote.strategy { margin: .4em 0 .8em 1em; padding: .4em .8em; background: #f7f7f4;
@@ -67,6 +68,10 @@ def table(frame: pd.DataFrame, index: bool = True, digits: int = 3, text_cells: 
     """
     if frame.empty:
         return '<p class="note">(no rows)</p>'
+    if index:  # the index as ordinary leading columns: one header row, not two
+        frame = frame.reset_index()
+        index = False
+    frame = frame.rename_axis(columns=None)
     classes = ["data", "text"] if text_cells else ["data"]
     body = frame.to_html(classes=classes, border=0, index=index, escape=True, na_rep="–",
                          float_format=lambda v: f"{v:.{digits}f}")

@@ -244,7 +244,9 @@ def _examples_section(runs: Sequence[Run]) -> str:
         for generation, written in strategies.groupby("generation"):
             parts.append(f"<h4>Generation {int(generation)}</h4>")
             for row in written.head(EXAMPLES_PER_GENERATION).itertuples(index=False):
-                label = f"{row.agent_id} ({kinds.get(row.agent_id, '?')}, {row.source})"
+                kind = kinds.get(row.agent_id, "?")
+                by = "" if row.source in (kind, "rule", "llm") else f", {row.source}"
+                label = f"{row.agent_id} ({kind}{by})"
                 parts.append(f"<p>{h.text(label)}</p><blockquote class=\"strategy\">"
                              f"{h.text(_clip(row.text, EXAMPLE_CHARS))}</blockquote>")
         parts.append("</details>")

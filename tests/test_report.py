@@ -112,9 +112,9 @@ def test_report_opens_in_headless_chromium_with_every_image_shown(report, tmp_pa
     assert "alert(2)" in dom  # shown, as text
     # the LLM section reports the planted calls: 3 calls, 2 retries, 1 repair
     llm = dom[dom.index('id="llm"'):]
-    assert re.search(r"<th>calls</th>\s*<td>3</td>", llm)
-    assert re.search(r"<th>retries</th>\s*<td>2</td>", llm)
-    assert re.search(r"<th>repairs</th>\s*<td>1</td>", llm)
+    assert re.search(r"<td>calls</td>\s*<td>3</td>", llm)
+    assert re.search(r"<td>retries</td>\s*<td>2</td>", llm)
+    assert re.search(r"<td>repairs</td>\s*<td>1</td>", llm)
 
 
 def test_cli_report_of_one_run_writes_beside_it(runs, capsys):
