@@ -31,6 +31,7 @@ DEFAULT_IMPORTANCE_KEYWORDS: dict[str, int] = {
 DEFAULT_IMPORTANCE = 2
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*")
+_OUT_OF_TEN_RE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:/|out of)\s*10\b", re.IGNORECASE)
 _BULLET_RE = re.compile(r"^\s*(?:[-*•]+|\(?\d+[.):]|#+)\s*")
 _EVIDENCE_RE = re.compile(
     r"[(\[]\s*(?:because\s+of|because|evidence|based\s+on|from|see|sources?|memories|"
@@ -178,6 +179,7 @@ class RateImportance(Task):
                 {"role": "user", "content": user}]
 
     def parse(self, reply: str) -> int:
+        reply = _OUT_OF_TEN_RE.sub(r"\1", reply)  # "8/10" is a rating, not a fraction
         value = parse_number(reply, low=1, high=10,
                              json_keys=("importance", "rating", "score", "poignancy"),
                              answer_markers=("answer", "rating", "importance", "score"))
