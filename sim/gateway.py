@@ -123,11 +123,16 @@ class Gateway:
             for index, resolution in zip(llm_indices, answered, strict=True):
                 resolutions[index] = resolution
             self.stats.breaker_trips = sum(c.breaker.trips for c in self._clients.values())
+        decision_rows: list[dict[str, Any]] = []
+        call_rows: list[dict[str, Any]] = []
         for request, resolution in zip(batch, resolutions, strict=True):
             assert resolution is not None
             self._account(request, resolution)
             if store is not None:
-                self._log(store, request, resolution)
+                self._log(request, resolution, decision_rows, call_rows)
+        if store is not None:  # one insert per table and batch: big populations log fast
+            store.insert("decisions", decision_rows)
+            store.insert("llm_calls", call_rows)
         return [resolution.decision for resolution in resolutions]  # type: ignore[union-attr]
 
     async def _ask_models(self, requests: list[DecisionRequest]) -> list[Resolution]:
@@ -237,28 +242,30 @@ class Gateway:
             stats.cost_usd += completion.cost_usd
             stats.call_seconds += completion.latency_s
 
-    def _log(self, store: RunStore, request: DecisionRequest, resolution: Resolution) -> None:
+    def _log(
+        self,
+        request: DecisionRequest,
+        resolution: Resolution,
+        decision_rows: list[dict[str, Any]],
+        call_rows: list[dict[str, Any]],
+    ) -> None:
         task = request.task
-        store.insert(
-            "decisions",
-            [
-                {
-                    "request_id": request.request_id,
-                    "sim_time": request.sim_time,
-                    "agent_id": request.agent.name,
-                    "task": task.kind,
-                    "observation": to_json(task.observation()),
-                    "decision": to_json(task.encode(resolution.decision)),
-                    "source": resolution.source,
-                    "n_calls": len(resolution.calls),
-                }
-            ],
+        decision_rows.append(
+            {
+                "request_id": request.request_id,
+                "sim_time": request.sim_time,
+                "agent_id": request.agent.name,
+                "task": task.kind,
+                "observation": to_json(task.observation()),
+                "decision": to_json(task.encode(resolution.decision)),
+                "source": resolution.source,
+                "n_calls": len(resolution.calls),
+            }
         )
-        rows = []
         model = getattr(request.agent.brain, "model", None)
         for call in resolution.calls:
             completion = call.completion
-            rows.append(
+            call_rows.append(
                 {
                     "call_id": self._next_call_id,
                     "request_id": request.request_id,
@@ -278,7 +285,6 @@ class Gateway:
                 }
             )
             self._next_call_id += 1
-        store.insert("llm_calls", rows)
 
     def _client(self, settings: LLMSettings) -> LLMClient:
         client = self._clients.get(settings)
@@ -295,6 +301,8 @@ class Gateway:
 
     def close(self) -> None:
         """End the run's event loop, cancelling litellm's background workers first."""
+        for client in self._clients.values():
+            client.close()  # e.g. stops the server of a local model (sim.local_model)
         loop = self._loop
         if loop is None or loop.is_closed():
             return

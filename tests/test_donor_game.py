@@ -288,6 +288,7 @@ def test_trace_chain_on_hand_built_history() -> None:
     }
     for slot, name in zip(game.slots, names, strict=True):
         slot.agent = agents[name]
+    game.by_name.update(agents)
 
     def act(donor: str, recipient: str, step: int, fraction: float) -> dict[str, Any]:
         record = {"donor": donor, "recipient": recipient, "action": "donate",

@@ -125,6 +125,7 @@ class DonorGame:
             strategy_max_chars=config.strategy_max_chars,
         )
         self.slots = [Slot(kind) for kind in allocate(config.brains, config.agents)]
+        self.by_name: dict[str, Donor] = {}  # the living agents, for following traces
         self.step = 0
         world.progress_total = config.generations * config.games * rounds
 
@@ -179,6 +180,7 @@ class DonorGame:
             agent = Donor(self.world, name=name, brain=brain, generation=generation,
                           parents=parents)
             slot.agent = agent
+            self.by_name[name] = agent
             slot.history.append(name)
             newcomers.append(agent)
             self._insert("agents", [{
@@ -211,7 +213,7 @@ class DonorGame:
         links: list[dict[str, Any]] = []
         agent: Donor | None = recipient
         before = step
-        by_name = {a.name: a for a in self.agents}
+        by_name = self.by_name
         while agent is not None and len(links) < self.config.trace_depth:
             act = agent.last_act_before(before)
             if act is None:
@@ -335,6 +337,7 @@ class DonorGame:
             if slot.agent.name in survivors:
                 kept.append(slot.agent)
             else:
+                del self.by_name[slot.agent.name]
                 slot.agent.remove()
                 slot.agent = None
         return kept

@@ -19,16 +19,21 @@ import numpy as np
 Pair = tuple[int, int]  # (donor index, recipient index) into the generation's agent list
 
 
-def round_robin_schedule(order: list[int]) -> list[list[Pair]]:
-    """The 2h rounds of the bipartite round-robin for agents in `order` (length 2h)."""
+def round_robin_round(order: list[int], index: int) -> list[Pair]:
+    """Round `index` (mod 2h) of the bipartite round-robin for agents in `order` (length 2h)."""
     half = len(order) // 2
     first, second = order[:half], order[half:]
-    forward = [[(first[i], second[(i + r) % half]) for i in range(half)] for r in range(half)]
-    backward = [[(recipient, donor) for donor, recipient in pairs] for pairs in forward]
-    schedule = []
-    for k in range(half):
-        schedule += [forward[k], backward[(k + 1) % half]]
-    return schedule
+    index %= 2 * half
+    k = index // 2
+    if index % 2 == 0:
+        return [(first[i], second[(i + k) % half]) for i in range(half)]
+    k = (k + 1) % half  # B answers along the next forward round's pairs, reversed
+    return [(second[(i + k) % half], first[i]) for i in range(half)]
+
+
+def round_robin_schedule(order: list[int]) -> list[list[Pair]]:
+    """All 2h rounds of one pass of the round-robin."""
+    return [round_robin_round(order, r) for r in range(len(order))]
 
 
 def game_schedule(
@@ -43,8 +48,7 @@ def game_schedule(
     """
     if pairing == "round_robin":
         assert order is not None
-        base = round_robin_schedule(order)
-        schedule = [base[r % len(base)] for r in range(rounds)]
+        schedule = [round_robin_round(order, r) for r in range(rounds)]
         if game % 2 == 1:
             schedule = [[(b, a) for a, b in pairs] for pairs in schedule]
         return schedule

@@ -13,9 +13,13 @@ from typing import Any
 from scenarios.donor_game.strategies import REFUSE, Donation
 from sim.parsing import clean_free_text, parse_choice, parse_number
 from sim.prompting import PromptLibrary, quote_agent_text
+from sim.response_formats import integer, json_object_format, string
 from sim.tasks import ParseError, Task
 
 FALLBACK_STRATEGY = "(no strategy: the model gave no usable reply)"
+#: The "one or two sentences" of reasoning a donation prompt asks for, as a bound that models
+#: with constrained output honour (it keeps small models from rambling into the token limit).
+REASONING_MAX_CHARS = 300
 
 
 @dataclass
@@ -46,12 +50,12 @@ class WriteStrategy(Task):
     kind = "write_strategy"
 
     def observation(self) -> dict[str, Any]:
+        # Which texts were shown, not the texts: they are in the `strategies` table already,
+        # and copying every survivor's text into every newcomer's row grows with N squared.
         return {
             "agent": self.agent_id,
             "generation": self.generation,
-            "survivor_strategies": [
-                {"agent_id": author, "text": text} for author, text in self.survivor_strategies
-            ],
+            "shown_strategies_of": [author for author, _ in self.survivor_strategies],
         }
 
     def messages(self) -> list[dict[str, str]]:
@@ -78,6 +82,11 @@ class WriteStrategy(Task):
 
     def fallback(self) -> str:
         return FALLBACK_STRATEGY
+
+    def response_format(self) -> dict[str, Any]:
+        return json_object_format(
+            "strategy", {"strategy": string(max_length=self.context.strategy_max_chars)}
+        )
 
     def answer_with_rule(self, policy: Any) -> str:
         return policy.describe()
@@ -142,6 +151,14 @@ class Donate(Task):
 
     def fallback(self) -> Donation:
         return REFUSE
+
+    def response_format(self) -> dict[str, Any]:
+        # The order of the prompt's JSON: reasoning first, so the answer can follow from it.
+        properties = {"reasoning": string(max_length=REASONING_MAX_CHARS)}
+        if self.context.punishment:
+            properties["action"] = string(choices=("give", "punish"))
+        properties["percent"] = integer(0, 100)
+        return json_object_format("donation", properties)
 
     def encode(self, decision: Donation) -> dict[str, Any]:
         return {"action": decision.action, "fraction": decision.fraction}
