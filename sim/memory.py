@@ -332,7 +332,8 @@ class MemoryBank:
                 store.define_table(name, columns)
             recorded = store.get_meta(EMBEDDER_META_KEY)
             if recorded is None:
-                store.set_meta(EMBEDDER_META_KEY, embedder.name)
+                if not isinstance(embedder, _StoredVectors):  # reading writes nothing
+                    store.set_meta(EMBEDDER_META_KEY, embedder.name)
             elif recorded != embedder.name:
                 raise ValueError(
                     f"this run's memories were embedded with {recorded!r}, not "
@@ -497,10 +498,19 @@ class MemoryBank:
     # -- resume ---------------------------------------------------------------------------
     @classmethod
     def load(
-        cls, store: RunStore, embedder: Embedder, config: MemoryConfig | None = None
+        cls,
+        store: RunStore,
+        embedder: Embedder | None = None,
+        config: MemoryConfig | None = None,
     ) -> MemoryBank:
         """Rebuild every stream from a run's store: records, vectors, links, access times and
-        reflection counters, exactly as they were at the store's last commit."""
+        reflection counters, exactly as they were at the store's last commit.
+
+        Without an embedder the bank is for reading (inspecting a run): everything works but
+        embedding new text, so no embedder package is needed to look at a MiniLM run.
+        """
+        if embedder is None:
+            embedder = _StoredVectors.of(store)
         bank = cls(embedder, config, store)
         links: dict[int, list[int]] = {}
         for memory_id, evidence_id in store.rows(
@@ -537,6 +547,27 @@ class MemoryBank:
                 done = stream._counted[:n] & (stream._ids[:n] <= through)
                 stream.importance_since_reflection -= float(stream._importance[:n][done].sum())
         return bank
+
+
+class _StoredVectors:
+    """Stands in for the embedder a run used, when only its stored vectors are needed."""
+
+    def __init__(self, name: str, dim: int) -> None:
+        self.name, self.dim = name, dim
+
+    @classmethod
+    def of(cls, store: RunStore) -> _StoredVectors:
+        for name, columns in MEMORY_TABLES.items():
+            store.define_table(name, columns)
+        row = store.rows("SELECT embedding FROM memories LIMIT 1")
+        dim = decode_embedding(row[0][0]).shape[0] if row else 0
+        return cls(store.get_meta(EMBEDDER_META_KEY) or "none", dim)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise RuntimeError(
+            f"this memory bank was loaded for reading; embedding text needs the run's "
+            f"embedder ({self.name})"
+        )
 
 
 def encode_embedding(vector: np.ndarray) -> str:

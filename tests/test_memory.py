@@ -352,6 +352,18 @@ def test_store_round_trip_rebuilds_the_streams(tmp_path) -> None:
     store.close()
 
 
+def test_loading_for_reading_needs_no_embedder(tmp_path) -> None:
+    store = run_to_store(tmp_path / "run.sqlite")
+    reader = MemoryBank.load(store)
+    assert reader.embedder.name == "hashing-512" and reader.embedder.dim == 512
+    reflections = reader.stream("a0").of_kind("reflection")
+    assert reflections and all(e in reader for r in reflections for e in r.evidence)
+    assert reader.retrieve("a0", reader.vector(0), now=9.0, k=1)[0].record.memory_id == 0
+    with pytest.raises(RuntimeError, match="loaded for reading"):
+        reader.retrieve("a0", "text needs the embedder", now=9.0)
+    store.close()
+
+
 def test_loading_with_another_embedder_is_refused(tmp_path) -> None:
     store = run_to_store(tmp_path / "run.sqlite")
     with pytest.raises(ValueError, match="embedded with"):
