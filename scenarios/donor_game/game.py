@@ -198,10 +198,10 @@ class DonorGame:
             agent.decide(WriteStrategy(self.context, agent.name, generation, shown))
             for agent in newcomers
         ]
-        results = yield self.world.env.all_of(events)
+        yield self.world.env.all_of(events)
         rows = []
         for agent, event in zip(newcomers, events, strict=True):
-            agent.strategy = results[event]
+            agent.strategy = event.value
             rows.append({
                 "agent_id": agent.name, "generation": generation, "text": agent.strategy,
                 "source": agent.brain.brain_type, "parents": agent.parents,
@@ -241,11 +241,12 @@ class DonorGame:
             }
             requests.append((donor, recipient, donor.decide(Donate(self.context, facts,
                                                                    donor.strategy))))
-        results = yield self.world.env.all_of([event for _, _, event in requests])
+        # event.value, not the AllOf result's [event]: its lookup is a linear scan per event
+        yield self.world.env.all_of([event for _, _, event in requests])
         delta = dict.fromkeys(start, 0.0)
         donation_rows = []
         for donor, recipient, event in requests:
-            decision: Donation = results[event]
+            decision: Donation = event.value
             if decision.action == "punish" and not config.punishment:
                 decision = Donation("donate", 0.0)
             amount = decision.fraction * start[donor.name]

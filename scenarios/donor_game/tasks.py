@@ -50,12 +50,13 @@ class WriteStrategy(Task):
     kind = "write_strategy"
 
     def observation(self) -> dict[str, Any]:
-        # Which texts were shown, not the texts: they are in the `strategies` table already,
-        # and copying every survivor's text into every newcomer's row grows with N squared.
+        # The texts shown are all survivors' strategies (generation_scores.survived of the
+        # previous generation, texts in `strategies`); copying them, or even their authors,
+        # into every newcomer's row would grow with the population squared.
         return {
             "agent": self.agent_id,
             "generation": self.generation,
-            "shown_strategies_of": [author for author, _ in self.survivor_strategies],
+            "survivor_strategies_shown": len(self.survivor_strategies),
         }
 
     def messages(self) -> list[dict[str, str]]:
