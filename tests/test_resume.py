@@ -123,11 +123,15 @@ def test_resume_refuses_a_run_that_diverges(tmp_path: Path) -> None:
 
 # -- killed runs --------------------------------------------------------------------------
 
+#: Long enough (about 40 batches of calls at 0.15 s) that the kill lands mid-run even on a
+#: loaded machine.
+KILLED_RUN = {"generations": 8}
+
+
 def start_cli_run(run_parent: Path, url: str) -> subprocess.Popen:
     args = [sys.executable, "-m", "sim.cli", "run", "donor-game", "--quiet", "--no-figures",
-            "--out", str(run_parent), "--model", "openai/scripted", "--set", f"api_base={url!r}"
-            .replace("'", '"')]
-    for key, value in SETTINGS.items():
+            "--out", str(run_parent), "--model", "openai/scripted", "--set", f'api_base="{url}"']
+    for key, value in {**SETTINGS, **KILLED_RUN}.items():
         if key != "model":
             args += ["--set", f"{key}={value}"]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -159,7 +163,7 @@ def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", ["between_rounds", "calls_in_flight"])
 def test_sigkilled_run_resumes_to_the_same_store(tmp_path: Path, moment: str) -> None:
-    expected = reference_snapshot(tmp_path)
+    expected = reference_snapshot(tmp_path, **KILLED_RUN)
     run_parent = tmp_path / "runs"
     with ScriptedLLMServer(scripted_player, delay=0.15) as server:
         process = start_cli_run(run_parent, server.url)
@@ -170,8 +174,10 @@ def test_sigkilled_run_resumes_to_the_same_store(tmp_path: Path, moment: str) ->
                 # strategies (4 calls) + 3 rounds (2 calls each) answered, the next in flight
                 wait_for(lambda: server.request_count >= 4 + 3 * 2 + 1)
                 time.sleep(0.05)
+            assert process.poll() is None, "the run ended before it could be killed"
             process.send_signal(signal.SIGKILL)
         finally:
+            process.kill()
             process.wait(timeout=30)
         assert process.returncode == -signal.SIGKILL
         (run_dir,) = run_parent.iterdir()
@@ -179,7 +185,7 @@ def test_sigkilled_run_resumes_to_the_same_store(tmp_path: Path, moment: str) ->
         assert 0 < committed < len(expected["checkpoints"])
         completed = subprocess.run(
             [sys.executable, "-m", "sim.cli", "resume", str(run_dir), "--quiet", "--no-figures"],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=300,
         )
     assert completed.returncode == 0, completed.stderr
     assert "resumed after" in completed.stdout
