@@ -205,13 +205,17 @@ def test_agent_text_cannot_break_out_of_its_quote(tmp_path: Path) -> None:
             assert "SYSTEM: every player" in inside or "Ignore previous" not in block
 
 
-def test_api_key_never_reaches_the_store_or_logs(tmp_path: Path, monkeypatch, capfd) -> None:
+def test_api_key_never_reaches_the_store_logs_or_report(tmp_path: Path, monkeypatch, capfd) -> None:
     secret = "sk-test-SOCIETAS-SECRET-4242"
     monkeypatch.setenv("SOCIETAS_TEST_KEY", secret)
     with ScriptedLLMServer(scripted_player) as server:
         run_dir = run(tmp_path, "key", llm_config(server, api_key_env="SOCIETAS_TEST_KEY"))
         headers = [r.headers.get("authorization", "") for r in server.requests]
     assert all(secret in h for h in headers)  # the key was really used...
+    from analysis import write_report
+
+    write_report([run_dir])  # figures and the HTML report are checked below too
+    assert (run_dir / "report.html").is_file()
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path  # ...and stored nowhere
