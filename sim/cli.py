@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("list", help="list available scenarios")
 
+    inspect = commands.add_parser(
+        "inspect", help="an agent's memories, reflections (with evidence) and ancestry"
+    )
+    inspect.add_argument("run_dir", type=Path)
+    inspect.add_argument("--agent", required=True, metavar="ID", help="agent id, e.g. g3-a07")
+    inspect.add_argument("--limit", type=int, default=50, help="memories shown per kind")
+
     report = commands.add_parser(
         "report", help="write an HTML report of one or more runs (and redraw their figures)"
     )
@@ -93,9 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "resume":
             return _resume(args)
+        if args.command == "inspect":
+            from analysis.inspect import describe_agent
+
+            print(describe_agent(args.run_dir, args.agent, limit=args.limit))
+            return 0
         if args.command == "report":
             return _report(args.run_dir, args.out)
-    except (UnknownScenario, ConfigError, FileNotFoundError) as error:
+    except (UnknownScenario, ConfigError, FileNotFoundError, KeyError) as error:
         print(f"societas: error: {_message(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -65,15 +65,15 @@ def reflect(
     now = agent.model.env.now
     mark = bank.begin_reflection(name)
     records: list[MemoryRecord] = []
-    try:
-        recent = bank.stream(name).recent(config.reflection_window)
-        if recent:
-            questions = yield agent.decide(
-                FocalQuestions(context, name, recent, config.focal_questions, agent.persona)
-            )
-            records = yield from _write_insights(bank, agent, questions, context, generation)
-    finally:
-        bank.finish_reflection(mark, now=now, insights=len(records))
+    recent = bank.stream(name).recent(config.reflection_window)
+    if recent:
+        questions = yield agent.decide(
+            FocalQuestions(context, name, recent, config.focal_questions, agent.persona)
+        )
+        records = yield from _write_insights(bank, agent, questions, context, generation)
+    # Not in a `finally`: a run that stops mid-reflection abandons this generator, and its
+    # half-done round is rolled back; nothing may be written for it afterwards.
+    bank.finish_reflection(mark, now=now, insights=len(records))
     return records
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from sim.config import RunConfig
+from sim.memory import MemoryConfig
 
 RULE_FAMILIES = ("always_cooperate", "always_defect", "image_scoring", "standing", "generous")
 BRAIN_KINDS = ("llm", "rule", *RULE_FAMILIES)
@@ -61,6 +62,16 @@ class DonorGameConfig(RunConfig):
     )
     strategy_max_chars: int = Field(
         1200, gt=0, description="Strategy texts longer than this are truncated."
+    )
+    memory: bool = Field(
+        False,
+        description="Give every agent a Generative Agents memory stream (remember, reflect, "
+        "retrieve, inherit through memory); false is the paper's memoryless setting.",
+    )
+    memory_settings: MemoryConfig = Field(
+        default_factory=lambda: MemoryConfig(inheritance="strategy"),
+        description="Retrieval weights, reflection threshold, embedder and inheritance policy "
+        "(see docs/memory.md); used when memory is true.",
     )
     prompts_dir: str | None = Field(
         None, description="Directory whose prompt files replace the built-in ones of that name."

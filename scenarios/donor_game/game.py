@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scenarios.donor_game.config import RULE_FAMILIES, DonorGameConfig
+from scenarios.donor_game.memory import DonorMemory, describe_act
 from scenarios.donor_game.pairing import game_schedule
 from scenarios.donor_game.strategies import Donation, make_policy
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
@@ -126,6 +127,7 @@ class DonorGame:
         )
         self.slots = [Slot(kind) for kind in allocate(config.brains, config.agents)]
         self.by_name: dict[str, Donor] = {}  # the living agents, for following traces
+        self.memory = DonorMemory(world, config.memory_settings) if config.memory else None
         self.step = 0
         world.progress_total = config.generations * config.games * rounds
 
@@ -193,9 +195,17 @@ class DonorGame:
     def _write_strategies(
         self, generation: int, newcomers: list[Donor], survivors: list[Donor]
     ) -> Generator[Any, Any, None]:
-        shown = [(a.name, a.strategy) for a in survivors]
+        shown = {agent.name: [(a.name, a.strategy) for a in survivors] for agent in newcomers}
+        shows_memories = False
+        if self.memory is not None and survivors:
+            # culture passes through memory: what a newcomer is shown is what it inherited
+            shown = yield from self.memory.inherit(
+                newcomers, survivors, generation, {a.name: a.strategy for a in survivors}
+            )
+            shows_memories = self.memory.settings.inheritance in ("reflections", "summary")
         events = [
-            agent.decide(WriteStrategy(self.context, agent.name, generation, shown))
+            agent.decide(WriteStrategy(self.context, agent.name, generation, shown[agent.name],
+                                       shows_memories))
             for agent in newcomers
         ]
         yield self.world.env.all_of(events)
@@ -239,8 +249,11 @@ class DonorGame:
                 "punishment_multiplier": config.punishment_multiplier,
                 "trace": self._trace(recipient, step),
             }
-            requests.append((donor, recipient, donor.decide(Donate(self.context, facts,
-                                                                   donor.strategy))))
+            memories = ""
+            if self.memory is not None and isinstance(donor.brain, LLMBrain):
+                memories = self.memory.recall(donor, recipient.name)
+            task = Donate(self.context, facts, donor.strategy, memories)
+            requests.append((donor, recipient, donor.decide(task)))
         # event.value, not the AllOf result's [event]: its lookup is a linear scan per event
         yield self.world.env.all_of([event for _, _, event in requests])
         delta = dict.fromkeys(start, 0.0)
@@ -269,6 +282,15 @@ class DonorGame:
             })
         for agent in self.agents:
             agent.resources = max(0.0, start[agent.name] + delta[agent.name])
+        if self.memory is not None:
+            memories: dict[Donor, list[str]] = {agent: [] for agent in self.agents}
+            for (donor, recipient, _), row in zip(requests, donation_rows, strict=True):
+                act = donor.acts[-1]
+                memories[donor].append(describe_act(act, row["amount"], row["effect"],
+                                                    as_donor=True))
+                memories[recipient].append(describe_act(act, row["amount"], row["effect"],
+                                                        as_donor=False))
+            yield from self.memory.remember_round(memories, generation)
         self._record_round(generation, game, round_index, donation_rows)
         self.step += 1
         total_rounds = config.rounds_per_game

@@ -46,6 +46,8 @@ class WriteStrategy(Task):
     agent_id: str
     generation: int
     survivor_strategies: list[tuple[str, str]] = field(default_factory=list)
+    #: What was shown is not strategies but inherited memories (reflections, summaries).
+    shows_memories: bool = False
 
     kind = "write_strategy"
 
@@ -65,7 +67,7 @@ class WriteStrategy(Task):
                 quote_agent_text(text, author=author) for author, text in self.survivor_strategies
             )
             user = self.context.prompts.render(
-                "strategy_inherit.txt",
+                "strategy_inherit_memory.txt" if self.shows_memories else "strategy_inherit.txt",
                 name=self.agent_id,
                 generation=self.generation + 1,
                 survivor_strategies=quoted,
@@ -103,6 +105,7 @@ class Donate(Task):
     context: GameContext
     facts: dict[str, Any]  # the observation: see "Donor Game observation" in docs/design.md
     strategy: str
+    memories: str = ""  # retrieved memories, already quoted (memory runs, LLM donors only)
 
     kind = "donate"
 
@@ -122,6 +125,7 @@ class Donate(Task):
             resources=f"{facts['donor_resources']:.2f}",
             recipient=facts["recipient"],
             trace=describe_trace(facts["recipient"], facts["trace"]),
+            memories=f"{self.memories}\n" if self.memories else "",
             question=context.prompts.render(
                 question,
                 recipient=facts["recipient"],
