@@ -112,7 +112,7 @@ def describe_validation_error(error: ValidationError, config_type: type[BaseMode
     for problem in error.errors():
         key = ".".join(str(part) for part in problem["loc"]) or "(config)"
         if problem["type"] == "extra_forbidden":
-            known = ", ".join(sorted(config_type.model_fields))
+            known = ", ".join(sorted(_fields_at(config_type, problem["loc"][:-1])))
             lines.append(f"unknown config key {key!r} (known keys: {known})")
         else:
             lines.append(f"config key {key!r}: {problem['msg']} (got {problem.get('input')!r})")
@@ -147,3 +147,14 @@ def _toml_value(value: Any) -> str:
 
 def _toml_key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
+    """The field names of the (possibly nested) model at `path`, to list valid keys."""
+    for part in path:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return list(model.model_fields)
+        model = annotation
+    return list(model.model_fields)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sim.embeddings import Embedder
 from sim.retrieval import RetrievalWeights, Scores, score, top_k
@@ -84,6 +84,8 @@ _EMBEDDING_DTYPE = np.dtype("<f4")
 
 class MemoryConfig(BaseModel):
     """How memory retrieves, reflects and passes between generations (paper defaults)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a no-op
 
     embedder: str = Field(
         "hashing",
