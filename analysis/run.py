@@ -16,24 +16,17 @@ from typing import Any
 
 import pandas as pd
 
+from scenarios.donor_game.tables import TABLES
 from sim.store import ENGINE_TABLES, STORE_FILENAME
 
 CONFIG_FILENAME = "config.json"
 
 #: Columns of the tables this package knows about, so that a table a run never created still
 #: reads as an empty frame with the right shape (a run that crashed in round 0, a scenario
-#: without strategies). The Donor Game columns follow docs/design.md.
+#: without strategies).
 KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
     **{name: tuple(columns) for name, columns in ENGINE_TABLES.items()},
-    "strategies": ("agent_id", "generation", "text", "source", "parents"),
-    "donations": (
-        "step", "generation", "game", "round", "donor", "recipient", "action", "fraction",
-        "amount", "effect", "donor_before", "recipient_before", "source",
-    ),
-    "agent_rounds": ("step", "generation", "game", "round", "agent_id", "resources"),
-    "generation_scores": (
-        "generation", "agent_id", "brain", "kind", "score", "rank", "survived",
-    ),
+    **{name: tuple(columns) for name, columns in TABLES.items()},
 }
 
 

@@ -21,31 +21,12 @@ from analysis.donor_game import (
     plot_resources_per_round,
     round_summary,
 )
+from scenarios.donor_game.tables import TABLES
 from sim.store import STORE_FILENAME, RunStore
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-# Column types as docs/design.md lists them for the Donor Game tables.
-DONOR_GAME_TABLES = {
-    "strategies": {
-        "agent_id": "TEXT", "generation": "INTEGER", "text": "TEXT", "source": "TEXT",
-        "parents": "TEXT",
-    },
-    "donations": {
-        "step": "INTEGER", "generation": "INTEGER", "game": "INTEGER", "round": "INTEGER",
-        "donor": "TEXT", "recipient": "TEXT", "action": "TEXT", "fraction": "REAL",
-        "amount": "REAL", "effect": "REAL", "donor_before": "REAL", "recipient_before": "REAL",
-        "source": "TEXT",
-    },
-    "agent_rounds": {
-        "step": "INTEGER", "generation": "INTEGER", "game": "INTEGER", "round": "INTEGER",
-        "agent_id": "TEXT", "resources": "REAL",
-    },
-    "generation_scores": {
-        "generation": "INTEGER", "agent_id": "TEXT", "brain": "TEXT", "kind": "TEXT",
-        "score": "REAL", "rank": "INTEGER", "survived": "INTEGER",
-    },
-}
+
 
 # step -> (generation, round, [(action, fraction) per donor i], [resources of agent i after])
 # Donor i gives to agent (i + 1) % 4 of the same generation.
@@ -69,7 +50,7 @@ def _agent(generation: int, i: int) -> str:
 def _write_run(path, *, with_strategies: bool = True) -> RunStore:
     """Fill a store with the hand-made run; the caller decides whether to close it."""
     store = RunStore(path / STORE_FILENAME)
-    for name, columns in DONOR_GAME_TABLES.items():
+    for name, columns in TABLES.items():
         if name != "strategies" or with_strategies:
             store.define_table(name, columns)
     store.set_meta("config", CONFIG)
@@ -139,7 +120,7 @@ def test_missing_tables_read_as_empty_frames_with_columns(tmp_path):
     run = load(tmp_path)
     assert "strategies" not in run.tables()
     assert run.strategies.empty
-    assert list(run.strategies.columns) == list(DONOR_GAME_TABLES["strategies"])
+    assert list(run.strategies.columns) == list(TABLES["strategies"])
     assert run.llm_calls.empty and "latency_s" in run.llm_calls.columns
     with pytest.raises(KeyError, match="no_such_table"):
         run.table("no_such_table")

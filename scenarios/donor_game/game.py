@@ -18,33 +18,13 @@ from scenarios.donor_game.config import RULE_FAMILIES, DonorGameConfig
 from scenarios.donor_game.memory import DonorMemory, describe_act
 from scenarios.donor_game.pairing import game_schedule
 from scenarios.donor_game.strategies import Donation, make_policy
+from scenarios.donor_game.tables import TABLES
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
 from sim.agent import SimAgent
 from sim.brains import LLMBrain, RuleBrain
 from sim.prompting import PromptLibrary
 from sim.store import RunStore
 from sim.world import World
-
-TABLES: dict[str, dict[str, str]] = {
-    "strategies": {
-        "agent_id": "TEXT", "generation": "INTEGER", "text": "TEXT", "source": "TEXT",
-        "parents": "TEXT",
-    },
-    "donations": {
-        "step": "INTEGER", "generation": "INTEGER", "game": "INTEGER", "round": "INTEGER",
-        "donor": "TEXT", "recipient": "TEXT", "action": "TEXT", "fraction": "REAL",
-        "amount": "REAL", "effect": "REAL", "donor_before": "REAL", "recipient_before": "REAL",
-        "source": "TEXT",
-    },
-    "agent_rounds": {
-        "step": "INTEGER", "generation": "INTEGER", "game": "INTEGER", "round": "INTEGER",
-        "agent_id": "TEXT", "resources": "REAL",
-    },
-    "generation_scores": {
-        "generation": "INTEGER", "agent_id": "TEXT", "brain": "TEXT", "kind": "TEXT",
-        "score": "REAL", "rank": "INTEGER", "survived": "INTEGER",
-    },
-}
 
 
 class Donor(SimAgent):
