@@ -22,10 +22,13 @@ import socket
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sim._offline  # noqa: F401  (sets litellm's offline environment; cheap, unlike litellm)
 from sim.breaker import CircuitBreaker
+
+if TYPE_CHECKING:
+    from sim.local_model import Endpoint
 
 __all__ = ["Completion", "LLMClient", "LLMSettings", "ModelUnreachable"]
 
@@ -121,6 +124,8 @@ class LLMClient:
         self._semaphores = weakref.WeakKeyDictionary()
         self._api_key: str | None = None
         self._api_key_resolved = False
+        self._endpoint: Endpoint | None = None  # resolved on first use (sim.local_model)
+        self._endpoint_error: ModelUnreachable | None = None
         #: Pauses dispatch when the provider fails repeatedly (see sim.breaker).
         self.breaker = CircuitBreaker(
             threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s
@@ -134,23 +139,24 @@ class LLMClient:
     ) -> Completion:
         """Ask the model once, retrying transient failures; see the module docstring."""
         settings = self.settings
+        endpoint = self._ensure_endpoint()  # first: a missing local extra fails fast
         litellm = self._ensure_litellm()
         api_key = self._resolve_api_key()
         semaphore = self._semaphore()
         kwargs: dict[str, Any] = {
-            "model": settings.model,
+            "model": endpoint.model,
             "messages": messages,
             "temperature": settings.temperature,
             "max_tokens": settings.max_tokens,
             "timeout": settings.timeout_s,
-            "api_base": settings.api_base,
-            "api_key": api_key,
+            "api_base": endpoint.api_base,
+            "api_key": endpoint.api_key or api_key,
             "max_retries": 0,
             # Lets e.g. reasoning models that reject `temperature` still be used.
             "drop_params": True,
         }
         if response_format is not None:
-            kwargs["response_format"] = response_format
+            kwargs["response_format"] = endpoint.adapt_response_format(response_format)
 
         result = Completion(text=None)
         elapsed = 0.0
@@ -198,7 +204,28 @@ class LLMClient:
         result.latency_s = elapsed
         return result
 
+    def close(self) -> None:
+        """Give back what the client holds outside this process: a local model's server."""
+        endpoint, self._endpoint = self._endpoint, None
+        if endpoint is not None:
+            endpoint.close()
+
     # -- helpers -------------------------------------------------------------------------------
+
+    def _ensure_endpoint(self) -> Endpoint:
+        """Where calls go: the settings' model as given, or (`local/...`) a server started
+        for it. A failure to start is kept, so a batch does not try once per request."""
+        if self._endpoint is None:
+            if self._endpoint_error is not None:
+                raise self._endpoint_error
+            from sim.local_model import endpoint_for
+
+            try:
+                self._endpoint = endpoint_for(self.settings)
+            except ModelUnreachable as error:
+                self._endpoint_error = error
+                raise
+        return self._endpoint
 
     def _ensure_litellm(self) -> Any:
         if self._litellm is None:
@@ -210,7 +237,10 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         semaphore = self._semaphores.get(loop)
         if semaphore is None:
-            semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+            limit = self.settings.max_concurrency
+            if self._endpoint is not None and self._endpoint.max_concurrency is not None:
+                limit = min(limit, self._endpoint.max_concurrency)
+            semaphore = asyncio.Semaphore(limit)
             self._semaphores[loop] = semaphore
         return semaphore
 

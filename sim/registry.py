@@ -66,6 +66,7 @@ def _price(model: str, prompt_tokens: int, completion_tokens: int) -> float | No
     try:
         import litellm
 
+        litellm.suppress_debug_info = True  # else unknown models print a provider-list banner
         prompt_cost, completion_cost = litellm.cost_per_token(
             model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
         )
