@@ -95,10 +95,9 @@ def test_donor_game_tasks_ask_for_the_json_their_prompts_describe() -> None:
 def test_missing_extra_is_one_line_naming_the_install_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def not_installed(name: str) -> None:
-        raise importlib.metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(local_model.importlib.metadata, "distribution", not_installed)
+    # as if the extra were missing: the weights' distribution is not installed
+    missing = local_model.LocalModel("smollm2", "societas-test-not-installed", "x.gguf", 512)
+    monkeypatch.setitem(local_model.MODELS, "smollm2", missing)
     status = cli_main(["run", "donor-game", "--model", "local/smollm2", "--set", "agents=2",
                        "--set", "generations=1", "--set", "rounds=1", "--set", "games=1",
                        "--out", str(tmp_path), "--quiet", "--no-figures"])
