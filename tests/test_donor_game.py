@@ -30,6 +30,7 @@ from sim.brains import RuleBrain
 from sim.config import ConfigError, load_config
 from sim.runner import run_scenario
 from sim.store import STORE_FILENAME
+from sim.tasks import ParseError
 from sim.world import World
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -583,3 +584,15 @@ def test_llm_brains_need_a_model() -> None:
     config = load_config(DonorGameConfig, values={"model": "openai/x"})
     assert config.brains == {"llm": 1.0}
     assert DonorGameConfig().brains == {"rule": 1.0}
+
+
+def test_strategy_replies_cut_off_or_copying_the_placeholder() -> None:
+    context = DonorGame(World(seed=0), DonorGameConfig(agents=4)).context
+    task = WriteStrategy(context, "g0-a00", 0)
+    # max_tokens cut the JSON string: keep the words, not the JSON debris
+    cut = task.parse('{"strategy": "I give half to those who \\"gave\\" before and nothing to')
+    assert cut == 'I give half to those who "gave" before and nothing to'
+    assert task.parse('```json\n{"strategy": "Give 30%."}\n```') == "Give 30%."
+    # small models echo the prompt's placeholder: that is not a strategy, so ask again
+    with pytest.raises(ParseError, match="placeholder"):
+        task.parse('{"strategy": "<your strategy>"}')

@@ -7,6 +7,7 @@ models from frontier APIs down to SmolLM2 answer in every shape.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,10 @@ from sim.response_formats import integer, json_object_format, string
 from sim.tasks import ParseError, Task
 
 FALLBACK_STRATEGY = "(no strategy: the model gave no usable reply)"
+#: `{"strategy": "...` with no closing quote and brace: a reply cut off by max_tokens.
+_UNFINISHED_STRATEGY_RE = re.compile(r'^\s*\{\s*"strategy"\s*:\s*"(.*)$', re.DOTALL)
+#: The prompt's own placeholder, which small models copy back.
+_PLACEHOLDER_RE = re.compile(r"<\s*your strategy\s*>", re.IGNORECASE)
 #: The "one or two sentences" of reasoning a donation prompt asks for, as a bound that models
 #: with constrained output honour (it keeps small models from rambling into the token limit).
 REASONING_MAX_CHARS = 300
@@ -79,9 +84,19 @@ class WriteStrategy(Task):
         return [self.context.system_message(), {"role": "user", "content": user}]
 
     def parse(self, reply: str) -> str:
-        return clean_free_text(
+        text = clean_free_text(
             reply, max_chars=self.context.strategy_max_chars, json_keys=("strategy",)
         )
+        unfinished = _UNFINISHED_STRATEGY_RE.match(text)
+        if unfinished:  # the reply was cut off (max_tokens) inside the JSON string
+            text = clean_free_text(unfinished.group(1).replace('\\"', '"'),
+                                   max_chars=self.context.strategy_max_chars)
+        if _PLACEHOLDER_RE.search(text):
+            raise ParseError(
+                "you repeated the placeholder instead of writing a strategy; describe your "
+                "own strategy in one to three sentences"
+            )
+        return text
 
     def fallback(self) -> str:
         return FALLBACK_STRATEGY
