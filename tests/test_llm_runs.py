@@ -34,9 +34,10 @@ GARBAGE = "🙂 lovely weather today"
 class FaultyPlayer:
     """The scripted player, plus faults chosen by prompt (so replays see the same faults).
 
-    A prompt's first sighting decides its fate: 1 in 7 donation prompts gets a 429 then the
-    answer, 1 in 7 a 500 then the answer, 1 in 7 garbage then (on the repair prompt) the answer,
-    1 in 13 garbage forever (a fallback), 1 in 11 a slow answer.
+    Every donation prompt of agent g0-a01 gets garbage forever (fallbacks), of g0-a02 garbage
+    and then, on the repair prompt, an answer (repairs). Other donation prompts, by a hash of
+    the prompt at its first sighting: 1 in 5 gets a 429 then the answer, 1 in 5 a 500 then the
+    answer, 1 in 7 a slow answer.
     """
 
     def __init__(self) -> None:
@@ -51,18 +52,17 @@ class FaultyPlayer:
         if is_strategy_request(request):
             return scripted_player(request)
         is_repair = len(request.messages) > 2
+        prompt = request.messages[1]["content"]
         base = prompt_digest(ChatRequest(request.messages[:2], "", {}, 0))
-        if base % 13 == 0:
+        if "Your name is g0-a01." in prompt:
             return GARBAGE
-        if is_repair:
-            return json.dumps({"percent": base % 101})
-        if base % 7 == 0 and first:
+        if "Your name is g0-a02." in prompt:
+            return json.dumps({"percent": base % 101}) if is_repair else GARBAGE
+        if base % 5 == 0 and first:
             return Fault("status", status=429, retry_after=0.05)
-        if base % 7 == 1 and first:
+        if base % 5 == 1 and first:
             return Fault("status", status=500)
-        if base % 7 == 2:
-            return GARBAGE
-        if base % 11 == 0:
+        if base % 7 == 0:
             time.sleep(0.05)  # a slow reply
         return scripted_player(request)
 

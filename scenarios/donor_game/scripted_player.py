@@ -13,7 +13,7 @@ import json
 
 from sim.scripted_llm import ChatRequest
 
-STRATEGY_MARKER = '{"strategy":'
+STRATEGY_MARKER = 'one key, "strategy"'
 
 
 def prompt_digest(request: ChatRequest) -> int:
