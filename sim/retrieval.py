@@ -51,19 +51,24 @@ class Scores:
 
 def min_max(values: np.ndarray) -> np.ndarray:
     """Rescale to [0, 1] over the array; `FLAT_COMPONENT` everywhere when it is constant."""
-    values = np.asarray(values, dtype=np.float64)
+    values = np.asarray(values)
     if values.size == 0:
-        return values.copy()
-    low, high = values.min(), values.max()
+        return values.astype(np.float64)
+    low, high = float(values.min()), float(values.max())
     if high > low:
-        return (values - low) / (high - low)
-    return np.full_like(values, FLAT_COMPONENT)
+        # one float64 result array, filled in place: at 100,000 candidates every temporary
+        # array costs about as much as the arithmetic (fresh pages)
+        out = np.subtract(values, low, dtype=np.float64)
+        out *= 1.0 / (high - low)
+        return out
+    return np.full(values.shape, FLAT_COMPONENT)
 
 
 def recency(hours_since_access: np.ndarray, decay_per_hour: float) -> np.ndarray:
     """Exponential decay: 1 for a record accessed just now, decay**h after h hours."""
     hours = np.asarray(hours_since_access, dtype=np.float64)
-    return np.exp(hours * np.log(decay_per_hour))  # = decay**hours, 4x faster than np.power
+    exponent = hours * np.log(decay_per_hour)
+    return np.exp(exponent, out=exponent)  # = decay**hours, 4x faster than np.power
 
 
 def score(
@@ -75,9 +80,13 @@ def score(
     """Score every candidate. `relevance` None (no query) makes that component flat."""
     rec = min_max(recency(hours_since_access, weights.decay_per_hour))
     imp = min_max(importance)
-    rel = (np.full_like(rec, FLAT_COMPONENT) if relevance is None
-           else min_max(np.asarray(relevance, dtype=np.float64)))
-    total = weights.recency * rec + weights.importance * imp + weights.relevance * rel
+    rel = np.full_like(rec, FLAT_COMPONENT) if relevance is None else min_max(relevance)
+    total = np.multiply(rec, weights.recency)
+    for component, weight in ((imp, weights.importance), (rel, weights.relevance)):
+        if weight == 1.0:
+            total += component
+        elif weight:
+            total += weight * component
     return Scores(total, rec, imp, rel)
 
 
