@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import mesa
 import simpy
@@ -36,6 +36,3 @@ class SimAgent(mesa.Agent):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} brain={self.brain.kind}>"
-
-    def describe(self) -> dict[str, Any]:
-        return {"agent_id": self.name, "brain": self.brain.brain_type, "kind": self.brain.kind}

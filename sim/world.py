@@ -87,13 +87,8 @@ class World(mesa.Model):
         """Start a scenario rule (a generator function's result) as a SimPy process."""
         return self.env.process(generator)
 
-    def run(
-        self, until: float | None = None, on_batch: Callable[[int], None] | None = None
-    ) -> None:
-        """Drive the clock until `until` (or until no events and no decisions remain).
-
-        `on_batch` is called after every resolved batch of decisions (for progress display).
-        """
+    def run(self, until: float | None = None) -> None:
+        """Drive the clock until `until` (or until no events and no decisions remain)."""
         env = self.env
         while True:
             next_time = env.peek()
@@ -101,8 +96,6 @@ class World(mesa.Model):
                 env.step()  # more happens at this instant before anyone is blocked
             elif self._pending:
                 self._resolve_pending()  # every process waits on a decision at `now`
-                if on_batch is not None:
-                    on_batch(self.batches_resolved)
             elif next_time == simpy.core.Infinity or (until is not None and next_time > until):
                 return
             else:

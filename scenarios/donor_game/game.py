@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,6 @@ from scenarios.donor_game.tables import TABLES
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
 from sim.agent import SimAgent
 from sim.brains import LLMBrain, RuleBrain
-from sim.prompting import PromptLibrary
 from sim.store import RunStore
 from sim.world import World
 
@@ -52,7 +51,6 @@ class Slot:
 
     brain: str
     agent: Donor | None = None
-    history: list[str] = field(default_factory=list)
 
 
 def allocate(brains: dict[str, float], n: int) -> list[str]:
@@ -85,26 +83,7 @@ class DonorGame:
                 self.store.define_table(name, columns)
         self.llm_settings = config.llm_settings() if config.model else None
         rounds = config.rounds_per_game
-        self.context = GameContext(
-            prompts=PromptLibrary("scenarios.donor_game", config.prompts_dir),
-            rules_values={
-                "endowment": f"{config.endowment:g}",
-                "multiplier": f"{config.multiplier:g}",
-                "punishment_rule": (
-                    f" Instead of giving, the donor may punish: it pays a share of its "
-                    f"resources and the recipient loses {config.punishment_multiplier:g} times "
-                    f"that amount." if config.punishment else ""
-                ),
-                "trace_depth": config.trace_depth,
-                "games": config.games,
-                "rounds": rounds,
-                "survivor_percent": f"{100 * config.survivors / config.agents:g}",
-            },
-            multiplier=config.multiplier,
-            punishment=config.punishment,
-            punishment_multiplier=config.punishment_multiplier,
-            strategy_max_chars=config.strategy_max_chars,
-        )
+        self.context = GameContext.from_config(config)
         self.slots = [Slot(kind) for kind in allocate(config.brains, config.agents)]
         self.by_name: dict[str, Donor] = {}  # the living agents, for following traces
         self.memory = DonorMemory(world, config.memory_settings) if config.memory else None
@@ -163,7 +142,6 @@ class DonorGame:
                           parents=parents)
             slot.agent = agent
             self.by_name[name] = agent
-            slot.history.append(name)
             newcomers.append(agent)
             self._insert("agents", [{
                 "agent_id": name, "generation": generation, "brain": brain.brain_type,

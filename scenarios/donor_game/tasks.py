@@ -38,6 +38,30 @@ class GameContext:
     punishment_multiplier: float
     strategy_max_chars: int
 
+    @classmethod
+    def from_config(cls, config: Any) -> GameContext:
+        """The facts every prompt states, from a `DonorGameConfig`."""
+        return cls(
+            prompts=PromptLibrary("scenarios.donor_game", config.prompts_dir),
+            rules_values={
+                "endowment": f"{config.endowment:g}",
+                "multiplier": f"{config.multiplier:g}",
+                "punishment_rule": (
+                    f" Instead of giving, the donor may punish: it pays a share of its "
+                    f"resources and the recipient loses {config.punishment_multiplier:g} times "
+                    f"that amount." if config.punishment else ""
+                ),
+                "trace_depth": config.trace_depth,
+                "games": config.games,
+                "rounds": config.rounds_per_game,
+                "survivor_percent": f"{100 * config.survivors / config.agents:g}",
+            },
+            multiplier=config.multiplier,
+            punishment=config.punishment,
+            punishment_multiplier=config.punishment_multiplier,
+            strategy_max_chars=config.strategy_max_chars,
+        )
+
     def system_message(self) -> dict[str, str]:
         return {"role": "system", "content": self.prompts.render("rules.txt", **self.rules_values)}
 
@@ -208,11 +232,9 @@ def sample_prompt_tokens(config: Any) -> tuple[int, int]:
     Renders the real templates with a full-depth trace and survivors' strategies of the
     maximum length, so budgets are estimated from what will actually be sent.
     """
-    from scenarios.donor_game.game import DonorGame
     from sim.registry import approx_tokens
-    from sim.world import World
 
-    context = DonorGame(World(seed=0), config).context
+    context = GameContext.from_config(config)  # no game: no world, no memory, no embedder
     trace = [
         {"donor": f"g0-a{i:02d}", "recipient": f"g0-a{i + 1:02d}", "action": "donate",
          "fraction": 0.5, "step": 0}
