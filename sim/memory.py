@@ -30,13 +30,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.embeddings import Embedder
-from sim.retrieval import RetrievalWeights, Scores, score, top_k
+from sim.retrieval import (
+    RetrievalWeights,
+    Scores,
+    access_rank_recency,
+    recency,
+    top_k,
+    weigh,
+)
 from sim.store import RunStore
 
 MemoryKind = Literal["observation", "action", "conversation", "reflection", "plan", "inherited"]
@@ -79,31 +86,92 @@ MEMORY_TABLES: dict[str, dict[str, str]] = {
     },
 }
 EMBEDDER_META_KEY = "memory_embedder"
+
+#: The settings each preset fills in when a config leaves them unset. "paper" is the
+#: Generative Agents paper (UIST version); "released_code" is the authors' released code as it
+#: ran the 25-agent town (see docs/memory.md for each value's source).
+MEMORY_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "recency": "hours",
+        "recency_weight": 1.0,
+        "importance_weight": 1.0,
+        "relevance_weight": 1.0,
+        "recency_decay": 0.995,
+        "reflection_threshold": 150,
+        "evidence_per_question": 10,
+        "focal_records": "recent",
+        "reflection_counts": ["observation", "action", "conversation", "plan"],
+        "retrieval_excludes": [],
+    },
+    "released_code": {
+        "recency": "access_rank_as_released",
+        "recency_weight": 0.5,
+        "importance_weight": 2.0,
+        "relevance_weight": 3.0,
+        "recency_decay": 0.995,
+        "reflection_threshold": 250,
+        "evidence_per_question": 30,
+        "focal_records": "since_reflection",
+        "reflection_counts": ["observation"],
+        "retrieval_excludes": ["conversation"],
+    },
+}
 _EMBEDDING_DTYPE = np.dtype("<f4")
 
 
 class MemoryConfig(BaseModel):
-    """How memory retrieves, reflects and passes between generations (paper defaults)."""
+    """How memory retrieves, reflects and passes between generations.
+
+    `preset` fills every setting the config leaves unset: "paper" (the default) follows the
+    Generative Agents paper, "released_code" the authors' released code; a setting given
+    explicitly wins, so one factor can be changed at a time.
+    """
 
     model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a no-op
 
+    preset: Literal["paper", "released_code"] = Field(
+        "paper",
+        description="Defaults for the retrieval and reflection settings: 'paper' (Park et al. "
+        "2023) or 'released_code' (the authors' code, 25-agent run).",
+    )
     embedder: str = Field(
         "hashing",
         description="'hashing' (fast, lexical), 'minilm' (semantic; needs the 'memory' extra) "
         "or a litellm embedding model string.",
     )
+    recency: Literal["hours", "access_rank", "access_rank_as_released"] = Field(
+        "hours",
+        description="Recency: decay ** hours since last access (the paper); decay ** rank "
+        "by last access, most recent first ('access_rank'); or the released code's ranking as "
+        "written, which gives the least recently accessed record the highest recency.",
+    )
     recency_weight: float = Field(1.0, ge=0, description="Weight of recency in retrieval.")
     importance_weight: float = Field(1.0, ge=0, description="Weight of importance in retrieval.")
     relevance_weight: float = Field(1.0, ge=0, description="Weight of relevance in retrieval.")
     recency_decay: float = Field(
-        0.995, gt=0, le=1, description="Recency factor per simulated hour since last access."
+        0.995, gt=0, le=1,
+        description="Recency factor per simulated hour since last access (or per rank).",
     )
     hours_per_time_unit: float = Field(
         1.0, gt=0, description="Simulated hours in one unit of the SimPy clock."
     )
     retrieve_k: int = Field(10, ge=1, description="Records returned by a retrieval.")
+    retrieval_excludes: list[str] = Field(
+        default_factory=list,
+        description="Record kinds never retrieved (the released code skips conversations).",
+    )
     reflection_threshold: float = Field(
         150, gt=0, description="Reflect once the importance of new records reaches this sum."
+    )
+    reflection_counts: list[str] = Field(
+        default_factory=lambda: ["observation", "action", "conversation", "plan"],
+        description="Record kinds whose importance counts towards the next reflection (the "
+        "released code counts only perceived events: observations).",
+    )
+    focal_records: Literal["recent", "since_reflection"] = Field(
+        "recent",
+        description="What focal questions are drawn from: the `reflection_window` most recent "
+        "records (the paper: 100), or the records since the last reflection (the code).",
     )
     reflection_window: int = Field(
         100, ge=1, description="Most recent records the focal questions are drawn from."
@@ -126,11 +194,35 @@ class MemoryConfig(BaseModel):
     )
     summary_max_chars: int = Field(600, ge=20, description="Longest heir summary kept.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            preset = MEMORY_PRESETS.get(data.get("preset", "paper"))
+            if preset is not None:  # an unknown preset is reported by its own field
+                data = {**preset, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> MemoryConfig:
+        for key in ("retrieval_excludes", "reflection_counts"):
+            unknown = sorted(set(getattr(self, key)) - set(MEMORY_KINDS))
+            if unknown:
+                raise ValueError(f"{key}: unknown record kind(s) {unknown} (known: "
+                                 f"{', '.join(MEMORY_KINDS)})")
+        return self
+
     def weights(self) -> RetrievalWeights:
         return RetrievalWeights(
             self.recency_weight, self.importance_weight, self.relevance_weight,
             self.recency_decay,
         )
+
+    def retrievable_kinds(self) -> tuple[str, ...] | None:
+        """The kinds retrieval considers (None: all)."""
+        if not self.retrieval_excludes:
+            return None
+        return tuple(kind for kind in MEMORY_KINDS if kind not in self.retrieval_excludes)
 
 
 @dataclass(frozen=True)
@@ -192,9 +284,11 @@ class ReflectionMark:
 class MemoryStream:
     """One owner's records, with their numbers in growable numpy arrays for retrieval."""
 
-    def __init__(self, owner: str, dim: int) -> None:
+    def __init__(self, owner: str, dim: int, counted: frozenset[str] = COUNTED_KINDS) -> None:
         self.owner = owner
         self.dim = dim
+        #: Kinds whose importance counts towards the next reflection.
+        self.counted = counted
         self.records: list[MemoryRecord] = []
         self._row: dict[int, int] = {}
         capacity = 16
@@ -208,6 +302,8 @@ class MemoryStream:
         self.importance_since_reflection = 0.0
         #: True while a reflection of this owner is under way (no second one starts).
         self.reflecting = False
+        #: The last record id a finished reflection consumed (-1: none yet).
+        self.reflected_through = -1
 
     def __len__(self) -> int:
         return len(self.records)
@@ -228,6 +324,12 @@ class MemoryStream:
         """The n most recently written records, oldest first."""
         return self.records[-n:] if n > 0 else []
 
+    def since_reflection(self) -> list[MemoryRecord]:
+        """Records written after what the last reflection consumed (inherited ones aside):
+        what the released code asks its focal questions about."""
+        return [record for record in self.records
+                if record.memory_id > self.reflected_through and record.kind != "inherited"]
+
     def of_kind(self, *kinds: str) -> list[MemoryRecord]:
         return [record for record in self.records if record.kind in kinds]
 
@@ -243,12 +345,12 @@ class MemoryStream:
         self._ids[n] = record.memory_id
         self._importance[n] = record.importance
         self._last_access[n] = last_access
-        self._counted[n] = record.kind in COUNTED_KINDS
+        self._counted[n] = record.kind in self.counted
         self._kind[n] = MEMORY_KINDS.index(record.kind)
         self._vectors[n] = vector
         self._row[record.memory_id] = n
         self.records.append(record)
-        if record.kind in COUNTED_KINDS:
+        if record.kind in self.counted:
             self.importance_since_reflection += record.importance
 
     def _grow(self, capacity: int) -> None:
@@ -268,8 +370,12 @@ class MemoryStream:
         weights: RetrievalWeights,
         hours_per_time_unit: float = 1.0,
         kinds: Iterable[str] | None = None,
+        recency_mode: str = "hours",
     ) -> tuple[np.ndarray, Scores]:
-        """(candidate rows, their scores) for a query vector at simulated time `now`."""
+        """(candidate rows, their scores) for a query vector at simulated time `now`.
+
+        `recency_mode` is `MemoryConfig.recency`: hours since last access, or a rank by it.
+        """
         n = len(self.records)
         rows = None
         if kinds is not None:
@@ -277,15 +383,23 @@ class MemoryStream:
             rows = np.flatnonzero(np.isin(self._kind[:n], codes))
         last_access = self._last_access[:n] if rows is None else self._last_access[rows]
         importance = self._importance[:n] if rows is None else self._importance[rows]
-        hours = (now - last_access) * hours_per_time_unit
+        if recency_mode == "hours":
+            raw_recency = recency((now - last_access) * hours_per_time_unit,
+                                  weights.decay_per_hour)
+        else:
+            ids = self._ids[:n] if rows is None else self._ids[rows]
+            raw_recency = access_rank_recency(
+                last_access, ids, weights.decay_per_hour,
+                newest_first=recency_mode == "access_rank",
+            )
         relevance = None
         if query is not None:
             vectors = self._vectors[:n] if rows is None else self._vectors[rows]
             # numpy's own single-threaded dot kernel: as fast as BLAS gemv here (both are bound
             # by reading the vectors) and immune to BLAS threads fighting over busy cores.
             relevance = np.einsum("ij,j->i", vectors, np.asarray(query, dtype=np.float32))
-        return (np.arange(n) if rows is None else rows), score(
-            hours, importance, relevance, weights
+        return (np.arange(n) if rows is None else rows), weigh(
+            raw_recency, importance, relevance, weights
         )
 
     def best(
@@ -296,9 +410,10 @@ class MemoryStream:
         weights: RetrievalWeights,
         hours_per_time_unit: float = 1.0,
         kinds: Iterable[str] | None = None,
+        recency_mode: str = "hours",
     ) -> list[Retrieved]:
         """The k best records for the query, best first, without touching access times."""
-        rows, s = self.scores(query, now, weights, hours_per_time_unit, kinds)
+        rows, s = self.scores(query, now, weights, hours_per_time_unit, kinds, recency_mode)
         chosen = top_k(s.total, self._ids[rows], k)
         return [
             Retrieved(self.records[rows[i]], rank, float(s.total[i]), float(s.recency[i]),
@@ -347,7 +462,9 @@ class MemoryBank:
         """The owner's stream (an empty one for an owner with no memories yet)."""
         stream = self.streams.get(owner)
         if stream is None:
-            stream = self.streams[owner] = MemoryStream(owner, self.embedder.dim)
+            stream = self.streams[owner] = MemoryStream(
+                owner, self.embedder.dim, frozenset(self.config.reflection_counts)
+            )
         return stream
 
     def get(self, memory_id: int) -> MemoryRecord:
@@ -452,9 +569,11 @@ class MemoryBank:
             return []
         if isinstance(query, str):
             query = self.embedder.embed([query])[0]
+        config = self.config
         found = stream.best(
-            query, now, self.config.retrieve_k if k is None else k, self.weights,
-            self.config.hours_per_time_unit, kinds,
+            query, now, config.retrieve_k if k is None else k, self.weights,
+            config.hours_per_time_unit,
+            config.retrievable_kinds() if kinds is None else kinds, config.recency,
         )
         ids = [hit.record.memory_id for hit in found]
         stream.touch(ids, now)
@@ -490,6 +609,7 @@ class MemoryBank:
         stream = self.stream(mark.owner)
         stream.importance_since_reflection -= mark.importance
         stream.reflecting = False
+        stream.reflected_through = max(stream.reflected_through, mark.through_memory_id)
         if self.store is not None:
             self.store.insert("memory_reflections", [{
                 "owner": mark.owner, "sim_time": float(now),
@@ -545,6 +665,7 @@ class MemoryBank:
         for owner, stream in bank.streams.items():
             through = consumed.get(owner)
             if through is not None:
+                stream.reflected_through = through
                 n = len(stream)
                 done = stream._counted[:n] & (stream._ids[:n] <= through)
                 stream.importance_since_reflection -= float(stream._importance[:n][done].sum())

@@ -52,7 +52,8 @@ def reflect(
 ) -> Steps:
     """One reflection of the agent, whatever its importance counter says:
 
-    1. its brain asks `focal_questions` questions about its `reflection_window` latest records;
+    1. its brain asks `focal_questions` questions about its `reflection_window` latest records
+       (or, with `focal_records = "since_reflection"`, those since its last reflection);
     2. for each question the `evidence_per_question` best records are retrieved (refreshing
        their access time) and its brain writes up to `insights_per_question` insights citing
        them;
@@ -65,7 +66,11 @@ def reflect(
     now = agent.model.env.now
     mark = bank.begin_reflection(name)
     records: list[MemoryRecord] = []
-    recent = bank.stream(name).recent(config.reflection_window)
+    stream = bank.stream(name)
+    if config.focal_records == "since_reflection":
+        recent = stream.since_reflection()
+    else:
+        recent = stream.recent(config.reflection_window)
     if recent:
         questions = yield agent.decide(
             FocalQuestions(context, name, recent, config.focal_questions, agent.persona)

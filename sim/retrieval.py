@@ -71,6 +71,25 @@ def recency(hours_since_access: np.ndarray, decay_per_hour: float) -> np.ndarray
     return np.exp(exponent, out=exponent)  # = decay**hours, 4x faster than np.power
 
 
+def access_rank_recency(
+    last_access: np.ndarray, ids: np.ndarray, decay: float, *, newest_first: bool
+) -> np.ndarray:
+    """Recency as the Generative Agents code computes it: ``decay ** rank``, ranks 1..n over
+    the candidates ordered by last access (ties by id), ignoring how much time has passed.
+
+    `newest_first` gives the most recently accessed record rank 1 (the evident intent); the
+    released code sorts oldest first, so its least recently accessed record scores highest.
+    """
+    n = last_access.shape[0]
+    order = np.lexsort((ids, last_access))  # oldest access first
+    if newest_first:
+        order = order[::-1]
+    rank = np.empty(n, dtype=np.float64)
+    rank[order] = np.arange(1, n + 1)
+    exponent = rank * np.log(decay)
+    return np.exp(exponent, out=exponent)
+
+
 def score(
     hours_since_access: np.ndarray,
     importance: np.ndarray,
@@ -78,7 +97,18 @@ def score(
     weights: RetrievalWeights,
 ) -> Scores:
     """Score every candidate. `relevance` None (no query) makes that component flat."""
-    rec = min_max(recency(hours_since_access, weights.decay_per_hour))
+    return weigh(recency(hours_since_access, weights.decay_per_hour), importance, relevance,
+                 weights)
+
+
+def weigh(
+    raw_recency: np.ndarray,
+    importance: np.ndarray,
+    relevance: np.ndarray | None,
+    weights: RetrievalWeights,
+) -> Scores:
+    """Normalise the three components over the candidates and add them up, weighted."""
+    rec = min_max(raw_recency)
     imp = min_max(importance)
     rel = np.full_like(rec, FLAT_COMPONENT) if relevance is None else min_max(relevance)
     total = np.multiply(rec, weights.recency)

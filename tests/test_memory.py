@@ -437,3 +437,80 @@ def test_unknown_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="policy"):
         run_inherit(world, bank, context, [agent], "telepathy")
 
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+def test_released_code_preset_fills_what_is_unset_and_explicit_keys_win() -> None:
+    paper = MemoryConfig()
+    assert (paper.recency, paper.recency_weight, paper.importance_weight,
+            paper.relevance_weight, paper.reflection_threshold) == ("hours", 1, 1, 1, 150)
+    code = MemoryConfig(preset="released_code")
+    assert code.recency == "access_rank_as_released"
+    assert (code.recency_weight, code.relevance_weight, code.importance_weight) == (0.5, 3, 2)
+    assert (code.reflection_threshold, code.evidence_per_question) == (250, 30)
+    assert code.focal_records == "since_reflection" and code.reflection_counts == ["observation"]
+    assert code.retrieval_excludes == ["conversation"]
+    assert MemoryConfig(preset="released_code", reflection_threshold=99).reflection_threshold == 99
+    with pytest.raises(ValueError, match="dream"):
+        MemoryConfig(retrieval_excludes=["dream"])
+
+
+def test_access_rank_recency_by_hand() -> None:
+    """alpha..delta last accessed at t = 0..3. As released, records sorted oldest access first
+    get decay**1, decay**2, ...: with decay 0.5 alpha 0.5, beta 0.25, gamma 0.125, delta
+    0.0625; min-max over [0.0625, 0.5]: alpha 1, beta 3/7, gamma 1/7, delta 0. The hours since
+    access do not matter, only the order; 'access_rank' is the same with the order reversed."""
+    for mode, expected in (
+        ("access_rank_as_released", {"alpha": 1, "beta": 3 / 7, "gamma": 1 / 7, "delta": 0}),
+        ("access_rank", {"alpha": 0, "beta": 1 / 7, "gamma": 3 / 7, "delta": 1}),
+    ):
+        for now in (3.0, 300.0):
+            bank = small_stream(decay=0.5)
+            bank.config = bank.config.model_copy(update={"recency": mode})
+            hits = bank.retrieve("ann", None, now=now, k=4)
+            assert {h.record.text: h.recency for h in hits} == pytest.approx(expected)
+
+
+def test_released_code_counts_only_observations_and_skips_conversations() -> None:
+    bank = MemoryBank(HashingEmbedder(), MemoryConfig(preset="released_code"))
+    bank.add("ann", "we talked about the party", kind="conversation", importance=9, now=0.0)
+    bank.add("ann", "I planned my day", kind="plan", importance=5, now=0.0)
+    bank.add("ann", "Bob gave me bread", kind="observation", importance=3, now=0.0)
+    assert bank.stream("ann").importance_since_reflection == 3
+    hits = bank.retrieve("ann", "party", now=1.0, k=10)
+    assert {h.record.kind for h in hits} == {"plan", "observation"}
+    paper = MemoryBank(HashingEmbedder(), MemoryConfig())
+    paper.add("ann", "we talked about the party", kind="conversation", importance=9, now=0.0)
+    assert paper.stream("ann").importance_since_reflection == 9
+
+
+def test_focal_questions_from_records_since_the_last_reflection() -> None:
+    """With focal_records = 'since_reflection' the second reflection's focal-question prompt
+    holds only what happened after the first one; with 'recent' it holds older records too."""
+    asked: dict[str, list[list[str]]] = {}
+    for mode in ("since_reflection", "recent"):
+        world = World(seed=0)
+        config = MemoryConfig(reflection_threshold=14, focal_questions=1,
+                              evidence_per_question=2, focal_records=mode)
+        bank = MemoryBank(HashingEmbedder(), config)
+        context = MemoryContext(config=config, rules=MemoryRules(importance=numbered_importance))
+        agent = SimAgent(world, name="a0", brain=RuleBrain(Policy()))
+        seen: list[list[str]] = []
+        original = MemoryRules.focal_questions
+
+        def spy(self, records, n, seen=seen, original=original):  # type: ignore[no-untyped-def]
+            seen.append([r.text for r in records])
+            return original(self, records, n)
+
+        MemoryRules.focal_questions = spy  # type: ignore[method-assign]
+        try:
+            live(world, bank, context, agent)
+        finally:
+            MemoryRules.focal_questions = original  # type: ignore[method-assign]
+        asked[mode] = seen
+    since, recent = asked["since_reflection"], asked["recent"]
+    assert len(since) >= 2 and len(recent) >= 2
+    assert not set(since[0]) & {t for t in since[1] if t in EVENTS}  # nothing seen twice
+    assert set(since[0]) & set(recent[1])  # 'recent' shows the older records again
