@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis import _plotting as plot
+from analysis.metrics.cooperation import final_resources_of
 from analysis.run import Run, load
 
 ROUND_KEYS = ["generation", "game", "round"]
@@ -32,6 +33,7 @@ ROUND_COLUMNS = [
 ]
 GENERATION_COLUMNS = [
     "mean_score", "min_score", "max_score",
+    "mean_final", "min_final", "max_final",
     "mean_fraction", "min_fraction", "max_fraction",
 ]
 FIGURE_FILES = ("resources_per_round.png", "donation_per_round.png", "per_generation.png")
@@ -80,15 +82,18 @@ def round_summary(run: Run) -> pd.DataFrame:
 
 
 def generation_summary(run: Run) -> pd.DataFrame:
-    """One row per generation: scores across agents and agents' mean donation fractions."""
-    scores = run.generation_scores
+    """One row per generation: selection scores and final resources (averaged over the games)
+    across agents, and agents' mean donation fractions."""
+    scores = run.generation_scores.assign(final=lambda s: final_resources_of(s))
     acts = cooperation(run.donations)
-    score_stats = (
-        scores.groupby("generation")["score"].agg(["mean", "min", "max"])
-        .rename(columns=lambda stat: f"{stat}_score")
-    )
+    score_stats = [
+        scores.groupby("generation")[column].agg(["mean", "min", "max"])
+        .rename(columns=lambda stat, name=name: f"{stat}_{name}")
+        for column, name in (("score", "score"), ("final", "final"))
+    ]
     fraction_stats = _across_agents(acts, "generation", "donor", "coop", "fraction")
-    summary = score_stats.join(fraction_stats, how="outer").reindex(columns=GENERATION_COLUMNS)
+    summary = score_stats[0].join(score_stats[1]).join(fraction_stats, how="outer")
+    summary = summary.reindex(columns=GENERATION_COLUMNS)
     summary.index = summary.index.astype(int)
     summary.index.name = "generation"
     return summary.sort_index()
@@ -158,7 +163,8 @@ def _generation_panel(
 
 
 def plot_per_generation(data: Run | pd.DataFrame, axes: list[Axes] | None = None) -> Figure:
-    """Two panels per generation: final resources (the agents' scores) and donation fraction.
+    """Two panels per generation: final resources (averaged over the generation's games, the
+    study's headline) and donation fraction.
 
     `data` is a run or its `generation_summary`; `axes` are two caller-owned axes, if given.
     """
@@ -168,8 +174,8 @@ def plot_per_generation(data: Run | pd.DataFrame, axes: list[Axes] | None = None
     else:
         fig = axes[0].figure.figure
     left, right = axes
-    _generation_panel(left, summary, "score", f"final {RESOURCES_LABEL}",
-                      "Final resources (score) per generation")
+    _generation_panel(left, summary, "final", f"final {RESOURCES_LABEL}",
+                      "Final resources per generation")
     _generation_panel(right, summary, "fraction", FRACTION_LABEL,
                       "Mean donation fraction per generation")
     right.set_ylim(-0.03, 1.03)

@@ -68,7 +68,8 @@ def _strategy_and_scores(run: Run, agent_id: str) -> list[str]:
     scores = run.generation_scores
     scores = scores[scores["agent_id"] == agent_id]
     for _, score in scores.iterrows():
-        fate = "survived" if score["survived"] else "replaced"
+        fate = ("no selection after this generation" if pd.isna(score["survived"])
+                else "survived" if score["survived"] else "replaced")
         lines.append(f"generation {int(score['generation']) + 1}: score {score['score']:.2f}, "
                      f"rank {int(score['rank']) + 1}, {fate}")
     return lines

@@ -44,7 +44,9 @@ from analysis.run import Run
 
 REPORT_NAME = "report.html"
 #: Config keys that may tell a set of runs apart, in the order they are tried for grouping.
-GROUPING_KEYS = ("model", "brains", "punishment", "pairing", "trace_depth", "agents",
+GROUPING_KEYS = ("model", "brains", "protocol", "punishment", "pairing", "selection",
+                 "selection_score", "trace_reset", "show_horizon", "show_recipient_resources",
+                 "own_strategy", "answer_unit", "strategy_format", "trace_depth", "agents",
                  "multiplier", "survivor_fraction", "generations")
 MAX_RUNS_DETAILED = 3  # lineage trees and strategy examples for at most this many runs
 EXAMPLES_PER_GENERATION = 3
@@ -121,8 +123,9 @@ def _pooled(runs: Sequence[Run], extract) -> pd.DataFrame:
 
 # -- sections --------------------------------------------------------------------------------
 def _runs_section(info: pd.DataFrame) -> str:
-    columns = [c for c in ("run", "scenario", "seed", "model", "brains", "agents", "generations",
-                           "games", "rounds", "pairing", "punishment", "trace_depth", "status")
+    columns = [c for c in ("run", "scenario", "seed", "model", "brains", "protocol", "agents",
+                           "generations", "games", "rounds", "pairing", "punishment",
+                           "trace_depth", "status")
                if c in info]
     return h.section("runs", "Runs", [h.table(info[columns], index=False, text_cells=True)])
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import importlib.metadata
 import importlib.util
+import math
 import os
 import socket
 import subprocess
@@ -163,7 +164,9 @@ def for_llama_cpp(response_format: dict[str, Any] | None) -> dict[str, Any] | No
     which litellm forwards unchanged to any OpenAI-compatible server. llama-cpp-python's server
     rejects that type (with HTTP 500, which would be retried and end in fallbacks) and instead
     reads `{"type": "json_object", "schema": ...}`, turning the schema into a grammar. Its
-    grammar ignores `minimum`/`maximum`, so small integer ranges become an explicit `enum`.
+    grammar ignores `minimum`/`maximum`, so small integer ranges become an explicit `enum`, and
+    so do bounded real numbers (an amount of units up to the donor's resources), as the whole
+    numbers in their range: a 135M model then cannot name more than it has.
     """
     if not response_format or response_format.get("type") != "json_schema":
         return response_format
@@ -171,6 +174,10 @@ def for_llama_cpp(response_format: dict[str, Any] | None) -> dict[str, Any] | No
     if schema is None:
         return {"type": "json_object"}
     return {"type": "json_object", "schema": _enforceable(schema)}
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _enforceable(schema: Any) -> Any:
@@ -181,12 +188,11 @@ def _enforceable(schema: Any) -> Any:
         return schema
     schema = {key: _enforceable(value) for key, value in schema.items()}
     low, high = schema.get("minimum"), schema.get("maximum")
-    if (
-        schema.get("type") == "integer"
-        and isinstance(low, int)
-        and isinstance(high, int)
-        and 0 <= high - low <= MAX_GRAMMAR_ENUM
-    ):
+    if schema.get("type") == "number" and _is_real(low) and _is_real(high):
+        low, high = math.ceil(low), math.floor(high)
+    elif schema.get("type") != "integer" or not (isinstance(low, int) and isinstance(high, int)):
+        low = high = None
+    if low is not None and high is not None and 0 <= high - low <= MAX_GRAMMAR_ENUM:
         return {"enum": list(range(low, high + 1))}
     if isinstance(schema.get("maxLength"), int) and schema["maxLength"] > MAX_GRAMMAR_STRING:
         schema["maxLength"] = MAX_GRAMMAR_STRING

@@ -15,14 +15,22 @@ from pathlib import Path
 AGENT_TEXT_TAG = "agent_text"
 
 
+def escape_markup(text: str) -> str:
+    """Agent-written text with its angle brackets escaped, so it cannot open or close a tag."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def quote_agent_text(text: str, *, author: str) -> str:
     """Delimit untrusted agent-written text so it reads as quoted data."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f'<{AGENT_TEXT_TAG} author="{author}">\n{escaped}\n</{AGENT_TEXT_TAG}>'
+    return f'<{AGENT_TEXT_TAG} author="{author}">\n{escape_markup(text)}\n</{AGENT_TEXT_TAG}>'
 
 
 class PromptLibrary:
-    """Loads a scenario's prompt templates, letting a user's directory override any of them."""
+    """Loads a scenario's prompt templates, letting a user's directory override any of them.
+
+    Names may have folders (`parts/rule_costly.txt`): a scenario keeps its optional sentences
+    apart from its main prompts, and an override directory mirrors the same layout.
+    """
 
     def __init__(self, package: str, override_dir: str | Path | None = None) -> None:
         self.package = package
@@ -45,4 +53,6 @@ class PromptLibrary:
             candidate = self.override_dir / name
             if candidate.is_file():
                 return candidate.read_text(encoding="utf-8")
-        return resources.files(self.package).joinpath("prompts", name).read_text(encoding="utf-8")
+        return resources.files(self.package).joinpath("prompts", *name.split("/")).read_text(
+            encoding="utf-8"
+        )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["integer", "json_object_format", "string"]
+__all__ = ["integer", "json_object_format", "number", "string"]
 
 
 def json_object_format(name: str, properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -41,6 +41,11 @@ def json_object_format(name: str, properties: dict[str, dict[str, Any]]) -> dict
 def integer(low: int, high: int) -> dict[str, Any]:
     """An integer in [low, high]."""
     return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def number(low: float, high: float) -> dict[str, Any]:
+    """A real number in [low, high]."""
+    return {"type": "number", "minimum": low, "maximum": high}
 
 
 def string(*, max_length: int | None = None, choices: tuple[str, ...] = ()) -> dict[str, Any]:

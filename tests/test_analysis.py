@@ -171,6 +171,11 @@ def test_generation_summary_matches_hand_computed_values(run):
             "mean_score": [10.0, 10.25],
             "min_score": [5.0, 8.0],
             "max_score": [14.0, 13.0],
+            # no final_mean in this synthetic run (as in runs written before it): score is
+            # the final resources
+            "mean_final": [10.0, 10.25],
+            "min_final": [5.0, 8.0],
+            "max_final": [14.0, 13.0],
             "mean_fraction": [0.40625, 0.5],
             "min_fraction": [0.0, 0.25],
             "max_fraction": [0.625, 0.75],

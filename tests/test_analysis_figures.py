@@ -54,12 +54,12 @@ def test_cooperation_across_seeds_and_side_by_side(runs):
     frame = load_many(runs, m.per_generation)
     across = fig.plot_cooperation_across_seeds(frame, by="punishment")
     text = _texts(across)
-    assert "across seeds" in text and "punishment = False: range across 2 seeds" in text
+    assert "across seeds" in text and "punishment = none: range across 2 seeds" in text
     assert "share of resources given" in text
     _on_axes(lambda ax: fig.plot_cooperation_across_seeds(frame, "final_resources", ax=ax))
     side = fig.plot_comparison(frame, by="punishment")
     assert len(side.axes) == 2
-    assert "punishment = True (1 seeds)" in _texts(side)
+    assert "punishment = costly (1 seeds)" in _texts(side)
     host = Figure()
     axes = list(host.subplots(1, 2))
     assert fig.plot_comparison(frame, by="punishment", axes=axes) is host

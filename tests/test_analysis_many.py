@@ -39,7 +39,7 @@ def test_load_many_tags_every_row_with_its_run(runs):
     assert by_run.loc["s0", "seed"] == 0 and by_run.loc["s1", "seed"] == 1
     assert set(frame["model"]) == {"rules"}
     assert by_run.loc["s1", "brains"] == "always_defect 50% + standing 50%"
-    assert by_run.loc["s0", "punishment"] == False and by_run.loc["s1", "punishment"] == True  # noqa: E712
+    assert by_run.loc["s0", "punishment"] == "none" and by_run.loc["s1", "punishment"] == "costly"
     assert set(frame["generations"]) == {3}  # config parameters become columns
 
 

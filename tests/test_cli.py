@@ -78,10 +78,10 @@ def test_run_prints_summary_and_writes_the_run_dir(small_run: tuple[Path, str]) 
     rows = [lines[header + 2].split(), lines[header + 3].split()]
     assert [row[0] for row in rows] == ["1", "2"]
     assert all(len(row) == 5 for row in rows)
-    # the printed means are the store's generation scores
+    # the printed means are the final resources (mean over games) in the store
     with closing(sqlite3.connect(run_dir / "run.sqlite")) as db:
         means = db.execute(
-            "SELECT generation, AVG(score) FROM generation_scores GROUP BY generation"
+            "SELECT generation, AVG(final_mean) FROM generation_scores GROUP BY generation"
         ).fetchall()
     assert [f"{mean:.3f}" for _, mean in means] == [row[1] for row in rows]
     assert run_dir.is_dir()

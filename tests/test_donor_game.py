@@ -23,13 +23,13 @@ import scenarios.donor_game.game as game_module
 from scenarios.donor_game import SCENARIO
 from scenarios.donor_game.config import RULE_FAMILIES, DonorGameConfig
 from scenarios.donor_game.game import Donor, DonorGame, allocate
-from scenarios.donor_game.pairing import game_schedule
-from scenarios.donor_game.strategies import make_policy
-from scenarios.donor_game.tasks import Donate, WriteStrategy
+from scenarios.donor_game.pairing import game_schedule, repaid_benefactor
+from scenarios.donor_game.strategies import Donation, make_policy
+from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
 from sim.brains import RuleBrain
 from sim.config import ConfigError, load_config
 from sim.runner import run_scenario
-from sim.store import STORE_FILENAME
+from sim.store import STORE_FILENAME, RunStore
 from sim.tasks import ParseError
 from sim.world import World
 
@@ -126,11 +126,14 @@ def three_generations(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- pairing ----------------------------------------------------------------------------------
 
 
-def test_round_robin_meets_every_opponent_once_each_way_and_second_game_reverses() -> None:
+@pytest.mark.parametrize("pairing", ["round_robin", "round_robin_alternating"])
+def test_round_robin_meets_every_opponent_once_each_way_and_second_game_reverses(
+    pairing: str,
+) -> None:
     rng = np.random.default_rng(5)
     order = [int(i) for i in rng.permutation(12)]
     first, second = set(order[:6]), set(order[6:])
-    games = [game_schedule("round_robin", 12, 12, game, rng, order) for game in range(2)]
+    games = [game_schedule(pairing, 12, 12, game, rng, order) for game in range(2)]
     for schedule in games:
         assert len(schedule) == 12
         for pairs in schedule:
@@ -143,6 +146,60 @@ def test_round_robin_meets_every_opponent_once_each_way_and_second_game_reverses
         assert set(meetings.values()) == {1}  # exactly once as donor and once as recipient
     for forward, backward in zip(games[0], games[1], strict=True):
         assert backward == [(b, a) for a, b in forward]
+
+
+def test_study_schedule_is_the_released_codes_rotation() -> None:
+    """Round i < h pairs A[j] with B[(j - i) mod h], A giving in even rounds; rounds h..2h-1
+    repeat them reversed: one half donates in rounds 1, 3, 5, 8, 10, 12, the other in 2, 4, 6,
+    7, 9, 11 (our summary of the released notebook)."""
+    order = list(range(12))
+    a, b = order[:6], order[6:]
+    schedule = game_schedule("round_robin", 12, 12, 0, np.random.default_rng(0), order)
+    for i in range(6):
+        forward = [(a[j], b[(j - i) % 6]) for j in range(6)]
+        expected = forward if i % 2 == 0 else [(y, x) for x, y in forward]
+        assert schedule[i] == expected
+        assert schedule[i + 6] == [(y, x) for x, y in expected]
+    a_donates = [r + 1 for r, pairs in enumerate(schedule) if pairs[0][0] in a]
+    assert a_donates == [1, 3, 5, 8, 10, 12]
+
+
+def test_no_donor_meets_the_benefactor_of_the_round_before() -> None:
+    """What keeps the game about indirect reciprocity: in the study's order a gift is never
+    answered directly; Societas 0.1's alternating order answered 60 of 144."""
+    rng = np.random.default_rng(1)
+    order = [int(i) for i in rng.permutation(12)]
+
+    def generation(pairing: str) -> list[list[tuple[int, int]]]:
+        return [pairs for game in range(2)
+                for pairs in game_schedule(pairing, 12, 12, game, rng, order)]
+
+    assert repaid_benefactor(generation("round_robin")) == 0
+    assert repaid_benefactor(generation("round_robin_alternating")) == 60
+    assert repaid_benefactor([[(0, 1)], [(1, 0)]]) == 1  # the counter itself counts a repayment
+
+
+def repaid_in_store(db_path: Path) -> tuple[int, int]:
+    """(donations to the donor's benefactor of the round before, all donations), per the
+    store's donations table, within each game."""
+    rounds: dict[tuple[int, int], dict[int, list[tuple[str, str]]]] = defaultdict(dict)
+    for row in dicts(db_path, "donations", order="step, rowid"):
+        key = (row["generation"], row["game"])
+        rounds[key].setdefault(row["round"], []).append((row["donor"], row["recipient"]))
+    repaid = total = 0
+    for by_round in rounds.values():
+        schedule = [by_round[r] for r in sorted(by_round)]
+        repaid += repaid_benefactor(schedule)
+        total += sum(len(pairs) for pairs in schedule)
+    return repaid, total
+
+
+def test_default_run_never_repays_the_last_gift_directly(
+    default_generation: Path, tmp_path: Path
+) -> None:
+    assert repaid_in_store(default_generation) == (0, 144)
+    legacy = play(tmp_path / "legacy", generations=1, seed=3, protocol="legacy")
+    assert repaid_in_store(legacy) == (60, 144)
 
 
 def test_random_pairing_never_self_and_everyone_donates_once_per_round() -> None:
@@ -207,24 +264,34 @@ def test_default_generation_plays_144_round_robin_donations(default_generation: 
 # -- the reputation trace ---------------------------------------------------------------------
 
 
-def expected_traces(db_path: Path, depth: int) -> dict[tuple[int, int, int, str], list[dict]]:
-    """The trace every donate decision should have seen, rebuilt from the donations table."""
-    acts: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+ACT_KEYS = ("donor", "recipient", "action", "fraction", "step", "game", "round")
+
+
+def expected_traces(
+    db_path: Path, depth: int, reset: str = "game"
+) -> dict[tuple[int, int, int, str], list[dict]]:
+    """The trace every donate decision should have seen, rebuilt from the donations table:
+    acts since the last reset (each game, or each generation)."""
+    acts: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     step_of: dict[tuple[int, int, int, str], int] = {}
+
+    def scope(row: dict[str, Any]) -> tuple:
+        return (row["generation"], row["game"]) if reset == "game" else (row["generation"],)
+
     for row in dicts(db_path, "donations", order="step, rowid"):
-        act = {key: row[key] for key in ("donor", "recipient", "action", "fraction", "step")}
-        acts[(row["generation"], row["donor"])].append(act)
+        act = {key: row[key] for key in ACT_KEYS}
+        acts[(*scope(row), row["donor"])].append(act)
         step_of[(row["generation"], row["game"], row["round"], row["donor"])] = row["step"]
     result = {}
     for key, step in step_of.items():
-        generation = key[0]
+        where = scope(dict(zip(("generation", "game"), key[:2], strict=True)))
         recipient = next(
-            r["recipient"] for r in acts[(generation, key[3])] if r["step"] == step
+            r["recipient"] for r in acts[(*where, key[3])] if r["step"] == step
         )
         links: list[dict[str, Any]] = []
         agent, before = recipient, step
         while len(links) < depth:
-            earlier = [a for a in acts[(generation, agent)] if a["step"] < before]
+            earlier = [a for a in acts[(*where, agent)] if a["step"] < before]
             if not earlier:
                 break
             links.append(earlier[-1])
@@ -233,15 +300,15 @@ def expected_traces(db_path: Path, depth: int) -> dict[tuple[int, int, int, str]
     return result
 
 
-def check_traces(db_path: Path, depth: int) -> Counter:
-    expected = expected_traces(db_path, depth)
+def check_traces(db_path: Path, depth: int, reset: str = "game") -> Counter:
+    expected = expected_traces(db_path, depth, reset)
     lengths: Counter = Counter()
     seen = 0
     for obs in donate_observations(db_path):
         key = (obs["generation"], obs["game"], obs["round"], obs["donor"])
         assert obs["trace"] == expected[key], key
-        if obs["game"] == 0 and obs["round"] == 0:
-            assert obs["trace"] == []  # nobody has acted yet in this generation
+        if obs["round"] == 0 and (obs["game"] == 0 or reset == "game"):
+            assert obs["trace"] == []  # nobody has acted yet since the reset
         lengths[len(obs["trace"])] += 1
         seen += 1
     assert seen == len(expected)
@@ -252,17 +319,17 @@ def test_traces_in_a_real_run_follow_the_chain_and_stop_at_depth(
     default_generation: Path,
 ) -> None:
     lengths = check_traces(default_generation, depth=3)
-    # roles alternate every round, so from the fourth round on a donor sees all three links
     assert max(lengths) == 3
     assert lengths[0] > 0 and lengths[1] > 0 and lengths[2] > 0 and lengths[3] > 0
 
 
-@pytest.mark.parametrize("pairing", ["round_robin", "random"])
-def test_traces_across_generations_and_pairings(tmp_path: Path, pairing: str) -> None:
+@pytest.mark.parametrize("reset", ["game", "generation"])
+@pytest.mark.parametrize("pairing", ["round_robin", "round_robin_alternating", "random"])
+def test_traces_across_generations_and_pairings(tmp_path: Path, pairing: str, reset: str) -> None:
     # random pairing makes everyone act every round, so "strictly before" really matters
     db = play(tmp_path / "run", generations=2, agents=6, pairing=pairing, trace_depth=5,
-              rounds=8, seed=2)
-    lengths = check_traces(db, depth=5)
+              rounds=8, seed=2, trace_reset=reset)
+    lengths = check_traces(db, depth=5, reset=reset)
     assert lengths[5] > 0
     # survivors start the second generation with a clean record too
     second = [o for o in donate_observations(db) if o["generation"] == 1 and o["game"] == 0
@@ -315,6 +382,16 @@ def test_trace_chain_on_hand_built_history() -> None:
     assert b5 in agents["B"].acts
 
 
+def donate_facts(**changes: Any) -> dict[str, Any]:
+    trace = [{"donor": "g0-a03", "recipient": "g0-a00", "action": "punish", "fraction": 0.2,
+              "step": 4, "game": 1, "round": 4}]
+    facts = {"generation": 2, "game": 1, "round": 5, "donor": "g0-a01", "recipient": "g0-a03",
+             "donor_resources": 12.5, "recipient_resources": 31.25, "multiplier": 2.0,
+             "punishment": True, "partner_choice": False, "punishment_multiplier": 2.0,
+             "trace": trace}
+    return {**facts, **changes}
+
+
 def test_prompts_render_with_the_agent_name() -> None:
     """The prompts a model would get (built here without calling one) name the player."""
     context = DonorGame(World(seed=0), DonorGameConfig(agents=4, punishment=True)).context
@@ -322,17 +399,92 @@ def test_prompts_render_with_the_agent_name() -> None:
     assert "g0-a01" in first[1]["content"] and "$" not in first[1]["content"]
     later = WriteStrategy(context, "g1-a02", 1, [("g0-a00", "I give <b>half</b>.")]).messages()
     assert "g1-a02" in later[1]["content"] and "&lt;b&gt;half" in later[1]["content"]
-    trace = [{"donor": "g0-a03", "recipient": "g0-a00", "action": "punish", "fraction": 0.2,
-              "step": 0}]
-    facts = {"generation": 0, "game": 0, "round": 1, "donor": "g0-a01", "recipient": "g0-a03",
-             "donor_resources": 12.5, "multiplier": 2.0, "punishment": True,
-             "punishment_multiplier": 2.0, "trace": trace}
-    system, user = Donate(context, facts, "my plan").messages()
+    system, user = Donate(context, donate_facts(), "my plan").messages()
     assert "punish" in system["content"]
     text = user["content"]
     assert "g0-a01" in text and "12.50" in text and "my plan" in text
-    assert "spent 20% of their resources to punish g0-a00" in text
+    assert "In round 5, g0-a03 spent 20% of their resources to punish g0-a00." in text
+    assert "g0-a00 had not been a donor before that in this game." in text
     assert "$" not in text
+
+
+def test_study_prompts_hide_the_horizon_and_show_the_recipients_resources() -> None:
+    """vh2024: no number of games or rounds, no game number; the round and the recipient's
+    resources are shown; the donor's own strategy is its plan, answered in units."""
+    context = GameContext.from_config(DonorGameConfig(agents=12))
+    system, user = Donate(context, donate_facts(), "I give half to givers.").messages()
+    for text in (system["content"], user["content"]):
+        assert "game 2" not in text.lower() and "games" not in text.lower()
+        assert "12 rounds" not in text and "of 12" not in text
+    text = user["content"]
+    assert "It is now round 6." in text and "generation 3" in text
+    assert "g0-a03 currently has 31.25 units" in text
+    assert "Here is the strategy you decided to follow: I give half to givers." in text
+    assert "agent_text" not in text  # the donor's own plan is not quoted as someone else's
+    assert "Any number from 0 to 12.50" in text and '"units"' in text
+    assert "percent" not in text.lower()
+
+
+def test_legacy_prompts_keep_societas_0_1s_choices() -> None:
+    context = GameContext.from_config(DonorGameConfig(agents=12, protocol="legacy"))
+    system, user = Donate(context, donate_facts(), "I give half to givers.").messages()
+    assert "Each generation plays 2 game(s) of 12 rounds." in system["content"]
+    text = user["content"]
+    assert "This is game 2 of 2, and every game has 12 rounds." in text
+    assert "31.25" not in text
+    assert '<agent_text author="g0-a01">' in text
+    assert '"percent"' in text
+
+
+def test_one_factor_at_a_time_overrides_the_protocol() -> None:
+    config = DonorGameConfig(show_horizon=True)
+    assert config.protocol == "vh2024" and config.show_horizon
+    assert config.answer_unit == "units" and config.pairing == "round_robin"
+    legacy = load_config(DonorGameConfig, overrides=["protocol='legacy'", "answer_unit='units'"])
+    assert legacy.answer_unit == "units" and legacy.pairing == "round_robin_alternating"
+    # the resolved config records every key, so a run read back later is the same run
+    assert DonorGameConfig.model_validate(legacy.model_dump(mode="json")) == legacy
+    assert DonorGameConfig(punishment=True).punishment == "costly"  # configs written before
+
+
+def test_units_answers_parse_within_the_donors_resources() -> None:
+    context = GameContext.from_config(DonorGameConfig(agents=4))
+    task = Donate(context, donate_facts(punishment=False), "plan")
+    decision = task.parse('{"reasoning": "they punished", "units": 2.5}')
+    assert decision.units == 2.5 and decision.fraction == pytest.approx(0.2)
+    assert task.parse("Justification: fair.\nAnswer: 0").units == 0.0
+    with pytest.raises(ParseError, match="outside the allowed range"):
+        task.parse('{"units": 40}')
+    assert task.response_format()["json_schema"]["schema"]["properties"]["units"] == {
+        "type": "number", "minimum": 0, "maximum": 12.5,
+    }
+
+
+def test_partner_choice_answers_and_prompts() -> None:
+    context = GameContext.from_config(DonorGameConfig(agents=4, punishment="partner_choice"))
+    task = Donate(context, donate_facts(punishment=False, partner_choice=True), "plan")
+    assert "refuse to play" in task.messages()[0]["content"]
+    assert task.parse('{"action": "refuse", "units": 0}') == Donation("refuse", 0.0)
+    assert task.parse('{"action": "give", "units": 5}').units == 5.0
+
+
+def test_reasoned_strategies_keep_only_the_strategy_sentence() -> None:
+    context = GameContext.from_config(DonorGameConfig(agents=4))
+    task = WriteStrategy(context, "g0-a00", 0)
+    assert "step by step" in task.messages()[1]["content"]
+    reply = ('{"reasoning": "Gifts are doubled, so helping helpers pays.", '
+             '"strategy": "My strategy will be to give half to those who gave."}')
+    assert task.parse(reply) == "My strategy will be to give half to those who gave."
+    prose = ("I could write 'My strategy will be' and stop. Defectors exploit givers.\n"
+             "My strategy will be to give 40% to anyone who gave at least 20% last time.")
+    assert task.parse(prose) == \
+        "My strategy will be to give 40% to anyone who gave at least 20% last time."
+    with pytest.raises(ParseError, match="cut off before your strategy"):
+        task.parse('{"reasoning": "First, consider the multiplier. Then')
+    assert task.parse('{"reasoning": "ok", "strategy": "My strategy will be to give half') == \
+        "My strategy will be to give half"
+    with pytest.raises(ParseError, match="placeholder"):
+        task.parse('{"reasoning": "ok", "strategy": "My strategy will be ..."}')
 
 
 # -- resources ---------------------------------------------------------------------------------
@@ -363,7 +515,8 @@ def test_cooperators_first_rounds_by_hand(tmp_path: Path) -> None:
         assert row["recipient_before"] == pytest.approx(5.0)
         assert after2[row["donor"]] == pytest.approx(10.0)
         assert after2[row["recipient"]] == pytest.approx(25.0)
-    # every later round agrees with the donations table, and scores are mean game finals
+    # every later round agrees with the donations table; the score is the last game's final
+    # resources (what the study ranks on) and final_mean their mean over both games
     expected, clamps = replay_resources(db, endowment=10.0)
     assert clamps == 0
     for step, agent, resources in query(db, "SELECT step, agent_id, resources FROM agent_rounds"):
@@ -373,9 +526,12 @@ def test_cooperators_first_rounds_by_hand(tmp_path: Path) -> None:
         db, "SELECT agent_id, resources FROM agent_rounds WHERE round = 11 ORDER BY game"
     ):
         finals[agent].append(resources)
-    for agent, score in query(db, "SELECT agent_id, score FROM generation_scores"):
+    for agent, score, final_mean in query(
+        db, "SELECT agent_id, score, final_mean FROM generation_scores"
+    ):
         assert len(finals[agent]) == 2
-        assert score == pytest.approx(np.mean(finals[agent]))
+        assert score == pytest.approx(finals[agent][1])
+        assert final_mean == pytest.approx(np.mean(finals[agent]))
     # total wealth grows by exactly what was given (multiplier 2): gifts are never lost
     total_given = sum(r["amount"] for r in dicts(db, "donations") if r["game"] == 0)
     end_of_game0 = sum(v for (s, _), v in expected.items() if s == 11)
@@ -449,7 +605,9 @@ def test_no_punishment_when_the_variant_is_off(tmp_path: Path, punishing_rules: 
 # -- selection and inheritance -----------------------------------------------------------------
 
 
-def test_top_half_survives_by_mean_final_resources(three_generations: Path) -> None:
+def test_top_half_by_last_game_survives_and_the_last_generation_is_not_selected(
+    three_generations: Path,
+) -> None:
     scores = dicts(three_generations, "generation_scores", order="generation, rank")
     finals: dict[tuple[int, str], list[float]] = defaultdict(list)
     for generation, agent, resources in query(
@@ -461,9 +619,14 @@ def test_top_half_survives_by_mean_final_resources(three_generations: Path) -> N
         rows = [r for r in scores if r["generation"] == generation]
         assert [r["rank"] for r in rows] == list(range(12))
         for row in rows:
-            assert row["score"] == pytest.approx(np.mean(finals[(generation, row["agent_id"])]))
+            agent_finals = finals[(generation, row["agent_id"])]
+            assert row["score"] == pytest.approx(agent_finals[-1])
+            assert row["final_mean"] == pytest.approx(np.mean(agent_finals))
         ranked = [r["score"] for r in rows]
         assert ranked == sorted(ranked, reverse=True)
+        if generation == 2:  # the study selects nobody after the last generation
+            assert [r["survived"] for r in rows] == [None] * 12
+            continue
         assert [r["survived"] for r in rows] == [1] * 6 + [0] * 6
         worst_survivor = min(r["score"] for r in rows if r["survived"])
         best_loser = max(r["score"] for r in rows if not r["survived"])
@@ -491,6 +654,88 @@ def test_survivors_keep_names_and_newcomers_inherit_from_survivors(
             assert row["kind"] == agents[parents[0]]["kind"]
     assert all(json.loads(r["parents"]) == [] for r in agents.values() if r["generation"] == 0)
     assert all(name.startswith("g0-") for name, r in agents.items() if r["generation"] == 0)
+
+
+def hand_worked_game(tmp_path: Path, **values: Any) -> tuple[DonorGame, dict[str, Donor]]:
+    """Four agents A-D in slots 0-3 with finals and gifts set by hand (no game played)."""
+    store = RunStore(tmp_path / "hand.sqlite")
+    world = World(seed=values.pop("seed", 0), store=store)
+    game = DonorGame(world, DonorGameConfig(agents=4, **values))
+    agents = {}
+    finals = {"A": [30.0, 5.0], "B": [5.0, 30.0], "C": [20.0, 20.0], "D": [20.0, 5.0]}
+    shares = {"A": [0.9, 0.7], "B": [0.0, 0.2], "C": [0.5], "D": [0.9, 0.7]}
+    for slot, name in zip(game.slots, "ABCD", strict=True):
+        agent = Donor(world, name=name, brain=RuleBrain(make_policy("always_defect")),
+                      generation=0, parents=[])
+        agent.final_resources, agent.shares_given = finals[name], shares[name]
+        slot.agent = agents[name] = game.by_name[name] = agent
+    return game, agents
+
+
+SHUFFLED = [3, 1, 0, 2]  # the generation's shuffled order of slots: D, B, A, C
+
+
+@pytest.mark.parametrize(("values", "ranking", "survivors"), [
+    # last game: B 30, C 20, then A and D tie at 5: D comes first in the shuffled order
+    ({}, ["B", "C", "D", "A"], {"B", "C"}),
+    # mean of the games: C 20, then A and B tie at 17.5: B comes first in the shuffled order
+    ({"selection_score": "mean_games"}, ["C", "B", "A", "D"], {"C", "B"}),
+    # reputation: mean share given: A and D tie at 0.8 (D first), then C 0.5, B 0.1
+    ({"selection": "reputation"}, ["D", "A", "C", "B"], {"D", "A"}),
+], ids=["last-game", "mean-games", "reputation"])
+def test_selection_by_hand(
+    tmp_path: Path, values: dict[str, Any], ranking: list[str], survivors: set[str]
+) -> None:
+    game, _ = hand_worked_game(tmp_path, **values)
+    kept = game._select(0, SHUFFLED, select=True)
+    assert {a.name for a in kept} == survivors
+    rows = sorted(game.store.rows(
+        "SELECT rank, agent_id, survived, score, final_mean, share_given FROM generation_scores"
+    ))
+    assert [r[1] for r in rows] == ranking
+    assert {r[1] for r in rows if r[2] == 1} == survivors
+    by_name = {r[1]: r for r in rows}
+    assert by_name["A"][3:] == ((17.5 if values.get("selection_score") else 5.0), 17.5,
+                                pytest.approx(0.8))
+    assert set(game.by_name) == survivors  # the others left the population
+    assert all(slot.agent is None or slot.agent.name in survivors for slot in game.slots)
+
+
+def test_no_selection_after_the_last_generation_by_hand(tmp_path: Path) -> None:
+    game, _ = hand_worked_game(tmp_path)
+    assert game._select(0, SHUFFLED, select=False) == []
+    rows = game.store.rows("SELECT agent_id, survived FROM generation_scores ORDER BY rank")
+    assert rows == [("B", None), ("C", None), ("D", None), ("A", None)]
+    assert set(game.by_name) == set("ABCD")
+
+
+def test_random_selection_keeps_a_seeded_random_half(tmp_path: Path) -> None:
+    kept = []
+    for seed in range(12):
+        game, _ = hand_worked_game(tmp_path / str(seed), selection="random", seed=seed)
+        kept.append(frozenset(a.name for a in game._select(0, SHUFFLED, select=True)))
+    assert all(len(k) == 2 for k in kept)
+    assert len(set(kept)) > 2  # not the score ranking: different seeds, different survivors
+
+
+def test_traces_start_empty_at_each_game_by_hand(tmp_path: Path) -> None:
+    """Four cooperators giving half, two games: in game 2 round 1 nobody has a record, in
+    round 2 every recipient's record is its round-1 gift (dated by round), under the study's
+    protocol; with traces kept per generation, game 2 starts with game 1's acts."""
+    for reset in ("game", "generation"):
+        db = play(tmp_path / reset, generations=1, agents=4, brains={"always_cooperate": 1},
+                  trace_reset=reset)
+        second_game = [o for o in donate_observations(db) if o["game"] == 1]
+        first_round = [o for o in second_game if o["round"] == 0]
+        assert len(first_round) == 2
+        if reset == "game":
+            assert all(o["trace"] == [] for o in first_round)
+        else:
+            assert all(o["trace"] and o["trace"][0]["game"] == 0 for o in first_round)
+        for obs in (o for o in second_game if o["round"] == 1):
+            last = obs["trace"][0]
+            assert (last["donor"], last["game"], last["round"], last["fraction"]) == \
+                (obs["recipient"], 1, 0, 0.5)
 
 
 def test_strategies_one_per_agent_written_by_the_rule(three_generations: Path) -> None:
@@ -596,3 +841,11 @@ def test_strategy_replies_cut_off_or_copying_the_placeholder() -> None:
     # small models echo the prompt's placeholder: that is not a strategy, so ask again
     with pytest.raises(ParseError, match="placeholder"):
         task.parse('{"strategy": "<your strategy>"}')
+
+
+def test_a_partial_memory_settings_table_keeps_strategy_inheritance() -> None:
+    config = load_config(DonorGameConfig, overrides=["memory=true",
+                                                     "memory_settings.preset='released_code'"])
+    assert config.memory_settings.inheritance == "strategy"
+    assert config.memory_settings.reflection_threshold == 250
+    assert DonorGameConfig().memory_settings.inheritance == "strategy"

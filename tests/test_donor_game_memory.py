@@ -93,7 +93,7 @@ def test_llm_donors_see_their_memories_quoted(tmp_path: Path) -> None:
         play(tmp_path / "run", model="openai/scripted", api_base=server.url, generations=1,
              agents=4, rounds=4, games=1)
         prompts = [r.messages[-1]["content"] for r in server.requests]
-    donate = [p for p in prompts if "You are the donor" in p]
+    donate = [p for p in prompts if "you are the donor" in p]
     assert any("What you remember" in p for p in donate[2:])  # from the second round on
     for prompt in donate:
         if "What you remember" in prompt:

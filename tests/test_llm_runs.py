@@ -56,8 +56,9 @@ class FaultyPlayer:
         base = prompt_digest(ChatRequest(request.messages[:2], "", {}, 0))
         if "Your name is g0-a01." in prompt:
             return GARBAGE
-        if "Your name is g0-a02." in prompt:
-            return json.dumps({"percent": base % 101}) if is_repair else GARBAGE
+        if "Your name is g0-a02." in prompt:  # garbage, then a good answer when asked again
+            return scripted_player(ChatRequest(request.messages[:2], "", {}, 0)) if is_repair \
+                else GARBAGE
         if base % 5 == 0 and first:
             return Fault("status", status=429, retry_after=0.05)
         if base % 5 == 1 and first:
@@ -125,7 +126,8 @@ def test_llm_run_completes_with_faults_logged_and_fallbacks_counted(tmp_path: Pa
     # the game itself ran: one donation row per round pair, strategies from the model
     assert query(run_dir, "SELECT COUNT(*) FROM donations")[0][0] == 3 * 6 * 2
     texts = [t for (t,) in query(run_dir, "SELECT text FROM strategies")]
-    assert len(texts) == 4 + 2 + 2 and all(t.startswith("I give about") for t in texts)
+    assert len(texts) == 4 + 2 + 2
+    assert all(t.startswith("My strategy will be: I give about") for t in texts)
 
 
 def test_same_seed_and_replies_give_identical_store(tmp_path: Path) -> None:
@@ -172,7 +174,7 @@ def test_half_llm_half_rule_population(tmp_path: Path) -> None:
     rule_texts = {t for (t,) in query(run_dir, "SELECT s.text FROM strategies s JOIN agents a "
                                                "ON a.agent_id = s.agent_id WHERE a.brain='rule'")}
     inherit_prompts = [r.messages[-1]["content"] for r in requests
-                       if "survived the last generation" in r.messages[-1]["content"]]
+                       if "of the last generation" in r.messages[-1]["content"]]
     assert inherit_prompts
     assert any(any(text[:40] in prompt for text in rule_texts) for prompt in inherit_prompts)
 
@@ -192,12 +194,13 @@ def test_agent_text_cannot_break_out_of_its_quote(tmp_path: Path) -> None:
     system_prompts = {r.messages[0]["content"] for r in requests}
     assert len(system_prompts) == 1  # agent text never reaches the system message
     inherit = [r.messages[-1]["content"] for r in requests
-               if "survived the last generation" in r.messages[-1]["content"]]
-    donate = [r.messages[-1]["content"] for r in requests if "You are the donor" in
+               if "of the last generation" in r.messages[-1]["content"]]
+    donate = [r.messages[-1]["content"] for r in requests if "you are the donor" in
               r.messages[-1]["content"]]
     assert inherit and donate
     for prompt in inherit + donate:
-        # the planted closing tag is escaped, so each quote opens and closes exactly once
+        # the planted closing tag is escaped, so each quote opens and closes exactly once (a
+        # donor's own strategy is its plan, not quoted, but its tags are escaped all the same)
         assert prompt.count("<agent_text") == prompt.count("</agent_text>")
         assert "&lt;/agent_text&gt;" in prompt
         for block in prompt.split("<agent_text")[1:]:
@@ -223,26 +226,50 @@ def test_api_key_never_reaches_the_store_logs_or_report(tmp_path: Path, monkeypa
     assert secret not in out + err
 
 
+@pytest.mark.parametrize("unit", ["units", "percent"])
 @pytest.mark.parametrize("punishment", [False, True])
-def test_llm_decisions_follow_the_reply(tmp_path: Path, punishment: bool) -> None:
-    """A reply of 25 (percent) gives a quarter; with punishment on, 'punish' punishes."""
+def test_llm_decisions_follow_the_reply(tmp_path: Path, punishment: bool, unit: str) -> None:
+    """A reply of 2.5 units (or 25 percent) gives a quarter of 10; with punishment on,
+    'punish' punishes."""
+    amount = "2.5" if unit == "units" else "25"
 
     def fixed(request: ChatRequest) -> str:
         if is_strategy_request(request):
             return '{"strategy": "Give a quarter."}'
         if punishment:
-            return '{"reasoning": "They defected.", "action": "punish", "percent": 25}'
-        return "I will keep most.\nAnswer: 25%"
+            return f'{{"reasoning": "They defected.", "action": "punish", "{unit}": {amount}}}'
+        return f"I will keep most.\nAnswer: {amount}"
 
     with ScriptedLLMServer(fixed) as server:
         run_dir = run(tmp_path, "fixed", llm_config(server, punishment=punishment,
-                                                    generations=1, rounds=1))
+                                                    generations=1, rounds=1,
+                                                    answer_unit=unit))
     rows = query(run_dir, "SELECT action, fraction, amount, effect FROM donations")
     assert len(rows) == 2
-    for action, fraction, amount, effect in rows:
+    for action, fraction, amount_paid, effect in rows:
         assert fraction == pytest.approx(0.25)
-        assert amount == pytest.approx(2.5)
+        assert amount_paid == pytest.approx(2.5)
         if punishment:
             assert action == "punish" and effect == pytest.approx(-5.0)
         else:
             assert action == "donate" and effect == pytest.approx(5.0)
+
+
+def test_study_prompts_of_an_llm_run_hide_the_horizon(tmp_path: Path) -> None:
+    """Under vh2024, what the models were actually sent (the store's llm_calls) never says how
+    many games or rounds there are, nor which game, and shows each recipient's resources."""
+    with ScriptedLLMServer(scripted_player) as server:
+        run_dir = run(tmp_path, "study", llm_config(server, rounds=None, games=2,
+                                                    generations=2))
+    calls = query(run_dir, "SELECT messages FROM llm_calls WHERE purpose = 'decide'")
+    texts = [" ".join(m["content"] for m in json.loads(messages)) for (messages,) in calls]
+    assert len(texts) == 4 + 2 + 2 * 2 * 4 * 2  # strategies, then donations
+    for text in texts:
+        lowered = text.lower()
+        assert "game 1" not in lowered and "game 2" not in lowered and "games" not in lowered
+        assert "4 rounds" not in lowered and "of 4" not in lowered
+    donations = query(run_dir, "SELECT recipient, recipient_before, game, round FROM donations")
+    donate_prompts = [t for t in texts if "you are the donor" in t]
+    assert len(donate_prompts) == len(donations) == 2 * 2 * 4 * 2
+    for recipient, before in {(r, b) for r, b, _, _ in donations}:
+        assert any(f"{recipient} currently has {before:.2f} units" in t for t in donate_prompts)

@@ -67,6 +67,12 @@ def test_json_schema_becomes_llama_cpp_grammar_it_can_enforce() -> None:
     assert properties["reasoning"]["maxLength"] == local_model.MAX_GRAMMAR_STRING
     assert properties["note"]["maxLength"] == 40
     assert rf["json_schema"]["schema"]["properties"]["percent"]["minimum"] == 0  # not mutated
+    units = {"type": "json_schema", "json_schema": {"name": "u", "schema": {
+        "type": "object", "properties": {"units": {"type": "number", "minimum": 0,
+                                                   "maximum": 12.5}}}}}
+    # real amounts up to the donor's resources: the whole numbers within them
+    assert local_model.for_llama_cpp(units)["schema"]["properties"]["units"] == {
+        "enum": list(range(13))}
     assert local_model.for_llama_cpp(None) is None
     assert local_model.for_llama_cpp({"type": "json_object"}) == {"type": "json_object"}
 
@@ -79,15 +85,19 @@ def test_donor_game_tasks_ask_for_the_json_their_prompts_describe() -> None:
         config = load_config(SCENARIO.config_type, values={"punishment": punishment})
         context = DonorGame(World(seed=0), config).context
         facts = {"generation": 0, "game": 0, "round": 0, "donor": "g0-a00",
-                 "recipient": "g0-a01", "donor_resources": 10.0, "trace": []}
-        schema = _schema(Donate(context, facts, "be kind").response_format())
-        expected = ["reasoning", "action", "percent"] if punishment else ["reasoning", "percent"]
+                 "recipient": "g0-a01", "donor_resources": 10.0, "recipient_resources": 4.0,
+                 "trace": []}
+        task = Donate(context, facts, "be kind")
+        schema = _schema(task.response_format())
+        expected = ["reasoning", "action", "units"] if punishment else ["reasoning", "units"]
         assert list(schema["properties"]) == expected == schema["required"]
-        assert schema["properties"]["percent"] == {"type": "integer", "minimum": 0,
-                                                   "maximum": 100}
+        assert schema["properties"]["units"] == {"type": "number", "minimum": 0, "maximum": 10.0}
+        prompt = task.messages()[-1]["content"]
+        assert all(f'"{key}"' in prompt for key in expected)  # the prompt shows the same keys
         if punishment:
             assert schema["properties"]["action"]["enum"] == ["give", "punish"]
         strategy = _schema(WriteStrategy(context, "g0-a00", 0).response_format())
+        assert list(strategy["properties"]) == ["reasoning", "strategy"]  # reason, then state
         assert strategy["properties"]["strategy"]["maxLength"] == config.strategy_max_chars
         assert strategy["additionalProperties"] is False
 

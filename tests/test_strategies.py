@@ -20,7 +20,7 @@ from scenarios.donor_game.strategies import (
     make_policy,
 )
 
-REFUSE = Donation("donate", 0.0)
+GIVE_NOTHING = Donation("donate", 0.0)
 
 
 def act(donor: str, recipient: str, action: str, fraction: float, step: int) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def test_unconditional_policies_ignore_history(
 ) -> None:
     assert AlwaysCooperate().decide(obs(trace, punishment)) == Donation("donate", 0.5)
     assert AlwaysCooperate(give=0.8).decide(obs(trace, punishment)) == Donation("donate", 0.8)
-    assert AlwaysDefect().decide(obs(trace, punishment)) == REFUSE
+    assert AlwaysDefect().decide(obs(trace, punishment)) == GIVE_NOTHING
 
 
 # --- image_scoring --------------------------------------------------------------------------
@@ -102,15 +102,15 @@ def test_image_scoring_gives_to_good_image_and_newcomers() -> None:
 
 def test_image_scoring_refuses_low_givers_and_punishers() -> None:
     policy = ImageScoring(give=0.4, threshold=0.25)
-    assert policy.decide(obs(GAVE_LITTLE)) == REFUSE
+    assert policy.decide(obs(GAVE_LITTLE)) == GIVE_NOTHING
     # a punishment is not a gift, however large
-    assert policy.decide(obs([act("r", "a", "punish", 0.9, 2)])) == REFUSE
+    assert policy.decide(obs([act("r", "a", "punish", 0.9, 2)])) == GIVE_NOTHING
 
 
 def test_image_scoring_looks_only_at_the_last_act() -> None:
     policy = ImageScoring()
     # a justified refusal still ruins the image: the known weakness of image scoring
-    assert policy.decide(obs(JUSTIFIED)) == REFUSE
+    assert policy.decide(obs(JUSTIFIED)) == GIVE_NOTHING
     # an earlier refusal does not matter once the latest act is a gift
     trace = [act("r", "a", "donate", 0.5, 5), act("a", "b", "donate", 0.0, 3)]
     assert policy.decide(obs(trace)) == Donation("donate", 0.5)
@@ -119,11 +119,11 @@ def test_image_scoring_looks_only_at_the_last_act() -> None:
 def test_image_scoring_punishes_only_when_enabled_and_willing() -> None:
     punisher = ImageScoring(give=0.5, threshold=0.25, punish=0.2)
     assert punisher.decide(obs(GAVE_LITTLE, punishment=True)) == Donation("punish", 0.2)
-    assert punisher.decide(obs(GAVE_LITTLE, punishment=False)) == REFUSE
+    assert punisher.decide(obs(GAVE_LITTLE, punishment=False)) == GIVE_NOTHING
     # good images are helped even in the punishment variant
     assert punisher.decide(obs(GAVE_HALF, punishment=True)) == Donation("donate", 0.5)
     # punish = 0 means refuse even when punishment is available
-    assert ImageScoring().decide(obs(GAVE_LITTLE, punishment=True)) == REFUSE
+    assert ImageScoring().decide(obs(GAVE_LITTLE, punishment=True)) == GIVE_NOTHING
 
 
 # --- standing -------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_standing_gives_to_cooperators_and_newcomers() -> None:
 
 
 def test_standing_accepts_justified_refusal_where_image_scoring_does_not() -> None:
-    assert ImageScoring().decide(obs(JUSTIFIED)) == REFUSE
+    assert ImageScoring().decide(obs(JUSTIFIED)) == GIVE_NOTHING
     assert Standing().decide(obs(JUSTIFIED)) == Donation("donate", 0.5)
     # the same holds for punishing a partner in bad standing
     punished = [act("r", "a", "punish", 0.3, 5), *JUSTIFIED[1:]]
@@ -147,11 +147,11 @@ def test_standing_accepts_justified_refusal_where_image_scoring_does_not() -> No
 
 
 def test_standing_condemns_unjustified_refusal() -> None:
-    assert Standing().decide(obs(UNJUSTIFIED)) == REFUSE
+    assert Standing().decide(obs(UNJUSTIFIED)) == GIVE_NOTHING
     # a refusal with nothing visible behind it: the partner is assumed in good standing
-    assert Standing().decide(obs([act("r", "a", "donate", 0.0, 5)])) == REFUSE
+    assert Standing().decide(obs([act("r", "a", "donate", 0.0, 5)])) == GIVE_NOTHING
     # a refusal of a newcomer-like partner given too little
-    assert Standing().decide(obs(GAVE_LITTLE)) == REFUSE
+    assert Standing().decide(obs(GAVE_LITTLE)) == GIVE_NOTHING
 
 
 def test_standing_recursion_flips_with_depth() -> None:
@@ -167,21 +167,21 @@ def test_standing_recursion_flips_with_depth() -> None:
     assert policy.good_standing(chain[1:])
     assert not policy.good_standing(chain[2:])
     assert policy.good_standing([])
-    assert policy.decide(obs(chain)) == REFUSE
+    assert policy.decide(obs(chain)) == GIVE_NOTHING
 
 
 def test_standing_cutoff_defines_cooperation() -> None:
     trace = [act("r", "a", "donate", 0.3, 5), act("a", "b", "donate", 0.6, 3)]
     assert Standing(cutoff=0.25).decide(obs(trace)) == Donation("donate", 0.5)
-    assert Standing(cutoff=0.4).decide(obs(trace)) == REFUSE
+    assert Standing(cutoff=0.4).decide(obs(trace)) == GIVE_NOTHING
 
 
 def test_standing_punishes_only_when_enabled_and_willing() -> None:
     punisher = Standing(punish=0.15)
     assert punisher.decide(obs(UNJUSTIFIED, punishment=True)) == Donation("punish", 0.15)
-    assert punisher.decide(obs(UNJUSTIFIED, punishment=False)) == REFUSE
+    assert punisher.decide(obs(UNJUSTIFIED, punishment=False)) == GIVE_NOTHING
     assert punisher.decide(obs(JUSTIFIED, punishment=True)) == Donation("donate", 0.5)
-    assert Standing().decide(obs(UNJUSTIFIED, punishment=True)) == REFUSE
+    assert Standing().decide(obs(UNJUSTIFIED, punishment=True)) == GIVE_NOTHING
 
 
 # --- generous -------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def test_generous_is_clipped_to_all_resources() -> None:
 
 def test_generous_never_punishes() -> None:
     policy = Generous(base=0.0, scale=1.0)
-    assert policy.decide(obs(UNJUSTIFIED, punishment=True)) == REFUSE
+    assert policy.decide(obs(UNJUSTIFIED, punishment=True)) == GIVE_NOTHING
 
 
 # --- shared behaviour: params, make_policy, mutate, describe --------------------------------

@@ -39,11 +39,16 @@ def _group_values(frame: pd.DataFrame, by: str | None) -> list:
     return list(dict.fromkeys(frame[by].tolist()))  # first-seen order, stable
 
 
+#: Keys whose values name themselves (a model, a brain mix); other values need their key.
+SELF_NAMING_KEYS = frozenset({"model", "brains"})
+
+
 def group_label(by: str | None, group: object) -> str:
-    """'punishment = True' for flags and numbers (a bare 'True' says nothing); names as is."""
+    """'punishment = costly' for settings (a bare 'costly' or 'True' says little); model names
+    and brain mixes as they are."""
     if by is None:
         return "all runs"
-    if isinstance(group, str) and group:
+    if by in SELF_NAMING_KEYS and isinstance(group, str) and group:
         return group
     return f"{by} = {group}"
 

@@ -32,11 +32,21 @@ def donation_fraction(donations: pd.DataFrame) -> pd.Series:
     return given.groupby(generation).mean().rename("donation_fraction")
 
 
+def final_resources_of(generation_scores: pd.DataFrame) -> pd.Series:
+    """Each agent's final resources averaged over its generation's games (the study's headline
+    measure). Runs written before the `final_mean` column had it as their `score`."""
+    score = pd.to_numeric(generation_scores["score"]).astype(float)
+    if "final_mean" not in generation_scores:
+        return score
+    return pd.to_numeric(generation_scores["final_mean"]).astype(float).fillna(score)
+
+
 def final_resources(generation_scores: pd.DataFrame) -> pd.Series:
-    """Mean over a generation's agents of its score: final resources, averaged over games."""
-    scores = pd.to_numeric(generation_scores["score"]).astype(float)
+    """Mean over a generation's agents of their final resources, averaged over games."""
     generation = generation_scores["generation"].astype(int)
-    return scores.groupby(generation).mean().rename("final_resources")
+    return final_resources_of(generation_scores).groupby(generation).mean().rename(
+        "final_resources"
+    )
 
 
 def per_generation(run: Run) -> pd.DataFrame:

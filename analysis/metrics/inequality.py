@@ -33,7 +33,9 @@ def gini(values: Iterable[float]) -> float:
 
 
 def gini_by_generation(generation_scores: pd.DataFrame) -> pd.Series:
-    """Gini of the agents' scores (final resources) within each generation."""
-    scores = pd.to_numeric(generation_scores["score"]).astype(float)
+    """Gini of the agents' final resources (averaged over games) within each generation."""
+    from analysis.metrics.cooperation import final_resources_of
+
+    scores = final_resources_of(generation_scores)
     generation = generation_scores["generation"].astype(int)
     return scores.groupby(generation).agg(gini).rename("gini")

@@ -18,17 +18,18 @@ def strategy_survival(generation_scores: pd.DataFrame, by: str = "kind") -> pd.D
 
     Columns: agents (alive that generation), share (of the population), survivors (kept for
     the next generation), survival_rate (survivors / agents) and mean_score. Indexed by
-    (generation, type); types absent from a generation have no row.
+    (generation, type); types absent from a generation have no row. A generation that no
+    selection followed (the study's last) has NaN survivors and survival rate.
     """
     frame = generation_scores.assign(
         generation=generation_scores["generation"].astype(int),
-        survived=generation_scores["survived"].astype(int),
+        survived=pd.to_numeric(generation_scores["survived"]).astype(float),
         score=pd.to_numeric(generation_scores["score"]).astype(float),
     )
     grouped = frame.groupby(["generation", by])
     table = pd.DataFrame({
         "agents": grouped.size(),
-        "survivors": grouped["survived"].sum(),
+        "survivors": grouped["survived"].sum(min_count=1),
         "mean_score": grouped["score"].mean(),
     })
     population = table["agents"].groupby(level="generation").transform("sum")

@@ -24,7 +24,8 @@ def build(world: World, config: DonorGameConfig) -> DonorGame:
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
-    """Per generation: final resources (mean, min, max) and the average share given."""
+    """Per generation: final resources averaged over its games (mean, min, max over agents:
+    the study's headline) and the average share given."""
     rows = store.rows(
         "SELECT generation, name, value FROM metrics WHERE scope = 'generation' "
         "ORDER BY generation"
@@ -34,7 +35,8 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
         by_generation.setdefault(generation, {})[name] = value
     headers = ["generation", "mean resources", "min", "max", "share given"]
     table = [
-        [g + 1, v["mean_score"], v["min_score"], v["max_score"], v["mean_fraction"]]
+        [g + 1, *(v.get(f"{stat}_final", v[f"{stat}_score"]) for stat in ("mean", "min", "max")),
+         v["mean_fraction"]]
         for g, v in sorted(by_generation.items())
     ]
     return headers, table

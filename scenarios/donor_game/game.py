@@ -17,7 +17,7 @@ import numpy as np
 from scenarios.donor_game.config import RULE_FAMILIES, DonorGameConfig
 from scenarios.donor_game.memory import DonorMemory, describe_act
 from scenarios.donor_game.pairing import game_schedule
-from scenarios.donor_game.strategies import Donation, make_policy
+from scenarios.donor_game.strategies import GIVE_NOTHING, Donation, make_policy
 from scenarios.donor_game.tables import TABLES
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
 from sim.agent import SimAgent
@@ -37,8 +37,13 @@ class Donor(SimAgent):
         self.strategy = ""
         self.resources = 0.0
         self.final_resources: list[float] = []
-        self.acts: list[dict[str, Any]] = []  # this generation's acts as donor, by step
+        self.shares_given: list[float] = []  # this generation's gifts, as shares (reputation)
+        self.acts: list[dict[str, Any]] = []  # acts as donor since the trace reset, by step
         self.act_steps: list[int] = []
+
+    def forget_acts(self) -> None:
+        """Traces start empty again (at each game, or each generation: `trace_reset`)."""
+        self.acts, self.act_steps = [], []
 
     def last_act_before(self, step: int) -> dict[str, Any] | None:
         index = bisect.bisect_left(self.act_steps, step)
@@ -99,8 +104,11 @@ class DonorGame:
             yield from self._write_strategies(generation, newcomers, survivors)
             order = [int(i) for i in self.rng.permutation(len(self.slots))]
             for agent in self.agents:
-                agent.acts, agent.act_steps, agent.final_resources = [], [], []
+                agent.final_resources, agent.shares_given = [], []
             for game in range(config.games):
+                if game == 0 or config.trace_reset == "game":
+                    for agent in self.agents:
+                        agent.forget_acts()
                 for agent in self.agents:
                     agent.resources = config.endowment
                 schedule = game_schedule(
@@ -110,7 +118,8 @@ class DonorGame:
                     yield from self._play_round(generation, game, round_index, pairs)
                 for agent in self.agents:
                     agent.final_resources.append(agent.resources)
-            survivors = self._select(generation)
+            last = generation == config.generations - 1
+            survivors = self._select(generation, order, select=config.final_selection or not last)
             self._commit()
 
     @property
@@ -153,7 +162,9 @@ class DonorGame:
     def _write_strategies(
         self, generation: int, newcomers: list[Donor], survivors: list[Donor]
     ) -> Generator[Any, Any, None]:
-        shown = {agent.name: [(a.name, a.strategy) for a in survivors] for agent in newcomers}
+        # one list for every newcomer: a copy each would grow with the population squared
+        survivor_strategies = [(a.name, a.strategy) for a in survivors]
+        shown = dict.fromkeys((agent.name for agent in newcomers), survivor_strategies)
         shows_memories = False
         if self.memory is not None and survivors:
             # culture passes through memory: what a newcomer is shown is what it inherited
@@ -203,7 +214,9 @@ class DonorGame:
                 "generation": generation, "game": game, "round": round_index,
                 "donor": donor.name, "recipient": recipient.name,
                 "donor_resources": round(start[donor.name], 10),
-                "multiplier": config.multiplier, "punishment": config.punishment,
+                "recipient_resources": round(start[recipient.name], 10),
+                "multiplier": config.multiplier, "punishment": config.costly_punishment,
+                "partner_choice": config.partner_choice,
                 "punishment_multiplier": config.punishment_multiplier,
                 "trace": self._trace(recipient, step),
             }
@@ -217,10 +230,10 @@ class DonorGame:
         delta = dict.fromkeys(start, 0.0)
         donation_rows = []
         for donor, recipient, event in requests:
-            decision: Donation = event.value
-            if decision.action == "punish" and not config.punishment:
-                decision = Donation("donate", 0.0)
-            amount = decision.fraction * start[donor.name]
+            decision = self._allowed(event.value)
+            held = start[donor.name]
+            amount = decision.fraction * held if decision.units is None else decision.units
+            amount = min(amount, held)
             if decision.action == "punish":
                 effect = -amount * config.punishment_multiplier
             else:
@@ -228,14 +241,16 @@ class DonorGame:
             delta[donor.name] -= amount
             delta[recipient.name] += effect
             act = {"donor": donor.name, "recipient": recipient.name, "action": decision.action,
-                   "fraction": decision.fraction, "step": step}
+                   "fraction": decision.fraction, "step": step, "game": game,
+                   "round": round_index}
             donor.acts.append(act)
             donor.act_steps.append(step)
+            donor.shares_given.append(decision.fraction if decision.action == "donate" else 0.0)
             donation_rows.append({
                 "step": step, "generation": generation, "game": game, "round": round_index,
                 "donor": donor.name, "recipient": recipient.name, "action": decision.action,
                 "fraction": decision.fraction, "amount": amount, "effect": effect,
-                "donor_before": start[donor.name], "recipient_before": start[recipient.name],
+                "donor_before": held, "recipient_before": start[recipient.name],
                 "source": donor.brain.brain_type,
             })
         for agent in self.agents:
@@ -258,6 +273,15 @@ class DonorGame:
             f"game {game + 1}/{config.games} round {round_index + 1}/{total_rounds}",
         )
         yield self.world.env.timeout(1)
+
+    def _allowed(self, decision: Donation) -> Donation:
+        """A sanction the game does not offer (a rule brain's, or an LLM's stray answer) is
+        played as giving nothing."""
+        if decision.action == "punish" and not self.config.costly_punishment:
+            return GIVE_NOTHING
+        if decision.action == "refuse" and not self.config.partner_choice:
+            return GIVE_NOTHING
+        return decision
 
     def _record_round(self, generation: int, game: int, round_index: int,
                       donation_rows: list[dict[str, Any]]) -> None:
@@ -285,33 +309,53 @@ class DonorGame:
         ])
         self._commit()
 
-    def _select(self, generation: int) -> list[Donor]:
-        """Rank by mean final resources over the games; the top share survives."""
-        agents = self.agents
-        scores = np.array([np.mean(a.final_resources) for a in agents])
-        tiebreak = self.rng.permutation(len(agents))
-        ranking = sorted(range(len(agents)), key=lambda i: (-scores[i], tiebreak[i]))
-        survivors = {agents[i].name for i in ranking[: self.config.survivors]}
-        fractions = []
-        for agent in agents:
-            gifts = [act["fraction"] if act["action"] == "donate" else 0.0 for act in agent.acts]
-            fractions.append(float(np.mean(gifts)) if gifts else 0.0)
+    def _select(self, generation: int, order: list[int], *, select: bool) -> list[Donor]:
+        """Score and rank the generation; with `select`, keep the survivors, remove the rest.
+
+        Ranking is by `selection_score` ('top'), by reputation (the mean share an agent gave),
+        or, for 'random' selection, by score with a random survivor set. Ties fall to the
+        generation's shuffled order, as in the study (its sort is stable over a shuffled list).
+        Without `select` (the last generation, unless `final_selection`) nobody is removed and
+        `survived` is left empty: no selection happened.
+        """
+        config, agents = self.config, self.agents
+        finals = np.array([a.final_resources for a in agents], dtype=float)
+        final_mean = finals.mean(axis=1)
+        scores = finals[:, -1] if config.selection_score == "last_game" else final_mean
+        shares = np.array([np.mean(a.shares_given) if a.shares_given else 0.0 for a in agents])
+        position = {slot: place for place, slot in enumerate(order)}
+        slot_of = [i for i, slot in enumerate(self.slots) if slot.agent is not None]
+        ranked_by = shares if config.selection == "reputation" else scores
+        ranking = sorted(range(len(agents)), key=lambda i: (-ranked_by[i], position[slot_of[i]]))
+        if not select:
+            survivors: set[str] | None = None
+        elif config.selection == "random":
+            drawn = self.rng.permutation(len(agents))[: config.survivors]
+            survivors = {agents[int(i)].name for i in drawn}
+        else:
+            survivors = {agents[i].name for i in ranking[: config.survivors]}
         self._insert("generation_scores", [
             {"generation": generation, "agent_id": agents[i].name,
              "brain": agents[i].brain.brain_type, "kind": agents[i].brain.kind,
-             "score": float(scores[i]), "rank": rank, "survived": int(agents[i].name in survivors)}
+             "score": float(scores[i]), "final_mean": float(final_mean[i]),
+             "share_given": float(shares[i]), "rank": rank,
+             "survived": None if survivors is None else int(agents[i].name in survivors)}
             for rank, i in enumerate(ranking)
         ])
         values = {
             "mean_score": scores.mean(), "min_score": scores.min(), "max_score": scores.max(),
-            "mean_fraction": np.mean(fractions), "min_fraction": np.min(fractions),
-            "max_fraction": np.max(fractions),
+            "mean_final": final_mean.mean(), "min_final": final_mean.min(),
+            "max_final": final_mean.max(),
+            "mean_fraction": shares.mean(), "min_fraction": shares.min(),
+            "max_fraction": shares.max(),
         }
         self._insert("metrics", [
             {"scope": "generation", "step": None, "generation": generation, "game": None,
              "round": None, "name": name, "value": float(value)}
             for name, value in values.items()
         ])
+        if survivors is None:
+            return []
         kept = []
         for slot in self.slots:
             assert slot.agent is not None

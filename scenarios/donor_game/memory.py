@@ -36,12 +36,13 @@ Steps = Generator[Any, Any, Any]
 
 def donor_game_importance(text: str, kind: str = "observation") -> int:
     """How a rule brain rates a Donor Game memory (1-10): being punished or punishing stands
-    out most, then a refusal, then a gift of half or more of one's resources; routine smaller
-    gifts matter least. Reads the texts `describe_act` writes."""
+    out most, then a refusal (giving nothing, or refusing to play), then a gift of half or
+    more of one's resources; routine smaller gifts matter least. Reads the texts
+    `describe_act` writes."""
     lowered = text.lower()
     if "punish" in lowered:
         return 8
-    if "nothing" in lowered:
+    if "nothing" in lowered or "refused" in lowered:
         return 6
     share = _SHARE_RE.search(text)
     if share is not None and int(share.group(1)) >= 50:
@@ -61,6 +62,9 @@ def describe_act(act: dict[str, Any], amount: float, effect: float, *, as_donor:
                    f"{-effect:.1f} from them."
         return f"{donor} punished me: they paid {amount:.1f} units ({pct}) and I lost " \
                f"{-effect:.1f}."
+    if act["action"] == "refuse":
+        return f"I refused to play with {recipient}." if as_donor else \
+            f"{donor} refused to play with me."
     if amount <= 0:
         return f"I gave nothing to {recipient}." if as_donor else f"{donor} gave me nothing."
     if as_donor:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from sim.scripted_llm import ChatRequest
 
-STRATEGY_MARKER = 'one key, "strategy"'
+DONOR_MARKER = "you are the donor"
+_HELD_RE = re.compile(r"You currently have (\d+(?:\.\d+)?) units")
 
 
 def prompt_digest(request: ChatRequest) -> int:
@@ -22,25 +24,46 @@ def prompt_digest(request: ChatRequest) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
+def is_donation_request(request: ChatRequest) -> bool:
+    return DONOR_MARKER in request.messages[-1]["content"]
+
+
 def is_strategy_request(request: ChatRequest) -> bool:
-    return STRATEGY_MARKER in request.messages[-1]["content"]
+    content = request.messages[-1]["content"]
+    return '"strategy"' in content and DONOR_MARKER not in content
 
 
 def scripted_player(request: ChatRequest) -> str:
-    """Reply to a Donor Game prompt in one of several realistic formats."""
+    """Reply to a Donor Game prompt in one of several realistic formats.
+
+    Strategy prompts get a strategy (with step-by-step reasoning when the prompt asks for it);
+    donation prompts get an amount in the unit the prompt asks for (units up to the donor's
+    resources, or a percentage).
+    """
     digest = prompt_digest(request)
+    content = request.messages[-1]["content"]
     if is_strategy_request(request):
         share = 20 + digest % 60
-        return json.dumps({
-            "strategy": f"I give about {share}% to players whose trace shows generosity, "
-            "and little to those who gave nothing."
-        })
+        strategy = (f"I give about {share}% to players whose trace shows generosity, and "
+                    "little to those who gave nothing.")
+        if '"reasoning"' in content:
+            return json.dumps({
+                "reasoning": "Gifts are doubled, so helping helpers pays; defectors must not "
+                "profit.",
+                "strategy": f"My strategy will be: {strategy}",
+            })
+        return json.dumps({"strategy": strategy})
     percent = digest % 101
+    key, value = "percent", f"{percent}"
+    held = _HELD_RE.search(content)
+    if '"units"' in content and held is not None:
+        key, value = "units", f"{percent * float(held.group(1)) / 100:.2f}"
     style = (digest >> 8) % 4
     if style == 0:
-        return json.dumps({"reasoning": "They gave before; I reciprocate.", "percent": percent})
+        return f'{{"reasoning": "They gave before; I reciprocate.", "{key}": {value}}}'
     if style == 1:
-        return f'```json\n{{"reasoning": "Cautious.", "percent": {percent}}}\n```'
+        return f'```json\n{{"reasoning": "Cautious.", "{key}": {value}}}\n```'
     if style == 2:
-        return f"Thinking about their record, generosity pays off.\nAnswer: {percent}%"
-    return str(percent)
+        unit = "%" if key == "percent" else ""
+        return f"Thinking about their record, generosity pays off.\nAnswer: {value}{unit}"
+    return value

@@ -26,30 +26,38 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-ACTIONS = ("donate", "punish")
+ACTIONS = ("donate", "punish", "refuse")
 
 
 @dataclass(frozen=True)
 class Donation:
     """One donor's decision.
 
-    ``fraction`` is a share of the donor's *current* resources, as the prompts ask LLM agents
-    for a share; ``("donate", 0.0)`` is a refusal. With ``"punish"`` the fraction is what the
-    donor pays to make the recipient lose a multiple of it.
+    ``fraction`` is a share of the donor's *current* resources; ``("donate", 0.0)`` gives
+    nothing. With ``"punish"`` the fraction is what the donor pays to make the recipient lose a
+    multiple of it. ``"refuse"`` (partner choice) declines to play with the recipient at all:
+    nothing changes hands, and the trace says so. ``units``, when set, is the amount an LLM
+    donor named in units (the study's way of asking); it is kept exactly rather than recomputed
+    from the fraction, so the store holds what the donor said.
     """
 
     action: str
     fraction: float
+    units: float | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, got {self.action!r}")
         if not 0.0 <= self.fraction <= 1.0:  # also rejects NaN
             raise ValueError(f"fraction must be in [0, 1], got {self.fraction!r}")
+        if self.action == "refuse" and self.fraction:
+            raise ValueError("a refusal gives nothing: its fraction must be 0")
+        if self.units is not None and not (math.isfinite(self.units) and self.units >= 0):
+            raise ValueError(f"units must be a finite number >= 0, got {self.units!r}")
         object.__setattr__(self, "fraction", float(self.fraction))  # plain float for JSON
 
 
-REFUSE = Donation("donate", 0.0)
+GIVE_NOTHING = Donation("donate", 0.0)
 
 
 def _pct(x: float) -> str:
@@ -129,12 +137,14 @@ class RulePolicy(ABC):
     def _withhold(self, observation: Mapping[str, Any], punish: float) -> Donation:
         """What a discriminator does to a recipient it will not help.
 
-        It punishes only when the game allows it and the policy is willing to pay for it;
-        otherwise it simply refuses.
+        It punishes only when the game allows it and the policy is willing to pay for it; where
+        partners may be chosen it refuses to play; otherwise it simply gives nothing.
         """
         if punish > 0 and observation["punishment"]:
             return Donation("punish", punish)
-        return REFUSE
+        if observation.get("partner_choice"):
+            return Donation("refuse", 0.0)
+        return GIVE_NOTHING
 
     @staticmethod
     def _punish_text(punish: float) -> str:
@@ -180,7 +190,7 @@ class AlwaysDefect(RulePolicy):
     family: ClassVar[str] = "always_defect"
 
     def decide(self, observation: Mapping[str, Any]) -> Donation:
-        return REFUSE
+        return GIVE_NOTHING
 
     def describe(self) -> str:
         return (

@@ -18,6 +18,9 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "generation_scores": {
         "generation": "INTEGER", "agent_id": "TEXT", "brain": "TEXT", "kind": "TEXT",
-        "score": "REAL", "rank": "INTEGER", "survived": "INTEGER",
+        # score: what `selection_score` ranks on; final_mean: final resources averaged over
+        # the generation's games (the study's headline); share_given: mean share donated
+        "score": "REAL", "final_mean": "REAL", "share_given": "REAL", "rank": "INTEGER",
+        "survived": "INTEGER",  # NULL when no selection followed (the last generation)
     },
 }
