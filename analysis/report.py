@@ -41,6 +41,7 @@ from analysis.metrics import (
 )
 from analysis.metrics.reciprocity import pairs_from_run
 from analysis.run import Run
+from sim.redaction import scrub
 
 REPORT_NAME = "report.html"
 #: Config keys that may tell a set of runs apart, in the order they are tried for grouping.
@@ -81,7 +82,7 @@ def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) 
         if path.suffix.lower() != ".html":
             path = path / REPORT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build_report(runs), encoding="utf-8")
+    path.write_text(scrub(build_report(runs)), encoding="utf-8")  # agent texts are model output
     return path
 
 

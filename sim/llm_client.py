@@ -17,7 +17,6 @@ import asyncio
 import email.utils
 import os
 import random
-import re
 import socket
 import time
 import weakref
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sim._offline  # noqa: F401  (sets litellm's offline environment; cheap, unlike litellm)
 from sim.breaker import CircuitBreaker
+from sim.redaction import check_key_env_name, scrub, scrub_values, watch_env
 
 if TYPE_CHECKING:
     from sim.local_model import Endpoint
@@ -75,6 +75,12 @@ class LLMSettings:
             raise ValueError("max_concurrency must be >= 1")
         if self.backoff_base_s < 0 or self.backoff_max_s < 0:
             raise ValueError("backoff times must be >= 0")
+        if self.api_key_env is not None:
+            try:
+                check_key_env_name(self.api_key_env)
+            except ValueError as error:
+                raise ValueError(f"api_key_env {error}") from None
+            watch_env(self.api_key_env)  # its value is scrubbed from every error text
 
 
 @dataclass
@@ -174,7 +180,7 @@ class LLMClient:
                         timeout=settings.timeout_s + 1.0,
                     )
                     self._account(result, response)
-                    result.text = _reply_text(response)
+                    result.text = scrub_values(_reply_text(response))
                 except Exception as exc:
                     outcome = self._classify(exc)
                     result.error = self._describe(exc, outcome)
@@ -335,14 +341,8 @@ class LLMClient:
         return self._scrub(f"cannot use model {self.settings.model!r}{where}: {error}")
 
     def _scrub(self, text: str) -> str:
-        """Remove the API key (and anything key-shaped) and keep the text on one line."""
-        if self._api_key and self._api_key != LOCAL_DUMMY_KEY:
-            text = text.replace(self._api_key, "***")
-        text = _KEY_LIKE.sub("***", text)
-        return " ".join(text.split())
-
-
-_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-(?!societas-local\b)[A-Za-z0-9_\-]{12,}")
+        """Remove every secret (sim.redaction) and keep the text on one line."""
+        return " ".join(scrub(text).split())
 
 
 def _reply_text(response: Any) -> str:
