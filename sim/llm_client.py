@@ -276,11 +276,7 @@ class LLMClient:
         if usage is not None:
             result.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
             result.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
-        try:
-            cost = self._litellm.completion_cost(completion_response=response)
-        except Exception:  # unknown or local models have no price: free, not an error
-            cost = 0.0
-        result.cost_usd += float(cost or 0.0)
+        result.cost_usd += _priced_by_litellm(response)
 
     def _classify(self, exc: BaseException) -> _Outcome:
         """Decide what an exception from one attempt means for the call."""
@@ -343,6 +339,19 @@ class LLMClient:
     def _scrub(self, text: str) -> str:
         """Remove every secret (sim.redaction) and keep the text on one line."""
         return " ".join(scrub(text).split())
+
+
+def _priced_by_litellm(response: Any) -> float:
+    """The cost litellm already computed for this response (it prices every reply before
+    returning it, into `_hidden_params["response_cost"]`); pricing it again would cost a few
+    ms of CPU per call. Models without a price (local, scripted) come back as None: free."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost") if isinstance(hidden, dict) else getattr(
+        hidden, "response_cost", None)
+    try:
+        return max(float(cost or 0.0), 0.0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _reply_text(response: Any) -> str:
