@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -46,6 +46,12 @@ class RunConfig(BaseModel):
     max_concurrency: int = Field(10, gt=0, description="Model calls in flight at once.")
     max_repairs: int = Field(
         1, ge=0, description="Re-prompts after an unparseable reply before the fallback."
+    )
+    log_decisions: Literal["all", "llm", "none"] = Field(
+        "all",
+        description="Which decisions go into the store's `decisions` table: 'all', only those "
+        "of LLM brains ('llm'; rule sweeps stay small), or 'none'. Model calls are always "
+        "logged in `llm_calls`.",
     )
 
     @field_validator("api_key_env")

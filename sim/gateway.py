@@ -47,6 +47,10 @@ class Resolution:
     calls: list[CallRecord] = field(default_factory=list)
 
 
+#: Which decisions `_log` writes to the store: every one, those of LLM brains, or none.
+LOG_DECISIONS = ("all", "llm", "none")
+
+
 class BudgetExhausted(RuntimeError):
     """The run reached its call or cost budget; it stops before the next batch of calls."""
 
@@ -92,6 +96,7 @@ class Gateway:
         replay_only: bool = False,
         budget: Budget | None = None,
         seed: int | None = None,
+        log_decisions: str = "all",
     ) -> None:
         if replay_only and cache is None:
             raise ValueError("replay-only needs a response cache")
@@ -100,6 +105,9 @@ class Gateway:
         self.replay_only = replay_only
         self.budget = budget or Budget()
         self.seed = seed
+        if log_decisions not in LOG_DECISIONS:
+            raise ValueError(f"log_decisions must be one of {LOG_DECISIONS}, not {log_decisions!r}")
+        self.log_decisions = log_decisions
         self.stats = GatewayStats()
         self._clients: dict[LLMSettings, LLMClient] = {}
         self._loop: LoopThread | None = None
@@ -259,19 +267,10 @@ class Gateway:
         decision_rows: list[dict[str, Any]],
         call_rows: list[dict[str, Any]],
     ) -> None:
-        task = request.task
-        decision_rows.append(
-            {
-                "request_id": request.request_id,
-                "sim_time": request.sim_time,
-                "agent_id": request.agent.name,
-                "task": task.kind,
-                "observation": to_json(task.observation()),
-                "decision": to_json(task.encode(resolution.decision)),
-                "source": resolution.source,
-                "n_calls": len(resolution.calls),
-            }
-        )
+        if self.log_decisions == "all" or (
+            self.log_decisions == "llm" and isinstance(request.agent.brain, LLMBrain)
+        ):
+            decision_rows.append(self._decision_row(request, resolution))
         model = getattr(request.agent.brain, "model", None)
         for call in resolution.calls:
             completion = call.completion
@@ -295,6 +294,20 @@ class Gateway:
                 }
             )
             self._next_call_id += 1
+
+    @staticmethod
+    def _decision_row(request: DecisionRequest, resolution: Resolution) -> dict[str, Any]:
+        task = request.task
+        return {
+            "request_id": request.request_id,
+            "sim_time": request.sim_time,
+            "agent_id": request.agent.name,
+            "task": task.kind,
+            "observation": to_json(task.observation()),
+            "decision": to_json(task.encode(resolution.decision)),
+            "source": resolution.source,
+            "n_calls": len(resolution.calls),
+        }
 
     def _client(self, settings: LLMSettings) -> LLMClient:
         client = self._clients.get(settings)
