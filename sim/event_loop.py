@@ -26,6 +26,8 @@ T = TypeVar("T")
 
 #: How long `close()` waits for cancelled calls and the thread to wind down.
 SHUTDOWN_TIMEOUT_S = 5.0
+#: How often a caller waiting for a batch checks that the loop's thread is still alive.
+LIVENESS_CHECK_S = 1.0
 
 
 class LoopThread:
@@ -53,9 +55,17 @@ class LoopThread:
         if self.closed:
             coroutine.close()
             raise RuntimeError("the gateway's event loop is closed")
+        if not self._thread.is_alive():
+            coroutine.close()
+            raise RuntimeError("the gateway's event loop thread has stopped")
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         try:
-            return future.result()
+            while True:
+                try:
+                    return future.result(timeout=LIVENESS_CHECK_S)
+                except concurrent.futures.TimeoutError:
+                    if not self._thread.is_alive():  # it would never answer: do not hang
+                        raise RuntimeError("the gateway's event loop thread died") from None
         except BaseException:
             future.cancel()
             raise
@@ -72,6 +82,10 @@ class LoopThread:
                 future.result(timeout=SHUTDOWN_TIMEOUT_S)
             loop.call_soon_threadsafe(loop.stop)
             self._thread.join(timeout=SHUTDOWN_TIMEOUT_S)
+        elif not loop.is_running():  # the thread died: cancel its leftovers from here
+            # (impossible where this thread runs a loop of its own, e.g. in Jupyter)
+            with contextlib.suppress(RuntimeError):
+                loop.run_until_complete(_cancel_everything())
         if not self._thread.is_alive():
             loop.close()  # a thread stuck in a blocking call keeps its loop; it is a daemon
 

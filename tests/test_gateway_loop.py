@@ -17,8 +17,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import load_config
+from sim.event_loop import LoopThread
 from sim.registry import get_scenario
 from sim.runner import RunOptions, run_scenario
 from sim.scripted_llm import ScriptedLLMServer
@@ -92,3 +95,21 @@ def test_ctrl_c_with_calls_in_flight_stops_at_once(tmp_path: Path) -> None:
     finally:
         db.close()
     assert status == "interrupted"
+
+
+def test_a_dead_loop_thread_raises_instead_of_hanging() -> None:
+    loop_thread = LoopThread()
+
+    async def stops_its_loop() -> None:
+        asyncio.get_running_loop().stop()  # the thread's run_forever returns: it ends
+        await asyncio.sleep(30)
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="died"):
+        loop_thread.run(stops_its_loop())
+    assert time.monotonic() - started < 10
+    with pytest.raises(RuntimeError, match="stopped"):
+        loop_thread.run(asyncio.sleep(0))
+    loop_thread.close()
+    loop_thread.close()  # twice is harmless
+    assert loop_thread.closed and gateway_threads() == []
