@@ -104,7 +104,18 @@ def check_key_env_name(name: str) -> str:
             "looks like an API key (it is the value of a *_API_KEY environment variable); "
             "give the variable's name instead; the value given was not saved"
         )
+    if name not in os.environ and _looks_random(name):
+        raise ValueError(
+            "looks like an API key (long, mixed-case letters and digits, and no such "
+            "variable is set); give the variable's name instead; the value given was not saved"
+        )
     return name
+
+
+def _looks_random(name: str) -> bool:
+    """Long and mixed like a generated key (`AIzaSyD...`), not like a variable name."""
+    return (len(name) >= 24 and any(c.islower() for c in name)
+            and any(c.isupper() for c in name) and any(c.isdigit() for c in name))
 
 
 class _ScrubbingStream:

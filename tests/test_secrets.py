@@ -107,6 +107,7 @@ def test_keys_echoed_by_the_server_reach_no_output(tmp_path: Path) -> None:
     "sk-abcdefghijklmnopqrstuv",  # a key where its variable's name belongs
     "mellon8friend2gate",  # not key-shaped, but the value of a set *_API_KEY variable
     "my key",  # not a variable name at all
+    "AIzaSyD4kq9XbT2mW7vR0pLnC8eH5uJ3fG6",  # a valid name, but shaped like a generated key
 ])
 def test_a_key_given_as_api_key_env_is_refused_and_never_saved(
         pasted: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
