@@ -10,6 +10,7 @@ differs between them.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -39,8 +40,9 @@ from analysis.metrics import (
     text_convergence,
     with_donor,
 )
-from analysis.metrics.reciprocity import pairs_from_run
+from analysis.metrics.reciprocity import DecisionsNotLogged, missing_decisions, pairs_from_run
 from analysis.run import Run
+from sim.redaction import scrub
 
 REPORT_NAME = "report.html"
 #: Config keys that may tell a set of runs apart, in the order they are tried for grouping.
@@ -83,7 +85,7 @@ def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) 
         if path.suffix.lower() != ".html":
             path = path / REPORT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build_report(runs), encoding="utf-8")
+    path.write_text(scrub(build_report(runs)), encoding="utf-8")  # agent texts are model output
     return path
 
 
@@ -100,14 +102,17 @@ def build_report(runs: Sequence[RunLike]) -> str:
     runs = [as_run(r) for r in runs]
     info = pd.DataFrame([run_info(r) for r in runs])
     group = grouping_column(info)
-    pairs = _pooled(runs, lambda r: with_donor(pairs_from_run(r), r.agents))
+    with warnings.catch_warnings():  # the sections below say what is missing
+        warnings.simplefilter("ignore", DecisionsNotLogged)
+        pairs = _pooled(runs, lambda r: with_donor(pairs_from_run(r), r.agents))
+    missing = [m for m in (missing_decisions(r) for r in runs) if m is not None]
     title = (f"Societas report: {info.loc[0, 'run']}" if len(runs) == 1
              else f"Societas report: {len(runs)} runs")
     sections = [
         _runs_section(info),
         _cooperation_section(runs, group),
-        _reciprocity_section(runs, pairs),
-        _punishment_section(info, pairs),
+        _reciprocity_section(runs, pairs, missing),
+        _punishment_section(info, pairs, missing),
         _strategies_section(runs),
         _examples_section(runs),
         _llm_section(runs),
@@ -154,11 +159,12 @@ def _cooperation_section(runs: Sequence[Run], group: str | None) -> str:
     return h.section("cooperation", "Cooperation", body)
 
 
-def _reciprocity_section(runs: Sequence[Run], pairs: pd.DataFrame) -> str:
+def _reciprocity_section(runs: Sequence[Run], pairs: pd.DataFrame, missing: list[str]) -> str:
     body = [h.note(
         "How strongly a donor's gift follows the recipient's last share given: the OLS slope "
         "of gift on last share and Spearman's rho, each with a 95% interval; decisions about "
         "recipients without a record and fallbacks are left out.")]
+    body += [h.note(text) for text in missing]
     rows = {r.path.name: reciprocity(pairs[pairs["run"] == r.path.name]).as_dict()
             for r in runs}
     if len(runs) > 1:
@@ -171,7 +177,7 @@ def _reciprocity_section(runs: Sequence[Run], pairs: pd.DataFrame) -> str:
     return h.section("reciprocity", "Reciprocity", body)
 
 
-def _punishment_section(info: pd.DataFrame, pairs: pd.DataFrame) -> str:
+def _punishment_section(info: pd.DataFrame, pairs: pd.DataFrame, missing: list[str]) -> str:
     allowed = bool(info.get("punishment", pd.Series([False])).astype(bool).any())
     punished = bool((pairs["action"] == "punish").any()) if not pairs.empty else False
     if not allowed and not punished:
@@ -180,6 +186,9 @@ def _punishment_section(info: pd.DataFrame, pairs: pd.DataFrame) -> str:
     body = [h.note("Punishments by the target's last act: stingy = gave less than 25% (or "
                    "punished), generous = gave at least 25%. rate = punishments / acts toward "
                    "that class; share = part of all punishments.")]
+    body += [h.note(text) for text in missing]
+    if pairs.empty:
+        return h.section("punishment", "Punishment", body)
     body.append(h.table(punishment_use(pairs, per_generation=False)))
     by_generation = punishment_use(pairs).xs("all", level="target")
     body.append(h.note("Per generation, all targets:"))

@@ -86,7 +86,13 @@ class Run:
 
     @property
     def decisions(self) -> pd.DataFrame:
+        """Logged decisions: all of them, only LLM brains' or none, as `log_decisions` says."""
         return self.table("decisions")
+
+    @property
+    def log_decisions(self) -> str:
+        """Which decisions the run logged: 'all' (the default), 'llm' or 'none'."""
+        return str(self.config.get("log_decisions") or "all")
 
     @property
     def llm_calls(self) -> pd.DataFrame:

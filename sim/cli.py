@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.config import ConfigError, load_config
+from sim.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 
 if TYPE_CHECKING:
@@ -89,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `societas` command; nothing it prints to stderr carries an API key."""
+    with scrubbed_stderr():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     # A run stopped by a fatal model error abandons calls in flight; litellm then leaves
     # un-awaited coroutines behind, whose warnings would bury the one line that matters.
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited")

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.llm_client import LLMSettings
+from sim.redaction import check_key_env_name, watch_env
+
+#: Keys whose rejected value is never repeated in an error: it may be an API key.
+SECRET_INPUTS = frozenset({"api_key_env"})
 
 
 class ConfigError(ValueError):
@@ -43,6 +47,21 @@ class RunConfig(BaseModel):
     max_repairs: int = Field(
         1, ge=0, description="Re-prompts after an unparseable reply before the fallback."
     )
+    log_decisions: Literal["all", "llm", "none"] = Field(
+        "all",
+        description="Which decisions go into the store's `decisions` table: 'all', only those "
+        "of LLM brains ('llm'; rule sweeps stay small), or 'none'. Model calls are always "
+        "logged in `llm_calls`.",
+    )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name_not_a_key(cls, name: str | None) -> str | None:
+        # A key pasted here would be written into config.toml, config.json and the store.
+        if name is not None:
+            check_key_env_name(name)
+            watch_env(name)
+        return name
 
     def llm_settings(self) -> LLMSettings:
         """The gateway's view of this config (hashable, so clients can be shared)."""
@@ -114,6 +133,8 @@ def describe_validation_error(error: ValidationError, config_type: type[BaseMode
         if problem["type"] == "extra_forbidden":
             known = ", ".join(sorted(_fields_at(config_type, problem["loc"][:-1])))
             lines.append(f"unknown config key {key!r} (known keys: {known})")
+        elif problem["loc"] and problem["loc"][-1] in SECRET_INPUTS:
+            lines.append(f"config key {key!r}: {problem['msg']}")
         else:
             lines.append(f"config key {key!r}: {problem['msg']} (got {problem.get('input')!r})")
     return "; ".join(lines)

@@ -5,18 +5,21 @@ call). LLM requests of a batch run concurrently on one event loop kept for the w
 reply is parsed by its task, a reply that cannot be parsed gets repair re-prompts, and one that
 still cannot becomes the task's fallback, recorded and counted. Results and log rows are
 produced in request order, never in completion order, so a run is a function of its replies.
+
+The loop runs in a thread of its own (`sim.event_loop`), so a run works the same from a
+script and from a Jupyter kernel, whose own loop already occupies the calling thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.brains import LLMBrain, RuleBrain
 from sim.cache import CacheMiss, ResponseCache, request_key
+from sim.event_loop import LoopThread
 from sim.llm_client import Completion, LLMClient, LLMSettings
 from sim.store import to_json
 from sim.tasks import ParseError
@@ -42,6 +45,10 @@ class Resolution:
     decision: Any
     source: str  # 'rule' | 'llm' | 'repaired' | 'fallback'
     calls: list[CallRecord] = field(default_factory=list)
+
+
+#: Which decisions `_log` writes to the store: every one, those of LLM brains, or none.
+LOG_DECISIONS = ("all", "llm", "none")
 
 
 class BudgetExhausted(RuntimeError):
@@ -89,6 +96,7 @@ class Gateway:
         replay_only: bool = False,
         budget: Budget | None = None,
         seed: int | None = None,
+        log_decisions: str = "all",
     ) -> None:
         if replay_only and cache is None:
             raise ValueError("replay-only needs a response cache")
@@ -97,9 +105,12 @@ class Gateway:
         self.replay_only = replay_only
         self.budget = budget or Budget()
         self.seed = seed
+        if log_decisions not in LOG_DECISIONS:
+            raise ValueError(f"log_decisions must be one of {LOG_DECISIONS}, not {log_decisions!r}")
+        self.log_decisions = log_decisions
         self.stats = GatewayStats()
         self._clients: dict[LLMSettings, LLMClient] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: LoopThread | None = None
         self._next_call_id = 0
         self._requests_by_agent: Counter[str] = Counter()
 
@@ -117,7 +128,7 @@ class Gateway:
                 raise TypeError(f"agent {request.agent.name} has no usable brain: {brain!r}")
         if llm_indices:
             self._check_budget(len(llm_indices))
-            answered = self._event_loop().run_until_complete(
+            answered = self._event_loop().run(
                 self._ask_models([batch[i] for i in llm_indices])
             )
             for index, resolution in zip(llm_indices, answered, strict=True):
@@ -136,15 +147,22 @@ class Gateway:
         return [resolution.decision for resolution in resolutions]  # type: ignore[union-attr]
 
     async def _ask_models(self, requests: list[DecisionRequest]) -> list[Resolution]:
-        # gather() must be created inside the running loop: outside one it binds its futures
-        # to asyncio's default loop, which run_until_complete on our own loop then rejects.
         ordinals = []
         for request in requests:  # an agent's n-th request: its identity for the cache
             ordinals.append(self._requests_by_agent[request.agent.name])
             self._requests_by_agent[request.agent.name] += 1
-        return await asyncio.gather(
-            *(self._ask_model(r, n) for r, n in zip(requests, ordinals, strict=True))
-        )
+        tasks = [
+            asyncio.ensure_future(self._ask_model(r, n))
+            for r, n in zip(requests, ordinals, strict=True)
+        ]
+        try:
+            return await asyncio.gather(*tasks)  # in request order, whatever finished first
+        except BaseException:
+            # A fatal error (or Ctrl-C) ends the batch: its other calls must not keep running
+            # on the loop, sending requests for a run that is stopping.
+            for task in tasks:
+                task.cancel()
+            raise
 
     def _check_budget(self, batch_calls: int) -> None:
         budget, stats = self.budget, self.stats
@@ -249,19 +267,10 @@ class Gateway:
         decision_rows: list[dict[str, Any]],
         call_rows: list[dict[str, Any]],
     ) -> None:
-        task = request.task
-        decision_rows.append(
-            {
-                "request_id": request.request_id,
-                "sim_time": request.sim_time,
-                "agent_id": request.agent.name,
-                "task": task.kind,
-                "observation": to_json(task.observation()),
-                "decision": to_json(task.encode(resolution.decision)),
-                "source": resolution.source,
-                "n_calls": len(resolution.calls),
-            }
-        )
+        if self.log_decisions == "all" or (
+            self.log_decisions == "llm" and isinstance(request.agent.brain, LLMBrain)
+        ):
+            decision_rows.append(self._decision_row(request, resolution))
         model = getattr(request.agent.brain, "model", None)
         for call in resolution.calls:
             completion = call.completion
@@ -286,41 +295,37 @@ class Gateway:
             )
             self._next_call_id += 1
 
+    @staticmethod
+    def _decision_row(request: DecisionRequest, resolution: Resolution) -> dict[str, Any]:
+        task = request.task
+        return {
+            "request_id": request.request_id,
+            "sim_time": request.sim_time,
+            "agent_id": request.agent.name,
+            "task": task.kind,
+            "observation": to_json(task.observation()),
+            "decision": to_json(task.encode(resolution.decision)),
+            "source": resolution.source,
+            "n_calls": len(resolution.calls),
+        }
+
     def _client(self, settings: LLMSettings) -> LLMClient:
         client = self._clients.get(settings)
         if client is None:
             client = self._clients[settings] = LLMClient(settings)
         return client
 
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
+    def _event_loop(self) -> LoopThread:
         # One loop for the whole run: litellm's HTTP clients are bound to the loop they were
-        # created on, so a fresh asyncio.run() per batch would leave them dangling.
-        if self._loop is None or self._loop.is_closed():
-            self._loop = asyncio.new_event_loop()
+        # created on, so a fresh loop per batch would leave them dangling.
+        if self._loop is None or self._loop.closed:
+            self._loop = LoopThread()
         return self._loop
 
     def close(self) -> None:
-        """End the run's event loop, cancelling litellm's background workers first."""
+        """End the run's event loop, cancelling calls in flight and litellm's workers first."""
         for client in self._clients.values():
             client.close()  # e.g. stops the server of a local model (sim.local_model)
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        try:
-            if pending:  # gather() of nothing would bind to asyncio's default loop, not ours
-                loop.run_until_complete(_drain(pending))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        except KeyboardInterrupt:
-            pass  # a call cut short by Ctrl-C re-raises it here; the run is stopping anyway
-        finally:
+        loop, self._loop = self._loop, None
+        if loop is not None:
             loop.close()
-
-
-async def _drain(tasks: set[asyncio.Task]) -> None:
-    """Wait for cancelled tasks to finish, whatever they end with (Ctrl-C included)."""
-    for task in tasks:
-        with contextlib.suppress(BaseException):  # shutting down: outcomes no longer matter
-            await task

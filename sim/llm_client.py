@@ -17,7 +17,6 @@ import asyncio
 import email.utils
 import os
 import random
-import re
 import socket
 import time
 import weakref
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sim._offline  # noqa: F401  (sets litellm's offline environment; cheap, unlike litellm)
 from sim.breaker import CircuitBreaker
+from sim.redaction import check_key_env_name, scrub, scrub_values, watch_env
 
 if TYPE_CHECKING:
     from sim.local_model import Endpoint
@@ -75,6 +75,12 @@ class LLMSettings:
             raise ValueError("max_concurrency must be >= 1")
         if self.backoff_base_s < 0 or self.backoff_max_s < 0:
             raise ValueError("backoff times must be >= 0")
+        if self.api_key_env is not None:
+            try:
+                check_key_env_name(self.api_key_env)
+            except ValueError as error:
+                raise ValueError(f"api_key_env {error}") from None
+            watch_env(self.api_key_env)  # its value is scrubbed from every error text
 
 
 @dataclass
@@ -174,7 +180,7 @@ class LLMClient:
                         timeout=settings.timeout_s + 1.0,
                     )
                     self._account(result, response)
-                    result.text = _reply_text(response)
+                    result.text = scrub_values(_reply_text(response))
                 except Exception as exc:
                     outcome = self._classify(exc)
                     result.error = self._describe(exc, outcome)
@@ -270,11 +276,7 @@ class LLMClient:
         if usage is not None:
             result.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
             result.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
-        try:
-            cost = self._litellm.completion_cost(completion_response=response)
-        except Exception:  # unknown or local models have no price: free, not an error
-            cost = 0.0
-        result.cost_usd += float(cost or 0.0)
+        result.cost_usd += _priced_by_litellm(response)
 
     def _classify(self, exc: BaseException) -> _Outcome:
         """Decide what an exception from one attempt means for the call."""
@@ -335,14 +337,21 @@ class LLMClient:
         return self._scrub(f"cannot use model {self.settings.model!r}{where}: {error}")
 
     def _scrub(self, text: str) -> str:
-        """Remove the API key (and anything key-shaped) and keep the text on one line."""
-        if self._api_key and self._api_key != LOCAL_DUMMY_KEY:
-            text = text.replace(self._api_key, "***")
-        text = _KEY_LIKE.sub("***", text)
-        return " ".join(text.split())
+        """Remove every secret (sim.redaction) and keep the text on one line."""
+        return " ".join(scrub(text).split())
 
 
-_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-(?!societas-local\b)[A-Za-z0-9_\-]{12,}")
+def _priced_by_litellm(response: Any) -> float:
+    """The cost litellm already computed for this response (it prices every reply before
+    returning it, into `_hidden_params["response_cost"]`); pricing it again would cost a few
+    ms of CPU per call. Models without a price (local, scripted) come back as None: free."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost") if isinstance(hidden, dict) else getattr(
+        hidden, "response_cost", None)
+    try:
+        return max(float(cost or 0.0), 0.0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _reply_text(response: Any) -> str:

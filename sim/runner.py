@@ -133,6 +133,7 @@ def _execute(
         replay_only=options.replay_only,
         budget=options.budget,
         seed=config.seed,
+        log_decisions=config.log_decisions,
     )
     world = World(seed=config.seed, store=store, gateway=gateway)
     store.set_meta("status", "running")

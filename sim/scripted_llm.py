@@ -8,6 +8,11 @@ providers produce (429 with Retry-After, 5xx, timeouts, malformed JSON, empty ch
 It uses only the standard library and serves each request on its own thread, so injected
 latency overlaps the way it does at a real provider and concurrency can be measured. It refuses
 to bind anything but a loopback address: it must never be reachable from another machine.
+
+Replies go out with TCP_NODELAY and always carry a Content-Length, so a keep-alive connection
+answers at once. Without it a reply's headers and body are two small writes, and Nagle's
+algorithm holds the body until the client acknowledges the headers, which a delayed ACK puts
+off by about 40 ms: every timing measured against the server would have included it.
 """
 
 from __future__ import annotations
@@ -114,7 +119,8 @@ class _State:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # keep-alive: litellm's clients reuse their connections
+    disable_nagle_algorithm = True  # TCP_NODELAY on every accepted socket (module docstring)
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -132,8 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, _error_body(404, f"no route GET {self.path}"))
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        try:
+            raw = self._read_body()
+        except ValueError as exc:
+            self.close_connection = True  # the stream's framing is lost: no keep-alive
+            self._send_json(400, _error_body(400, str(exc)))
+            return
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, _error_body(404, f"no route POST {self.path}"))
             return
@@ -165,6 +175,32 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, _error_body(500, f"responder raised {type(exc).__name__}: {exc}"))
             return
         self._answer(request, reply)
+
+    def _read_body(self) -> bytes:
+        """The whole request body, so the next request on a kept-alive connection starts
+        where it should: by Content-Length, or chunk by chunk."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size_line = self.rfile.readline(1024).split(b";")[0].strip()
+                try:
+                    size = int(size_line, 16)
+                except ValueError:
+                    raise ValueError(f"bad chunk size {size_line!r}") from None
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)  # the CRLF after each chunk
+        text = self.headers.get("Content-Length") or "0"
+        try:
+            length = int(text)
+        except ValueError:
+            raise ValueError(f"bad Content-Length {text!r}") from None
+        if length < 0:
+            raise ValueError(f"bad Content-Length {text!r}")
+        return self.rfile.read(length) if length else b""
 
     def _answer(self, request: ChatRequest, reply: Reply) -> None:
         if isinstance(reply, str):
@@ -247,7 +283,9 @@ class ScriptedLLMServer:
 
     `responder` is a function of the request, a sequence of replies consumed in arrival order
     (its last item repeats), or None for a fixed "OK". `delay` seconds are slept before every
-    answer. Use as a context manager, or call `start()` and `stop()`.
+    answer. `tcp_nodelay=False` brings back the delayed-ACK wait of every reply, only so that
+    `benchmarks/scripted_server.py` can show what it cost. Use as a context manager, or call
+    `start()` and `stop()`.
     """
 
     def __init__(
@@ -257,6 +295,7 @@ class ScriptedLLMServer:
         delay: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        tcp_nodelay: bool = True,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"ScriptedLLMServer binds loopback only, not {host!r}")
@@ -271,6 +310,7 @@ class ScriptedLLMServer:
         self._state = _State(responder=responder, delay=delay)
         self._host = "127.0.0.1" if host == "localhost" else host
         self._port = port
+        self._tcp_nodelay = tcp_nodelay
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -301,7 +341,10 @@ class ScriptedLLMServer:
         server_class = _Server
         if ":" in self._host:
             server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
-        server = server_class((self._host, self._port), _Handler)
+        handler = _Handler
+        if not self._tcp_nodelay:
+            handler = type("_NagleHandler", (_Handler,), {"disable_nagle_algorithm": False})
+        server = server_class((self._host, self._port), handler)
         server.state = self._state
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05},

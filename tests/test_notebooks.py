@@ -18,7 +18,10 @@ nbclient = pytest.importorskip("nbclient", reason="needs the test extra: pip ins
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 #: Figures each notebook must display at least.
-MIN_FIGURES = {"quickstart": 2, "compare_brains": 3, "strategies_and_lineage": 4}
+MIN_FIGURES = {"quickstart": 2, "compare_brains": 3, "strategies_and_lineage": 4,
+               "llm_agents": 1}
+#: Text some output of a notebook must show: the LLM notebook's run finished, with model calls.
+MUST_SHOW = {"llm_agents": "('finished', "}
 
 
 def test_the_expected_notebooks_exist():
@@ -51,3 +54,6 @@ def test_notebook_runs_and_shows_its_figures(path: Path, tmp_path: Path, monkeyp
     assert not [o for o in outputs if o.output_type == "error"]
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(figures) >= MIN_FIGURES.get(path.stem, 1), f"{path.name} showed too few figures"
+    if path.stem in MUST_SHOW:
+        texts = [o.get("data", {}).get("text/plain", "") for o in outputs]
+        assert any(MUST_SHOW[path.stem] in text for text in texts), texts

@@ -25,6 +25,10 @@ def call_statistics(llm_calls: pd.DataFrame, decisions: pd.DataFrame) -> pd.Seri
     (purpose 'repair'); latency: median and 95th percentile of `latency_s` (wall time, the one
     nondeterministic column); decisions: decisions taken by an LLM brain (source other than
     'rule'); fallbacks: those the engine had to make up; fallback_rate: fallbacks / decisions.
+
+    A run with `log_decisions = "none"` has no decision rows; its LLM decisions are then counted
+    from the calls (each made at least one, under its request_id) and a fallback is a decision
+    none of whose calls came back 'ok' (which is how the engine decides it).
     """
     calls = llm_calls
     outcome = calls["outcome"].value_counts() if not calls.empty else pd.Series(dtype=int)
@@ -33,6 +37,9 @@ def call_statistics(llm_calls: pd.DataFrame, decisions: pd.DataFrame) -> pd.Seri
     source = decisions["source"] if not decisions.empty else pd.Series(dtype=str)
     llm_decisions = int((source != "rule").sum())
     fallbacks = int((source == "fallback").sum())
+    if llm_decisions == 0 and not calls.empty:  # decisions not logged: read them off the calls
+        answered = (calls["outcome"] == "ok").groupby(calls["request_id"]).any()
+        llm_decisions, fallbacks = len(answered), int((~answered).sum())
     values = {
         "calls": len(calls),
         "ok": int(outcome.get("ok", 0)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -69,8 +70,31 @@ def gift_pairs(decisions: pd.DataFrame, donations: pd.DataFrame) -> pd.DataFrame
     return pairs[PAIR_COLUMNS].reset_index(drop=True)
 
 
+class DecisionsNotLogged(UserWarning):
+    """The run did not log every decision (`log_decisions`), so pairs are missing."""
+
+
+def missing_decisions(run: Run) -> str | None:
+    """What reciprocity cannot see in this run, in a sentence; None when nothing is missing."""
+    if run.log_decisions == "none":
+        return (f"{run.path.name} logged no decisions (log_decisions = 'none'): the "
+                "recipient's record each donor saw is not stored, so reciprocity and "
+                "punishment by target cannot be computed for it.")
+    if run.log_decisions == "llm" and (run.agents["brain"] == "rule").any():
+        return (f"{run.path.name} logged only LLM brains' decisions (log_decisions = 'llm'): "
+                "reciprocity and punishment by target cover LLM donors only.")
+    return None
+
+
 def pairs_from_run(run: Run) -> pd.DataFrame:
-    """`gift_pairs` of one run's decisions and donations."""
+    """`gift_pairs` of one run's decisions and donations.
+
+    Warns (`DecisionsNotLogged`) when the run logged only some decisions, or none: the pairs
+    then cover only LLM donors, or nobody.
+    """
+    missing = missing_decisions(run)
+    if missing is not None:
+        warnings.warn(missing, DecisionsNotLogged, stacklevel=2)
     return gift_pairs(run.decisions, run.donations)
 
 

@@ -1,0 +1,67 @@
+"""The scripted server answers a kept-alive connection at once, however the body is framed.
+
+Every timing in the test suite and the benchmarks is built on this server, so a reply that waits
+on a delayed ACK (about 40 ms with Nagle's algorithm on) would inflate all of them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+
+from sim.scripted_llm import ScriptedLLMServer
+
+BODY = json.dumps({"model": "scripted", "messages": [{"role": "user", "content": "hi"}]})
+CHAIN = 20
+DELAYED_ACK_S = 0.040
+
+
+def post(connection: http.client.HTTPConnection, body: str = BODY,
+         headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    connection.request("POST", "/v1/chat/completions", body=body,
+                       headers={"Content-Type": "application/json", **(headers or {})})
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def test_a_chain_of_dependent_calls_does_not_wait_on_delayed_acks() -> None:
+    with ScriptedLLMServer() as server:
+        port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        post(connection)  # connect and warm up
+        first_socket = connection.sock
+        started = time.perf_counter()
+        for _ in range(CHAIN):  # each call waits for the previous reply, as a wave does
+            status, payload = post(connection)
+            assert status == 200 and payload["choices"][0]["message"]["content"] == "OK"
+        elapsed = time.perf_counter() - started
+        assert connection.sock is first_socket, "the connection was not kept alive"
+        connection.close()
+    # With Nagle on, this chain takes >= CHAIN * 40 ms; without, a few ms. Half is a margin a
+    # loaded machine cannot eat.
+    assert elapsed < CHAIN * DELAYED_ACK_S / 2, f"{CHAIN} calls took {elapsed * 1000:.0f} ms"
+
+
+def test_chunked_body_and_bad_content_length_keep_the_stream_in_step() -> None:
+    with ScriptedLLMServer() as server:
+        port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("POST", "/v1/chat/completions", body=iter([BODY[:10].encode(),
+                                                                       BODY[10:].encode()]),
+                           headers={"Content-Type": "application/json"},
+                           encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())["choices"]
+        status, _ = post(connection)  # the same connection, still in step
+        assert status == 200
+        assert server.request_count == 2
+        assert [r.messages for r in server.requests] == [json.loads(BODY)["messages"]] * 2
+        connection.close()
+
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            raw.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Length: lots\r\n\r\n{}")
+            reply = raw.recv(65536).decode()
+        assert reply.startswith("HTTP/1.1 400") and "Content-Length" in reply

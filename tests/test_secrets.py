@@ -1,0 +1,135 @@
+"""API keys never reach stderr, the run directory, the response cache or the report.
+
+The keys used here are deliberately not `sk-`-shaped: a scrubber that only knows what keys
+usually look like would let them through. The server echoes them back in its errors (as real
+providers and proxies do with the key or Authorization header they rejected).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis import write_report
+from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
+from sim.cli import main
+from sim.config import ConfigError, RunConfig, load_config
+from sim.llm_client import LLMSettings
+from sim.redaction import scrub, scrub_values
+from sim.scripted_llm import ChatRequest, Fault, ScriptedLLMServer
+
+#: The key the run authenticates with, through api_key_env (a name that is not *_API_KEY).
+AUTH_KEY = "Zq7tR2pL9wXk4mNbVc"
+#: Another provider's key the run can see in its environment, never sent anywhere.
+OTHER_KEY = "mellon8friend2gate"
+#: A proxy's own token, in no environment variable: caught by its Bearer shape.
+PROXY_TOKEN = "proxytoken0123456789"
+SECRETS = (AUTH_KEY, OTHER_KEY, PROXY_TOKEN)
+
+
+def echoing_server(request: ChatRequest):  # type: ignore[no-untyped-def]
+    """Plays normally, except: every donation prompt of g0-a01 fails with a 500 that echoes
+    every key (its decisions fall back), and the first prompt of generation 2 gets a 401 that
+    does (the run stops there)."""
+    echo = (f"rejected {request.headers.get('authorization')}; env had {OTHER_KEY}; "
+            f"upstream said Authorization: Bearer {PROXY_TOKEN}")
+    if any("Your name is g2-" in str(m.get("content")) for m in request.messages):
+        return Fault("status", status=401, message=f"invalid api key: {echo}")
+    if not is_strategy_request(request) and "Your name is g0-a01." in request.messages[1][
+            "content"]:
+        return Fault("status", status=500, message=echo)
+    return scripted_player(request)
+
+
+def files_leaking(root: Path) -> list[str]:
+    """Files under `root` (SQLite WAL and journal files included) holding any secret."""
+    leaks = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            leaks += [f"{path.name}: {s}" for s in SECRETS if s.encode() in data]
+    return leaks
+
+
+def test_scrub_removes_every_kind_of_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACME_API_KEY", OTHER_KEY)
+    text = (f"saw {OTHER_KEY}, Authorization: Bearer {PROXY_TOKEN}, api_key={AUTH_KEY}, "
+            f'"x-api-key": "{AUTH_KEY}", key sk-proj-abcdefghijklmnop1234')
+    scrubbed = scrub(text)
+    assert not any(secret in scrubbed for secret in SECRETS), scrubbed
+    assert "sk-proj" not in scrubbed and scrubbed.count("***") == 5
+    ordinary = "Bearer of bad news: set api_key_env=OPENAI_API_KEY and give 40%."
+    assert scrub(ordinary) == ordinary
+    # model replies lose exact secret values only, never words that merely look like keys
+    assert scrub_values(f"Bearer of {OTHER_KEY}, api_key=whatever") == (
+        "Bearer of ***, api_key=whatever")
+
+
+def test_keys_echoed_by_the_server_reach_no_output(tmp_path: Path) -> None:
+    run_parent, cache = tmp_path / "runs", tmp_path / "cache" / "responses.sqlite"
+    env = {**os.environ, "PROVIDER_TOKEN": AUTH_KEY, "ACME_API_KEY": OTHER_KEY}
+    with ScriptedLLMServer(echoing_server) as server:
+        completed = subprocess.run(
+            [sys.executable, "-m", "sim.cli", "run", "donor-game", "--quiet", "--no-figures",
+             "--out", str(run_parent), "--cache", str(cache), "--model", "openai/scripted",
+             "--set", f'api_base="{server.url}"', "--set", "api_key_env=PROVIDER_TOKEN",
+             "--set", "agents=4", "--set", "generations=3", "--set", "rounds=3",
+             "--set", "max_retries=1", "--set", "timeout_s=10.0"],
+            capture_output=True, text=True, env=env, timeout=300)
+        echoed = [r for r in server.requests
+                  if any("Your name is g2-" in str(m.get("content")) for m in r.messages)]
+    assert echoed, "the run never met the 401 that echoes the key"
+    assert echoed[0].headers["authorization"] == f"Bearer {AUTH_KEY}"  # the key was used
+    assert completed.returncode == 2, completed.stderr
+    assert "societas: error:" in completed.stderr and "***" in completed.stderr
+    assert not [s for s in SECRETS if s in completed.stderr + completed.stdout], completed.stderr
+    (run_dir,) = run_parent.iterdir()
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    try:
+        errors = [e for (e,) in db.execute("SELECT error FROM llm_calls WHERE error IS NOT NULL")]
+    finally:
+        db.close()
+    assert errors and all("***" in e for e in errors if "rejected" in e), errors
+    assert any("rejected" in e for e in errors), "no echoed error was logged"
+    report = write_report([run_dir], tmp_path / "report.html")
+    assert report.stat().st_size > 10_000
+    assert files_leaking(run_dir) == []
+    assert files_leaking(cache.parent) == []
+    assert files_leaking(tmp_path) == []  # the report too
+
+
+@pytest.mark.parametrize("pasted", [
+    "sk-abcdefghijklmnopqrstuv",  # a key where its variable's name belongs
+    "mellon8friend2gate",  # not key-shaped, but the value of a set *_API_KEY variable
+    "my key",  # not a variable name at all
+    "AIzaSyD4kq9XbT2mW7vR0pLnC8eH5uJ3fG6",  # a valid name, but shaped like a generated key
+])
+def test_a_key_given_as_api_key_env_is_refused_and_never_saved(
+        pasted: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ACME_API_KEY", OTHER_KEY)
+    out = tmp_path / "runs"
+    status = main(["run", "donor-game", "--model", "openai/scripted", "--out", str(out),
+                   "--quiet", "--no-figures", "--set", f'api_key_env="{pasted}"'])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("societas: error: ")
+    assert "api_key_env" in err and pasted not in err
+    assert not out.exists() or not any(out.rglob("*"))  # no config.toml, no store
+
+
+def test_a_key_in_a_config_file_or_the_api_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('model = "openai/x"\napi_key_env = "sk-abcdefghijklmnopqrstuv"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(RunConfig, path=path)
+    assert "sk-abcdef" not in str(caught.value)
+    with pytest.raises(ValueError):
+        LLMSettings(model="openai/x", api_key_env="sk-abcdefghijklmnopqrstuv")
+    assert load_config(RunConfig, values={"api_key_env": "OPENAI_API_KEY"}).api_key_env == (
+        "OPENAI_API_KEY")
