@@ -246,8 +246,8 @@ class LLMClient:
         """Ask the model once, retrying transient failures; see the module docstring."""
         settings = self.settings
         endpoint = self._ensure_endpoint()  # first: a missing local extra fails fast
+        api_key = self._resolve_api_key()  # then a missing key, before seconds of import
         self._ensure_litellm()
-        api_key = self._resolve_api_key()
         kwargs: dict[str, Any] = {
             "model": endpoint.model,
             "messages": messages,
