@@ -192,7 +192,7 @@ def _replay(run_dir: Path) -> int:
     except (CacheMiss, ResumeDiverged) as error:
         print(f"societas: not reproduced: {error}", file=sys.stderr)
         return EXIT_NOT_REPRODUCED
-    print(f"reproduced {result.checkpoints} committed rounds of {run_dir}: {result.decisions} "
+    print(f"reproduced all {result.checkpoints} checkpoints of {run_dir}: {result.decisions} "
           f"decisions, {result.calls} model calls answered from its store, none made; "
           f"{result.wall_s:.1f} s")
     return 0

@@ -129,13 +129,17 @@ class Gateway:
             asked = [batch[i] for i in llm_indices]
             # Rows of a round the store has committed: this batch was answered before.
             recorded = self._recorded(asked, store) if store and store.catching_up else None
-            answered = self._event_loop().run_until_complete(self._ask_models(asked, recorded))
+            try:
+                answered = self._event_loop().run_until_complete(
+                    self._ask_models(asked, recorded)
+                )
+            finally:  # also when the provider is down: the account says what it went through
+                clients = self._clients.values()
+                self.stats.breaker_trips = sum(c.breaker.trips for c in clients)
+                self.stats.probes = sum(c.probes for c in clients)
+                self.stats.probe_cost_usd = sum(c.probe_cost_usd for c in clients)
             for index, resolution in zip(llm_indices, answered, strict=True):
                 resolutions[index] = resolution
-            clients = self._clients.values()
-            self.stats.breaker_trips = sum(c.breaker.trips for c in clients)
-            self.stats.probes = sum(c.probes for c in clients)
-            self.stats.probe_cost_usd = sum(c.probe_cost_usd for c in clients)
         decision_rows: list[dict[str, Any]] = []
         call_rows: list[dict[str, Any]] = []
         for request, resolution in zip(batch, resolutions, strict=True):

@@ -173,7 +173,7 @@ def test_replay_command_reproduces_a_finished_run_without_calls_or_writes(
         assert server.request_count == made
     out = capsys.readouterr().out
     checkpoints = len(snapshot(result.run_dir / "run.sqlite")["checkpoints"])
-    assert f"reproduced {checkpoints} committed rounds" in out
+    assert f"reproduced all {checkpoints} checkpoints" in out
     after = {p.name: p.read_bytes() for p in result.run_dir.iterdir() if p.is_file()}
     assert after == {k: v for k, v in before.items() if k != "responses.sqlite"}
 
@@ -252,8 +252,9 @@ def test_provider_down_mid_run_exits_4_and_resumes_to_the_same_store(
                 args += ["--set", f"{key}={value}"]
         assert main(args) == EXIT_PROVIDER_DOWN
         (run_dir,) = run_parent.iterdir()
-        err = capsys.readouterr().err
+        out, err = capsys.readouterr()
         assert f"societas resume {run_dir}" in err and "503" in err
+        assert "probe requests asked whether it answered at all" in out
         db = sqlite3.connect(run_dir / "run.sqlite")
         status = db.execute("SELECT value FROM meta WHERE key = 'status'").fetchone()[0]
         sources = {s for (s,) in db.execute("SELECT source FROM decisions")}
