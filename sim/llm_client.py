@@ -287,6 +287,8 @@ class LLMClient:
         probed = False
         while True:
             elapsed += await breaker.wait_until_closed()
+            if self._stopped is not None:  # another call found the model unusable meanwhile
+                raise self._stopped
             async with semaphore:
                 started = time.perf_counter()
                 outcome: _Outcome | None = None
