@@ -63,20 +63,29 @@ def request_key(
 
 
 class ResponseCache:
-    """Get and put `Completion`s by request key; writes are durable at once."""
+    """Get and put `Completion`s by request key; writes are durable at once.
+
+    The file is opened on first use, so a run that asks no model (rule brains only) leaves none.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses ("
-            "key TEXT PRIMARY KEY, model TEXT, completion TEXT)"
-        )
+        self._conn: sqlite3.Connection | None = None
         self.hits = 0
         self.misses = 0
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS responses ("
+                "key TEXT PRIMARY KEY, model TEXT, completion TEXT)"
+            )
+        return self._conn
 
     def get(self, key: str) -> Completion | None:
         """The stored reply, or None; a failure left by an older version is not an answer."""
@@ -103,7 +112,10 @@ class ResponseCache:
 
     def close(self) -> None:
         """Close, leaving one self-contained file when no other process has the cache open."""
+        if self._conn is None:
+            return
         # a shared cache still in use elsewhere keeps its WAL until the others are done
         with contextlib.suppress(sqlite3.OperationalError):
-            self._db.execute("PRAGMA journal_mode=DELETE")
-        self._db.close()
+            self._conn.execute("PRAGMA journal_mode=DELETE")
+        self._conn.close()
+        self._conn = None

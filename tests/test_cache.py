@@ -161,3 +161,10 @@ def test_the_cache_never_answers_with_a_failure(tmp_path: Path) -> None:
     cache.put(key, "m", Completion(text="fine", attempts=1))
     assert cache.get(key) == Completion(text="fine", attempts=1)
     cache.close()
+
+
+def test_a_rule_only_run_leaves_no_cache_file(tmp_path: Path) -> None:
+    config = load_config(SCENARIO.config_type, values={"agents": 4, "generations": 1})
+    result = run_scenario(SCENARIO, config, run_dir=tmp_path / "rules", options=quiet())
+    assert result.status == "finished"
+    assert not (result.run_dir / "responses.sqlite").exists()
