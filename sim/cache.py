@@ -1,20 +1,27 @@
-"""The response cache: every model reply a run received, so it can be replayed exactly.
+"""The response cache: the successful model replies a run received, so it can be replayed.
 
-Keyed by what was asked (model, messages, sampling parameters, response format) *and* by who
-asked it within which run (seed, agent, the agent's call ordinal). Two agents sending the same
-prompt are still independent samples, while re-running the same run (a replay or a resume) hits
-the cache for every call. Failed calls are cached too: a replay must reproduce a fallback as
-faithfully as a reply. Fatal errors (`ModelUnreachable`) are never cached.
+Keyed by everything that can change a reply (the model string, its normalised endpoint
+`api_base`, the sampling settings sent, the response format and the messages; see
+`LLMSettings.reply_identity`) *and* by who asked it within which run (seed, agent, the agent's
+call ordinal). Two agents sending the same prompt are still independent samples, while
+re-running the same run against the same endpoint hits the cache for every call. The API key
+is not part of the key, not even hashed: a key does not change what a model answers, and a
+replay must work offline without the secret.
 
-One SQLite file shared by all runs, in the user's cache directory by default
-(`$SOCIETAS_CACHE_DIR`, else `$XDG_CACHE_HOME/societas`, else `~/.cache/societas`).
+Only successful replies are stored, and the cache never answers with a failure: an outage, a
+missing key or a server that has since recovered must not come back as cached fallbacks. What a
+run's failures were is kept in its store (`llm_calls`), which is where a resume reads them.
+
+By default each run directory has its own cache (`RUN_DIR/responses.sqlite`), so a run
+directory can be replayed on its own and copied anywhere; `--cache FILE` shares one between
+runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import sqlite3
 from dataclasses import asdict
 from pathlib import Path
@@ -29,29 +36,23 @@ class CacheMiss(LookupError):
     """A replay-only run needed a reply that is not in the cache."""
 
 
-def default_cache_path() -> Path:
-    directory = os.environ.get("SOCIETAS_CACHE_DIR")
-    if directory:
-        return Path(directory) / CACHE_FILENAME
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "societas" / CACHE_FILENAME
-
-
 def request_key(
     *,
-    model: str,
+    settings: dict[str, Any],
     messages: list[dict[str, Any]],
-    sampling: dict[str, Any],
     response_format: dict[str, Any] | None,
     seed: int | None,
     agent: str,
-    ordinal: int,
+    ordinal: str | int,
 ) -> str:
-    """A stable hash of a request's content and its identity within a run."""
+    """A stable hash of a request's content and its identity within a run.
+
+    `settings` is `LLMSettings.reply_identity()`: model, normalised api_base and every sampling
+    setting sent with the request.
+    """
     payload = {
-        "model": model,
+        "settings": settings,
         "messages": messages,
-        "sampling": sampling,
         "response_format": response_format,
         "seed": seed,
         "agent": agent,
@@ -62,34 +63,48 @@ def request_key(
 
 
 class ResponseCache:
-    """Get and put `Completion`s by request key; writes are durable at once."""
+    """Get and put `Completion`s by request key; writes are durable at once.
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # The gateway reads and writes from its event loop's thread (sim.event_loop), never
-        # at the same time as the thread that opened the cache, which only closes it.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses ("
-            "key TEXT PRIMARY KEY, model TEXT, completion TEXT)"
-        )
+    The file is opened on first use, so a run that asks no model (rule brains only) leaves none.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
         self.hits = 0
         self.misses = 0
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Opened (lazily) and used from the gateway's event-loop thread (sim.event_loop); the
+            # thread that made the cache only closes it, never at the same time.
+            self._conn = sqlite3.connect(self.path, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS responses ("
+                "key TEXT PRIMARY KEY, model TEXT, completion TEXT)"
+            )
+        return self._conn
+
     def get(self, key: str) -> Completion | None:
+        """The stored reply, or None; a failure left by an older version is not an answer."""
         row = self._db.execute(
             "SELECT completion FROM responses WHERE key = ?", (key,)
         ).fetchone()
-        if row is None:
+        completion = None if row is None else Completion(**json.loads(row[0]))
+        if completion is None or completion.text is None:
             self.misses += 1
             return None
         self.hits += 1
-        return Completion(**json.loads(row[0]))
+        return completion
 
     def put(self, key: str, model: str, completion: Completion) -> None:
+        if completion.text is None:
+            raise ValueError("only successful replies are cached")
         self._db.execute(
             "INSERT OR REPLACE INTO responses (key, model, completion) VALUES (?, ?, ?)",
             (key, model, json.dumps(asdict(completion), sort_keys=True)),
@@ -99,4 +114,11 @@ class ResponseCache:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def close(self) -> None:
-        self._db.close()
+        """Close, leaving one self-contained file when no other process has the cache open."""
+        if self._conn is None:
+            return
+        # a shared cache still in use elsewhere keeps its WAL until the others are done
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._conn.execute("PRAGMA journal_mode=DELETE")
+        self._conn.close()
+        self._conn = None

@@ -2,7 +2,9 @@
 
 Errors a user can fix (unknown scenario, bad config key, unreachable model) print one line that
 names the problem and exit with status 2; a traceback means a bug in Societas. A run that stops
-early but cleanly says how to resume it: status 3 when its budget ran out, 130 on Ctrl-C.
+early but cleanly says how to resume it: status 3 when its budget ran out, 4 when the model's
+provider stayed down past its patience, 130 on Ctrl-C. `replay` exits 1 when a run does not
+reproduce.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_BUDGET = 3
+EXIT_PROVIDER_DOWN = 4
+EXIT_NOT_REPRODUCED = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -35,7 +39,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replay-only", action="store_true",
                         help="answer every model call from the response cache; fail at a miss")
     parser.add_argument("--cache", type=Path, metavar="FILE",
-                        help="response cache file (default: ~/.cache/societas/responses.sqlite)")
+                        help="response cache file to share between runs "
+                        "(default: RUN_DIR/responses.sqlite, the run's own)")
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the response cache")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
@@ -70,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("run_dir", type=Path)
     _add_run_options(resume)
+
+    replay = commands.add_parser(
+        "replay", help="re-execute a finished run from its own store, with no model calls, and "
+        "check that it reproduces every committed round (writes nothing)"
+    )
+    replay.add_argument("run_dir", type=Path)
 
     commands.add_parser("list", help="list available scenarios")
 
@@ -107,6 +118,8 @@ def _main(argv: list[str] | None) -> int:
             return _run(args)
         if args.command == "resume":
             return _resume(args)
+        if args.command == "replay":
+            return _replay(args.run_dir)
         if args.command == "inspect":
             from analysis.inspect import describe_agent
 
@@ -173,6 +186,25 @@ def _resume(args: argparse.Namespace) -> int:
     return _finish(lambda: resume_run(args.run_dir, options))
 
 
+def _replay(run_dir: Path) -> int:
+    from sim.cache import CacheMiss
+    from sim.replay import NotReplayable, replay_run
+    from sim.store import ResumeDiverged
+
+    try:
+        result = replay_run(run_dir)
+    except NotReplayable as error:
+        print(f"societas: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CacheMiss, ResumeDiverged) as error:
+        print(f"societas: not reproduced: {error}", file=sys.stderr)
+        return EXIT_NOT_REPRODUCED
+    print(f"reproduced all {result.checkpoints} checkpoints of {run_dir}: {result.decisions} "
+          f"decisions, {result.calls} model calls answered from its store, none made; "
+          f"{result.wall_s:.1f} s")
+    return 0
+
+
 def _finish(start: Callable[[], RunResult]) -> int:
     """Run, then print the account of the run and how to go on if it stopped early."""
     from sim.cache import CacheMiss
@@ -196,11 +228,14 @@ def _finish(start: Callable[[], RunResult]) -> int:
     print(
         f"{sum(stats.decisions.values())} decisions "
         f"({', '.join(f'{k}: {v}' for k, v in sorted(stats.decisions.items()))}); "
-        f"{stats.calls} model calls ({stats.cache_hits} from cache), {stats.retries} retries, "
+        f"{stats.calls} model calls ({stats.cache_hits} from cache"
+        f"{f', {stats.replayed_calls} from the store' if stats.replayed_calls else ''}), "
+        f"{stats.retries} retries, "
         f"{stats.repairs} repairs, {stats.fallbacks} fallbacks; {result.wall_s:.1f} s"
     )
-    if stats.breaker_trips:
-        print(f"the provider failed repeatedly: dispatch was paused {stats.breaker_trips} times")
+    if stats.breaker_trips or stats.probes:
+        print(f"the provider failed repeatedly: dispatch was paused {stats.breaker_trips} times, "
+              f"{stats.probes} probe requests asked whether it answered at all")
     for model, usage in sorted(stats.by_model.items()):
         print(
             f"{model}: {usage['calls']:.0f} calls, {usage['prompt_tokens']:.0f} prompt + "
@@ -216,6 +251,10 @@ def _finish(start: Callable[[], RunResult]) -> int:
         print(f"societas: stopped: {result.message}; continue with a higher budget: {hint} "
               "--max-cost/--max-calls ...", file=sys.stderr)
         return EXIT_BUDGET
+    if result.status == "provider_down":
+        print(f"societas: stopped: {result.message}; finished rounds are saved; continue once "
+              f"the provider is back: {hint}", file=sys.stderr)
+        return EXIT_PROVIDER_DOWN
     print(f"societas: {result.message}; finished rounds are saved; continue with: {hint}",
           file=sys.stderr)
     return EXIT_INTERRUPTED

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sim.llm_client import LLMSettings
+from sim.llm_client import LLMSettings, check_api_base
 from sim.redaction import check_key_env_name, watch_env
 
 #: Keys whose rejected value is never repeated in an error: it may be an API key.
@@ -62,6 +62,17 @@ class RunConfig(BaseModel):
             check_key_env_name(name)
             watch_env(name)
         return name
+    outage_patience_s: float = Field(
+        300.0, gt=0, allow_inf_nan=False,
+        description="How long the model's provider may fail every call before the run stops "
+        "(resumably, exit status 4) instead of waiting longer.",
+    )
+
+    @field_validator("api_base")
+    @classmethod
+    def _usable_api_base(cls, value: str | None) -> str | None:
+        # A URL no request can go to is a config mistake, not a passing fault of the server.
+        return None if value is None else check_api_base(value)
 
     def llm_settings(self) -> LLMSettings:
         """The gateway's view of this config (hashable, so clients can be shared)."""
@@ -75,6 +86,7 @@ class RunConfig(BaseModel):
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
             max_concurrency=self.max_concurrency,
+            outage_patience_s=self.outage_patience_s,
         )
 
 

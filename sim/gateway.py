@@ -8,6 +8,12 @@ produced in request order, never in completion order, so a run is a function of 
 
 The loop runs in a thread of its own (`sim.event_loop`), so a run works the same from a
 script and from a Jupyter kernel, whose own loop already occupies the calling thread.
+
+Where a reply comes from: while a resumed (or replayed) run re-executes rounds its store has
+already committed, from the store itself (the `llm_calls` rows of each request, failures
+included, so what happened is reproduced even though failures are never cached); otherwise from
+the response cache when this run asked the same before (successful replies only); otherwise
+from the model.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from sim.brains import LLMBrain, RuleBrain
 from sim.cache import CacheMiss, ResponseCache, request_key
 from sim.event_loop import LoopThread
 from sim.llm_client import Completion, LLMClient, LLMSettings
-from sim.store import to_json
+from sim.store import ResumeDiverged, to_json
 from sim.tasks import ParseError
 
 if TYPE_CHECKING:
@@ -77,7 +83,10 @@ class GatewayStats:
     cost_usd: float = 0.0
     call_seconds: float = 0.0  # sum of call latencies: what a sequential run would wait
     cache_hits: int = 0
+    replayed_calls: int = 0  # answered from the run's own store while catching up
     breaker_trips: int = 0  # times a failing provider made the client pause dispatch
+    probes: int = 0  # "does the provider answer at all?" requests (not in llm_calls)
+    probe_cost_usd: float = 0.0
     by_model: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -98,8 +107,8 @@ class Gateway:
         seed: int | None = None,
         log_decisions: str = "all",
     ) -> None:
-        if replay_only and cache is None:
-            raise ValueError("replay-only needs a response cache")
+        """`replay_only`: no model is asked; a call neither the store (catching up) nor the
+        cache (if any) can answer raises `CacheMiss`."""
         self.max_repairs = max_repairs
         self.cache = cache
         self.replay_only = replay_only
@@ -128,12 +137,18 @@ class Gateway:
                 raise TypeError(f"agent {request.agent.name} has no usable brain: {brain!r}")
         if llm_indices:
             self._check_budget(len(llm_indices))
-            answered = self._event_loop().run(
-                self._ask_models([batch[i] for i in llm_indices])
-            )
+            asked = [batch[i] for i in llm_indices]
+            # Rows of a round the store has committed: this batch was answered before.
+            recorded = self._recorded(asked, store) if store and store.catching_up else None
+            try:
+                answered = self._event_loop().run(self._ask_models(asked, recorded))
+            finally:  # also when the provider is down: the account says what it went through
+                clients = self._clients.values()
+                self.stats.breaker_trips = sum(c.breaker.trips for c in clients)
+                self.stats.probes = sum(c.probes for c in clients)
+                self.stats.probe_cost_usd = sum(c.probe_cost_usd for c in clients)
             for index, resolution in zip(llm_indices, answered, strict=True):
                 resolutions[index] = resolution
-            self.stats.breaker_trips = sum(c.breaker.trips for c in self._clients.values())
         decision_rows: list[dict[str, Any]] = []
         call_rows: list[dict[str, Any]] = []
         for request, resolution in zip(batch, resolutions, strict=True):
@@ -146,13 +161,17 @@ class Gateway:
             store.insert("llm_calls", call_rows)
         return [resolution.decision for resolution in resolutions]  # type: ignore[union-attr]
 
-    async def _ask_models(self, requests: list[DecisionRequest]) -> list[Resolution]:
+    async def _ask_models(
+        self, requests: list[DecisionRequest], recorded: dict[int, list[Completion]] | None
+    ) -> list[Resolution]:
         ordinals = []
         for request in requests:  # an agent's n-th request: its identity for the cache
             ordinals.append(self._requests_by_agent[request.agent.name])
             self._requests_by_agent[request.agent.name] += 1
         tasks = [
-            asyncio.ensure_future(self._ask_model(r, n))
+            asyncio.ensure_future(self._ask_model(
+                r, n, None if recorded is None else recorded.get(r.request_id, [])
+            ))
             for r, n in zip(requests, ordinals, strict=True)
         ]
         try:
@@ -163,6 +182,28 @@ class Gateway:
             for task in tasks:
                 task.cancel()
             raise
+
+    def _recorded(
+        self, requests: list[DecisionRequest], store: RunStore
+    ) -> dict[int, list[Completion]]:
+        """The completions the store logged for these requests, in call order.
+
+        Call ids are handed out in request order, so this batch's calls are the stored rows
+        from the next call id on, as long as they belong to its requests.
+        """
+        wanted = {request.request_id for request in requests}
+        recorded: dict[int, list[Completion]] = {}
+        for row in store.logged_calls(self._next_call_id, wanted):
+            recorded.setdefault(row["request_id"], []).append(Completion(
+                text=row["reply"] if row["outcome"] != "error" else None,
+                prompt_tokens=row["prompt_tokens"] or 0,
+                completion_tokens=row["completion_tokens"] or 0,
+                cost_usd=row["cost_usd"] or 0.0,
+                latency_s=row["latency_s"] or 0.0,
+                attempts=row["attempts"] or 0,
+                error=row["error"],
+            ))
+        return recorded
 
     def _check_budget(self, batch_calls: int) -> None:
         budget, stats = self.budget, self.stats
@@ -184,9 +225,8 @@ class Gateway:
         key = None
         if self.cache is not None:
             key = request_key(
-                model=settings.model,
+                settings=settings.reply_identity(),
                 messages=messages,
-                sampling={"temperature": settings.temperature, "max_tokens": settings.max_tokens},
                 response_format=response_format,
                 seed=self.seed,
                 agent=request.agent.name,
@@ -196,19 +236,23 @@ class Gateway:
             if cached is not None:
                 self.stats.cache_hits += 1
                 return cached
-            if self.replay_only:
-                raise CacheMiss(
-                    f"replay-only run: no cached reply for {request.agent.name}'s call {ordinal}"
-                    f" ({request.task.kind} at simulated time {request.sim_time:g})"
-                )
+        if self.replay_only:
+            where = "cached" if self.cache is not None else "stored"
+            raise CacheMiss(
+                f"replay-only run: no {where} reply for {request.agent.name}'s call {ordinal}"
+                f" ({request.task.kind} at simulated time {request.sim_time:g})"
+            )
         completion = await self._client(settings).complete(
             messages, response_format=response_format
         )
-        if self.cache is not None and key is not None:
-            self.cache.put(key, settings.model, completion)
+        if self.cache is not None and key is not None and completion.text is not None:
+            self.cache.put(key, settings.model, completion)  # never a failure: see sim.cache
         return completion
 
-    async def _ask_model(self, request: DecisionRequest, ordinal: int) -> Resolution:
+    async def _ask_model(
+        self, request: DecisionRequest, ordinal: int, recorded: list[Completion] | None
+    ) -> Resolution:
+        """Decide, repair, or fall back; `recorded` replays the calls a store logged."""
         brain = request.agent.brain
         assert isinstance(brain, LLMBrain)
         task = request.task
@@ -217,9 +261,12 @@ class Gateway:
         calls: list[CallRecord] = []
         for attempt in range(self.max_repairs + 1):
             purpose = "decide" if attempt == 0 else "repair"
-            completion = await self._complete(
-                request, brain.settings, messages, response_format, f"{ordinal}.{attempt}"
-            )
+            if recorded is not None:
+                completion = self._replayed(request, recorded, attempt)
+            else:
+                completion = await self._complete(
+                    request, brain.settings, messages, response_format, f"{ordinal}.{attempt}"
+                )
             if completion.text is None:
                 calls.append(CallRecord(purpose, messages, completion, "error", completion.error))
                 break
@@ -234,8 +281,32 @@ class Gateway:
                 ]
                 continue
             calls.append(CallRecord(purpose, messages, completion, "ok", None))
+            self._check_all_replayed(request, recorded, attempt)
             return Resolution(decision, "llm" if attempt == 0 else "repaired", calls)
+        self._check_all_replayed(request, recorded, len(calls) - 1)
         return Resolution(task.fallback(), "fallback", calls)
+
+    def _replayed(self, request: DecisionRequest, recorded: list[Completion], attempt: int
+                  ) -> Completion:
+        if attempt >= len(recorded):
+            raise ResumeDiverged(
+                f"re-executing the run asked {request.agent.name} (request "
+                f"{request.request_id}) for call {attempt + 1}, but the store logged "
+                f"{len(recorded)}: the code or config differ from the original run's"
+            )
+        self.stats.replayed_calls += 1
+        return recorded[attempt]
+
+    @staticmethod
+    def _check_all_replayed(
+        request: DecisionRequest, recorded: list[Completion] | None, last: int
+    ) -> None:
+        if recorded is not None and len(recorded) != last + 1:
+            raise ResumeDiverged(
+                f"re-executing the run used {last + 1} of the {len(recorded)} calls the store "
+                f"logged for {request.agent.name} (request {request.request_id}): the code or "
+                "config differ from the original run's"
+            )
 
     def _account(self, request: DecisionRequest, resolution: Resolution) -> None:
         stats = self.stats

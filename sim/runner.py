@@ -1,9 +1,11 @@
 """One run, start to finish: config → run directory → world → store → summary → figures.
 
-A run can stop early in three clean ways, each leaving every finished round committed: a fatal
-model error, Ctrl-C, or its budget. `resume_run` continues it by re-executing the run from the
-start in the store's catch-up mode (see `RunStore`), with model replies served from the response
-cache, so a resumed run ends with the same store as one that was never interrupted.
+A run can stop early in four clean ways, each leaving every finished round committed: a fatal
+model error, Ctrl-C, its budget, or a provider down for longer than its patience. `resume_run`
+continues it by re-executing the run from the start in the store's catch-up mode (see
+`RunStore`): the model calls of committed rounds are answered from the store's own `llm_calls`
+and those of the interrupted round from the run's response cache, so a resumed run ends with the
+same store as one that was never interrupted.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.cache import ResponseCache
+from sim.cache import CACHE_FILENAME, ResponseCache
 from sim.config import RunConfig, to_toml
 from sim.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
+from sim.llm_client import ProviderDown
 from sim.progress import Progress
 from sim.registry import Scenario, get_scenario
 from sim.store import STORE_FILENAME, RunStore
@@ -33,7 +36,7 @@ class RunOptions:
     """How to run, as opposed to what to simulate (which is the config)."""
 
     use_cache: bool = True
-    cache_path: Path | None = None  # None: the user's default cache (sim.cache)
+    cache_path: Path | None = None  # None: the run directory's own (RUN_DIR/responses.sqlite)
     replay_only: bool = False  # fail at the first call the cache cannot answer
     budget: Budget = field(default_factory=Budget)
     progress: bool = True
@@ -45,7 +48,7 @@ class RunResult:
     """What a run left behind and how it went."""
 
     run_dir: Path
-    status: str  # 'finished' | 'failed' | 'interrupted' | 'budget'
+    status: str  # 'finished' | 'failed' | 'interrupted' | 'budget' | 'provider_down'
     stats: GatewayStats
     wall_s: float
     figures: list[Path]
@@ -93,8 +96,8 @@ def run_scenario(
     store.set_meta("config", resolved)
     store.set_meta("started_at", _now())
     store.set_meta("python", platform.python_version())
-    if options.use_cache and options.cache_path is not None:
-        store.set_meta("cache_path", str(options.cache_path))
+    if options.use_cache and options.cache_path is not None:  # a shared cache: remember it
+        store.set_meta("cache_path", str(Path(options.cache_path).resolve()))
     store.commit()
     return _execute(scenario, config, run_dir, store, options)
 
@@ -126,7 +129,9 @@ def _execute(
     resuming: bool = False,
 ) -> RunResult:
     replayed = store.start_catch_up() if resuming else 0
-    cache = ResponseCache(options.cache_path) if options.use_cache else None
+    cache = None
+    if options.use_cache:
+        cache = ResponseCache(options.cache_path or run_dir / CACHE_FILENAME)
     gateway = Gateway(
         max_repairs=config.max_repairs,
         cache=cache,
@@ -150,6 +155,9 @@ def _execute(
     except BudgetExhausted as error:
         store.rollback()
         status, message = "budget", str(error)
+    except ProviderDown as error:
+        store.rollback()
+        status, message = "provider_down", str(error)
     except KeyboardInterrupt:
         store.rollback()
         status, message = "interrupted", "interrupted by the user"

@@ -17,6 +17,7 @@ off by about 40 ms: every timing measured against the server would have included
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import socket
@@ -276,6 +277,22 @@ class _Server(ThreadingHTTPServer):
     # dropped and retried by the kernel a second later, which would fake a latency spike.
     request_queue_size = 256
     state: _State
+    connections: set[socket.socket]
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        self.connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Cut kept-alive connections too, as a provider that goes away would."""
+        for connection in list(self.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class ScriptedLLMServer:
@@ -346,6 +363,7 @@ class ScriptedLLMServer:
             handler = type("_NagleHandler", (_Handler,), {"disable_nagle_algorithm": False})
         server = server_class((self._host, self._port), handler)
         server.state = self._state
+        server.connections = set()
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05},
             name="scripted-llm", daemon=True,
@@ -359,6 +377,7 @@ class ScriptedLLMServer:
             return
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server, self._thread = None, None

@@ -90,18 +90,27 @@ class RunStore:
     """Append-only writer (and simple reader) for one run's SQLite file.
 
     Each `commit()` that wrote rows also records a checkpoint: its sequence number and a digest
-    of the rows. A run is resumed by re-executing it from the start (deterministic, with model
-    replies from the response cache) in *catch-up* mode: rows of already committed checkpoints
-    are not written again, only hashed and compared with the stored digest, so a resume that
-    would diverge from the original (changed code, config or cache) fails loudly.
+    of the rows. A run is resumed by re-executing it from the start (deterministic, with the
+    model calls of committed rounds answered from this store's own `llm_calls`) in *catch-up*
+    mode: rows of already committed checkpoints are not written again, only hashed and compared
+    with the stored digest, so a resume that would diverge from the original (changed code or
+    config) fails loudly.
+
+    `read_only=True` opens a finished run for verification (`sim.replay`): nothing is ever
+    written, and a re-execution that produces more than the stored checkpoints is an error.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self.read_only = read_only
+        if read_only:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                       isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
         self._columns: dict[str, list[str]] = {}
         self._in_transaction = False
         self._digest = hashlib.sha256()
@@ -115,7 +124,8 @@ class RunStore:
     def define_table(self, name: str, columns: Mapping[str, str]) -> None:
         """Create a table if missing. Column order is the order of `columns`."""
         cols = ", ".join(f"{col} {sqltype}" for col, sqltype in columns.items())
-        self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+        if not self.read_only:
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
         self._columns[name] = list(columns)
 
     # -- resuming -------------------------------------------------------------------------
@@ -131,6 +141,32 @@ class RunStore:
     @property
     def catching_up(self) -> bool:
         return self._committed < self._catch_up_to
+
+    @property
+    def checkpoints_passed(self) -> int:
+        """Checkpoints committed or verified by this process's execution so far."""
+        return self._committed
+
+    def logged_calls(self, first_call_id: int, request_ids: set[int]) -> list[dict[str, Any]]:
+        """The `llm_calls` rows from `first_call_id` on that belong to `request_ids`, in call
+        order: a committed batch's calls, which are contiguous. Read page by page along the
+        primary key, so catching up through a long run stays linear."""
+        columns = ("call_id", "request_id", "reply", "prompt_tokens", "completion_tokens",
+                   "cost_usd", "latency_s", "attempts", "outcome", "error")
+        found: list[dict[str, Any]] = []
+        next_id, page = first_call_id, max(64, 4 * len(request_ids))
+        while True:
+            rows = self._db.execute(
+                f"SELECT {', '.join(columns)} FROM llm_calls WHERE call_id >= ? "
+                "ORDER BY call_id LIMIT ?", (next_id, page),
+            ).fetchall()
+            for row in rows:
+                if row[1] not in request_ids:
+                    return found
+                found.append(dict(zip(columns, row, strict=True)))
+            if len(rows) < page:
+                return found
+            next_id = rows[-1][0] + 1
 
     # -- writing --------------------------------------------------------------------------
     def _begin(self) -> None:
@@ -154,6 +190,11 @@ class RunStore:
         self._rows_in_transaction += len(values)
         if self.catching_up:
             return
+        if self.read_only:
+            raise ResumeDiverged(
+                f"re-executing the run wrote {table} rows after its last stored checkpoint "
+                f"({self._catch_up_to}): the code or config differ from the original run's"
+            )
         self._begin()
         placeholders = ", ".join("?" for _ in columns)
         self._db.executemany(
@@ -162,6 +203,8 @@ class RunStore:
 
     def set_meta(self, key: str, value: Any) -> None:
         """Facts about the run (not part of checkpoints: they may differ between processes)."""
+        if self.read_only:
+            return
         self._begin()
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -179,8 +222,8 @@ class RunStore:
                 ).fetchone()
                 if stored is None or stored[0] != digest:
                     raise ResumeDiverged(
-                        f"resuming diverged from the stored run at checkpoint {self._committed}:"
-                        " the code, config or cached replies differ from the original run's"
+                        f"re-executing the run diverged from its store at checkpoint "
+                        f"{self._committed}: the code or config differ from the original run's"
                     )
             else:
                 self._begin()
@@ -204,6 +247,9 @@ class RunStore:
 
     def close(self) -> None:
         """Commit, then leave a single self-contained file (no -wal/-shm beside it)."""
+        if self.read_only:
+            self._db.close()
+            return
         self.commit()
         self._db.execute("PRAGMA journal_mode=DELETE")
         self._db.close()

@@ -45,3 +45,15 @@ def test_failing_provider_is_paused_then_served() -> None:
     assert [r.text for r in results] == ["ok", "ok"]
     assert client.breaker.trips >= 1
     assert took >= 0.3  # the pause really happened
+
+
+def test_patience_runs_from_the_first_failure_and_a_success_resets_it() -> None:
+    breaker = CircuitBreaker(threshold=1, cooldown_s=30.0, patience_s=0.2)
+    assert breaker.down_for() == 0.0 and not breaker.out_of_patience
+    breaker.record_failure()  # opens for 30 s, but nobody waits past the patience
+    started = time.monotonic()
+    asyncio.run(breaker.wait_until_closed())
+    assert 0.15 <= time.monotonic() - started < 1.0
+    assert breaker.out_of_patience and breaker.down_for() >= 0.2
+    breaker.record_success()
+    assert breaker.down_for() == 0.0 and not breaker.out_of_patience and not breaker.is_open

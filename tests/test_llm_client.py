@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-from sim.llm_client import Completion, LLMClient, LLMSettings, ModelUnreachable
+from sim.llm_client import (
+    REPLY_FIELDS,
+    TRANSPORT_FIELDS,
+    Completion,
+    LLMClient,
+    LLMSettings,
+    ModelUnreachable,
+    ProviderDown,
+)
 from sim.scripted_llm import ChatRequest, Fault, ScriptedLLMServer
 
 MESSAGES = [{"role": "user", "content": "how much do you donate"}]
@@ -40,6 +48,11 @@ def fast_settings(url: str, **overrides: Any) -> LLMSettings:
 
 def complete(settings: LLMSettings, messages: list[dict] | None = None) -> Completion:
     return asyncio.run(LLMClient(settings).complete(messages or MESSAGES))
+
+
+def only_this_request(fault: Fault) -> Any:
+    """A provider that works, except for MESSAGES (what a probe must tell apart from an outage)."""
+    return lambda request: fault if request.messages == MESSAGES else "OK"
 
 
 def closed_port() -> int:
@@ -96,14 +109,57 @@ def test_server_error_then_success() -> None:
     assert result.error is None
 
 
-def test_persistent_503_gives_up_without_raising() -> None:
-    with ScriptedLLMServer([Fault("status", 503)]) as server:
-        result = complete(fast_settings(server.url, max_retries=2))
-        assert server.request_count == 3
+def test_persistent_503_on_one_request_falls_back_after_one_probe() -> None:
+    with ScriptedLLMServer(only_this_request(Fault("status", 503))) as server:
+        client = LLMClient(fast_settings(server.url, max_retries=2))
+        result = asyncio.run(client.complete(MESSAGES))
+        assert server.request_count == 3 + 1  # three attempts, then one probe
+        probe = server.requests[-1]
     assert result.text is None
     assert result.attempts == 3
     assert result.error is not None and "503" in result.error
     assert "\n" not in result.error
+    assert client.probes == 1 and probe.messages != MESSAGES
+    assert probe.body["max_tokens"] <= 8
+
+
+def test_provider_failing_everything_stops_after_its_patience() -> None:
+    with ScriptedLLMServer(Fault("status", 503, message="overloaded")) as server:
+        url = server.url
+        settings = fast_settings(url, max_retries=1, outage_patience_s=0.5)
+        started = time.perf_counter()
+        with pytest.raises(ProviderDown) as caught:
+            complete(settings)
+        took = time.perf_counter() - started
+    message = str(caught.value)
+    assert 0.5 <= took < 3.0
+    assert "503" in message and "outage_patience_s = 0.5" in message
+    assert url in message and "\n" not in message
+
+
+def test_an_outage_is_waited_out_instead_of_falling_back() -> None:
+    """The provider answers, goes down for a while (probe included), then recovers: the call
+    gets its real reply after the outage, not a fallback."""
+    down_until = 0.0
+
+    def flaky(request: ChatRequest) -> str | Fault:
+        if request.index == 0:
+            return "before"
+        return Fault("status", 503) if time.monotonic() < down_until else "after"
+
+    with ScriptedLLMServer(flaky) as server:
+        client = LLMClient(fast_settings(server.url, max_retries=1, outage_patience_s=30))
+
+        async def run() -> list[Completion]:
+            nonlocal down_until
+            first = await client.complete(MESSAGES)
+            down_until = time.monotonic() + 0.6
+            return [first, await client.complete(MESSAGES)]
+
+        first, second = asyncio.run(run())
+    assert (first.text, second.text) == ("before", "after")
+    assert second.attempts > 2  # more than its retries: it waited for the provider
+    assert client.probes == 1
 
 
 def test_timeout_then_success() -> None:
@@ -117,7 +173,7 @@ def test_timeout_then_success() -> None:
 
 
 def test_persistent_timeout_reports_timeout() -> None:
-    with ScriptedLLMServer([Fault("timeout", delay=3.0)]) as server:
+    with ScriptedLLMServer(only_this_request(Fault("timeout", delay=3.0))) as server:
         result = complete(fast_settings(server.url, timeout_s=0.2, max_retries=1))
     assert result.text is None
     assert result.attempts == 2
@@ -145,17 +201,74 @@ def test_persistent_empty_choices_gives_up() -> None:
     assert result.error is not None and "no choices" in result.error
 
 
-def test_connection_refused_raises_model_unreachable() -> None:
+def test_connection_refused_raises_model_unreachable_at_once() -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
     started = time.perf_counter()
     with pytest.raises(ModelUnreachable) as caught:
-        complete(fast_settings(url, max_retries=2))
+        complete(fast_settings(url, max_retries=2, backoff_base_s=1.0))
     message = str(caught.value)
-    assert time.perf_counter() - started < 3.0
+    assert time.perf_counter() - started < 1.0  # no retry, no backoff: nothing ever answered
     assert url in message
     assert "refused" in message.lower()
-    assert "3 attempts" in message
     assert "\n" not in message
+
+
+def test_connection_lost_after_answers_is_an_outage_not_a_misconfiguration() -> None:
+    server = ScriptedLLMServer(["fine"]).start()
+    client = LLMClient(fast_settings(server.url, max_retries=1, outage_patience_s=0.4))
+
+    async def run() -> Completion:
+        first = await client.complete(MESSAGES)
+        server.stop()  # the provider goes away mid-run
+        await client.complete(MESSAGES)
+        return first
+
+    with pytest.raises(ProviderDown, match="ConnectionError"):
+        asyncio.run(run())
+
+
+def test_missing_credentials_are_a_misconfiguration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """litellm reports the OpenAI client's missing key as an HTTP 500 from the "server"."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    started = time.perf_counter()
+    with pytest.raises(ModelUnreachable) as caught:
+        complete(LLMSettings(model="openai/gpt-4o-mini", backoff_base_s=1.0))
+    assert time.perf_counter() - started < 1.0
+    message = str(caught.value)
+    assert "no API key" in message and "OPENAI_API_KEY" in message and "api_key_env" in message
+
+
+def test_first_call_goes_alone_so_a_bad_key_costs_one_request() -> None:
+    with ScriptedLLMServer(Fault("status", 401, message="bad key")) as server:
+        client = LLMClient(fast_settings(server.url))
+
+        async def many() -> list[Any]:
+            return await asyncio.gather(*(client.complete(MESSAGES) for _ in range(8)),
+                                        return_exceptions=True)
+
+        outcomes = asyncio.run(many())
+        assert server.request_count == 1
+    assert all(isinstance(o, ModelUnreachable) and "401" in str(o) for o in outcomes)
+
+
+def test_first_call_is_answered_before_the_others_are_sent() -> None:
+    arrivals: list[float] = []
+
+    def timed(request: ChatRequest) -> str:
+        arrivals.append(time.monotonic())
+        return "ok"
+
+    with ScriptedLLMServer(timed, delay=0.2) as server:
+        client = LLMClient(fast_settings(server.url, max_concurrency=8))
+
+        async def many() -> list[Completion]:
+            return await asyncio.gather(*(client.complete(MESSAGES) for _ in range(5)))
+
+        results = asyncio.run(many())
+    assert [r.text for r in results] == ["ok"] * 5
+    first, rest = sorted(arrivals)[0], sorted(arrivals)[1:]
+    assert min(rest) - first >= 0.2  # the others waited for the first reply...
+    assert max(rest) - min(rest) < 0.15  # ...then went together
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
@@ -195,9 +308,12 @@ def test_api_key_comes_from_env_and_never_appears_in_errors(
 def test_transient_error_text_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "key-persistent-abc123"
     monkeypatch.setenv("SOCIETAS_TEST_KEY", secret)
-    with ScriptedLLMServer(
-        lambda r: Fault("status", 502, message=f"upstream saw {r.headers.get('authorization')}")
-    ) as server:
+    def echo(request: ChatRequest) -> str | Fault:
+        if request.messages != MESSAGES:
+            return "OK"  # the probe: the provider works, only this request fails
+        return Fault("status", 502, message=f"upstream saw {request.headers.get('authorization')}")
+
+    with ScriptedLLMServer(echo) as server:
         result = complete(fast_settings(server.url, api_key_env="SOCIETAS_TEST_KEY", max_retries=1))
     assert result.text is None
     assert result.error is not None
@@ -308,6 +424,28 @@ def test_settings_are_validated() -> None:
         LLMSettings(model="")
     with pytest.raises(ValueError):
         LLMSettings(model="openai/x", max_concurrency=0)
+    for url in ("htp:/nonsense", "127.0.0.1:8000/v1", "http://:8000/v1", "http://h:99999/v1",
+                "http://a host/v1"):
+        with pytest.raises(ValueError, match="api_base"):
+            LLMSettings(model="openai/x", api_base=url)
+
+
+def test_every_setting_is_either_part_of_a_replys_identity_or_transport() -> None:
+    """A new setting must be classified: if it can change a reply, the cache key needs it."""
+    fields = set(LLMSettings.__dataclass_fields__)
+    assert set(REPLY_FIELDS) | set(TRANSPORT_FIELDS) == fields
+    assert not set(REPLY_FIELDS) & set(TRANSPORT_FIELDS)
+
+
+def test_reply_identity_normalises_the_endpoint_and_leaves_out_the_key() -> None:
+    a = LLMSettings(model="openai/x", api_base="HTTP://LocalHost:80/v1/", api_key_env="K1")
+    b = LLMSettings(model="openai/x", api_base="http://localhost/v1", api_key_env="K2",
+                    timeout_s=5, max_retries=0)
+    assert a.reply_identity() == b.reply_identity()
+    assert "api_key_env" not in a.reply_identity()
+    for changed in ({"api_base": "http://localhost:8001/v1"}, {"temperature": 0.0},
+                    {"max_tokens": 10}, {"model": "openai/y"}):
+        assert LLMSettings(**{**b.__dict__, **changed}).reply_identity() != b.reply_identity()
 
 
 # -- the scripted server -----------------------------------------------------------------------

@@ -19,11 +19,13 @@ import pytest
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.cache import CacheMiss
+from sim.cli import EXIT_PROVIDER_DOWN, main
 from sim.config import load_config
 from sim.gateway import Budget
 from sim.registry import get_scenario
+from sim.replay import NotReplayable, replay_run
 from sim.runner import RunOptions, resume_run, run_scenario
-from sim.scripted_llm import ScriptedLLMServer
+from sim.scripted_llm import ChatRequest, Fault, ScriptedLLMServer
 from sim.store import ResumeDiverged, snapshot
 
 SCENARIO = get_scenario("donor-game")
@@ -40,9 +42,9 @@ def quiet(**kwargs: object) -> RunOptions:
     return RunOptions(progress=False, figures=False, **kwargs)  # type: ignore[arg-type]
 
 
-def reference_snapshot(tmp_path: Path, **values: object) -> dict:
+def reference_snapshot(tmp_path: Path, responder=scripted_player, **values: object) -> dict:
     """The same run, uninterrupted and without any cache."""
-    with ScriptedLLMServer(scripted_player) as server:
+    with ScriptedLLMServer(responder) as server:
         result = run_scenario(SCENARIO, config_for(server.url, **values),
                               run_dir=tmp_path / "reference", options=quiet(use_cache=False))
     assert result.status == "finished"
@@ -57,14 +59,16 @@ def assert_same_store(actual: dict, expected: dict) -> None:
 
 def test_replay_makes_no_requests_and_reproduces_every_table(tmp_path: Path) -> None:
     with ScriptedLLMServer(scripted_player) as server:
-        original = run_scenario(SCENARIO, config_for(server.url), run_dir=tmp_path / "orig",
-                                options=quiet())
-        assert server.request_count > 0
-    # the replay is pointed at a fresh server that counts what reaches it
-    with ScriptedLLMServer(scripted_player) as counting:
-        replay = run_scenario(SCENARIO, config_for(counting.url), run_dir=tmp_path / "replay",
-                              options=quiet(replay_only=True))
-        assert counting.request_count == 0
+        config = config_for(server.url)
+        original = run_scenario(SCENARIO, config, run_dir=tmp_path / "orig", options=quiet())
+        made = server.request_count
+        assert made > 0
+        # a new run directory, answered from the original run's own cache
+        replay = run_scenario(
+            SCENARIO, config, run_dir=tmp_path / "replay",
+            options=quiet(cache_path=original.run_dir / "responses.sqlite", replay_only=True),
+        )
+        assert server.request_count == made
     assert replay.status == "finished"
     assert replay.stats.cache_hits == replay.stats.calls > 0
     assert_same_store(snapshot(replay.run_dir / "run.sqlite"),
@@ -119,6 +123,147 @@ def test_resume_refuses_a_run_that_diverges(tmp_path: Path) -> None:
         db.close()
         with pytest.raises(ResumeDiverged, match="checkpoint 2"):
             resume_run(stopped.run_dir, quiet())
+
+
+# -- failures are not cached: a resume replays them from the store -----------------------
+
+#: Both donors of this round get HTTP 500 on every attempt: two committed fallbacks.
+FAILING_ROUND = "This is generation 1. It is now round 2."
+
+
+def failing_round_player(request: ChatRequest) -> str | Fault:
+    if FAILING_ROUND in request.messages[-1]["content"]:
+        return Fault("status", 500, message="scripted outage of one round")
+    return scripted_player(request)
+
+
+def test_resume_reproduces_committed_fallbacks_after_the_server_recovered(
+    tmp_path: Path,
+) -> None:
+    values = {"max_retries": 1}
+    expected = reference_snapshot(tmp_path, failing_round_player, **values)
+    fallbacks = [row for row in expected["decisions"] if row[6] == "fallback"]
+    assert len(fallbacks) == 2  # the run really contains what must be reproduced
+    with ScriptedLLMServer(failing_round_player) as server:
+        stopped = run_scenario(SCENARIO, config_for(server.url, **values),
+                               run_dir=tmp_path / "run",
+                               options=quiet(budget=Budget(max_calls=13)))
+        assert stopped.status == "budget"  # stopped in generation 2, after the failing round
+        # the server recovers before the resume: asking again would now get real answers
+        server._state.responder = scripted_player
+        before = server.request_count
+        resumed = resume_run(stopped.run_dir, quiet())
+        asked_again = server.requests[before:]
+    assert resumed.status == "finished"
+    assert resumed.stats.replayed_calls == 12  # generation 1: 4 strategies + 4 rounds x 2
+    assert not any(FAILING_ROUND in r.messages[-1]["content"] for r in asked_again)
+    assert_same_store(snapshot(resumed.run_dir / "run.sqlite"), expected)
+
+
+def test_replay_command_reproduces_a_finished_run_without_calls_or_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    with ScriptedLLMServer(failing_round_player) as server:
+        result = run_scenario(SCENARIO, config_for(server.url, max_retries=1),
+                              run_dir=tmp_path / "run", options=quiet())
+        made = server.request_count
+        before = {p.name: p.read_bytes() for p in result.run_dir.iterdir() if p.is_file()}
+        (result.run_dir / "responses.sqlite").unlink()  # the store alone suffices
+        assert main(["replay", str(result.run_dir)]) == 0
+        assert server.request_count == made
+    out = capsys.readouterr().out
+    checkpoints = len(snapshot(result.run_dir / "run.sqlite")["checkpoints"])
+    assert f"reproduced all {checkpoints} checkpoints" in out
+    after = {p.name: p.read_bytes() for p in result.run_dir.iterdir() if p.is_file()}
+    assert after == {k: v for k, v in before.items() if k != "responses.sqlite"}
+
+
+def test_replay_detects_a_tampered_store(tmp_path: Path, capsys) -> None:
+    with ScriptedLLMServer(scripted_player) as server:
+        result = run_scenario(SCENARIO, config_for(server.url), run_dir=tmp_path / "run",
+                              options=quiet())
+    db = sqlite3.connect(result.run_dir / "run.sqlite")
+    db.execute("UPDATE llm_calls SET reply = '0' WHERE call_id = 7")  # a reply rewritten
+    db.commit()
+    db.close()
+    with pytest.raises(ResumeDiverged, match="checkpoint"):
+        replay_run(result.run_dir)
+    assert main(["replay", str(result.run_dir)]) == 1
+    assert "societas: not reproduced:" in capsys.readouterr().err
+
+
+def test_replay_refuses_an_unfinished_run(tmp_path: Path) -> None:
+    with ScriptedLLMServer(scripted_player) as server:
+        stopped = run_scenario(SCENARIO, config_for(server.url), run_dir=tmp_path / "run",
+                               options=quiet(budget=Budget(max_calls=13)))
+    with pytest.raises(NotReplayable, match="status: budget"):
+        replay_run(stopped.run_dir)
+
+
+# -- a provider that stays down stops the run resumably ----------------------------------
+
+
+class Outage:
+    """The scripted player, with every request from the `down_from`-th on answered by 503
+    (probes included) until `recover()`."""
+
+    def __init__(self, down_from: int) -> None:
+        self.down_from = down_from
+        self.recovered = False
+
+    def recover(self) -> None:
+        self.recovered = True
+
+    def __call__(self, request: ChatRequest) -> str | Fault:
+        if not self.recovered and request.index >= self.down_from:
+            return Fault("status", 503, message="scripted outage")
+        return scripted_player(request)
+
+
+def test_provider_down_from_the_start_stops_before_anything_is_committed(
+    tmp_path: Path,
+) -> None:
+    outage = Outage(down_from=0)
+    with ScriptedLLMServer(outage) as server:
+        config = config_for(server.url, max_retries=1, outage_patience_s=1.0)
+        stopped = run_scenario(SCENARIO, config, run_dir=tmp_path / "run", options=quiet())
+        assert stopped.status == "provider_down"
+        assert "503" in stopped.message and "outage_patience_s" in stopped.message
+        partial = snapshot(stopped.run_dir / "run.sqlite")
+        assert partial["checkpoints"] == [] and partial["decisions"] == []
+        outage.recover()
+        resumed = resume_run(stopped.run_dir, quiet())
+    assert resumed.status == "finished"
+    assert_same_store(snapshot(resumed.run_dir / "run.sqlite"), reference_snapshot(tmp_path))
+
+
+def test_provider_down_mid_run_exits_4_and_resumes_to_the_same_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    expected = reference_snapshot(tmp_path)
+    outage = Outage(down_from=9)  # strategies (4) and two rounds (4) answered, then down
+    run_parent = tmp_path / "runs"
+    with ScriptedLLMServer(outage) as server:
+        args = ["run", "donor-game", "--quiet", "--no-figures", "--out", str(run_parent),
+                "--model", "openai/scripted", "--set", f'api_base="{server.url}"',
+                "--set", "max_retries=1", "--set", "outage_patience_s=1"]
+        for key, value in SETTINGS.items():
+            if key != "model":
+                args += ["--set", f"{key}={value}"]
+        assert main(args) == EXIT_PROVIDER_DOWN
+        (run_dir,) = run_parent.iterdir()
+        out, err = capsys.readouterr()
+        assert f"societas resume {run_dir}" in err and "503" in err
+        assert "probe requests asked whether it answered at all" in out
+        db = sqlite3.connect(run_dir / "run.sqlite")
+        status = db.execute("SELECT value FROM meta WHERE key = 'status'").fetchone()[0]
+        sources = {s for (s,) in db.execute("SELECT source FROM decisions")}
+        db.close()
+        assert status == "provider_down"
+        assert checkpoints(run_parent) > 0 and "fallback" not in sources  # no 100% fallbacks
+        outage.recover()
+        assert main(["resume", str(run_dir), "--quiet", "--no-figures"]) == 0
+    assert_same_store(snapshot(run_dir / "run.sqlite"), expected)
 
 
 # -- killed runs --------------------------------------------------------------------------

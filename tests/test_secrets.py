@@ -40,8 +40,8 @@ def echoing_server(request: ChatRequest):  # type: ignore[no-untyped-def]
             f"upstream said Authorization: Bearer {PROXY_TOKEN}")
     if any("Your name is g2-" in str(m.get("content")) for m in request.messages):
         return Fault("status", status=401, message=f"invalid api key: {echo}")
-    if not is_strategy_request(request) and "Your name is g0-a01." in request.messages[1][
-            "content"]:
+    prompt = request.messages[-1]["content"]  # (the client's outage probe sends one message)
+    if not is_strategy_request(request) and "Your name is g0-a01." in prompt:
         return Fault("status", status=500, message=echo)
     return scripted_player(request)
 
