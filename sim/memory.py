@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.embeddings import Embedder
+from sim.embeddings import Embedder, EmbedderName
 from sim.retrieval import RetrievalWeights, Scores, score, top_k
 from sim.store import RunStore
 
@@ -87,7 +87,7 @@ class MemoryConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a no-op
 
-    embedder: str = Field(
+    embedder: EmbedderName = Field(
         "hashing",
         description="'hashing' (fast, lexical), 'minilm' (semantic; needs the 'memory' extra) "
         "or a litellm embedding model string.",
