@@ -356,3 +356,25 @@ def test_a_run_in_use_is_refused(
         in line
     assert main(["resume", str(run_dir), "--quiet", "--no-figures"]) == 0  # released
     assert "resumed after" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("You play a game, $nobody.", "uses unknown placeholder 'nobody'"),
+    ("Costs 5$ a round.", "write $$ for a literal dollar sign"),
+])
+def test_a_broken_prompt_override_stops_the_run_in_one_line(
+    tmp_path: Path, template: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scenarios.donor_game.scripted_player import scripted_player
+    from sim.scripted_llm import ScriptedLLMServer
+
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "rules.txt").write_text(template)
+    with ScriptedLLMServer(scripted_player) as server:
+        status = main(["run", "donor-game", *RULE_RUN, "--model", "openai/scripted",
+                       "--set", f'api_base="{server.url}"', "--set", f'prompts_dir="{prompts}"',
+                       "--out", str(tmp_path / "runs")])
+    assert status == 2
+    line = error_line(capsys)
+    assert f"prompt template {prompts / 'rules.txt'}" in line and expected in line
