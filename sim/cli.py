@@ -143,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list()
-        if args.command == "run":
-            return _run(args)
-        if args.command == "resume":
-            return _resume(args)
+        if args.command in ("run", "resume"):
+            with _sigterm_stops_the_run() as terminated:
+                return _run(args, terminated) if args.command == "run" else _resume(
+                    args, terminated)
         if args.command == "inspect":
             from analysis.inspect import describe_agent
 
@@ -217,7 +217,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
     from sim.runner import run_scenario
 
     scenario = get_scenario(args.scenario)
@@ -230,17 +230,18 @@ def _run(args: argparse.Namespace) -> int:
     options = _run_options(args)
     if config.model is not None and scenario.estimate is not None:
         print(scenario.estimate(config).describe(config.model), file=sys.stderr)
-    return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options))
+    return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options),
+                   terminated)
 
 
-def _resume(args: argparse.Namespace) -> int:
+def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
     from sim.runner import resume_run
 
     options = _run_options(args)
-    return _finish(lambda: resume_run(args.run_dir, options))
+    return _finish(lambda: resume_run(args.run_dir, options), terminated)
 
 
-def _finish(start: Callable[[], RunResult]) -> int:
+def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
     """Run, then print the account of the run and how to go on if it stopped early."""
     from sim.cache import CacheMiss
     from sim.embeddings import EmbeddingError
@@ -248,8 +249,7 @@ def _finish(start: Callable[[], RunResult]) -> int:
     from sim.store import ResumeDiverged
 
     try:
-        with _sigterm_stops_the_run() as terminated:
-            result = start()
+        result = start()
     except ModelUnreachable as error:
         print(f"societas: error: model unreachable: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -310,11 +310,20 @@ class Gateway:
         for task in pending:
             task.cancel()
         try:
-            if pending:  # gather() of nothing would bind to asyncio's default loop, not ours
-                loop.run_until_complete(_drain(pending))
+            remaining = pending
+            for _ in range(len(pending)):  # gather() of nothing would bind to the default loop
+                # a task cut short by Ctrl-C/SIGTERM re-raises it here: drain the rest
+                with contextlib.suppress(KeyboardInterrupt):
+                    loop.run_until_complete(_drain(remaining))
+                remaining = {task for task in remaining if not task.done()}
+                if not remaining:
+                    break
+            for task in pending:
+                if task.done() and not task.cancelled():
+                    task.exception()  # seen, else asyncio logs "exception was never retrieved"
             loop.run_until_complete(loop.shutdown_asyncgens())
         except KeyboardInterrupt:
-            pass  # a call cut short by Ctrl-C re-raises it here; the run is stopping anyway
+            pass  # the run is stopping anyway
         finally:
             loop.close()
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 from typing import Any
+
+import pytest
 
 from sim.agent import SimAgent
 from sim.brains import RuleBrain
@@ -142,3 +147,28 @@ def test_run_until_stops_at_the_horizon() -> None:
     world.process(forever())
     world.run(until=5)
     assert steps == [0, 1, 2, 3, 4, 5]
+
+
+def test_gateway_closes_quietly_after_calls_cut_short_by_an_interrupt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ctrl-C or SIGTERM lands inside a call: closing must not leave asyncio complaining on
+    stderr ("Task exception was never retrieved") after the one line the CLI prints."""
+    gateway = Gateway()
+    loop = gateway._event_loop()
+
+    async def call_cut_short() -> None:
+        await asyncio.sleep(0.01)
+        raise KeyboardInterrupt  # where the signal handler raised it
+
+    async def batch() -> None:
+        await asyncio.gather(call_cut_short(), asyncio.sleep(10))
+
+    with pytest.raises(KeyboardInterrupt):
+        loop.run_until_complete(batch())
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        gateway.close()
+        del loop
+        gc.collect()
+    assert gateway._loop is not None and gateway._loop.is_closed()
+    assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
