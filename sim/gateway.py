@@ -297,6 +297,7 @@ class Gateway:
         # created on, so a fresh asyncio.run() per batch would leave them dangling.
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
+            self._loop.set_exception_handler(_quiet_about_interrupts)
         return self._loop
 
     def close(self) -> None:
@@ -318,14 +319,20 @@ class Gateway:
                 remaining = {task for task in remaining if not task.done()}
                 if not remaining:
                     break
-            for task in pending:
-                if task.done() and not task.cancelled():
-                    task.exception()  # seen, else asyncio logs "exception was never retrieved"
             loop.run_until_complete(loop.shutdown_asyncgens())
         except KeyboardInterrupt:
             pass  # the run is stopping anyway
         finally:
             loop.close()
+
+
+def _quiet_about_interrupts(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Ctrl-C or SIGTERM raised inside a task (ours or litellm's/aiohttp's) leaves it holding the
+    interrupt; the run is stopping already, and asyncio's "Task exception was never retrieved"
+    traceback would bury the one line that says how to resume."""
+    if isinstance(context.get("exception"), KeyboardInterrupt):
+        return
+    loop.default_exception_handler(context)
 
 
 async def _drain(tasks: set[asyncio.Task]) -> None:

@@ -149,11 +149,13 @@ def test_run_until_stops_at_the_horizon() -> None:
     assert steps == [0, 1, 2, 3, 4, 5]
 
 
+@pytest.mark.parametrize("awaited", [True, False])
 def test_gateway_closes_quietly_after_calls_cut_short_by_an_interrupt(
-    caplog: pytest.LogCaptureFixture,
+    awaited: bool, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Ctrl-C or SIGTERM lands inside a call: closing must not leave asyncio complaining on
-    stderr ("Task exception was never retrieved") after the one line the CLI prints."""
+    """Ctrl-C or SIGTERM lands inside a call, in a task the batch awaits or in one an HTTP
+    library runs on its own: closing must not leave asyncio complaining on stderr ("Task
+    exception was never retrieved") after the one line the CLI prints."""
     gateway = Gateway()
     loop = gateway._event_loop()
 
@@ -162,7 +164,12 @@ def test_gateway_closes_quietly_after_calls_cut_short_by_an_interrupt(
         raise KeyboardInterrupt  # where the signal handler raised it
 
     async def batch() -> None:
-        await asyncio.gather(call_cut_short(), asyncio.sleep(10))
+        if awaited:
+            await asyncio.gather(call_cut_short(), asyncio.sleep(10))
+        else:
+            detached = asyncio.get_running_loop().create_task(call_cut_short())
+            await asyncio.sleep(10)
+            del detached
 
     with pytest.raises(KeyboardInterrupt):
         loop.run_until_complete(batch())
