@@ -13,9 +13,6 @@ import os
 from sim.errors import UserError
 from sim.registry import Scenario
 
-#: Memory the interpreter and libraries take before a run allocates anything (measured: ~125 MB).
-BASE_MEMORY_BYTES = 150 * 2**20
-
 
 def check_memory(scenario: Scenario, config: object) -> None:
     """Refuse a run whose estimated peak memory exceeds what the machine has available."""
@@ -24,7 +21,8 @@ def check_memory(scenario: Scenario, config: object) -> None:
     available = available_memory()
     if available is None:
         return
-    needed = BASE_MEMORY_BYTES + scenario.memory_estimate(config)
+    # what the run adds: the interpreter and libraries are resident already, so not "available"
+    needed = scenario.memory_estimate(config)
     if needed > available:
         raise UserError(
             f"this run would need about {_size(needed)} of memory, but the machine has "

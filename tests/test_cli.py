@@ -281,12 +281,12 @@ def test_memory_estimate_names_what_is_needed_and_available(
     import sim.capacity
 
     monkeypatch.setattr(sim.capacity, "available_memory", lambda: 200 * 2**20)
-    # 100,000 agents at 3 kB each plus the interpreter's 150 MiB: about 436 MiB
+    # 100,000 agents at 3 kB each: about 286 MiB
     status = main(["run", "donor-game", *RULE_RUN, "--set", "agents=100000",
                    "--out", str(tmp_path)])
     assert status == 2
     line = error_line(capsys)
-    assert "about 436.1 MiB of memory" in line and "200.0 MiB available" in line
+    assert "about 286.1 MiB of memory" in line and "200.0 MiB available" in line
     assert not list(tmp_path.iterdir())
     monkeypatch.setattr(sim.capacity, "available_memory", lambda: 2**40)
     assert main(["run", "donor-game", *RULE_RUN, "--out", str(tmp_path)]) == 0
