@@ -378,3 +378,13 @@ def test_a_broken_prompt_override_stops_the_run_in_one_line(
     assert status == 2
     line = error_line(capsys)
     assert f"prompt template {prompts / 'rules.txt'}" in line and expected in line
+
+
+def test_report_out_that_cannot_be_written(
+    small_run: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    assert main(["report", str(small_run[0]), "--out", str(a_file / "report.html")]) == 2
+    assert error_line(capsys) == f"societas: error: {a_file} is a file, not a directory"
+    assert a_file.read_text() == "keep me"
