@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.run import Run, load
+from analysis.run import NotInRun, Run, load
 
 
 def describe_agent(run_dir: str | Path, agent_id: str, *, limit: int = 50,
@@ -20,7 +20,7 @@ def describe_agent(run_dir: str | Path, agent_id: str, *, limit: int = 50,
     agents = run.agents.set_index("agent_id")
     if agent_id not in agents.index:
         known = ", ".join(agents.index[:12]) + (" ..." if len(agents) > 12 else "")
-        raise KeyError(f"no agent {agent_id!r} in {run.path} (agents: {known})")
+        raise NotInRun(f"no agent {agent_id!r} in {run.path} (agents: {known})")
     row = agents.loc[agent_id]
     lines = [f"agent {agent_id}: created in generation {int(row['generation']) + 1}, "
              f"{row['brain']} brain ({row['kind']}{', ' + row['model'] if row['model'] else ''})"]

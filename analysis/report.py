@@ -199,6 +199,10 @@ def _punishment_section(info: pd.DataFrame, pairs: pd.DataFrame, missing: list[s
 def _strategies_section(runs: Sequence[Run]) -> str:
     scores = _pooled(runs, lambda r: r.generation_scores)
     body = []
+    if max((r.generation_scores["generation"].nunique() for r in runs), default=0) < 2:
+        body.append(h.note("Culture passes between generations, and these runs have one: no "
+                           "agent has inherited a strategy yet, so the lineage trees have no "
+                           "links and strategy texts are not compared between generations."))
     if not scores.empty:
         survival = strategy_survival(scores)
         body.append(h.figure(plot_strategy_shares(survival),

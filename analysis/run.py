@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from scenarios.donor_game.tables import TABLES
-from sim.store import ENGINE_TABLES, STORE_FILENAME
+from sim.errors import UserError
+from sim.store import ENGINE_TABLES, STORE_FILENAME, verify_store
 
 CONFIG_FILENAME = "config.json"
 
@@ -28,6 +29,10 @@ KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
     **{name: tuple(columns) for name, columns in ENGINE_TABLES.items()},
     **{name: tuple(columns) for name, columns in TABLES.items()},
 }
+
+
+class NotInRun(UserError, KeyError):
+    """A table or agent that the run does not have; the message lists what it has."""
 
 
 class Run:
@@ -68,7 +73,7 @@ class Run:
         if name not in present:
             if name in KNOWN_COLUMNS:
                 return pd.DataFrame(columns=list(KNOWN_COLUMNS[name]))
-            raise KeyError(f"no table {name!r} in {self.db_path}; tables: {present}")
+            raise NotInRun(f"no table {name!r} in {self.db_path}; tables: {present}")
         with closing(self._connect()) as db:
             # The name was checked against sqlite_master above, so quoting it is safe.
             return pd.read_sql_query(f'SELECT * FROM "{name}" ORDER BY rowid', db)
@@ -150,23 +155,26 @@ class Run:
 def load(run_dir: str | Path) -> Run:
     """Open a run directory for analysis.
 
-    The config comes from `config.json` when the runner wrote one, else from the store's
-    `meta` "config" entry (so a bare `run.sqlite` copied elsewhere is still self-describing),
-    else it is empty.
+    The config is the one the store recorded when the run started (a `config.json` beside it
+    may have been edited since; it is read only for a store that recorded none), else empty.
+    A damaged store is refused here (`StoreError`) rather than read as a shorter run.
     """
     path = Path(run_dir)
     if not (path / STORE_FILENAME).is_file():
         raise FileNotFoundError(
             f"{path} is not a run directory: {path / STORE_FILENAME} does not exist"
         )
+    verify_store(path / STORE_FILENAME)
     run = Run(path, {})
     run.config = _read_config(run)
     return run
 
 
 def _read_config(run: Run) -> dict[str, Any]:
+    stored = run.meta.get("config")
+    if stored is not None:
+        return json.loads(stored)
     config_file = run.path / CONFIG_FILENAME
     if config_file.is_file():
         return json.loads(config_file.read_text(encoding="utf-8"))
-    stored = run.meta.get("config")
-    return {} if stored is None else json.loads(stored)
+    return {}

@@ -1,22 +1,27 @@
 """The `societas` command: run, resume, list and report scenarios.
 
-Errors a user can fix (unknown scenario, bad config key, unreachable model) print one line that
-names the problem and exit with status 2; a traceback means a bug in Societas. A run that stops
-early but cleanly says how to resume it: status 3 when its budget ran out, 4 when the model's
-provider stayed down past its patience, 130 on Ctrl-C. `replay` exits 1 when a run does not
-reproduce.
+Errors a user can fix (unknown scenario, bad flag or config key, unusable path, damaged store,
+busy run, unreachable model) print one line that names the problem and exit with status 2; a
+traceback means a bug in Societas. A run that stops early but cleanly says how to resume it:
+status 3 when its budget ran out, 4 when the model's provider stayed down past its patience,
+130 on Ctrl-C, 143 on SIGTERM. `replay` exits 1 when a run does not reproduce.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from sim.config import ConfigError, load_config
+from sim.config import load_config
+from sim.errors import Terminated, UserError, describe_os_error
 from sim.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 
@@ -27,14 +32,52 @@ EXIT_USAGE = 2
 EXIT_BUDGET = 3
 EXIT_PROVIDER_DOWN = 4
 EXIT_NOT_REPRODUCED = 1
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one `societas: error:` line like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]  # "run" in "societas run"; empty at the top
+        print(f"societas: error: {command + ': ' if command else ''}{message} "
+              f"(see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD >= 0, got {text!r}")
+    return value
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """Flags shared by `run` and `resume`: how to run, not what to simulate."""
-    parser.add_argument("--max-cost", type=float, metavar="USD",
+    parser.add_argument("--max-cost", type=_usd, metavar="USD",
                         help="stop cleanly at a round boundary once model calls cost this much")
-    parser.add_argument("--max-calls", type=int, metavar="N",
+    parser.add_argument("--max-calls", type=_count, metavar="N",
                         help="stop cleanly before a round that would exceed N model calls")
     parser.add_argument("--replay-only", action="store_true",
                         help="answer every model call from the response cache; fail at a miss")
@@ -48,7 +91,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="societas",
         description="Agent-based social simulation with LLM-backed and rule-based agents.",
     )
@@ -89,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("run_dir", type=Path)
     inspect.add_argument("--agent", required=True, metavar="ID", help="agent id, e.g. g3-a07")
-    inspect.add_argument("--limit", type=int, default=50, help="memories shown per kind")
+    inspect.add_argument("--limit", type=_positive, default=50, help="memories shown per kind")
 
     report = commands.add_parser(
         "report", help="write an HTML report of one or more runs (and redraw their figures)"
@@ -110,14 +153,17 @@ def _main(argv: list[str] | None) -> int:
     # A run stopped by a fatal model error abandons calls in flight; litellm then leaves
     # un-awaited coroutines behind, whose warnings would bury the one line that matters.
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a bad flag already reported in one line
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
         if args.command == "list":
             return _list()
-        if args.command == "run":
-            return _run(args)
-        if args.command == "resume":
-            return _resume(args)
+        if args.command in ("run", "resume"):
+            with _sigterm_stops_the_run() as terminated:
+                return _run(args, terminated) if args.command == "run" else _resume(
+                    args, terminated)
         if args.command == "replay":
             return _replay(args.run_dir)
         if args.command == "inspect":
@@ -127,17 +173,44 @@ def _main(argv: list[str] | None) -> int:
             return 0
         if args.command == "report":
             return _report(args.run_dir, args.out)
-    except (UnknownScenario, ConfigError, FileNotFoundError, KeyError) as error:
+    except (UserError, UnknownScenario) as error:
         print(f"societas: error: {_message(error)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:  # the file system refused: a path the user can change
+        print(f"societas: error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Terminated:
+        print("societas: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("societas: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return EXIT_USAGE
 
 
 def _message(error: BaseException) -> str:
     return str(error.args[0]) if isinstance(error, LookupError) and error.args else str(error)
+
+
+@contextlib.contextmanager
+def _sigterm_stops_the_run() -> Iterator[list[bool]]:
+    """SIGTERM (`kill`, a scheduler's stop) ends a run like Ctrl-C: the round in progress is
+    rolled back, the run is marked interrupted and can be resumed. Yields [whether it came]."""
+    received = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # signal handlers can only be set from the main thread
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        received[0] = True
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once is enough: let cleanup finish
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _list() -> int:
@@ -152,7 +225,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     from sim.runner import RunOptions
 
     if args.replay_only and args.no_cache:
-        raise ConfigError("--replay-only needs the response cache; drop --no-cache")
+        raise UserError("--replay-only needs the response cache; drop --no-cache")
     return RunOptions(
         use_cache=not args.no_cache,
         cache_path=args.cache,
@@ -163,7 +236,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
     from sim.runner import run_scenario
 
     scenario = get_scenario(args.scenario)
@@ -176,14 +249,15 @@ def _run(args: argparse.Namespace) -> int:
     options = _run_options(args)
     if config.model is not None and scenario.estimate is not None:
         print(scenario.estimate(config).describe(config.model), file=sys.stderr)
-    return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options))
+    return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options),
+                   terminated)
 
 
-def _resume(args: argparse.Namespace) -> int:
+def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
     from sim.runner import resume_run
 
     options = _run_options(args)
-    return _finish(lambda: resume_run(args.run_dir, options))
+    return _finish(lambda: resume_run(args.run_dir, options), terminated)
 
 
 def _replay(run_dir: Path) -> int:
@@ -205,9 +279,10 @@ def _replay(run_dir: Path) -> int:
     return 0
 
 
-def _finish(start: Callable[[], RunResult]) -> int:
+def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
     """Run, then print the account of the run and how to go on if it stopped early."""
     from sim.cache import CacheMiss
+    from sim.embeddings import EmbeddingError
     from sim.llm_client import ModelUnreachable
     from sim.store import ResumeDiverged
 
@@ -216,9 +291,15 @@ def _finish(start: Callable[[], RunResult]) -> int:
     except ModelUnreachable as error:
         print(f"societas: error: model unreachable: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except EmbeddingError as error:
+        print(f"societas: error: memory embedder: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except (CacheMiss, ResumeDiverged) as error:
         print(f"societas: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if result.already_finished:
+        print(f"{result.run_dir}: {result.message}")
+        return 0
     if result.replayed_checkpoints:
         print(f"resumed after {result.replayed_checkpoints} committed rounds (replayed, "
               f"not rewritten)")
@@ -257,7 +338,7 @@ def _finish(start: Callable[[], RunResult]) -> int:
         return EXIT_PROVIDER_DOWN
     print(f"societas: {result.message}; finished rounds are saved; continue with: {hint}",
           file=sys.stderr)
-    return EXIT_INTERRUPTED
+    return EXIT_TERMINATED if terminated[0] else EXIT_INTERRUPTED
 
 
 def _report(run_dirs: list[Path], out: Path | None = None) -> int:

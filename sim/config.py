@@ -7,12 +7,14 @@ rejected with one readable line instead of a traceback.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.errors import UserError, describe_os_error
 from sim.llm_client import LLMSettings, check_api_base
 from sim.redaction import check_key_env_name, watch_env
 
@@ -20,7 +22,7 @@ from sim.redaction import check_key_env_name, watch_env
 SECRET_INPUTS = frozenset({"api_key_env"})
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override is malformed; the message is meant for the user as is."""
 
 
@@ -29,7 +31,9 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    seed: int = Field(0, description="Seed of the world's random generator; same seed, same run.")
+    seed: int = Field(
+        0, ge=0, description="Seed of the world's random generator; same seed, same run."
+    )
     model: str | None = Field(
         None,
         description="litellm model string for LLM brains (e.g. 'openai/gpt-4o-mini'); "
@@ -53,6 +57,16 @@ class RunConfig(BaseModel):
         "of LLM brains ('llm'; rule sweeps stay small), or 'none'. Model calls are always "
         "logged in `llm_calls`.",
     )
+    outage_patience_s: float = Field(
+        300.0, gt=0, allow_inf_nan=False,
+        description="How long the model's provider may fail every call before the run stops "
+        "(resumably, exit status 4) instead of waiting longer.",
+    )
+    prompts_dir: str | None = Field(
+        None,
+        description="Directory whose prompt files replace the scenario's built-in ones of the "
+        "same name.",
+    )
 
     @field_validator("api_key_env")
     @classmethod
@@ -62,17 +76,38 @@ class RunConfig(BaseModel):
             check_key_env_name(name)
             watch_env(name)
         return name
-    outage_patience_s: float = Field(
-        300.0, gt=0, allow_inf_nan=False,
-        description="How long the model's provider may fail every call before the run stops "
-        "(resumably, exit status 4) instead of waiting longer.",
-    )
 
     @field_validator("api_base")
     @classmethod
     def _usable_api_base(cls, value: str | None) -> str | None:
         # A URL no request can go to is a config mistake, not a passing fault of the server.
         return None if value is None else check_api_base(value)
+
+    @field_validator("model")
+    @classmethod
+    def _model_named(cls, model: str | None) -> str | None:
+        if model is not None and not model.strip():
+            raise ValueError("must name a litellm model, e.g. 'openai/gpt-4o-mini' "
+                             "(leave it out to run rule brains only)")
+        return model
+
+    @field_validator("prompts_dir")
+    @classmethod
+    def _prompts_dir_exists(cls, directory: str | None) -> str | None:
+        # A mistyped directory would otherwise silently run the built-in prompts.
+        if directory is not None and not Path(directory).is_dir():
+            problem = "is not a directory" if Path(directory).exists() else "does not exist"
+            raise ValueError(f"{directory} {problem}")
+        return directory
+
+    @model_validator(mode="after")
+    def _finite(self) -> RunConfig:
+        """No infinite or NaN number anywhere, nested settings included: `ge=0` lets `inf`
+        through, and an infinite endowment or multiplier makes every result meaningless."""
+        for key, value in _numbers(self.model_dump(), ()):
+            if not math.isfinite(value):
+                raise ValueError(f"config key {key!r} must be a finite number (got {value})")
+        return self
 
     def llm_settings(self) -> LLMSettings:
         """The gateway's view of this config (hashable, so clients can be shared)."""
@@ -115,10 +150,15 @@ def load_config(
     if path is not None:
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as error:
+        except IsADirectoryError:
+            raise ConfigError(f"config file {path} is a directory, not a TOML file") from None
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {describe_os_error(error)}"
+                              ) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
     for key, value in (values or {}).items():
         if value is not None:
@@ -141,15 +181,31 @@ def describe_validation_error(error: ValidationError, config_type: type[BaseMode
     """One line per problem, naming the key, what was wrong, and the valid keys if unknown."""
     lines = []
     for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "(config)"
+        key = ".".join(str(part) for part in problem["loc"])
+        cause = problem.get("ctx", {}).get("error")
         if problem["type"] == "extra_forbidden":
             known = ", ".join(sorted(_fields_at(config_type, problem["loc"][:-1])))
             lines.append(f"unknown config key {key!r} (known keys: {known})")
         elif problem["loc"] and problem["loc"][-1] in SECRET_INPUTS:
             lines.append(f"config key {key!r}: {problem['msg']}")
+        elif cause is not None and not key:
+            lines.append(str(cause))  # a whole-config rule: its message names the keys
+        elif cause is not None:
+            lines.append(f"config key {key!r}: {cause}")
         else:
             lines.append(f"config key {key!r}: {problem['msg']} (got {problem.get('input')!r})")
     return "; ".join(lines)
+
+
+def _numbers(value: Any, path: tuple[str, ...]) -> list[tuple[str, float]]:
+    """Every float in a dumped config with its dotted key, however deeply nested."""
+    if isinstance(value, float):
+        return [(".".join(path), value)]
+    if isinstance(value, dict):
+        return [found for k, v in value.items() for found in _numbers(v, (*path, str(k)))]
+    if isinstance(value, (list, tuple)):
+        return [found for i, v in enumerate(value) for found in _numbers(v, (*path, str(i)))]
+    return []
 
 
 def to_toml(values: dict[str, Any]) -> str:

@@ -22,18 +22,21 @@ import os
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import numpy as np
+from pydantic import AfterValidator
 
 import sim._offline  # noqa: F401  (litellm's offline environment; cheap, unlike litellm)
 
 __all__ = [
     "Embedder",
+    "EmbedderName",
     "EmbeddingError",
     "HashingEmbedder",
     "LiteLLMEmbedder",
     "MiniLMEmbedder",
+    "check_embedder_name",
     "get_embedder",
     "normalise_rows",
 ]
@@ -261,6 +264,42 @@ def _field(item: Any, key: str) -> Any:
 
 
 # --------------------------------------------------------------------------- factory
+
+
+def check_embedder_name(name: str) -> str:
+    """Refuse, before a run starts, an embedder that `get_embedder` could never make work.
+
+    A mistyped name would otherwise be taken for a litellm model and fail at the first memory
+    a run writes; only names litellm can route to a provider pass (resolving one is offline).
+    """
+    if name in ("hashing", "minilm"):
+        if name == "minilm":
+            from sim.minilm import MissingWeightsError, model_dir
+
+            try:
+                model_dir()
+            except MissingWeightsError as error:
+                raise ValueError(str(error)) from None
+        return name
+    if name.startswith("hashing-"):
+        if not name[len("hashing-"):].isdigit() or int(name[len("hashing-"):]) < 2:
+            raise ValueError(f"{name!r}: 'hashing-DIM' needs a whole number DIM >= 2")
+        return name
+    import litellm  # sim._offline, imported above, has set its offline environment
+
+    litellm.suppress_debug_info = True  # else an unknown name prints a provider-list banner
+    try:
+        litellm.get_llm_provider(name)
+    except Exception:  # litellm says so with a BadRequestError
+        raise ValueError(
+            f"unknown embedder {name!r}: use 'hashing', 'hashing-DIM', 'minilm' or a litellm "
+            "embedding model string such as 'openai/text-embedding-3-small'"
+        ) from None
+    return name
+
+
+#: A config field naming an embedder, checked when the config is validated.
+EmbedderName = Annotated[str, AfterValidator(check_embedder_name)]
 
 
 def get_embedder(name: str = "hashing", **options: Any) -> Embedder:

@@ -35,6 +35,7 @@ class LoopThread:
 
     def __init__(self, name: str = "societas-gateway") -> None:
         self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(_quiet_about_interrupts)
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -88,6 +89,15 @@ class LoopThread:
                 loop.run_until_complete(_cancel_everything())
         if not self._thread.is_alive():
             loop.close()  # a thread stuck in a blocking call keeps its loop; it is a daemon
+
+
+def _quiet_about_interrupts(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A task of litellm's or aiohttp's left holding an interrupt (Ctrl-C, SIGTERM) or its
+    cancellation when the run stops: the run is stopping already, and asyncio's "Task exception
+    was never retrieved" traceback would bury the one line that says how to resume."""
+    if isinstance(context.get("exception"), KeyboardInterrupt | asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
 
 
 async def _cancel_everything() -> None:

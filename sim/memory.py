@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.embeddings import Embedder
+from sim.embeddings import Embedder, EmbedderName
 from sim.retrieval import (
     RetrievalWeights,
     Scores,
@@ -134,7 +134,7 @@ class MemoryConfig(BaseModel):
         description="Defaults for the retrieval and reflection settings: 'paper' (Park et al. "
         "2023) or 'released_code' (the authors' code, 25-agent run).",
     )
-    embedder: str = Field(
+    embedder: EmbedderName = Field(
         "hashing",
         description="'hashing' (fast, lexical), 'minilm' (semantic; needs the 'memory' extra) "
         "or a litellm embedding model string.",

@@ -12,6 +12,8 @@ import string
 from importlib import resources
 from pathlib import Path
 
+from sim.errors import UserError
+
 AGENT_TEXT_TAG = "agent_text"
 
 
@@ -23,6 +25,10 @@ def escape_markup(text: str) -> str:
 def quote_agent_text(text: str, *, author: str) -> str:
     """Delimit untrusted agent-written text so it reads as quoted data."""
     return f'<{AGENT_TEXT_TAG} author="{author}">\n{escape_markup(text)}\n</{AGENT_TEXT_TAG}>'
+
+
+class PromptError(UserError, KeyError):
+    """A prompt template (usually a user's override) does not fit the values it is given."""
 
 
 class PromptLibrary:
@@ -46,13 +52,25 @@ class PromptLibrary:
         try:
             return self.template(name).substitute(values).strip()
         except KeyError as error:
-            raise KeyError(f"prompt template {name!r} uses unknown placeholder {error}") from None
+            raise PromptError(f"prompt template {self._origin(name)} uses unknown placeholder "
+                              f"{error} (known: {', '.join(sorted(values))})") from None
+        except ValueError as error:  # a lone `$` not followed by a name
+            raise PromptError(f"prompt template {self._origin(name)}: {error} "
+                              "(write $$ for a literal dollar sign)") from None
+
+    def _override(self, name: str) -> Path | None:
+        if self.override_dir is not None and (self.override_dir / name).is_file():
+            return self.override_dir / name
+        return None
+
+    def _origin(self, name: str) -> str:
+        override = self._override(name)
+        return str(override) if override is not None else repr(name)
 
     def _read(self, name: str) -> str:
-        if self.override_dir is not None:
-            candidate = self.override_dir / name
-            if candidate.is_file():
-                return candidate.read_text(encoding="utf-8")
+        override = self._override(name)
+        if override is not None:
+            return override.read_text(encoding="utf-8")
         return resources.files(self.package).joinpath("prompts", *name.split("/")).read_text(
             encoding="utf-8"
         )

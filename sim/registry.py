@@ -35,6 +35,9 @@ class Scenario:
     draw_figures: Callable[[Path], list[Path]] | None = None
     #: What a run with LLM brains will ask of its models, shown before it starts.
     estimate: Callable[[Any], UsageEstimate] | None = None
+    #: Bytes a run with this config will hold in memory at its peak (beyond the interpreter),
+    #: so that an impossible run is refused before it starts; None: not checked.
+    memory_estimate: Callable[[Any], int] | None = None
 
 
 @dataclass(frozen=True)

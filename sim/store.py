@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.errors import UserError
+
 STORE_FILENAME = "run.sqlite"
 
 ENGINE_TABLES: dict[str, dict[str, str]] = {
@@ -75,6 +77,10 @@ class ResumeDiverged(RuntimeError):
     """Re-executing a run to resume it did not reproduce what the run had committed."""
 
 
+class StoreError(UserError):
+    """A run's SQLite file is damaged or is not a run store; it is left exactly as it was."""
+
+
 #: Columns whose values depend on wall-clock time; excluded when comparing two runs.
 NONDETERMINISTIC_COLUMNS = {("llm_calls", "latency_s")}
 #: Tables about the process rather than the simulation (times, versions, status, resumes).
@@ -103,14 +109,25 @@ class RunStore:
     def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
+        existing = self.path.is_file() and self.path.stat().st_size > 0
         if read_only:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                        isolation_level=None)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            if existing:  # check before writing anything: a damaged file stays as it was
+                _verify(self._db, self.path)
+            if not read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise _damaged(self.path, error) from None
+        except StoreError:
+            self._db.close()
+            raise
         self._columns: dict[str, list[str]] = {}
         self._in_transaction = False
         self._digest = hashlib.sha256()
@@ -267,6 +284,53 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def peek_meta(path: str | Path, key: str) -> str | None:
+    """One `meta` value read without opening the store for writing (None if unreadable)."""
+    try:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else row[0]
+
+
+def verify_store(path: str | Path) -> None:
+    """Refuse a damaged or foreign file before a reader trusts it (read-only; O(file size)).
+
+    A truncated or overwritten store would otherwise fail deep inside a resume or a report
+    with a SQLite traceback, or worse, be read as a shorter run.
+    """
+    path = Path(path)
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise _damaged(path, error) from None
+    try:
+        _verify(db, path)
+    except sqlite3.DatabaseError as error:
+        raise _damaged(path, error) from None
+    finally:
+        db.close()
+
+
+def _verify(db: sqlite3.Connection, path: Path) -> None:
+    problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise StoreError(f"the run store {path} is damaged ({'; '.join(problems)}); "
+                         "it was left as it is")
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" not in tables:
+        raise StoreError(f"{path} is not a Societas run store (it has no meta table)")
+
+
+def _damaged(path: Path, error: sqlite3.Error) -> StoreError:
+    return StoreError(f"the run store {path} is damaged or not a SQLite file ({error}); "
+                      "it was left as it is")
 
 
 def _cell(value: Any) -> Any:

@@ -335,6 +335,14 @@ def test_lineage_edges_and_graph():
     assert graph.edges["b", "d"]["primary"] is False
 
 
+def test_lineage_of_founders_only_has_typed_empty_edges():
+    # a one-generation run: nobody has parents, and selecting primary links must still work
+    edges = lineage_edges(AGENTS[AGENTS["generation"] == 0])
+    assert edges.empty
+    assert str(edges.dtypes["primary"]) == "bool" and str(edges.dtypes["generation"]) == "int64"
+    assert list(edges[edges["primary"]].columns) == ["parent", "child", "generation", "primary"]
+
+
 def test_founders_and_founder_shares():
     # d's primary parent is c, whose primary parent is a: founder a
     assert founders(AGENTS).to_dict() == {"a": "a", "b": "b", "c": "a", "d": "a"}

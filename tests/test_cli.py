@@ -8,6 +8,7 @@ real subprocess. Every user error must end in exit status 2 and a single
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -171,6 +172,28 @@ def error_line(capsys: pytest.CaptureFixture[str]) -> str:
         (["run", "donor-game", "--set", "brains.martian=1"], ["martian"]),
         (["run", "donor-game", "--config", "missing.toml"], ["not found", "missing.toml"]),
         (["report", "not-a-run"], ["not-a-run", "not a run directory"]),
+        (["run", "donor-game", "--seed", "-1"], ["'seed'", "greater than or equal to 0"]),
+        (["run", "donor-game", "--seed", "x"], ["--seed", "'x'"]),
+        (["run", "donor-game", "--config", "."], ["config file", "is a directory"]),
+        (["run", "donor-game", "--set", "endowment=inf"], ["'endowment'", "finite"]),
+        (["run", "donor-game", "--set", "multiplier=inf"], ["'multiplier'", "finite"]),
+        (["run", "donor-game", "--set", 'multiplier="inf"'], ["'multiplier'", "finite"]),
+        (["run", "donor-game", "--set", "brains.rule=inf"], ["'brains.rule'", "finite"]),
+        (["run", "donor-game", "--set", "memory_settings.recency_weight=inf"],
+         ["'memory_settings.recency_weight'", "finite"]),
+        (["run", "donor-game", "--set", "prompts_dir='no-such-dir'"],
+         ["'prompts_dir'", "no-such-dir does not exist"]),
+        (["run", "donor-game", "--model", ""], ["'model'", "must name a litellm model"]),
+        (["run", "donor-game", "--max-calls", "-1"], ["--max-calls", "'-1'"]),
+        (["run", "donor-game", "--max-cost", "nan"], ["--max-cost", "'nan'"]),
+        (["run", "donor-game", "--max-cost", "-0.5"], ["--max-cost", "'-0.5'"]),
+        (["run", "donor-game", "--set", "memory=true", "--set", "memory_settings.embedder=nope"],
+         ["'memory_settings.embedder'", "unknown embedder 'nope'", "hashing"]),
+        (["run", "donor-game", "--set", "agents=1e9", "--set", "generations=1"],
+         ["would need about", "TiB of memory", "available"]),
+        (["resume", "not-a-run", "--max-calls", "-3"], ["--max-calls", "'-3'"]),
+        (["inspect", "not-a-run", "--agent", "a", "--limit", "0"], ["--limit", "'0'"]),
+        (["no-such-command"], ["invalid choice", "no-such-command"]),
     ],
 )
 def test_user_errors_exit_2_with_one_line(
@@ -203,3 +226,156 @@ def test_unreachable_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     line = error_line(capsys)
     assert "unreachable" in line
     assert "openai/x" in line and "127.0.0.1:9" in line
+
+
+RULE_RUN = ["--set", "generations=1", "--set", "agents=4", "--quiet", "--no-figures"]
+
+
+def test_out_that_cannot_hold_run_dirs_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("keep me")
+    for out in (a_file, a_file / "runs"):
+        assert main(["run", "donor-game", *RULE_RUN, "--out", str(out)]) == 2
+        line = error_line(capsys)
+        assert "cannot create a run directory" in line
+        assert f"{a_file} is a file, not a directory" in line
+    assert a_file.read_text() == "keep me"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only directory")
+def test_read_only_out_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    assert main(["run", "donor-game", *RULE_RUN, "--out", str(locked / "runs")]) == 2
+    assert "no permission to write" in error_line(capsys)
+    assert not list(locked.iterdir())
+
+
+def test_unusable_cache_is_refused_before_the_run_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "not-a-dir").write_text("")
+    cache = tmp_path / "not-a-dir" / "responses.sqlite"
+    status = main(["run", "donor-game", *RULE_RUN, "--out", str(tmp_path / "runs"),
+                   "--cache", str(cache)])
+    assert status == 2
+    line = error_line(capsys)
+    assert f"cannot use the response cache {cache}" in line and "--no-cache" in line
+    assert not (tmp_path / "runs").exists()  # refused before a run directory was made
+
+
+def test_memory_estimate_names_what_is_needed_and_available(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sim.capacity
+
+    monkeypatch.setattr(sim.capacity, "available_memory", lambda: 200 * 2**20)
+    # 100,000 agents at 3 kB each: about 286 MiB
+    status = main(["run", "donor-game", *RULE_RUN, "--set", "agents=100000",
+                   "--out", str(tmp_path)])
+    assert status == 2
+    line = error_line(capsys)
+    assert "about 286.1 MiB of memory" in line and "200.0 MiB available" in line
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setattr(sim.capacity, "available_memory", lambda: 2**40)
+    assert main(["run", "donor-game", *RULE_RUN, "--out", str(tmp_path)]) == 0
+
+
+def damage(store: Path, how: str) -> None:
+    data = store.read_bytes()
+    store.write_bytes(data[: len(data) // 2] if how == "truncated" else b"\x07garbage" * 500)
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+@pytest.mark.parametrize("command", ["resume", "report", "inspect"])
+def test_damaged_store_is_refused_and_left_as_it_is(
+    small_run: tuple[Path, str], tmp_path: Path, how: str, command: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(small_run[0], run_dir)
+    damage(run_dir / "run.sqlite", how)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    extra = ["--agent", "g0-a00"] if command == "inspect" else []
+    assert main([command, str(run_dir), *extra]) == 2
+    line = error_line(capsys)
+    assert f"the run store {run_dir / 'run.sqlite'} is damaged" in line
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_report_of_a_one_generation_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    assert main(["run", "donor-game", *RULE_RUN, "--out", str(tmp_path)]) == 0
+    run_dir = run_path(capsys.readouterr().out)
+    assert main(["report", str(run_dir)]) == 0
+    assert f"report: {run_dir / 'report.html'}" in capsys.readouterr().out
+    html = (run_dir / "report.html").read_text()
+    assert "these runs have one: no agent has inherited a strategy yet" in html
+    assert "Lineage: " in html
+
+
+def test_resume_of_a_finished_run_does_nothing(
+    small_run: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir, _ = small_run
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert main(["resume", str(run_dir)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == f"{run_dir}: the run had already finished; nothing to resume"
+    assert captured.err == ""
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+
+
+def test_a_run_in_use_is_refused(
+    small_run: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim.runlock import run_lock
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(small_run[0], run_dir)
+    with closing(sqlite3.connect(run_dir / "run.sqlite")) as db, db:
+        db.execute("UPDATE meta SET value = 'interrupted' WHERE key = 'status'")
+    before = (run_dir / "run.sqlite").read_bytes()
+    with run_lock(run_dir):  # as another process would hold it (flock is per open file)
+        assert main(["resume", str(run_dir), "--quiet"]) == 2
+        line = error_line(capsys)
+        assert (run_dir / "run.sqlite").read_bytes() == before
+    assert f"the run {run_dir} is in use by another societas process (process {os.getpid()})" \
+        in line
+    assert main(["resume", str(run_dir), "--quiet", "--no-figures"]) == 0  # released
+    assert "resumed after" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("You play a game, $nobody.", "uses unknown placeholder 'nobody'"),
+    ("Costs 5$ a round.", "write $$ for a literal dollar sign"),
+])
+def test_a_broken_prompt_override_stops_the_run_in_one_line(
+    tmp_path: Path, template: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scenarios.donor_game.scripted_player import scripted_player
+    from sim.scripted_llm import ScriptedLLMServer
+
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "rules.txt").write_text(template)
+    with ScriptedLLMServer(scripted_player) as server:
+        status = main(["run", "donor-game", *RULE_RUN, "--model", "openai/scripted",
+                       "--set", f'api_base="{server.url}"', "--set", f'prompts_dir="{prompts}"',
+                       "--out", str(tmp_path / "runs")])
+    assert status == 2
+    line = error_line(capsys)
+    assert f"prompt template {prompts / 'rules.txt'}" in line and expected in line
+
+
+def test_report_out_that_cannot_be_written(
+    small_run: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    assert main(["report", str(small_run[0]), "--out", str(a_file / "report.html")]) == 2
+    assert error_line(capsys) == f"societas: error: {a_file} is a file, not a directory"
+    assert a_file.read_text() == "keep me"

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -348,7 +349,96 @@ def test_ctrl_c_commits_and_says_how_to_resume(tmp_path: Path) -> None:
     assert process.returncode == 130
     (run_dir,) = run_parent.iterdir()
     assert f"societas resume {run_dir}" in stderr
+    assert "Traceback" not in stderr and "never retrieved" not in stderr
     db = sqlite3.connect(run_dir / "run.sqlite")
     status = db.execute("SELECT value FROM meta WHERE key = 'status'").fetchone()[0]
     db.close()
     assert status == "interrupted"
+
+
+@pytest.mark.slow
+def test_sigterm_stops_like_ctrl_c_and_the_run_resumes_to_the_same_store(
+    tmp_path: Path,
+) -> None:
+    expected = reference_snapshot(tmp_path, **KILLED_RUN)
+    run_parent = tmp_path / "runs"
+    resume = [sys.executable, "-m", "sim.cli", "resume", "--quiet", "--no-figures"]
+    with ScriptedLLMServer(scripted_player, delay=0.3) as server:
+        process = start_cli_run(run_parent, server.url)
+        try:
+            wait_for(lambda: checkpoints(run_parent) >= 3)
+            (run_dir,) = run_parent.iterdir()
+            # a second writer of the same run is turned away while the first holds it
+            second = subprocess.run([*resume, str(run_dir)], capture_output=True, text=True,
+                                    timeout=120)
+            assert process.poll() is None, "the run ended before it could be stopped"
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"societas: error: the run {run_dir} is in use by another societas process "
+            f"(process {process.pid}); wait for it to finish or stop it, then try again"
+        ]
+        assert process.returncode == 143
+        assert "Traceback" not in stderr and "never retrieved" not in stderr
+        assert (f"societas: terminated (SIGTERM); finished rounds are saved; continue with: "
+                f"societas resume {run_dir}") in stderr
+        with closing(sqlite3.connect(run_dir / "run.sqlite")) as db:
+            status = db.execute("SELECT value FROM meta WHERE key = 'status'").fetchone()[0]
+        assert status == "interrupted"
+        assert 0 < checkpoints(run_parent) < len(expected["checkpoints"])
+        completed = subprocess.run([*resume, str(run_dir)], capture_output=True, text=True,
+                                   timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "resumed after" in completed.stdout
+    assert_same_store(snapshot(run_dir / "run.sqlite"), expected)
+
+
+def every_row(store: Path) -> dict[str, list[tuple]]:
+    with closing(sqlite3.connect(store)) as db:
+        tables = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    lines = [line for line in captured.err.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("societas: error: "), captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", ["config.toml", "config.json"])
+def test_resume_refuses_an_edited_config_copy(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = reference_snapshot(tmp_path)
+    with ScriptedLLMServer(scripted_player) as server:
+        stopped = run_scenario(SCENARIO, config_for(server.url), run_dir=tmp_path / "run",
+                               options=quiet(budget=Budget(max_calls=13)))
+        assert stopped.status == "budget"
+        copy, store = stopped.run_dir / name, stopped.run_dir / "run.sqlite"
+        original = copy.read_text()
+        edit = ("rounds = 4", "rounds = 5") if name == "config.toml" else ('"rounds": 4',
+                                                                          '"rounds": 5')
+        assert edit[0] in original
+        copy.write_text(original.replace(*edit))
+        before = every_row(store)
+        assert main(["resume", str(stopped.run_dir), "--quiet", "--no-figures"]) == 2
+        line = one_error_line(capsys)
+        assert f"{copy} was edited after the run started" in line
+        assert f"delete {copy}" in line and "societas run donor-game --config" in line
+        assert every_row(store) == before  # meta included: not even marked as resumed
+        if name == "config.toml":
+            # what counts is the config a copy means, not its formatting
+            copy.write_text("# my notes\n" + original.replace(" = ", "="))
+        else:
+            copy.unlink()  # as the message says: it is written again from the store
+        assert main(["resume", str(stopped.run_dir), "--quiet", "--no-figures"]) == 0
+        if name == "config.json":
+            assert copy.read_text() == original
+    assert_same_store(snapshot(store), expected)

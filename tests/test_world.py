@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import _thread
+import asyncio
+import gc
+import logging
+import threading
 from typing import Any
+
+import pytest
 
 from sim.agent import SimAgent
 from sim.brains import RuleBrain
@@ -142,3 +149,34 @@ def test_run_until_stops_at_the_horizon() -> None:
     world.process(forever())
     world.run(until=5)
     assert steps == [0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("awaited", [True, False])
+def test_gateway_closes_quietly_after_calls_cut_short_by_an_interrupt(
+    awaited: bool, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ctrl-C or SIGTERM arrives (in the main thread) while calls are in flight on the
+    gateway's loop, in a task the batch awaits or in one an HTTP library runs on its own:
+    closing must not leave asyncio complaining on stderr ("Task exception was never
+    retrieved", "Task was destroyed but it is pending") after the one line the CLI prints."""
+    gateway = Gateway()
+    loop = gateway._event_loop()
+
+    async def batch() -> None:
+        if awaited:
+            await asyncio.gather(asyncio.sleep(10), asyncio.sleep(10))
+        else:
+            detached = asyncio.get_running_loop().create_task(asyncio.sleep(10))
+            await asyncio.sleep(10)
+            del detached
+
+    threading.Timer(0.2, _thread.interrupt_main).start()  # what the signal handler raises
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(batch())
+    with caplog.at_level(logging.DEBUG, logger="asyncio"):
+        gateway.close()
+        del loop
+        gc.collect()
+    assert gateway._loop is None
+    assert not [r for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR
+                ], caplog.text

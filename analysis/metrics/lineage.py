@@ -29,7 +29,11 @@ def lineage_edges(agents: pd.DataFrame) -> pd.DataFrame:
             index=False)
         for i, parent in enumerate(_parents(parents))
     ]
-    return pd.DataFrame(rows, columns=["parent", "child", "generation", "primary"])
+    # Typed even when empty (a one-generation run has no links): an untyped empty "primary"
+    # column would make `edges[edges["primary"]]` select columns instead of rows.
+    return pd.DataFrame(rows, columns=["parent", "child", "generation", "primary"]).astype(
+        {"parent": object, "child": object, "generation": "int64", "primary": bool}
+    )
 
 
 def lineage_graph(agents: pd.DataFrame) -> nx.DiGraph:

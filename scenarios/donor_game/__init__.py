@@ -64,6 +64,23 @@ def estimate(config: DonorGameConfig) -> UsageEstimate:
     )
 
 
+#: Peak memory per agent, the slope of peak RSS between 8,000 and 32,000 rule agents
+#: (`benchmarks/memory_estimate.py` prints measured/estimated); memory streams add a fixed part
+#: per agent and one per agent and round played, since records are kept for the whole run.
+BYTES_PER_AGENT = 3_000
+BYTES_PER_AGENT_WITH_MEMORY = 30_000
+BYTES_PER_AGENT_ROUND_OF_MEMORY = 3_500
+
+
+def memory_estimate(config: DonorGameConfig) -> int:
+    """Peak bytes a run holds beyond the interpreter, linear in the population."""
+    per_agent = BYTES_PER_AGENT
+    if config.memory:
+        rounds = config.generations * config.games * config.rounds_per_game
+        per_agent += BYTES_PER_AGENT_WITH_MEMORY + BYTES_PER_AGENT_ROUND_OF_MEMORY * rounds
+    return config.agents * per_agent
+
+
 SCENARIO = Scenario(
     name="donor-game",
     summary="Donor Game across generations (Vallinder & Hughes 2024): indirect reciprocity",
@@ -72,4 +89,5 @@ SCENARIO = Scenario(
     summary_table=summary_table,
     draw_figures=draw_figures,
     estimate=estimate,
+    memory_estimate=memory_estimate,
 )
