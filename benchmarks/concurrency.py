@@ -57,9 +57,9 @@ def main() -> None:
         config = load_config(scenario.config_type, values={
             **values, "max_concurrency": concurrency})
         sequential = load_config(scenario.config_type, values={**values, "max_concurrency": 1})
-        # warm-up, the size of the measured run: litellm's import, its first-call setup and the
-        # run's preflight (sim.llm_client) are once per process, not part of either measurement
-        timed_run(scenario, config, Path(tmp) / "warm")
+        warm = load_config(scenario.config_type, values={**values, "agents": 2, "rounds": 1})
+        # warm-up: litellm's import and first-call setup are not part of the measurement
+        timed_run(scenario, warm, Path(tmp) / "warm")
         result, wall = timed_run(scenario, config, Path(tmp) / "batched")
         one_by_one, wall_sequential = timed_run(scenario, sequential, Path(tmp) / "sequential")
     stats = result.stats

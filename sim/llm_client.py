@@ -10,9 +10,7 @@ than fill a population with fallbacks).
 
 Misconfiguration shows on the first call, so a client's first call goes alone (the run's
 preflight): the others wait until it has an answer, and a misconfigured model costs one request,
-not one per agent. A configuration (model, endpoint, key) that has answered before in this
-process needs no preflight: the runs of a sweep or a notebook pay it once. When a call runs
-out of retries, one tiny probe request (shared by the calls
+not one per agent. When a call runs out of retries, one tiny probe request (shared by the calls
 asking at the same moment) asks whether the provider answers at all: if it does, the failure
 belongs to this request (fallback); if not, the provider is down and the call keeps waiting
 for it, up to the patience. A run therefore never fills up with fallbacks during an outage.
@@ -27,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import hashlib
 import os
 import random
 import socket
@@ -217,18 +214,6 @@ def _load_litellm() -> Any:
     return litellm
 
 
-#: Configurations that have answered in this process (see `_configuration`); held in memory
-#: only, so the hash of a key never leaves the process.
-_WORKING: set[tuple[str, str | None, str]] = set()
-
-
-def _configuration(kwargs: dict[str, Any]) -> tuple[str, str | None, str]:
-    """Model, endpoint and a hash of the key a request goes out with."""
-    key = kwargs.get("api_key") or ""
-    return (kwargs["model"], normalise_api_base(kwargs.get("api_base")),
-            hashlib.sha256(key.encode()).hexdigest())
-
-
 class LLMClient:
     """Completes chat prompts against one model, bounded to `max_concurrency` in flight."""
 
@@ -283,9 +268,6 @@ class LLMClient:
         }
         if response_format is not None:
             kwargs["response_format"] = endpoint.adapt_response_format(response_format)
-        identity = _configuration(kwargs)
-        if identity in _WORKING:
-            self._answered = True
         loop = asyncio.get_running_loop()
         while not self._answered and self._stopped is None:
             first = self._first_calls.get(loop)
@@ -336,7 +318,6 @@ class LLMClient:
             if outcome is None:
                 breaker.record_success()
                 self._answered = True
-                _WORKING.add(_configuration(kwargs))
                 result.error = None
                 break
             if outcome == "fatal":

@@ -271,27 +271,6 @@ def test_first_call_is_answered_before_the_others_are_sent() -> None:
     assert max(rest) - min(rest) < 0.15  # ...then went together
 
 
-def test_a_configuration_that_answered_in_this_process_needs_no_preflight() -> None:
-    """The runs of a sweep or a notebook share a process: only the first pays the preflight."""
-    arrivals: list[float] = []
-
-    def timed(request: ChatRequest) -> str:
-        arrivals.append(time.monotonic())
-        return "ok"
-
-    with ScriptedLLMServer(timed, delay=0.2) as server:
-        settings = fast_settings(server.url, max_concurrency=8)
-        assert complete(settings).text == "ok"  # an earlier run with this configuration
-        arrivals.clear()
-
-        async def many() -> list[Completion]:
-            client = LLMClient(settings)  # a new run's client
-            return await asyncio.gather(*(client.complete(MESSAGES) for _ in range(5)))
-
-        assert [r.text for r in asyncio.run(many())] == ["ok"] * 5
-    assert max(arrivals) - min(arrivals) < 0.15  # all five went together
-
-
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_unusable_model_raises_at_once(status: int) -> None:
     with ScriptedLLMServer([Fault("status", status)]) as server:
