@@ -181,14 +181,14 @@ def test_no_donor_meets_the_benefactor_of_the_round_before() -> None:
 
 def repaid_in_store(db_path: Path) -> tuple[int, int]:
     """(donations to the donor's benefactor of the round before, all donations), per the
-    store's donations table, within each game."""
-    rounds: dict[tuple[int, int], dict[int, list[tuple[str, str]]]] = defaultdict(dict)
+    store's donations table, round after round through each generation (across its games)."""
+    rounds: dict[int, dict[int, list[tuple[str, str]]]] = defaultdict(dict)
     for row in dicts(db_path, "donations", order="step, rowid"):
-        key = (row["generation"], row["game"])
-        rounds[key].setdefault(row["round"], []).append((row["donor"], row["recipient"]))
+        rounds[row["generation"]].setdefault(row["step"], []).append(
+            (row["donor"], row["recipient"]))
     repaid = total = 0
-    for by_round in rounds.values():
-        schedule = [by_round[r] for r in sorted(by_round)]
+    for by_step in rounds.values():
+        schedule = [by_step[step] for step in sorted(by_step)]
         repaid += repaid_benefactor(schedule)
         total += sum(len(pairs) for pairs in schedule)
     return repaid, total
@@ -592,6 +592,22 @@ def test_punishment_costs_the_recipient_the_multiple_and_floors_at_zero(
     )
     per_step = Counter(r["step"] for r in punished)
     assert {step: int(v) for step, v in punishments if v} == dict(per_step)
+
+
+def test_partner_choice_refusals_change_nothing_and_enter_the_trace(tmp_path: Path) -> None:
+    db = play(tmp_path / "run", generations=1, punishment="partner_choice",
+              brains={"image_scoring": 1, "always_defect": 1}, seed=4)
+    refusals = [r for r in dicts(db, "donations") if r["action"] == "refuse"]
+    assert refusals, "image scorers facing defectors should refuse to play"
+    kinds = dict(query(db, "SELECT agent_id, kind FROM agents"))
+    assert {kinds[r["donor"]] for r in refusals} == {"image_scoring"}
+    assert all(r["amount"] == 0 and r["effect"] == 0 for r in refusals)
+    expected, _ = replay_resources(db, endowment=10.0)
+    for step, agent, resources in query(db, "SELECT step, agent_id, resources FROM agent_rounds"):
+        assert resources == pytest.approx(expected[(step, agent)])
+    seen = [act for obs in donate_observations(db) for act in obs["trace"]]
+    assert any(act["action"] == "refuse" for act in seen)  # later donors learn of it
+    assert {a for (a,) in query(db, "SELECT action FROM donations")} == {"donate", "refuse"}
 
 
 def test_no_punishment_when_the_variant_is_off(tmp_path: Path, punishing_rules: None) -> None:
