@@ -42,7 +42,7 @@ from analysis.metrics import (
 )
 from analysis.metrics.reciprocity import DecisionsNotLogged, missing_decisions, pairs_from_run
 from analysis.run import Run
-from sim.redaction import scrub
+from sim.llm.redaction import scrub
 
 REPORT_NAME = "report.html"
 #: Config keys that may tell a set of runs apart, in the order they are tried for grouping.

@@ -27,7 +27,7 @@ from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import RunConfig, load_config
 from sim.registry import Scenario, get_scenario
 from sim.runner import RunOptions, RunResult, run_scenario
-from sim.scripted_llm import ScriptedLLMServer
+from sim.testing.scripted_server import ScriptedLLMServer
 
 
 def timed_run(scenario: Scenario, config: RunConfig, run_dir: Path) -> tuple[RunResult, float]:
@@ -64,7 +64,7 @@ def main() -> None:
         one_by_one, wall_sequential = timed_run(scenario, sequential, Path(tmp) / "sequential")
     stats = result.stats
     batches = 1 + args.rounds
-    # every run's first call goes alone, as its preflight (sim.llm_client): one more latency
+    # every run's first call goes alone, as its preflight (sim.llm.client): one more latency
     ideal = (batches + 1) * args.delay
     for run in (result, one_by_one):
         assert run.stats.calls > 0 and run.stats.cache_hits == 0, "every call must be real"

@@ -1,5 +1,5 @@
 """Speed and quality of the offline embedders: texts per second on memory-like sentences, and
-how many of 8 reworded queries find their own document (`sim.embedding_probe`).
+how many of 8 reworded queries find their own document (`sim.memory.embedding_probe`).
 
 Texts are distinct (no cache hits). The last line printed is hashing texts/s, MiniLM texts/s and
 both probe hit counts; MiniLM is skipped when its weights package is not installed.
@@ -14,8 +14,8 @@ import os
 import random
 import time
 
-from sim.embedding_probe import probe_hits
-from sim.embeddings import HashingEmbedder, MiniLMEmbedder
+from sim.memory.embedding_probe import probe_hits
+from sim.memory.embeddings import HashingEmbedder, MiniLMEmbedder
 
 NAMES = [f"g{g}-a{i:02d}" for g in range(10) for i in range(12)]
 TEMPLATES = [

@@ -32,11 +32,11 @@ from typing import Any
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import RunConfig, load_config
-from sim.gateway import Gateway
-from sim.llm_client import LOCAL_DUMMY_KEY, _load_litellm
+from sim.llm.client import LOCAL_DUMMY_KEY, _load_litellm
+from sim.llm.gateway import Gateway
 from sim.registry import Scenario, get_scenario
 from sim.runner import RunOptions, run_scenario
-from sim.scripted_llm import ScriptedLLMServer
+from sim.testing.scripted_server import ScriptedLLMServer
 
 QUIET = RunOptions(use_cache=False, progress=False, figures=False)
 

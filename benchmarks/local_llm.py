@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import sim.local_model as local_model
+import sim.llm.local_model as local_model
 from sim.config import load_config
-from sim.llm_client import LLMClient, _load_litellm
+from sim.llm.client import LLMClient, _load_litellm
 from sim.registry import get_scenario
 from sim.runner import RunOptions, run_scenario
 

@@ -20,8 +20,8 @@ from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import load_config
 from sim.registry import get_scenario
 from sim.runner import RunOptions, run_scenario
-from sim.scripted_llm import ScriptedLLMServer
 from sim.store import snapshot
+from sim.testing.scripted_server import ScriptedLLMServer
 
 
 def main() -> None:

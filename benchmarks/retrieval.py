@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-from sim.memory import MemoryBank, MemoryConfig, MemoryStream, NewMemory
-from sim.retrieval import FLAT_COMPONENT, RetrievalWeights
+from sim.memory.retrieval import FLAT_COMPONENT, RetrievalWeights
+from sim.memory.stream import MemoryBank, MemoryConfig, MemoryStream, NewMemory
 
 
 class _NoEmbedder:

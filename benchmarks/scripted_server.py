@@ -15,8 +15,8 @@ import argparse
 import asyncio
 import time
 
-from sim.llm_client import LLMClient, LLMSettings
-from sim.scripted_llm import ScriptedLLMServer
+from sim.llm.client import LLMClient, LLMSettings
+from sim.testing.scripted_server import ScriptedLLMServer
 
 MESSAGES = [{"role": "user", "content": "Say OK."}]
 

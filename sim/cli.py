@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
-from sim.redaction import scrubbed_stderr
+from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ def _list() -> int:
 
 
 def _run_options(args: argparse.Namespace) -> RunOptions:
-    from sim.gateway import Budget
+    from sim.llm.gateway import Budget
     from sim.runner import RunOptions
 
     if args.replay_only and args.no_cache:
@@ -261,7 +261,7 @@ def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
 
 
 def _replay(run_dir: Path) -> int:
-    from sim.cache import CacheMiss
+    from sim.llm.cache import CacheMiss
     from sim.replay import NotReplayable, replay_run
     from sim.store import ResumeDiverged
 
@@ -281,9 +281,9 @@ def _replay(run_dir: Path) -> int:
 
 def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
     """Run, then print the account of the run and how to go on if it stopped early."""
-    from sim.cache import CacheMiss
-    from sim.embeddings import EmbeddingError
-    from sim.llm_client import ModelUnreachable
+    from sim.llm.cache import CacheMiss
+    from sim.llm.client import ModelUnreachable
+    from sim.memory.embeddings import EmbeddingError
     from sim.store import ResumeDiverged
 
     try:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.gateway import Gateway
+from sim.llm.gateway import Gateway
 from sim.registry import get_scenario
 from sim.store import STORE_FILENAME, ResumeDiverged, RunStore
 from sim.world import World

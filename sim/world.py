@@ -21,7 +21,7 @@ from sim.tasks import Task
 
 if TYPE_CHECKING:
     from sim.agent import SimAgent
-    from sim.gateway import Gateway
+    from sim.llm.gateway import Gateway
     from sim.store import RunStore
 
 
@@ -51,7 +51,7 @@ class World(mesa.Model):
         self.env = simpy.Environment()
         self.store = store
         if gateway is None:
-            from sim.gateway import Gateway
+            from sim.llm.gateway import Gateway
 
             gateway = Gateway()
         self.gateway = gateway

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sim.breaker import CircuitBreaker
-from sim.llm_client import LLMClient, LLMSettings
-from sim.scripted_llm import Fault, ScriptedLLMServer
+from sim.llm.breaker import CircuitBreaker
+from sim.llm.client import LLMClient, LLMSettings
+from sim.testing.scripted_server import Fault, ScriptedLLMServer
 
 
 def test_opens_after_threshold_and_closes_on_success() -> None:

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
-from sim.cache import ResponseCache, request_key
 from sim.cli import main
 from sim.config import load_config
-from sim.llm_client import Completion
+from sim.llm.cache import ResponseCache, request_key
+from sim.llm.client import Completion
 from sim.registry import get_scenario
 from sim.runner import RunOptions, run_scenario
-from sim.scripted_llm import ChatRequest, Fault, ScriptedLLMServer
 from sim.store import snapshot
+from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
 SETTINGS = {"agents": 4, "generations": 2, "rounds": 3, "games": 1, "seed": 3,

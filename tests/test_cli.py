@@ -357,7 +357,7 @@ def test_a_broken_prompt_override_stops_the_run_in_one_line(
     tmp_path: Path, template: str, expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from scenarios.donor_game.scripted_player import scripted_player
-    from sim.scripted_llm import ScriptedLLMServer
+    from sim.testing.scripted_server import ScriptedLLMServer
 
     prompts = tmp_path / "prompts"
     prompts.mkdir()

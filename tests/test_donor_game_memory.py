@@ -10,11 +10,11 @@ from scenarios.donor_game.memory import describe_act, donor_game_importance
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.cli import main
 from sim.config import load_config
-from sim.gateway import Budget
+from sim.llm.gateway import Budget
 from sim.registry import get_scenario
 from sim.runner import RunOptions, resume_run, run_scenario
-from sim.scripted_llm import ChatRequest, ScriptedLLMServer
 from sim.store import snapshot
+from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
 QUIET = {"progress": False, "figures": False}

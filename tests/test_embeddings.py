@@ -14,8 +14,8 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from sim.embedding_probe import probe_hits
-from sim.embeddings import (
+from sim.memory.embedding_probe import probe_hits
+from sim.memory.embeddings import (
     EmbeddingError,
     HashingEmbedder,
     LiteLLMEmbedder,
@@ -24,7 +24,7 @@ from sim.embeddings import (
 )
 
 try:
-    from sim.minilm import model_dir
+    from sim.memory.minilm import model_dir
 
     model_dir()
     HAVE_MINILM = True
@@ -66,7 +66,7 @@ def test_hashing_same_text_same_vector_in_any_batch_and_process() -> None:
     together = HashingEmbedder().embed(texts)
     alone = np.vstack([HashingEmbedder().embed([t]) for t in texts])
     assert np.array_equal(together, alone) and np.array_equal(together[0], together[2])
-    code = ("import sys; from sim.embeddings import HashingEmbedder; "
+    code = ("import sys; from sim.memory.embeddings import HashingEmbedder; "
             "sys.stdout.write(HashingEmbedder().embed(['a2 thanked me for the gift'])"
             "[0].tobytes().hex())")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

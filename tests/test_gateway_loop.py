@@ -21,11 +21,11 @@ import pytest
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import load_config
-from sim.event_loop import LoopThread
+from sim.llm.event_loop import LoopThread
 from sim.registry import get_scenario
 from sim.runner import RunOptions, run_scenario
-from sim.scripted_llm import ScriptedLLMServer
 from sim.store import snapshot
+from sim.testing.scripted_server import ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
 SETTINGS = {"agents": 4, "generations": 2, "rounds": 3, "games": 1, "seed": 5,

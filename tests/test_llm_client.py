@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sim.llm_client import (
+from sim.llm.client import (
     REPLY_FIELDS,
     TRANSPORT_FIELDS,
     Completion,
@@ -28,7 +28,7 @@ from sim.llm_client import (
     ModelUnreachable,
     ProviderDown,
 )
-from sim.scripted_llm import ChatRequest, Fault, ScriptedLLMServer
+from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 MESSAGES = [{"role": "user", "content": "how much do you donate"}]
 
@@ -412,7 +412,7 @@ def test_client_is_reusable_across_event_loops() -> None:
 
 def test_importing_the_client_does_not_import_litellm() -> None:
     code = (
-        "import sys; from sim.llm_client import LLMClient, LLMSettings; "
+        "import sys; from sim.llm.client import LLMClient, LLMSettings; "
         "LLMClient(LLMSettings(model='openai/x')); "
         "assert 'litellm' not in sys.modules, 'litellm imported eagerly'"
     )

@@ -24,8 +24,8 @@ from scenarios.donor_game.scripted_player import (
 from sim.config import load_config
 from sim.registry import get_scenario
 from sim.runner import run_scenario
-from sim.scripted_llm import ChatRequest, Fault, ScriptedLLMServer
 from sim.store import snapshot
+from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
 GARBAGE = "🙂 lovely weather today"

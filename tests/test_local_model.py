@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-import sim.local_model as local_model
+import sim.llm.local_model as local_model
 from scenarios.donor_game.tasks import FALLBACK_STRATEGY, Donate, WriteStrategy
 from sim.cli import main as cli_main
 from sim.config import load_config
-from sim.llm_client import LLMSettings, ModelUnreachable
+from sim.llm.client import LLMSettings, ModelUnreachable
 from sim.registry import get_scenario
 from sim.runner import run_scenario
 

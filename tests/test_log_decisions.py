@@ -20,8 +20,8 @@ from scenarios.donor_game.scripted_player import is_strategy_request, scripted_p
 from sim.config import ConfigError, load_config
 from sim.registry import get_scenario
 from sim.runner import RunOptions, run_scenario
-from sim.scripted_llm import ChatRequest, ScriptedLLMServer
 from sim.store import snapshot
+from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
 QUIET = RunOptions(use_cache=False, progress=False, figures=False)

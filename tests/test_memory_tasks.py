@@ -9,10 +9,11 @@ import pytest
 
 from sim.agent import SimAgent
 from sim.brains import LLMBrain
-from sim.embeddings import HashingEmbedder
-from sim.llm_client import LLMSettings
-from sim.memory import MemoryBank, MemoryConfig, MemoryRecord
-from sim.memory_tasks import (
+from sim.llm.client import LLMSettings
+from sim.memory.embeddings import HashingEmbedder
+from sim.memory.reflection import maybe_reflect, remember
+from sim.memory.stream import MemoryBank, MemoryConfig, MemoryRecord
+from sim.memory.tasks import (
     FocalQuestions,
     MemoryContext,
     MemoryRules,
@@ -21,9 +22,8 @@ from sim.memory_tasks import (
     WriteInsights,
     name_like_subjects,
 )
-from sim.reflection import maybe_reflect, remember
-from sim.scripted_llm import ChatRequest, ScriptedLLMServer
 from sim.tasks import ParseError
+from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 from sim.world import World
 
 CONTEXT = MemoryContext()

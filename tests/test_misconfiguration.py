@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.llm_client import _load_litellm
-from sim.scripted_llm import Fault, ScriptedLLMServer
+from sim.llm.client import _load_litellm
+from sim.testing.scripted_server import Fault, ScriptedLLMServer
 
 #: The issue's budget for a misconfigured run was 63 s; these must be nowhere near it.
 FAST_S = 10.0

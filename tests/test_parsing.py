@@ -1,4 +1,4 @@
-"""Tests for sim.parsing: realistic messy replies from models large and small.
+"""Tests for sim.llm.parsing: realistic messy replies from models large and small.
 
 Each case is a reply shape seen from chat models (reasoning before the answer, JSON in fences,
 Markdown, prompt echoes, hedges). The contract under test: a reply is either read correctly or
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.parsing import (
+from sim.llm.parsing import (
     clean_free_text,
     find_json_object,
     parse_choice,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sim.llm_client import Completion, LLMClient, LLMSettings
-from sim.scripted_llm import Fault, ScriptedLLMServer, count_tokens
+from sim.llm.client import Completion, LLMClient, LLMSettings
+from sim.testing.scripted_server import Fault, ScriptedLLMServer, count_tokens
 
 MESSAGES = [{"role": "user", "content": "How much do you give?"}]
 PRICED_MODEL = "openai/gpt-4o-mini"  # in litellm's bundled price table

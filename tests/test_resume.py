@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 
 from scenarios.donor_game.scripted_player import scripted_player
-from sim.cache import CacheMiss
 from sim.cli import EXIT_PROVIDER_DOWN, main
 from sim.config import load_config
-from sim.gateway import Budget
+from sim.llm.cache import CacheMiss
+from sim.llm.gateway import Budget
 from sim.registry import get_scenario
 from sim.replay import NotReplayable, replay_run
 from sim.runner import RunOptions, resume_run, run_scenario
-from sim.scripted_llm import ChatRequest, Fault, ScriptedLLMServer
 from sim.store import ResumeDiverged, snapshot
+from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
 CLOSED_PORT_URL = "http://127.0.0.1:9/v1"  # nothing listens: any real call would fail

@@ -11,7 +11,7 @@ import json
 import socket
 import time
 
-from sim.scripted_llm import ScriptedLLMServer
+from sim.testing.scripted_server import ScriptedLLMServer
 
 BODY = json.dumps({"model": "scripted", "messages": [{"role": "user", "content": "hi"}]})
 CHAIN = 20

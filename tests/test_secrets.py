@@ -19,9 +19,9 @@ from analysis import write_report
 from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
 from sim.cli import main
 from sim.config import ConfigError, RunConfig, load_config
-from sim.llm_client import LLMSettings
-from sim.redaction import scrub, scrub_values
-from sim.scripted_llm import ChatRequest, Fault, ScriptedLLMServer
+from sim.llm.client import LLMSettings
+from sim.llm.redaction import scrub, scrub_values
+from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 #: The key the run authenticates with, through api_key_env (a name that is not *_API_KEY).
 AUTH_KEY = "Zq7tR2pL9wXk4mNbVc"

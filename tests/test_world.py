@@ -13,7 +13,7 @@ import pytest
 
 from sim.agent import SimAgent
 from sim.brains import RuleBrain
-from sim.gateway import Gateway
+from sim.llm.gateway import Gateway
 from sim.tasks import Task
 from sim.world import World
 

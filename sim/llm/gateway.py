@@ -6,7 +6,7 @@ reply is parsed by its task, a reply that cannot be parsed gets repair re-prompt
 still cannot becomes the task's fallback, recorded and counted. Results and log rows are
 produced in request order, never in completion order, so a run is a function of its replies.
 
-The loop runs in a thread of its own (`sim.event_loop`), so a run works the same from a
+The loop runs in a thread of its own (`sim.llm.event_loop`), so a run works the same from a
 script and from a Jupyter kernel, whose own loop already occupies the calling thread.
 
 Where a reply comes from: while a resumed (or replayed) run re-executes rounds its store has
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.brains import LLMBrain, RuleBrain
-from sim.cache import CacheMiss, ResponseCache, request_key
-from sim.event_loop import LoopThread
-from sim.llm_client import Completion, LLMClient, LLMSettings
+from sim.llm.cache import CacheMiss, ResponseCache, request_key
+from sim.llm.client import Completion, LLMClient, LLMSettings
+from sim.llm.event_loop import LoopThread
 from sim.store import ResumeDiverged, to_json
 from sim.tasks import ParseError
 
@@ -246,7 +246,7 @@ class Gateway:
             messages, response_format=response_format
         )
         if self.cache is not None and key is not None and completion.text is not None:
-            self.cache.put(key, settings.model, completion)  # never a failure: see sim.cache
+            self.cache.put(key, settings.model, completion)  # never a failure: see sim.llm.cache
         return completion
 
     async def _ask_model(
@@ -396,7 +396,7 @@ class Gateway:
     def close(self) -> None:
         """End the run's event loop, cancelling calls in flight and litellm's workers first."""
         for client in self._clients.values():
-            client.close()  # e.g. stops the server of a local model (sim.local_model)
+            client.close()  # e.g. stops the server of a local model (sim.llm.local_model)
         loop, self._loop = self._loop, None
         if loop is not None:
             loop.close()

@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sim.llm_client import Completion
+from sim.llm.client import Completion
 
 CACHE_FILENAME = "responses.sqlite"
 
@@ -78,8 +78,9 @@ class ResponseCache:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Opened (lazily) and used from the gateway's event-loop thread (sim.event_loop); the
-            # thread that made the cache only closes it, never at the same time.
+            # Opened (lazily) and used from the gateway's event-loop thread
+            # (sim.llm.event_loop); the thread that made the cache only closes it, never at the
+            # same time.
             self._conn = sqlite3.connect(self.path, isolation_level=None,
                                          check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")

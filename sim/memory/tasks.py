@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.embeddings import STOP_WORDS
-from sim.memory import MemoryConfig, MemoryRecord
-from sim.parsing import clean_free_text, find_json_object, parse_number
+from sim.llm.parsing import clean_free_text, find_json_object, parse_number
+from sim.memory.embeddings import STOP_WORDS
+from sim.memory.stream import MemoryConfig, MemoryRecord
 from sim.prompting import PromptLibrary, quote_agent_text
 from sim.tasks import ParseError, Task
 
@@ -139,7 +139,7 @@ class MemoryRules:
 class MemoryContext:
     """What every memory task needs: prompts, rules, settings."""
 
-    prompts: PromptLibrary = field(default_factory=lambda: PromptLibrary("sim"))
+    prompts: PromptLibrary = field(default_factory=lambda: PromptLibrary("sim.memory"))
     rules: MemoryRules = field(default_factory=MemoryRules)
     config: MemoryConfig = field(default_factory=MemoryConfig)
 

@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import sim._offline  # noqa: F401  (sets litellm's offline environment; cheap, unlike litellm)
-from sim.breaker import CircuitBreaker
-from sim.redaction import check_key_env_name, scrub, scrub_values, watch_env
+from sim.llm.breaker import CircuitBreaker
+from sim.llm.redaction import check_key_env_name, scrub, scrub_values, watch_env
 
 if TYPE_CHECKING:
-    from sim.local_model import Endpoint
+    from sim.llm.local_model import Endpoint
 
 __all__ = [
     "Completion", "LLMClient", "LLMSettings", "ModelUnreachable", "ProviderDown",
@@ -230,7 +230,7 @@ class LLMClient:
         self._probes = weakref.WeakKeyDictionary()
         self._api_key: str | None = None
         self._api_key_resolved = False
-        self._endpoint: Endpoint | None = None  # resolved on first use (sim.local_model)
+        self._endpoint: Endpoint | None = None  # resolved on first use (sim.llm.local_model)
         self._endpoint_error: ModelUnreachable | None = None
         self._answered = False  # the provider has answered once: the configuration works
         self._stopped: ModelUnreachable | ProviderDown | None = None  # ends every later call
@@ -400,7 +400,7 @@ class LLMClient:
         if self._endpoint is None:
             if self._endpoint_error is not None:
                 raise self._endpoint_error
-            from sim.local_model import endpoint_for
+            from sim.llm.local_model import endpoint_for
 
             try:
                 self._endpoint = endpoint_for(self.settings)
@@ -540,7 +540,7 @@ class LLMClient:
         return self._scrub(f"cannot use model {self.settings.model!r}{where}: {error}")
 
     def _scrub(self, text: str) -> str:
-        """Remove every secret (sim.redaction) and keep the text on one line."""
+        """Remove every secret (sim.llm.redaction) and keep the text on one line."""
         return " ".join(scrub(text).split())
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sim.memory import MemoryBank, MemoryRecord, NewMemory
-from sim.memory_tasks import FocalQuestions, Insight, MemoryContext, RateImportance, WriteInsights
+from sim.memory.stream import MemoryBank, MemoryRecord, NewMemory
+from sim.memory.tasks import FocalQuestions, Insight, MemoryContext, RateImportance, WriteInsights
 
 if TYPE_CHECKING:
     from sim.agent import SimAgent

@@ -5,7 +5,7 @@ reflections it drew, its plans, and what it inherited from its parents. A `Memor
 streams of a run. It gives records run-wide ids (so a reflection or an inherited record can point
 at records of any owner), embeds each record once when written (a batch per call of
 `add_many`), writes it to the run store, and keeps each owner's importance, times and vectors in
-numpy arrays so that retrieval (`sim.retrieval`) scores all of them in one pass.
+numpy arrays so that retrieval (`sim.memory.retrieval`) scores all of them in one pass.
 
 Store tables (defined on the run's `RunStore`):
 
@@ -35,8 +35,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.embeddings import Embedder, EmbedderName
-from sim.retrieval import (
+from sim.memory.embeddings import Embedder, EmbedderName
+from sim.memory.retrieval import (
     RetrievalWeights,
     Scores,
     access_rank_recency,

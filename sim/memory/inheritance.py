@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sim.memory import MemoryBank, MemoryRecord, NewMemory
-from sim.memory_tasks import MemoryContext, WriteHeirSummary
+from sim.memory.stream import MemoryBank, MemoryRecord, NewMemory
+from sim.memory.tasks import MemoryContext, WriteHeirSummary
 
 if TYPE_CHECKING:
     from sim.agent import SimAgent

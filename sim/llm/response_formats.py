@@ -2,7 +2,7 @@
 
 One form serves every model: OpenAI's `json_schema` response format, which litellm forwards
 unchanged to OpenAI-compatible servers and translates for providers that speak otherwise.
-Servers with their own dialect get it translated on the way out (`sim.local_model` does so for
+Servers with their own dialect get it translated on the way out (`sim.llm.local_model` does so for
 llama-cpp-python, which turns the schema into a grammar, so even a 135M model answers in shape).
 
 The schema is a request, not a guarantee: some providers ignore it, so replies still go through

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.llm_client import LOCAL_DUMMY_KEY, LLMSettings, ModelUnreachable
+from sim.llm.client import LOCAL_DUMMY_KEY, LLMSettings, ModelUnreachable
 
 __all__ = [
     "INSTALL_HINT",
@@ -305,7 +305,7 @@ class LocalServer:
             "verbose": False,
             "interrupt_requests": False,
         }
-        command = [sys.executable, "-m", "sim.local_model"]
+        command = [sys.executable, "-m", "sim.llm.local_model"]
         for key, value in args.items():
             command += [f"--{key}", str(value)]
         with log:

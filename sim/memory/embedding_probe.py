@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.embeddings import Embedder
+from sim.memory.embeddings import Embedder
 
 PROBE_DOCUMENTS = [
     "a0-7 gave nothing to me when I was the recipient",
