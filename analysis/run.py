@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from scenarios.donor_game.tables import TABLES
+from scenarios.donor_game.tables import RUN_TABLES
 from sim.errors import UserError
 from sim.store import ENGINE_TABLES, STORE_FILENAME, verify_store
 
@@ -27,7 +27,7 @@ CONFIG_FILENAME = "config.json"
 #: without strategies).
 KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
     **{name: tuple(columns) for name, columns in ENGINE_TABLES.items()},
-    **{name: tuple(columns) for name, columns in TABLES.items()},
+    **{name: tuple(columns) for name, columns in RUN_TABLES.items()},
 }
 
 

@@ -27,8 +27,9 @@ class Scenario:
     name: str
     summary: str
     config_type: type[RunConfig]
-    #: Creates the agents and starts the SimPy processes that are the scenario's rules.
-    build: Callable[[World, Any], None]
+    #: The scenario's model: a `World` subclass built as `model(config, store=..., gateway=...)`
+    #: whose __init__ creates the agents and starts the SimPy processes that are its rules.
+    model: type[World]
     #: (headers, rows) of the end-of-run summary table, read from the store.
     summary_table: Callable[[RunStore], tuple[list[str], list[list[Any]]]] | None = None
     #: Draws the run's figures into `run_dir/figures`, returning the files written.

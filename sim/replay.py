@@ -17,7 +17,6 @@ from pathlib import Path
 from sim.llm.gateway import Gateway
 from sim.registry import get_scenario
 from sim.store import STORE_FILENAME, ResumeDiverged, RunStore
-from sim.world import World
 
 
 class NotReplayable(ValueError):
@@ -51,14 +50,13 @@ def replay_run(run_dir: str | Path) -> ReplayResult:
         stored = store.start_catch_up()
         # replay_only without a cache: a call the store cannot answer is an error, not a request
         gateway = Gateway(max_repairs=config.max_repairs, replay_only=True, seed=config.seed)
-        world = World(seed=config.seed, store=store, gateway=gateway)
         started = time.monotonic()
         try:
-            scenario.build(world, config)
-            world.run()
+            world = scenario.model(config, store=store, gateway=gateway)
+            world.run_model()
             store.commit()  # rows after the scenario's last commit were the original's last
         finally:
-            world.close()
+            gateway.close()
         if store.checkpoints_passed != stored:
             raise ResumeDiverged(
                 f"re-executing the run produced {store.checkpoints_passed} of its {stored} "

@@ -273,17 +273,17 @@ def _execute(
         seed=config.seed,
         log_decisions=config.log_decisions,
     )
-    world = World(seed=config.seed, store=store, gateway=gateway)
     store.set_meta("status", "running")
     store.commit()
     started = time.monotonic()
     status, message = "failed", ""
     bar: Progress | None = None
+    world: World | None = None
     try:
-        scenario.build(world, config)
+        world = scenario.model(config, store=store, gateway=gateway)
         bar = Progress(world.progress_total, enabled=options.progress)
         world.on_progress = bar.update
-        world.run()
+        world.run_model()  # a Mesa model's run: one step per unit of simulated time
         status = "finished"
     except BudgetExhausted as error:
         store.rollback()
@@ -306,7 +306,10 @@ def _execute(
         store.set_meta("status", status)
         store.set_meta("finished_at", _now())
         store.commit()
-        world.close()
+        if world is not None:
+            world.close()
+        else:
+            gateway.close()
     wall_s = time.monotonic() - started
     summary = scenario.summary_table(store) if scenario.summary_table else None
     store.close()

@@ -63,11 +63,9 @@ ENGINE_TABLES: dict[str, dict[str, str]] = {
         "digest": "TEXT",  # hash of every row the transaction wrote; checks a resume's replay
     },
     "metrics": {
-        "scope": "TEXT",  # 'round' | 'generation'
-        "step": "INTEGER",  # global round index for 'round' scope, else NULL
-        "generation": "INTEGER",
-        "game": "INTEGER",
-        "round": "INTEGER",
+        "scope": "TEXT",  # what a value summarises, e.g. 'step' | 'generation'
+        "step": "INTEGER",  # the scenario's step (a round, a day) for per-step values, else NULL
+        "generation": "INTEGER",  # NULL in scenarios without generations
         "name": "TEXT",
         "value": "REAL",
     },

@@ -21,6 +21,7 @@ from sim.tasks import Task
 
 if TYPE_CHECKING:
     from sim.agent import SimAgent
+    from sim.config import RunConfig
     from sim.llm.gateway import Gateway
     from sim.store import RunStore
 
@@ -41,12 +42,16 @@ class World(mesa.Model):
 
     def __init__(
         self,
+        config: RunConfig | None = None,
         *,
         seed: int | None = None,
         store: RunStore | None = None,
         gateway: Gateway | None = None,
     ) -> None:
+        if seed is None and config is not None:
+            seed = config.seed
         super().__init__(rng=seed)
+        self.config = config
         self.seed = seed
         self.env = simpy.Environment()
         self.store = store
@@ -87,16 +92,36 @@ class World(mesa.Model):
         """Start a scenario rule (a generator function's result) as a SimPy process."""
         return self.env.process(generator)
 
+    def step(self) -> None:
+        """One unit of simulated time, as Mesa's `step`: everything scheduled before the next
+        whole unit happens, every decision asked meanwhile answered.
+
+        Mesa has already moved `time` on by one (and counted `steps`) when this runs, so a
+        step plays the SimPy events in [time - 1, time); `running` turns False once no event
+        and no decision is left, which ends `run_model()`. A Donor Game round is one unit, so
+        one step is one round.
+        """
+        self._advance(before=self.time)
+
     def run(self, until: float | None = None) -> None:
-        """Drive the clock until `until` (or until no events and no decisions remain)."""
+        """Drive the clock through `until` (or until no events and no decisions remain),
+        without Mesa's step bookkeeping; `run_model()` is the same run step by step."""
+        self._advance(through=until)
+
+    def _advance(self, *, before: float | None = None, through: float | None = None) -> None:
         env = self.env
         while True:
             next_time = env.peek()
-            if next_time == env.now:
+            if next_time == env.now and (before is None or next_time < before):
                 env.step()  # more happens at this instant before anyone is blocked
             elif self._pending:
                 self._resolve_pending()  # every process waits on a decision at `now`
-            elif next_time == simpy.core.Infinity or (until is not None and next_time > until):
+            elif next_time == simpy.core.Infinity:
+                self.running = False  # nothing left to happen: run_model() ends
+                return
+            elif (before is not None and next_time >= before) or (
+                through is not None and next_time > through
+            ):
                 return
             else:
                 env.step()

@@ -21,7 +21,7 @@ from analysis.donor_game import (
     plot_resources_per_round,
     round_summary,
 )
-from scenarios.donor_game.tables import TABLES
+from scenarios.donor_game.tables import RUN_TABLES as TABLES
 from sim.store import STORE_FILENAME, RunStore
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -19,19 +19,18 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-import scenarios.donor_game.game as game_module
 from scenarios.donor_game import SCENARIO
 from scenarios.donor_game.config import RULE_FAMILIES, DonorGameConfig
-from scenarios.donor_game.game import Donor, DonorGame, allocate
+from scenarios.donor_game.game import Donor, DonorGame
 from scenarios.donor_game.pairing import game_schedule, repaid_benefactor
-from scenarios.donor_game.strategies import Donation, make_policy
+from scenarios.donor_game.strategies import FAMILIES, Donation, make_policy
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
 from sim.brains import RuleBrain
 from sim.config import ConfigError, load_config
+from sim.population import allocate
 from sim.runner import run_scenario
 from sim.store import STORE_FILENAME, RunStore
 from sim.tasks import ParseError
-from sim.world import World
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -346,17 +345,16 @@ def test_trace_depth_one_and_zero(tmp_path: Path) -> None:
 
 
 def test_trace_chain_on_hand_built_history() -> None:
-    world = World(seed=0)
-    game = DonorGame(world, DonorGameConfig(agents=4, trace_depth=3))
+    game = DonorGame(DonorGameConfig(agents=4, trace_depth=3))
     names = ["A", "B", "C", "D"]
     agents = {
-        name: Donor(world, name=name, brain=RuleBrain(make_policy("always_defect")),
+        name: Donor(game, name=name, brain=RuleBrain(make_policy("always_defect")),
                     generation=0, parents=[])
         for name in names
     }
-    for slot, name in zip(game.slots, names, strict=True):
+    for slot, name in zip(game.population.slots, names, strict=True):
         slot.agent = agents[name]
-    game.by_name.update(agents)
+    game.population.by_name.update(agents)
 
     def act(donor: str, recipient: str, step: int, fraction: float) -> dict[str, Any]:
         record = {"donor": donor, "recipient": recipient, "action": "donate",
@@ -394,7 +392,7 @@ def donate_facts(**changes: Any) -> dict[str, Any]:
 
 def test_prompts_render_with_the_agent_name() -> None:
     """The prompts a model would get (built here without calling one) name the player."""
-    context = DonorGame(World(seed=0), DonorGameConfig(agents=4, punishment=True)).context
+    context = GameContext.from_config(DonorGameConfig(agents=4, punishment=True))
     first = WriteStrategy(context, "g0-a01", 0).messages()
     assert "g0-a01" in first[1]["content"] and "$" not in first[1]["content"]
     later = WriteStrategy(context, "g1-a02", 1, [("g0-a00", "I give <b>half</b>.")]).messages()
@@ -564,9 +562,11 @@ def punishing_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     def factory(family: str, **params: float):  # type: ignore[no-untyped-def]
         if family in ("image_scoring", "standing") and not params:
             params = {"punish": 0.6}
-        return make_policy(family, **params)
+        return original(family, **params)
 
-    monkeypatch.setattr(game_module, "make_policy", factory)
+    original = FAMILIES.make
+
+    monkeypatch.setattr(FAMILIES, "make", factory)
 
 
 def test_punishment_costs_the_recipient_the_multiple_and_floors_at_zero(
@@ -588,7 +588,7 @@ def test_punishment_costs_the_recipient_the_multiple_and_floors_at_zero(
     for step, agent, resources in query(db, "SELECT step, agent_id, resources FROM agent_rounds"):
         assert resources == pytest.approx(expected[(step, agent)])
     punishments = query(
-        db, "SELECT step, value FROM metrics WHERE scope = 'round' AND name = 'punishments'"
+        db, "SELECT step, value FROM metrics WHERE scope = 'step' AND name = 'punishments'"
     )
     per_step = Counter(r["step"] for r in punished)
     assert {step: int(v) for step, v in punishments if v} == dict(per_step)
@@ -675,16 +675,15 @@ def test_survivors_keep_names_and_newcomers_inherit_from_survivors(
 def hand_worked_game(tmp_path: Path, **values: Any) -> tuple[DonorGame, dict[str, Donor]]:
     """Four agents A-D in slots 0-3 with finals and gifts set by hand (no game played)."""
     store = RunStore(tmp_path / "hand.sqlite")
-    world = World(seed=values.pop("seed", 0), store=store)
-    game = DonorGame(world, DonorGameConfig(agents=4, **values))
+    game = DonorGame(DonorGameConfig(agents=4, **values), store=store)
     agents = {}
     finals = {"A": [30.0, 5.0], "B": [5.0, 30.0], "C": [20.0, 20.0], "D": [20.0, 5.0]}
     shares = {"A": [0.9, 0.7], "B": [0.0, 0.2], "C": [0.5], "D": [0.9, 0.7]}
-    for slot, name in zip(game.slots, "ABCD", strict=True):
-        agent = Donor(world, name=name, brain=RuleBrain(make_policy("always_defect")),
+    for slot, name in zip(game.population.slots, "ABCD", strict=True):
+        agent = Donor(game, name=name, brain=RuleBrain(make_policy("always_defect")),
                       generation=0, parents=[])
         agent.final_resources, agent.shares_given = finals[name], shares[name]
-        slot.agent = agents[name] = game.by_name[name] = agent
+        slot.agent = agents[name] = game.population.by_name[name] = agent
     return game, agents
 
 
@@ -703,7 +702,7 @@ def test_selection_by_hand(
     tmp_path: Path, values: dict[str, Any], ranking: list[str], survivors: set[str]
 ) -> None:
     game, _ = hand_worked_game(tmp_path, **values)
-    kept = game._select(0, SHUFFLED, select=True)
+    kept = game._select(0, SHUFFLED, keep=True)
     assert {a.name for a in kept} == survivors
     rows = sorted(game.store.rows(
         "SELECT rank, agent_id, survived, score, final_mean, share_given FROM generation_scores"
@@ -711,25 +710,28 @@ def test_selection_by_hand(
     assert [r[1] for r in rows] == ranking
     assert {r[1] for r in rows if r[2] == 1} == survivors
     by_name = {r[1]: r for r in rows}
-    assert by_name["A"][3:] == ((17.5 if values.get("selection_score") else 5.0), 17.5,
-                                pytest.approx(0.8))
-    assert set(game.by_name) == survivors  # the others left the population
-    assert all(slot.agent is None or slot.agent.name in survivors for slot in game.slots)
+    ranked_on = {"last-game": 5.0, "mean-games": 17.5, "reputation": pytest.approx(0.8)}
+    expected = ranked_on["mean-games" if values.get("selection_score") else
+                         "reputation" if values.get("selection") else "last-game"]
+    assert by_name["A"][3:] == (expected, 17.5, pytest.approx(0.8))  # score: what was ranked
+    assert set(game.population.by_name) == survivors  # the others left the population
+    assert all(slot.agent is None or slot.agent.name in survivors
+               for slot in game.population.slots)
 
 
 def test_no_selection_after_the_last_generation_by_hand(tmp_path: Path) -> None:
     game, _ = hand_worked_game(tmp_path)
-    assert game._select(0, SHUFFLED, select=False) == []
+    assert game._select(0, SHUFFLED, keep=False) == []
     rows = game.store.rows("SELECT agent_id, survived FROM generation_scores ORDER BY rank")
     assert rows == [("B", None), ("C", None), ("D", None), ("A", None)]
-    assert set(game.by_name) == set("ABCD")
+    assert set(game.population.by_name) == set("ABCD")
 
 
 def test_random_selection_keeps_a_seeded_random_half(tmp_path: Path) -> None:
     kept = []
     for seed in range(12):
         game, _ = hand_worked_game(tmp_path / str(seed), selection="random", seed=seed)
-        kept.append(frozenset(a.name for a in game._select(0, SHUFFLED, select=True)))
+        kept.append(frozenset(a.name for a in game._select(0, SHUFFLED, keep=True)))
     assert all(len(k) == 2 for k in kept)
     assert len(set(kept)) > 2  # not the score ranking: different seeds, different survivors
 
@@ -797,7 +799,7 @@ def test_same_seed_same_store_and_different_seed_different_play(
 
 
 def test_allocate_rule_spreads_over_the_five_families() -> None:
-    kinds = allocate({"rule": 1}, 12)
+    kinds = allocate({"rule": 1}, 12, RULE_FAMILIES)
     counts = Counter(kinds)
     assert len(kinds) == 12
     assert set(counts) == set(RULE_FAMILIES)
@@ -805,10 +807,11 @@ def test_allocate_rule_spreads_over_the_five_families() -> None:
 
 
 def test_allocate_shares() -> None:
-    assert Counter(allocate({"always_defect": 1, "generous": 3}, 8)) == {
+    assert Counter(allocate({"always_defect": 1, "generous": 3}, 8, RULE_FAMILIES)) == {
         "always_defect": 2, "generous": 6,
     }
-    mixed = allocate({"always_cooperate": 1, "always_defect": 1, "standing": 1}, 10)
+    mixed = allocate({"always_cooperate": 1, "always_defect": 1, "standing": 1}, 10,
+                     RULE_FAMILIES)
     assert len(mixed) == 10
     assert sorted(Counter(mixed).values()) == [3, 3, 4]
 
@@ -848,7 +851,7 @@ def test_llm_brains_need_a_model() -> None:
 
 
 def test_strategy_replies_cut_off_or_copying_the_placeholder() -> None:
-    context = DonorGame(World(seed=0), DonorGameConfig(agents=4)).context
+    context = GameContext.from_config(DonorGameConfig(agents=4))
     task = WriteStrategy(context, "g0-a00", 0)
     # max_tokens cut the JSON string: keep the words, not the JSON debris
     cut = task.parse('{"strategy": "I give half to those who \\"gave\\" before and nothing to')

@@ -78,12 +78,11 @@ def test_json_schema_becomes_llama_cpp_grammar_it_can_enforce() -> None:
 
 
 def test_donor_game_tasks_ask_for_the_json_their_prompts_describe() -> None:
-    from scenarios.donor_game.game import DonorGame
-    from sim.world import World
+    from scenarios.donor_game.tasks import GameContext
 
     for punishment in (False, True):
         config = load_config(SCENARIO.config_type, values={"punishment": punishment})
-        context = DonorGame(World(seed=0), config).context
+        context = GameContext.from_config(config)
         facts = {"generation": 0, "game": 0, "round": 0, "donor": "g0-a00",
                  "recipient": "g0-a01", "donor_resources": 10.0, "recipient_resources": 4.0,
                  "trace": []}

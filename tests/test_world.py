@@ -180,3 +180,49 @@ def test_gateway_closes_quietly_after_calls_cut_short_by_an_interrupt(
     assert gateway._loop is None
     assert not [r for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR
                 ], caplog.text
+
+
+# -- a Mesa model: step(), run_model(), time, steps, running ------------------------------------
+
+
+class Ticker(World):
+    """Three events one time unit apart, each asking the agent a question."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=0)
+        self.agent = SimAgent(self, name="a", brain=RuleBrain(Identity()))
+        self.seen: list[tuple[float, str]] = []
+        self.process(self.rules())
+
+    def rules(self):  # type: ignore[no-untyped-def]
+        for tick in range(3):
+            if tick:
+                yield self.env.timeout(1)
+            answer = yield self.agent.decide(Echo(f"tick {tick}"))
+            self.seen.append((self.env.now, answer))
+
+
+def test_step_plays_one_unit_of_simulated_time_as_mesa_counts_it() -> None:
+    model = Ticker()
+    model.step()
+    assert (model.steps, model.time, model.running) == (1, 1.0, True)
+    assert model.seen == [(0, "tick 0")]  # the first unit's event and its decision
+    model.step()
+    assert model.seen[-1] == (1, "tick 1") and model.steps == 2
+    model.run_model()  # the rest, as Mesa users run a model
+    assert model.seen == [(0, "tick 0"), (1, "tick 1"), (2, "tick 2")]
+    assert (model.steps, model.time, model.running) == (3, 3.0, False)
+
+
+def test_the_donor_game_runs_as_a_mesa_model() -> None:
+    from scenarios.donor_game import DonorGame
+    from scenarios.donor_game.config import DonorGameConfig
+
+    config = DonorGameConfig(agents=4, generations=2, games=2, rounds=3)
+    model = DonorGame(config)
+    model.run_model()
+    rounds = config.generations * config.games * config.rounds_per_game
+    assert (model.steps, model.time, model.running) == (rounds, float(rounds), False)
+    assert model.round_step == rounds  # one round per step
+    assert len(model.players) == config.agents and len(model.agents) == config.agents
+    assert all(len(agent.final_resources) == config.games for agent in model.players)

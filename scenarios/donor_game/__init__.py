@@ -14,13 +14,6 @@ from scenarios.donor_game.game import DonorGame
 from scenarios.donor_game.tasks import sample_prompt_tokens
 from sim.registry import Scenario, UsageEstimate
 from sim.store import RunStore
-from sim.world import World
-
-
-def build(world: World, config: DonorGameConfig) -> DonorGame:
-    game = DonorGame(world, config)
-    world.process(game.run())
-    return game
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -85,7 +78,7 @@ SCENARIO = Scenario(
     name="donor-game",
     summary="Donor Game across generations (Vallinder & Hughes 2024): indirect reciprocity",
     config_type=DonorGameConfig,
-    build=build,
+    model=DonorGame,
     summary_table=summary_table,
     draw_figures=draw_figures,
     estimate=estimate,

@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.config import RunConfig
+from scenarios.donor_game.strategies import FAMILIES
 from sim.memory.stream import MemoryConfig
+from sim.population import PopulationConfig
 
-RULE_FAMILIES = ("always_cooperate", "always_defect", "image_scoring", "standing", "generous")
-BRAIN_KINDS = ("llm", "rule", *RULE_FAMILIES)
+RULE_FAMILIES = FAMILIES.names
 
 #: The keys each protocol sets, and to what. See docs/donor_game.md for the evidence behind
 #: every `vh2024` value.
@@ -49,16 +49,16 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 }
 
 
-class DonorGameConfig(RunConfig):
+class DonorGameConfig(PopulationConfig):
     """Vallinder & Hughes (2024): the iterated Donor Game across generations."""
+
+    RULE_FAMILIES = RULE_FAMILIES
 
     protocol: Literal["vh2024", "legacy"] = Field(
         "vh2024",
         description="Defaults for the protocol keys below: 'vh2024' is the study's released "
         "code, 'legacy' Societas 0.1's earlier choices. Keys set explicitly win.",
     )
-    agents: int = Field(12, ge=2, description="Population size of every generation.")
-    generations: int = Field(10, ge=1, description="Generations per run.")
     rounds: int | None = Field(
         None,
         ge=1,
@@ -112,11 +112,11 @@ class DonorGameConfig(RunConfig):
         "...', of which only that sentence is kept (the study); 'json': at most three "
         "sentences, no reasoning.",
     )
-    selection: Literal["top", "random", "reputation"] = Field(
+    selection: Literal["top", "proportional", "random", "reputation"] = Field(
         "top",
         description="Who survives a generation: the top `survivor_fraction` by "
-        "`selection_score`; a random subset; or the top by reputation (the mean share an "
-        "agent gave as donor that generation).",
+        "`selection_score`; drawn with probability proportional to it; a random subset; or "
+        "the top by reputation (the mean share an agent gave as donor that generation).",
     )
     selection_score: Literal["last_game", "mean_games"] = Field(
         "last_game",
@@ -142,19 +142,6 @@ class DonorGameConfig(RunConfig):
     punishment_multiplier: float = Field(
         2.0, ge=0, description="A punished recipient loses this × what the punisher pays."
     )
-    survivor_fraction: float = Field(
-        0.5, gt=0, lt=1, description="Share of the population that survives each generation."
-    )
-    brains: dict[str, float] = Field(
-        default_factory=dict,
-        description="The population's mix: brain kind → share (normalised). Kinds: 'llm', "
-        "'rule' (an even mix of the classic rules) or one rule family: "
-        + ", ".join(RULE_FAMILIES)
-        + ". Empty: all 'llm' when a model is set, else all 'rule'.",
-    )
-    mutation_sd: float = Field(
-        0.05, ge=0, description="SD of the Gaussian mutation of an inherited rule's parameters."
-    )
     strategy_max_chars: int = Field(
         1200, gt=0, description="Strategy texts longer than this are truncated."
     )
@@ -168,21 +155,16 @@ class DonorGameConfig(RunConfig):
         description="Retrieval weights, reflection threshold, embedder and inheritance policy "
         "(see docs/memory.md); used when memory is true.",
     )
-    prompts_dir: str | None = Field(
-        None, description="Directory whose prompt files replace the built-in ones of that name."
-    )
 
     @model_validator(mode="before")
     @classmethod
     def _apply_protocol(cls, data: Any) -> Any:
-        """Fill the keys the user left unset from the protocol, and the brain mix."""
+        """Fill the keys the user left unset from the protocol."""
         if not isinstance(data, dict):
             return data
         preset = PROTOCOLS.get(data.get("protocol", "vh2024"))
         if preset is not None:  # an unknown protocol is reported by its own field
             data = {**preset, **data}
-        if not data.get("brains"):
-            data = {**data, "brains": {"llm": 1.0} if data.get("model") else {"rule": 1.0}}
         return data
 
     @field_validator("memory_settings", mode="before")
@@ -203,24 +185,9 @@ class DonorGameConfig(RunConfig):
 
     @model_validator(mode="after")
     def _check(self) -> DonorGameConfig:
-        unknown = sorted(set(self.brains) - set(BRAIN_KINDS))
-        if unknown:
-            raise ValueError(
-                f"unknown brain kind(s) {unknown} in brains (known: {', '.join(BRAIN_KINDS)})"
-            )
-        if any(share < 0 for share in self.brains.values()) or sum(self.brains.values()) <= 0:
-            raise ValueError("brains shares must be non-negative and not all zero")
-        if self.brains.get("llm", 0) > 0 and not self.model:
-            raise ValueError("brains include 'llm' but no model is set (use --model)")
         if self.pairing != "random" and self.agents % 2:
             raise ValueError(f"pairing {self.pairing!r} needs an even number of agents")
-        if not 1 <= self.survivors < self.agents:
-            raise ValueError("survivor_fraction leaves no survivors or no newcomers")
         return self
-
-    @property
-    def survivors(self) -> int:
-        return round(self.agents * self.survivor_fraction)
 
     @property
     def rounds_per_game(self) -> int:

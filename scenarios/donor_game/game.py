@@ -1,40 +1,41 @@
-"""The Donor Game's rules as one SimPy process: generations of games of rounds.
+"""The Donor Game as a Mesa model whose rules are one SimPy process: generations of games of
+rounds, on the engine's `Population` (slots, newcomers, selection, lineage).
 
-Each round is one unit of simulated time. Within a round all donors decide at once (one batch
-for the gateway), then the gifts are applied together from the resources everyone held at the
-start of the round. Everything a round produced is committed to the store in one transaction.
+Each round is one unit of simulated time (one `step()`). Within a round all donors decide at
+once (one batch for the gateway), then the gifts are applied together from the resources
+everyone held at the start of the round. Everything a round produced is committed to the store
+in one transaction.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scenarios.donor_game.config import RULE_FAMILIES, DonorGameConfig
+from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.memory import DonorMemory, describe_act
 from scenarios.donor_game.pairing import game_schedule
-from scenarios.donor_game.strategies import GIVE_NOTHING, Donation, make_policy
-from scenarios.donor_game.tables import TABLES
+from scenarios.donor_game.strategies import FAMILIES, GIVE_NOTHING, Donation
+from scenarios.donor_game.tables import SCORE_COLUMNS, TABLES
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
-from sim.agent import SimAgent
-from sim.brains import LLMBrain, RuleBrain
-from sim.store import RunStore
+from sim.brains import LLMBrain
+from sim.population import Member, Population
 from sim.world import World
 
+if TYPE_CHECKING:
+    from sim.llm.gateway import Gateway
+    from sim.store import RunStore
 
-class Donor(SimAgent):
-    """A Donor Game player: resources, a strategy text, and its acts as donor this generation."""
+
+class Donor(Member):
+    """A Donor Game player: resources, and its acts as donor since the trace last reset."""
 
     def __init__(self, model: World, *, name: str, brain: Any, generation: int,
                  parents: list[str]) -> None:
-        super().__init__(model, name=name, brain=brain)
-        self.generation_born = generation
-        self.parents = parents
-        self.strategy = ""
+        super().__init__(model, name=name, brain=brain, generation=generation, parents=parents)
         self.resources = 0.0
         self.final_resources: list[float] = []
         self.shares_given: list[float] = []  # this generation's gifts, as shares (reputation)
@@ -50,126 +51,79 @@ class Donor(SimAgent):
         return self.acts[index - 1] if index else None
 
 
-@dataclass
-class Slot:
-    """A place in the population; its brain type ('llm' or a rule family) is fixed."""
+class DonorGame(World):
+    """The Donor Game as a Mesa model: `DonorGame(config).run_model()` plays the whole run,
+    one round per `step()`; the runner adds the store and the gateway to the models."""
 
-    brain: str
-    agent: Donor | None = None
-
-
-def allocate(brains: dict[str, float], n: int) -> list[str]:
-    """Turn shares into n slot kinds (largest remainder; 'rule' spreads over the families)."""
-    total = sum(brains.values())
-    quotas = {kind: n * share / total for kind, share in brains.items() if share > 0}
-    counts = {kind: int(q) for kind, q in quotas.items()}
-    by_remainder = sorted(quotas, key=lambda k: (-(quotas[k] - counts[k]), list(quotas).index(k)))
-    for kind in by_remainder[: n - sum(counts.values())]:
-        counts[kind] += 1
-    kinds: list[str] = []
-    for kind, count in counts.items():
-        if kind == "rule":
-            kinds += [RULE_FAMILIES[i % len(RULE_FAMILIES)] for i in range(count)]
-        else:
-            kinds += [kind] * count
-    return kinds
-
-
-class DonorGame:
-    """Owns the population and plays the protocol; `run()` is the SimPy process."""
-
-    def __init__(self, world: World, config: DonorGameConfig) -> None:
-        self.world = world
-        self.config = config
-        self.rng: np.random.Generator = world.rng
-        self.store: RunStore | None = world.store
-        if self.store is not None:
+    def __init__(
+        self,
+        config: DonorGameConfig | None = None,
+        *,
+        store: RunStore | None = None,
+        gateway: Gateway | None = None,
+    ) -> None:
+        config = config or DonorGameConfig()
+        super().__init__(config, store=store, gateway=gateway)
+        self.config: DonorGameConfig = config
+        if store is not None:
             for name, columns in TABLES.items():
-                self.store.define_table(name, columns)
-        self.llm_settings = config.llm_settings() if config.model else None
-        rounds = config.rounds_per_game
+                store.define_table(name, columns)
+        self.population = Population(self, config, FAMILIES, member=Donor,
+                                     score_columns=SCORE_COLUMNS)
         self.context = GameContext.from_config(config)
-        self.slots = [Slot(kind) for kind in allocate(config.brains, config.agents)]
-        self.by_name: dict[str, Donor] = {}  # the living agents, for following traces
-        self.memory = DonorMemory(world, config.memory_settings) if config.memory else None
-        self.step = 0
-        world.progress_total = config.generations * config.games * rounds
+        self.memory = DonorMemory(self, config.memory_settings) if config.memory else None
+        self.round_step = 0  # global round index across the run (the `step` column)
+        self.progress_total = config.generations * config.games * config.rounds_per_game
+        self.process(self.rules())
 
     # -- the process ----------------------------------------------------------------------
-    def run(self) -> Generator[Any, Any, None]:
-        config = self.config
+    def rules(self) -> Generator[Any, Any, None]:
+        """Generations of games of rounds: the scenario's one SimPy process."""
+        config, population = self.config, self.population
         survivors: list[Donor] = []
         for generation in range(config.generations):
-            newcomers = self._populate(generation, survivors)
+            if generation:
+                yield self.env.timeout(1)  # a generation starts at the time of its first round
+            newcomers = population.populate(generation, survivors)
             yield from self._write_strategies(generation, newcomers, survivors)
-            order = [int(i) for i in self.rng.permutation(len(self.slots))]
-            for agent in self.agents:
+            order = population.shuffled_order()
+            players = self.players
+            for agent in players:
                 agent.final_resources, agent.shares_given = [], []
             for game in range(config.games):
-                if game == 0 or config.trace_reset == "game":
-                    for agent in self.agents:
+                for agent in players:
+                    if game == 0 or config.trace_reset == "game":
                         agent.forget_acts()
-                for agent in self.agents:
                     agent.resources = config.endowment
                 schedule = game_schedule(
-                    config.pairing, len(self.slots), config.rounds_per_game, game, self.rng, order
+                    config.pairing, len(population.slots), config.rounds_per_game, game,
+                    self.rng, order,
                 )
                 for round_index, pairs in enumerate(schedule):
+                    if game or round_index:
+                        yield self.env.timeout(1)  # one round, one unit of simulated time
                     yield from self._play_round(generation, game, round_index, pairs)
-                for agent in self.agents:
+                for agent in players:
                     agent.final_resources.append(agent.resources)
             last = generation == config.generations - 1
-            survivors = self._select(generation, order, select=config.final_selection or not last)
+            survivors = self._select(generation, order, keep=config.final_selection or not last)
             self._commit()
 
     @property
-    def agents(self) -> list[Donor]:
-        return [slot.agent for slot in self.slots if slot.agent is not None]
-
-    def _populate(self, generation: int, survivors: list[Donor]) -> list[Donor]:
-        """Fill empty slots with new agents; rule newcomers inherit a surviving rule, mutated."""
-        rule_survivors = [a for a in survivors if isinstance(a.brain, RuleBrain)]
-        newcomers = []
-        for index, slot in enumerate(self.slots):
-            if slot.agent is not None:
-                continue
-            name = f"g{generation}-a{index:02d}"
-            if slot.brain == "llm":
-                assert self.llm_settings is not None
-                brain: Any = LLMBrain(self.llm_settings)
-                parents = [a.name for a in survivors]
-            elif rule_survivors and generation > 0:
-                parent = rule_survivors[int(self.rng.integers(len(rule_survivors)))]
-                brain = RuleBrain(parent.brain.policy.mutate(self.rng, self.config.mutation_sd))
-                parents = [parent.name]
-            else:
-                family = slot.brain if slot.brain in RULE_FAMILIES else RULE_FAMILIES[
-                    int(self.rng.integers(len(RULE_FAMILIES)))
-                ]
-                brain, parents = RuleBrain(make_policy(family)), []
-            agent = Donor(self.world, name=name, brain=brain, generation=generation,
-                          parents=parents)
-            slot.agent = agent
-            self.by_name[name] = agent
-            newcomers.append(agent)
-            self._insert("agents", [{
-                "agent_id": name, "generation": generation, "brain": brain.brain_type,
-                "kind": brain.kind, "model": getattr(brain, "model", None),
-                "params": brain.describe(), "parents": parents,
-            }])
-        return newcomers
+    def players(self) -> list[Donor]:
+        """The living players in slot order."""
+        return self.population.members  # type: ignore[return-value]
 
     def _write_strategies(
         self, generation: int, newcomers: list[Donor], survivors: list[Donor]
     ) -> Generator[Any, Any, None]:
-        # one list for every newcomer: a copy each would grow with the population squared
-        survivor_strategies = [(a.name, a.strategy) for a in survivors]
-        shown = dict.fromkeys((agent.name for agent in newcomers), survivor_strategies)
+        culture = self.population.culture(survivors)
+        shown = dict.fromkeys((agent.name for agent in newcomers), culture)
         shows_memories = False
         if self.memory is not None and survivors:
             # culture passes through memory: what a newcomer is shown is what it inherited
             shown = yield from self.memory.inherit(
-                newcomers, survivors, generation, {a.name: a.strategy for a in survivors}
+                newcomers, survivors, generation, dict(culture)
             )
             shows_memories = self.memory.settings.inheritance in ("reflections", "summary")
         events = [
@@ -177,22 +131,17 @@ class DonorGame:
                                        shows_memories))
             for agent in newcomers
         ]
-        yield self.world.env.all_of(events)
-        rows = []
+        yield self.env.all_of(events)
         for agent, event in zip(newcomers, events, strict=True):
             agent.strategy = event.value
-            rows.append({
-                "agent_id": agent.name, "generation": generation, "text": agent.strategy,
-                "source": agent.brain.brain_type, "parents": agent.parents,
-            })
-        self._insert("strategies", rows)
+        self.population.record_strategies(generation, newcomers)
         self._commit()
 
     def _trace(self, recipient: Donor, step: int) -> list[dict[str, Any]]:
         links: list[dict[str, Any]] = []
         agent: Donor | None = recipient
         before = step
-        by_name = self.by_name
+        by_name = self.population.by_name
         while agent is not None and len(links) < self.config.trace_depth:
             act = agent.last_act_before(before)
             if act is None:
@@ -204,9 +153,9 @@ class DonorGame:
     def _play_round(
         self, generation: int, game: int, round_index: int, pairs: list[tuple[int, int]]
     ) -> Generator[Any, Any, None]:
-        config, step = self.config, self.step
-        agents = [slot.agent for slot in self.slots]
-        start = {a.name: a.resources for a in self.agents}
+        config, step = self.config, self.round_step
+        agents = [slot.agent for slot in self.population.slots]
+        start = {a.name: a.resources for a in self.players}
         requests = []
         for donor_index, recipient_index in pairs:
             donor, recipient = agents[donor_index], agents[recipient_index]
@@ -226,7 +175,7 @@ class DonorGame:
             task = Donate(self.context, facts, donor.strategy, memories)
             requests.append((donor, recipient, donor.decide(task)))
         # event.value, not the AllOf result's [event]: its lookup is a linear scan per event
-        yield self.world.env.all_of([event for _, _, event in requests])
+        yield self.env.all_of([event for _, _, event in requests])
         delta = dict.fromkeys(start, 0.0)
         donation_rows = []
         for donor, recipient, event in requests:
@@ -253,10 +202,10 @@ class DonorGame:
                 "donor_before": held, "recipient_before": start[recipient.name],
                 "source": donor.brain.brain_type,
             })
-        for agent in self.agents:
+        for agent in self.players:
             agent.resources = max(0.0, start[agent.name] + delta[agent.name])
         if self.memory is not None:
-            memories: dict[Donor, list[str]] = {agent: [] for agent in self.agents}
+            memories: dict[Donor, list[str]] = {agent: [] for agent in self.players}
             for (donor, recipient, _), row in zip(requests, donation_rows, strict=True):
                 act = donor.acts[-1]
                 memories[donor].append(describe_act(act, row["amount"], row["effect"],
@@ -265,14 +214,13 @@ class DonorGame:
                                                         as_donor=False))
             yield from self.memory.remember_round(memories, generation)
         self._record_round(generation, game, round_index, donation_rows)
-        self.step += 1
+        self.round_step += 1
         total_rounds = config.rounds_per_game
-        self.world.report_progress(
-            self.step,
+        self.report_progress(
+            self.round_step,
             f"generation {generation + 1}/{config.generations}",
             f"game {game + 1}/{config.games} round {round_index + 1}/{total_rounds}",
         )
-        yield self.world.env.timeout(1)
 
     def _allowed(self, decision: Donation) -> Donation:
         """A sanction the game does not offer (a rule brain's, or an LLM's stray answer) is
@@ -285,14 +233,14 @@ class DonorGame:
 
     def _record_round(self, generation: int, game: int, round_index: int,
                       donation_rows: list[dict[str, Any]]) -> None:
-        step = self.step
-        resources = np.array([a.resources for a in self.agents])
+        step = self.round_step
+        resources = np.array([a.resources for a in self.players])
         given = np.array([r["fraction"] if r["action"] == "donate" else 0.0
                           for r in donation_rows])
         self._insert("donations", donation_rows)
         self._insert("agent_rounds", [
             {"step": step, "generation": generation, "game": game, "round": round_index,
-             "agent_id": a.name, "resources": a.resources} for a in self.agents
+             "agent_id": a.name, "resources": a.resources} for a in self.players
         ])
         values = {
             "mean_resources": resources.mean(), "min_resources": resources.min(),
@@ -303,45 +251,32 @@ class DonorGame:
             "punishments": sum(r["action"] == "punish" for r in donation_rows),
         }
         self._insert("metrics", [
-            {"scope": "round", "step": step, "generation": generation, "game": game,
-             "round": round_index, "name": name, "value": float(value)}
+            {"scope": "step", "step": step, "generation": generation, "name": name,
+             "value": float(value)}
             for name, value in values.items()
         ])
         self._commit()
 
-    def _select(self, generation: int, order: list[int], *, select: bool) -> list[Donor]:
-        """Score and rank the generation; with `select`, keep the survivors, remove the rest.
+    def _select(self, generation: int, order: list[int], *, keep: bool) -> list[Donor]:
+        """Score the generation and keep its survivors (see `Population.select`).
 
-        Ranking is by `selection_score` ('top'), by reputation (the mean share an agent gave),
-        or, for 'random' selection, by score with a random survivor set. Ties fall to the
-        generation's shuffled order, as in the study (its sort is stable over a shuffled list).
-        Without `select` (the last generation, unless `final_selection`) nobody is removed and
-        `survived` is left empty: no selection happened.
+        The score is `selection_score` (the last game's final resources, or their mean over
+        the games); `reputation` selection ranks the top by the mean share an agent gave;
+        ties fall to the generation's shuffled order, as in the study (its sort is stable over
+        a shuffled list). Without `keep` (the last generation, unless `final_selection`)
+        nobody leaves and `survived` is left empty: no selection happened.
         """
-        config, agents = self.config, self.agents
-        finals = np.array([a.final_resources for a in agents], dtype=float)
+        config, players = self.config, self.players
+        finals = np.array([a.final_resources for a in players], dtype=float)
         final_mean = finals.mean(axis=1)
         scores = finals[:, -1] if config.selection_score == "last_game" else final_mean
-        shares = np.array([np.mean(a.shares_given) if a.shares_given else 0.0 for a in agents])
-        position = {slot: place for place, slot in enumerate(order)}
-        slot_of = [i for i, slot in enumerate(self.slots) if slot.agent is not None]
-        ranked_by = shares if config.selection == "reputation" else scores
-        ranking = sorted(range(len(agents)), key=lambda i: (-ranked_by[i], position[slot_of[i]]))
-        if not select:
-            survivors: set[str] | None = None
-        elif config.selection == "random":
-            drawn = self.rng.permutation(len(agents))[: config.survivors]
-            survivors = {agents[int(i)].name for i in drawn}
-        else:
-            survivors = {agents[i].name for i in ranking[: config.survivors]}
-        self._insert("generation_scores", [
-            {"generation": generation, "agent_id": agents[i].name,
-             "brain": agents[i].brain.brain_type, "kind": agents[i].brain.kind,
-             "score": float(scores[i]), "final_mean": float(final_mean[i]),
-             "share_given": float(shares[i]), "rank": rank,
-             "survived": None if survivors is None else int(agents[i].name in survivors)}
-            for rank, i in enumerate(ranking)
-        ])
+        shares = np.array([np.mean(a.shares_given) if a.shares_given else 0.0 for a in players])
+        method = "top" if config.selection == "reputation" else config.selection
+        kept = self.population.select(
+            generation, shares if config.selection == "reputation" else scores, order,
+            method=method, keep=keep,
+            extra={"final_mean": final_mean, "share_given": shares},
+        )
         values = {
             "mean_score": scores.mean(), "min_score": scores.min(), "max_score": scores.max(),
             "mean_final": final_mean.mean(), "min_final": final_mean.min(),
@@ -350,22 +285,11 @@ class DonorGame:
             "max_fraction": shares.max(),
         }
         self._insert("metrics", [
-            {"scope": "generation", "step": None, "generation": generation, "game": None,
-             "round": None, "name": name, "value": float(value)}
+            {"scope": "generation", "step": None, "generation": generation, "name": name,
+             "value": float(value)}
             for name, value in values.items()
         ])
-        if survivors is None:
-            return []
-        kept = []
-        for slot in self.slots:
-            assert slot.agent is not None
-            if slot.agent.name in survivors:
-                kept.append(slot.agent)
-            else:
-                del self.by_name[slot.agent.name]
-                slot.agent.remove()
-                slot.agent = None
-        return kept
+        return kept  # type: ignore[return-value]
 
     # -- store helpers --------------------------------------------------------------------
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:

@@ -17,14 +17,15 @@ inside those ranges, and `params` can be stored as JSON and fed back to `make_po
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
+
+from sim.rules import RuleFamilies, RulePolicy
 
 ACTIONS = ("donate", "punish", "refuse")
 
@@ -73,66 +74,14 @@ def _cooperative(act: Mapping[str, Any], cutoff: float) -> bool:
     return act["action"] == "donate" and float(act["fraction"]) >= cutoff
 
 
-class RulePolicy(ABC):
-    """A rule brain's policy: a deterministic map from observation to `Donation`.
-
-    Subclasses are frozen dataclasses whose fields are all float parameters, each with a valid
-    range in ``bounds``; the shared `params`, `mutate` and validation rely on that.
-    """
-
-    #: Stable family name, stored in the ``agents.kind`` column.
-    family: ClassVar[str]
-    #: Valid closed range of each parameter; mutation clips to it.
-    bounds: ClassVar[dict[str, tuple[float, float]]] = {}
-
-    def __post_init__(self) -> None:
-        # Coerce ints (e.g. from TOML/JSON) to float and refuse out-of-range values early, so a
-        # bad config fails at construction rather than as an invalid Donation mid-run.
-        for name in self._param_names():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ValueError(f"{self.family}.{name} must be a number, got {value!r}")
-            value = float(value)
-            low, high = self.bounds[name]
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ValueError(f"{self.family}.{name} must be in [{low}, {high}], got {value!r}")
-            object.__setattr__(self, name, value)
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        """Parameter names in declaration order, which fixes the order of mutation draws."""
-        return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+class DonorRule(RulePolicy):
+    """A Donor Game rule: decides a `Donation` from the observation a rule brain gets (see
+    "Donor Game observation" in docs/design.md); parameters and mutation come from the
+    engine's `RulePolicy`."""
 
     @abstractmethod
     def decide(self, observation: Mapping[str, Any]) -> Donation:
         """The donation this policy makes given the observation."""
-
-    @abstractmethod
-    def describe(self) -> str:
-        """A first-person strategy text, faithful to the rule, with its parameter values."""
-
-    def params(self) -> dict[str, float]:
-        """The parameters as a JSON-serialisable dict, accepted back by `make_policy`."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def mutate(self, rng: np.random.Generator, sd: float) -> Self:
-        """A new policy of the same family with every parameter jittered by Normal(0, sd).
-
-        Each value is clipped to its range. The draws are taken in one call, in parameter
-        declaration order, so the result depends only on the generator's state. Families without
-        parameters draw nothing (the generator's state is untouched) and return an equal copy.
-        """
-        if not (math.isfinite(sd) and sd >= 0):
-            raise ValueError(f"sd must be a finite number >= 0, got {sd!r}")
-        names = self._param_names()
-        if not names:
-            return dataclasses.replace(self)  # type: ignore[type-var]
-        noise = rng.normal(0.0, sd, size=len(names))
-        changes = {}
-        for name, step in zip(names, noise, strict=True):
-            low, high = self.bounds[name]
-            changes[name] = float(np.clip(getattr(self, name) + step, low, high))
-        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
     def _withhold(self, observation: Mapping[str, Any], punish: float) -> Donation:
         """What a discriminator does to a recipient it will not help.
@@ -157,7 +106,7 @@ class RulePolicy(ABC):
 
 
 @dataclass(frozen=True)
-class AlwaysCooperate(RulePolicy):
+class AlwaysCooperate(DonorRule):
     """Unconditional cooperator: gives ``give`` to everyone.
 
     In image-scoring terms a discriminator with the lowest possible threshold; it is the
@@ -181,7 +130,7 @@ class AlwaysCooperate(RulePolicy):
 
 
 @dataclass(frozen=True)
-class AlwaysDefect(RulePolicy):
+class AlwaysDefect(DonorRule):
     """Unconditional defector: never gives, never punishes.
 
     The strategy that wins any single encounter; cooperation has to be sustained against it.
@@ -200,7 +149,7 @@ class AlwaysDefect(RulePolicy):
 
 
 @dataclass(frozen=True)
-class ImageScoring(RulePolicy):
+class ImageScoring(DonorRule):
     """First-order discriminator: helps those whose own last act was helpful.
 
     Nowak and Sigmund (1998) let every agent carry an image score that rises when it gives and
@@ -241,7 +190,7 @@ class ImageScoring(RulePolicy):
 
 
 @dataclass(frozen=True)
-class Standing(RulePolicy):
+class Standing(DonorRule):
     """Second-order discriminator: helps those in good standing, where refusing the bad is fine.
 
     Image scoring (Nowak & Sigmund 1998) cannot tell a stingy agent from one that refused a
@@ -298,7 +247,7 @@ class Standing(RulePolicy):
 
 
 @dataclass(frozen=True)
-class Generous(RulePolicy):
+class Generous(DonorRule):
     """Generous reciprocator: returns what the recipient last gave, plus a margin.
 
     The gift is ``base + scale * f`` (clipped to [0, 1]), ``f`` being the share the recipient
@@ -339,27 +288,6 @@ class Generous(RulePolicy):
         )
 
 
-FAMILIES: dict[str, type[RulePolicy]] = {
-    cls.family: cls for cls in (AlwaysCooperate, AlwaysDefect, ImageScoring, Standing, Generous)
-}
-
-
-def make_policy(family: str, **params: float) -> RulePolicy:
-    """Build a policy by family name, as configs and stored ``agents`` rows name them.
-
-    Raises ValueError for an unknown family or parameter, so config mistakes read as such
-    rather than as a TypeError from a constructor.
-    """
-    try:
-        cls = FAMILIES[family]
-    except KeyError:
-        raise ValueError(
-            f"unknown rule family {family!r}; known families: {', '.join(sorted(FAMILIES))}"
-        ) from None
-    accepted = cls._param_names()
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {unknown} for {family!r}; accepted: {accepted or 'none'}"
-        )
-    return cls(**params)
+FAMILIES = RuleFamilies([AlwaysCooperate, AlwaysDefect, ImageScoring, Standing, Generous])
+#: Build a policy by family name, as configs and stored ``agents`` rows name them.
+make_policy = FAMILIES.make
