@@ -32,8 +32,9 @@ from typing import Any
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import RunConfig, load_config
-from sim.llm.client import LOCAL_DUMMY_KEY, _load_litellm
+from sim.llm.client import _load_litellm
 from sim.llm.gateway import Gateway
+from sim.llm.settings import LOCAL_DUMMY_KEY
 from sim.registry import Scenario, get_scenario
 from sim.runner import RunOptions, run_scenario
 from sim.testing.scripted_server import ScriptedLLMServer

@@ -27,8 +27,8 @@ from sim.capacity import check_memory
 from sim.config import ConfigError, RunConfig, describe_validation_error, to_toml
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
-from sim.llm.client import ProviderDown
 from sim.llm.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
+from sim.llm.outcomes import ProviderDown
 from sim.progress import Progress
 from sim.registry import Scenario, get_scenario
 from sim.runlock import run_lock
