@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim.config import RunConfig
-from sim.memory.stream import MemoryConfig
+from sim.memory import MemoryConfig
 
 RULE_FAMILIES = ("always_cooperate", "always_defect", "image_scoring", "standing", "generous")
 BRAIN_KINDS = ("llm", "rule", *RULE_FAMILIES)
