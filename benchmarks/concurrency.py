@@ -25,12 +25,12 @@ from pathlib import Path
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import RunConfig, load_config
-from sim.registry import Scenario, get_scenario
+from sim.registry import ScenarioSpec, get_scenario
 from sim.runner import RunOptions, RunResult, run_scenario
 from sim.testing.scripted_server import ScriptedLLMServer
 
 
-def timed_run(scenario: Scenario, config: RunConfig, run_dir: Path) -> tuple[RunResult, float]:
+def timed_run(scenario: ScenarioSpec, config: RunConfig, run_dir: Path) -> tuple[RunResult, float]:
     started = time.perf_counter()
     options = RunOptions(use_cache=False, progress=False, figures=False)  # every call is real
     result = run_scenario(scenario, config, run_dir=run_dir, options=options)

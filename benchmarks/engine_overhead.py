@@ -32,16 +32,17 @@ from typing import Any
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import RunConfig, load_config
-from sim.llm.client import LOCAL_DUMMY_KEY, _load_litellm
+from sim.llm.client import _load_litellm
 from sim.llm.gateway import Gateway
-from sim.registry import Scenario, get_scenario
+from sim.llm.settings import LOCAL_DUMMY_KEY
+from sim.registry import ScenarioSpec, get_scenario
 from sim.runner import RunOptions, run_scenario
 from sim.testing.scripted_server import ScriptedLLMServer
 
 QUIET = RunOptions(use_cache=False, progress=False, figures=False)
 
 
-def engine_run(scenario: Scenario, config: RunConfig, server: ScriptedLLMServer,
+def engine_run(scenario: ScenarioSpec, config: RunConfig, server: ScriptedLLMServer,
                run_dir: Path) -> tuple[float, list[list[dict[str, Any]]]]:
     """Wall time of the run, and the request bodies of each of its batches, in order."""
     bounds: list[tuple[int, int]] = []

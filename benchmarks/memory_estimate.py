@@ -1,4 +1,4 @@
-"""How well the Donor Game's memory estimate (`Scenario.memory_estimate`) predicts real runs.
+"""How well the Donor Game's memory estimate (`ScenarioSpec.memory_estimate`) predicts real runs.
 
 Each population size runs in a fresh process (peak RSS only ever grows), as a rule-brained
 Donor Game with few rounds, so that the population, not the schedule, decides the memory. The

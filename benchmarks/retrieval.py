@@ -21,8 +21,11 @@ import time
 
 import numpy as np
 
+from sim.memory.bank import MemoryBank
+from sim.memory.config import MemoryConfig
+from sim.memory.records import NewMemory
 from sim.memory.retrieval import FLAT_COMPONENT, RetrievalWeights
-from sim.memory.stream import MemoryBank, MemoryConfig, MemoryStream, NewMemory
+from sim.memory.stream import MemoryStream
 
 
 class _NoEmbedder:

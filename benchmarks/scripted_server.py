@@ -15,7 +15,8 @@ import argparse
 import asyncio
 import time
 
-from sim.llm.client import LLMClient, LLMSettings
+from sim.llm.client import LLMClient
+from sim.llm.settings import LLMSettings
 from sim.testing.scripted_server import ScriptedLLMServer
 
 MESSAGES = [{"role": "user", "content": "Say OK."}]

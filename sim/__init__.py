@@ -1,9 +1,56 @@
-"""Societas engine: worlds, agents, brains, the LLM gateway and the run store.
+"""Societas engine: worlds, agents, brains, the LLM gateway, memory and the run store.
 
-`sim._offline` runs first so that litellm, whenever it is imported later, is configured for
-machines without internet.
+Everything a scenario or a notebook needs is importable from here (`from sim import World,
+SimAgent, RuleBrain, Task`); the modules behind the names, for a reader finding their way:
+
+The core, in the order a run meets it:
+
+- `registry`: which scenarios exist (`ScenarioSpec`, `get_scenario`; third-party ones come
+  through the `societas.scenarios` entry point group);
+- `config`: a scenario's pydantic `RunConfig`, from TOML files and `--set key=value`;
+- `world`: `World`, a `mesa.Model` whose clock is a SimPy environment, with the decision
+  barrier that hands every pending decision to the gateway at once;
+- `population`, `rules`: slots, brain mixes, selection and lineage across generations, and the
+  rule families a population draws its rule brains from;
+- `agent`, `brains`, `tasks`: `SimAgent` asks its brain (`RuleBrain` or `LLMBrain`) a `Task`,
+  which carries the observation, the prompt, the reply parser and the fallback;
+- `prompting`: prompt templates as plain files a user can override;
+- `store`: `RunStore`, one SQLite file per run, one transaction per round;
+- `runner`, `replay`: `run_scenario`, `resume_run` and `replay_run`;
+- `cli`: the `societas` command; `errors`: the one-line `UserError`; `capacity`, `runlock`,
+  `progress`: refusing a run that cannot fit, one writer per run, the progress display.
+
+The subsystems, as packages with their own map in their docstrings:
+
+- `sim.llm`: the gateway, the litellm client, parsing of replies, the response cache;
+- `sim.memory`: the Generative Agents memory stream, reflection and inheritance;
+- `sim.testing`: a scripted OpenAI-compatible server, for tests and runs without a model.
+
+Importing `sim` is cheap: names load on first use (see `sim._exports` for why), and litellm only
+with the first model call. `sim._offline` runs first so that litellm, whenever it is imported,
+is configured for machines without internet.
 """
 
 from sim import _offline  # noqa: F401  (must precede any litellm import)
+from sim._exports import lazy_exports
 
 __version__ = "0.1.0"
+
+__all__, __getattr__, __dir__ = lazy_exports(globals(), {
+    "sim.registry": ("ScenarioSpec", "UnknownScenario", "UsageEstimate", "get_scenario",
+                     "scenario_names"),
+    "sim.config": ("ConfigError", "RunConfig", "load_config"),
+    "sim.world": ("DecisionRequest", "World"),
+    "sim.agent": ("SimAgent",),
+    "sim.brains": ("Brain", "LLMBrain", "RuleBrain"),
+    "sim.rules": ("RuleFamilies", "RulePolicy"),
+    "sim.population": ("Member", "Population", "PopulationConfig", "Slot"),
+    "sim.tasks": ("ParseError", "Task"),
+    "sim.prompting": ("PromptLibrary", "quote_agent_text"),
+    "sim.store": ("RunStore", "snapshot"),
+    "sim.runner": ("RunOptions", "RunResult", "resume_run", "run_scenario"),
+    "sim.replay": ("ReplayResult", "replay_run"),
+    "sim.errors": ("UserError",),
+    "sim.llm.settings": ("LLMSettings",),
+    "sim.llm.gateway": ("Budget", "Gateway"),
+})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sim.llm.client import LLMSettings
+from sim.llm.settings import LLMSettings
 from sim.tasks import Task
 
 

@@ -2,7 +2,7 @@
 
 Without this, a mistyped population (`agents=1e9`) allocates until the machine swaps or the
 kernel kills something, and the user learns nothing from the wreck. The estimate is the
-scenario's (`Scenario.memory_estimate`, bytes measured per agent on real runs); a scenario that
+scenario's (`ScenarioSpec.memory_estimate`, bytes measured per agent on real runs); a scenario that
 gives none, or a machine that does not say what it has free, is not checked.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 from sim.errors import UserError
-from sim.registry import Scenario
+from sim.registry import ScenarioSpec
 
 
-def check_memory(scenario: Scenario, config: object) -> None:
+def check_memory(scenario: ScenarioSpec, config: object) -> None:
     """Refuse a run whose estimated peak memory exceeds what the machine has available."""
     if scenario.memory_estimate is None:
         return

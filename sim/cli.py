@@ -282,7 +282,7 @@ def _replay(run_dir: Path) -> int:
 def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
     """Run, then print the account of the run and how to go on if it stopped early."""
     from sim.llm.cache import CacheMiss
-    from sim.llm.client import ModelUnreachable
+    from sim.llm.outcomes import ModelUnreachable
     from sim.memory.embeddings import EmbeddingError
     from sim.store import ResumeDiverged
 

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.errors import UserError, describe_os_error
-from sim.llm.client import LLMSettings, check_api_base
 from sim.llm.redaction import check_key_env_name, watch_env
+from sim.llm.settings import LLMSettings, check_api_base
 
 #: Keys whose rejected value is never repeated in an error: it may be an API key.
 SECRET_INPUTS = frozenset({"api_key_env"})

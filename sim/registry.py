@@ -1,7 +1,8 @@
 """Which scenarios exist: the built-ins plus any registered by other packages.
 
-Third-party scenarios register a `Scenario` object under the `societas.scenarios` entry point
-group, so `societas list` and `societas run` find them without changes here.
+Third-party scenarios register a `ScenarioSpec` object under the `societas.scenarios` entry
+point group, so `societas list` and `societas run` find them without changes here. (`Spec`,
+because Mesa has a `Scenario` class of its own, and a scenario's model may well use both.)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ BUILTIN_SCENARIOS = {"donor-game": "scenarios.donor_game:SCENARIO"}
 
 
 @dataclass(frozen=True)
-class Scenario:
+class ScenarioSpec:
     """What the engine needs to know about a scenario."""
 
     name: str
@@ -103,13 +104,19 @@ def scenario_names() -> list[str]:
     return sorted(_targets())
 
 
-def get_scenario(name: str) -> Scenario:
-    """Load a scenario by name ('donor-game' and 'donor_game' both work)."""
+def scenario_target(name: str) -> str:
+    """Where a scenario is defined, as "module:attribute" ('donor-game' and 'donor_game' both
+    work), without importing it."""
     targets = _targets()
     key = _normalise(name)
     if key not in targets:
         known = ", ".join(sorted(targets))
         raise UnknownScenario(f"unknown scenario {name!r} (available: {known})")
-    module_name, _, attribute = targets[key].partition(":")
+    return targets[key]
+
+
+def get_scenario(name: str) -> ScenarioSpec:
+    """Load a scenario by name ('donor-game' and 'donor_game' both work)."""
+    module_name, _, attribute = scenario_target(name).partition(":")
     module = __import__(module_name, fromlist=[attribute])
     return getattr(module, attribute)

@@ -27,10 +27,10 @@ from sim.capacity import check_memory
 from sim.config import ConfigError, RunConfig, describe_validation_error, to_toml
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
-from sim.llm.client import ProviderDown
 from sim.llm.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
+from sim.llm.outcomes import ProviderDown
 from sim.progress import Progress
-from sim.registry import Scenario, get_scenario
+from sim.registry import ScenarioSpec, get_scenario
 from sim.runlock import run_lock
 from sim.store import STORE_FILENAME, RunStore, StoreError, peek_meta
 from sim.world import World
@@ -66,7 +66,7 @@ class RunResult:
     already_finished: bool = False  # a resume that found nothing to do
 
 
-def new_run_dir(out: str | Path, scenario: Scenario, seed: int) -> Path:
+def new_run_dir(out: str | Path, scenario: ScenarioSpec, seed: int) -> Path:
     """Create a fresh, sortable directory: runs/donor-game-20261125-080102-s0.
 
     Created here, not merely named, so that two runs started in the same second never share
@@ -94,7 +94,7 @@ def _now() -> str:
 
 
 def run_scenario(
-    scenario: Scenario,
+    scenario: ScenarioSpec,
     config: RunConfig,
     *,
     out: str | Path = "runs",
@@ -184,7 +184,7 @@ def resume_run(run_dir: str | Path, options: RunOptions | None = None) -> RunRes
                 cache.close()
 
 
-def _recorded_run(store: RunStore, run_dir: Path) -> tuple[Scenario, RunConfig]:
+def _recorded_run(store: RunStore, run_dir: Path) -> tuple[ScenarioSpec, RunConfig]:
     """The scenario and config a store recorded, refusing edited copies beside it."""
     name, recorded = store.get_meta("scenario"), store.get_meta("config")
     if not name or recorded is None:
@@ -212,7 +212,7 @@ def _recorded_run(store: RunStore, run_dir: Path) -> tuple[Scenario, RunConfig]:
     return scenario, config
 
 
-def _same_config(path: Path, scenario: Scenario, resolved: dict[str, Any]) -> bool:
+def _same_config(path: Path, scenario: ScenarioSpec, resolved: dict[str, Any]) -> bool:
     """Whether a config copy means the recorded config (formatting and defaults aside)."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -255,7 +255,7 @@ def _own_cache(options: RunOptions, run_dir: Path) -> ResponseCache | None:
 
 
 def _execute(
-    scenario: Scenario,
+    scenario: ScenarioSpec,
     config: RunConfig,
     run_dir: Path,
     store: RunStore,

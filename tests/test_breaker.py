@@ -6,7 +6,8 @@ import asyncio
 import time
 
 from sim.llm.breaker import CircuitBreaker
-from sim.llm.client import LLMClient, LLMSettings
+from sim.llm.client import LLMClient
+from sim.llm.settings import LLMSettings
 from sim.testing.scripted_server import Fault, ScriptedLLMServer
 
 

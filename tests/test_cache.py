@@ -18,7 +18,7 @@ from scenarios.donor_game.scripted_player import is_strategy_request, scripted_p
 from sim.cli import main
 from sim.config import load_config
 from sim.llm.cache import ResponseCache, request_key
-from sim.llm.client import Completion
+from sim.llm.outcomes import Completion
 from sim.registry import get_scenario
 from sim.runner import RunOptions, run_scenario
 from sim.store import snapshot

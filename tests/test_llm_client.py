@@ -19,15 +19,9 @@ from typing import Any
 
 import pytest
 
-from sim.llm.client import (
-    REPLY_FIELDS,
-    TRANSPORT_FIELDS,
-    Completion,
-    LLMClient,
-    LLMSettings,
-    ModelUnreachable,
-    ProviderDown,
-)
+from sim.llm.client import LLMClient
+from sim.llm.outcomes import Completion, ModelUnreachable, ProviderDown
+from sim.llm.settings import REPLY_FIELDS, TRANSPORT_FIELDS, LLMSettings
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 MESSAGES = [{"role": "user", "content": "how much do you donate"}]
@@ -412,7 +406,8 @@ def test_client_is_reusable_across_event_loops() -> None:
 
 def test_importing_the_client_does_not_import_litellm() -> None:
     code = (
-        "import sys; from sim.llm.client import LLMClient, LLMSettings; "
+        "import sys; from sim.llm.client import LLMClient; "
+        "from sim.llm.settings import LLMSettings; "
         "LLMClient(LLMSettings(model='openai/x')); "
         "assert 'litellm' not in sys.modules, 'litellm imported eagerly'"
     )

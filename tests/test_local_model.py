@@ -19,7 +19,8 @@ import sim.llm.local_model as local_model
 from scenarios.donor_game.tasks import FALLBACK_STRATEGY, Donate, WriteStrategy
 from sim.cli import main as cli_main
 from sim.config import load_config
-from sim.llm.client import LLMSettings, ModelUnreachable
+from sim.llm.outcomes import ModelUnreachable
+from sim.llm.settings import LLMSettings
 from sim.registry import get_scenario
 from sim.runner import run_scenario
 

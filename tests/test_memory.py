@@ -10,17 +10,17 @@ import pytest
 
 from sim.agent import SimAgent
 from sim.brains import RuleBrain
-from sim.memory.embeddings import HashingEmbedder
-from sim.memory.inheritance import inherit
-from sim.memory.reflection import maybe_reflect, reflect, remember
-from sim.memory.retrieval import RetrievalWeights, min_max, score, top_k
-from sim.memory.stream import (
+from sim.memory import (
     MEMORY_TABLES,
     MemoryBank,
     MemoryConfig,
     NewMemory,
     decode_embedding,
 )
+from sim.memory.embeddings import HashingEmbedder
+from sim.memory.inheritance import inherit
+from sim.memory.reflection import maybe_reflect, reflect, remember
+from sim.memory.retrieval import RetrievalWeights, min_max, score, top_k
 from sim.memory.tasks import KeywordImportance, MemoryContext, MemoryRules
 from sim.store import RunStore, snapshot
 from sim.world import World

@@ -9,10 +9,10 @@ import pytest
 
 from sim.agent import SimAgent
 from sim.brains import LLMBrain
-from sim.llm.client import LLMSettings
+from sim.llm.settings import LLMSettings
+from sim.memory import MemoryBank, MemoryConfig, MemoryRecord
 from sim.memory.embeddings import HashingEmbedder
 from sim.memory.reflection import maybe_reflect, remember
-from sim.memory.stream import MemoryBank, MemoryConfig, MemoryRecord
 from sim.memory.tasks import (
     FocalQuestions,
     MemoryContext,

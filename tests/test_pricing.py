@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from sim.llm.client import Completion, LLMClient, LLMSettings
+from sim.llm.client import LLMClient
+from sim.llm.outcomes import Completion
+from sim.llm.settings import LLMSettings
 from sim.testing.scripted_server import Fault, ScriptedLLMServer, count_tokens
 
 MESSAGES = [{"role": "user", "content": "How much do you give?"}]

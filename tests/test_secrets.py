@@ -19,8 +19,8 @@ from analysis import write_report
 from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
 from sim.cli import main
 from sim.config import ConfigError, RunConfig, load_config
-from sim.llm.client import LLMSettings
 from sim.llm.redaction import scrub, scrub_values
+from sim.llm.settings import LLMSettings
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 #: The key the run authenticates with, through api_key_env (a name that is not *_API_KEY).

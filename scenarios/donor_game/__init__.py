@@ -12,7 +12,7 @@ from typing import Any
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.game import DonorGame
 from scenarios.donor_game.tasks import sample_prompt_tokens
-from sim.registry import Scenario, UsageEstimate
+from sim.registry import ScenarioSpec, UsageEstimate
 from sim.store import RunStore
 
 
@@ -74,7 +74,7 @@ def memory_estimate(config: DonorGameConfig) -> int:
     return config.agents * per_agent
 
 
-SCENARIO = Scenario(
+SCENARIO = ScenarioSpec(
     name="donor-game",
     summary="Donor Game across generations (Vallinder & Hughes 2024): indirect reciprocity",
     config_type=DonorGameConfig,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from scenarios.donor_game.strategies import FAMILIES
-from sim.memory.stream import MemoryConfig
+from sim.memory import MemoryConfig
 from sim.population import PopulationConfig
 
 RULE_FAMILIES = FAMILIES.names

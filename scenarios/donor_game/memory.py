@@ -23,10 +23,10 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from sim.agent import SimAgent
+from sim.memory import MemoryBank, MemoryConfig
 from sim.memory.embeddings import get_embedder
 from sim.memory.inheritance import inherit
 from sim.memory.reflection import maybe_reflect, remember
-from sim.memory.stream import MemoryBank, MemoryConfig
 from sim.memory.tasks import MemoryContext, MemoryRules, describe_memories
 from sim.prompting import PromptLibrary
 from sim.world import World

@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sim.llm.client import Completion
+from sim.llm.outcomes import Completion
 
 CACHE_FILENAME = "responses.sqlite"
 

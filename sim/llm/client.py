@@ -1,12 +1,12 @@
 """The only code that calls litellm: one chat completion with deadlines, retries and backoff.
 
 Everything that can go wrong between a prompt and a reply is decided here, so the rest of the
-engine sees three outcomes: a `Completion` (with `text=None` when this request failed while the
-provider otherwise works, and the caller should fall back), `ModelUnreachable` (the model cannot
-be used as configured: no key, a rejected key, an unknown model, a malformed or unreachable
-`api_base`; the run should stop with a one-line message) or `ProviderDown` (the provider has
-failed everything for longer than the breaker's patience; the run should stop resumably rather
-than fill a population with fallbacks).
+engine sees only the three outcomes of `sim.llm.outcomes`: a `Completion` (with `text=None`
+when this request failed while the provider otherwise works, and the caller should fall back),
+`ModelUnreachable` (the model cannot be used as configured; the run stops with one line) or
+`ProviderDown` (the provider has failed everything for longer than the breaker's patience; the
+run stops resumably rather than fill a population with fallbacks). What each exception litellm
+raises means is read in `sim.llm.failures`; this module is the control flow around it.
 
 Misconfiguration shows on the first call, so a client's first call goes alone (the run's
 preflight): the others wait until it has an answer, and a misconfigured model costs one request,
@@ -24,185 +24,27 @@ cache is never used (the project keeps its own, keyed for replay).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import os
 import random
-import socket
 import time
-import urllib.parse
 import weakref
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import sim._offline  # noqa: F401  (sets litellm's offline environment; cheap, unlike litellm)
 from sim.llm.breaker import CircuitBreaker
-from sim.llm.redaction import check_key_env_name, scrub, scrub_values, watch_env
+from sim.llm.failures import EmptyReply, Outcome, classify, describe, one_line, retry_after
+from sim.llm.outcomes import Completion, ModelUnreachable, ProviderDown
+from sim.llm.redaction import scrub_values
+from sim.llm.settings import LOCAL_DUMMY_KEY, LLMSettings
 
 if TYPE_CHECKING:
     from sim.llm.local_model import Endpoint
 
-__all__ = [
-    "Completion", "LLMClient", "LLMSettings", "ModelUnreachable", "ProviderDown",
-    "check_api_base", "normalise_api_base",
-]
-
-#: Handed to local OpenAI-compatible servers, which ignore the key but whose client needs one.
-LOCAL_DUMMY_KEY = "sk-societas-local"
-
-#: Statuses that mean the request or credentials are wrong: retrying cannot help.
-_FATAL_STATUSES = frozenset({400, 401, 403, 404, 422})
-#: Statuses that mean "try again later".
-_RETRY_STATUSES = frozenset({408, 409, 425, 429})
-
-_Outcome = Literal["retry", "connection", "fatal", "give_up"]
+__all__ = ["LLMClient"]
 
 #: What a probe asks: the cheapest question any chat model answers.
 _PROBE_MESSAGES = [{"role": "user", "content": "Reply with OK."}]
 _PROBE_MAX_TOKENS = 8
-
-
-@dataclass(frozen=True)
-class LLMSettings:
-    """How to reach one model and how patient to be with it.
-
-    The API key is never stored: `api_key_env` names the environment variable that holds it, so
-    settings can be logged, hashed and written into a run's config safely.
-    """
-
-    model: str  # any litellm model string, e.g. "openai/gpt-4o-mini"
-    api_base: str | None = None
-    api_key_env: str | None = None
-    temperature: float = 0.8
-    max_tokens: int = 400
-    timeout_s: float = 60.0  # per attempt
-    max_retries: int = 3  # retries after the first attempt
-    max_concurrency: int = 10
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 20.0
-    breaker_threshold: int = 5  # consecutive failed attempts that pause dispatch
-    breaker_cooldown_s: float = 2.0  # first pause; doubles while failures continue
-    outage_patience_s: float = 300.0  # a provider failing everything this long stops the run
-
-    def __post_init__(self) -> None:
-        if not self.model:
-            raise ValueError("model must be a non-empty litellm model string")
-        if self.api_base is not None:
-            check_api_base(self.api_base)
-        if self.timeout_s <= 0:
-            raise ValueError("timeout_s must be > 0")
-        if self.max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        if self.max_concurrency < 1:
-            raise ValueError("max_concurrency must be >= 1")
-        if self.backoff_base_s < 0 or self.backoff_max_s < 0:
-            raise ValueError("backoff times must be >= 0")
-        if self.api_key_env is not None:
-            try:
-                check_key_env_name(self.api_key_env)
-            except ValueError as error:
-                raise ValueError(f"api_key_env {error}") from None
-            watch_env(self.api_key_env)  # its value is scrubbed from every error text
-        if not self.outage_patience_s > 0:
-            raise ValueError("outage_patience_s must be > 0")
-
-    def reply_identity(self) -> dict[str, Any]:
-        """Every setting that can change what the model answers, for the response cache's key.
-
-        `REPLY_FIELDS` are sent with every request and shape the reply. The rest
-        (`TRANSPORT_FIELDS`) only decide how patiently a reply is fetched, and a failed fetch is
-        never cached, so they cannot change a cached answer. The key itself is deliberately not
-        here, not even hashed: a key does not change what a model answers, and a replay must
-        work offline without the secret.
-        """
-        values = {name: getattr(self, name) for name in REPLY_FIELDS}
-        values["api_base"] = normalise_api_base(self.api_base)
-        return values
-
-
-#: Settings sent with every request that shape the reply (see `LLMSettings.reply_identity`).
-REPLY_FIELDS = ("model", "api_base", "temperature", "max_tokens")
-#: Settings about reaching the model, not about what it says.
-TRANSPORT_FIELDS = (
-    "api_key_env", "timeout_s", "max_retries", "max_concurrency", "backoff_base_s",
-    "backoff_max_s", "breaker_threshold", "breaker_cooldown_s", "outage_patience_s",
-)
-
-
-def check_api_base(url: str) -> str:
-    """Refuse an `api_base` that no request could be sent to, before any request is tried.
-
-    litellm reports such URLs as an HTTP 500 from the "server" on every call, which would look
-    like a passing fault and be retried into fallbacks.
-    """
-    problem = None
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
-    except ValueError as error:
-        problem = str(error)
-    else:
-        if url != url.strip() or any(c.isspace() for c in url):
-            problem = "it contains whitespace"
-        elif parts.scheme.lower() not in ("http", "https"):
-            problem = "it does not start with http:// or https://"
-        elif not parts.hostname:
-            problem = "it names no host"
-    if problem is not None:
-        raise ValueError(
-            f"api_base {url!r} is not a usable URL ({problem}); expected e.g. "
-            "http://127.0.0.1:8000/v1"
-        )
-    return url
-
-
-def normalise_api_base(url: str | None) -> str | None:
-    """One spelling per endpoint: scheme and host lower-cased, default port and trailing slash
-    dropped, so equivalent URLs share cached replies and different servers never do."""
-    if url is None:
-        return None
-    parts = urllib.parse.urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{port}"
-    path = parts.path.rstrip("/")
-    return urllib.parse.urlunsplit((scheme, host, path, parts.query, ""))
-
-
-@dataclass
-class Completion:
-    """The outcome of one `complete` call, retries included.
-
-    Token counts and cost are summed over every attempt that got a response back (an empty
-    reply still costs tokens), so budgets see what was actually spent. `latency_s` is the wall
-    time of the attempts and the backoff between them, not time spent queueing for a slot.
-    """
-
-    text: str | None  # None when every attempt failed
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    latency_s: float = 0.0
-    attempts: int = 0
-    error: str | None = None  # the last failure, e.g. "RateLimitError (HTTP 429): ..."
-
-
-class ModelUnreachable(RuntimeError):
-    """The model cannot be used as configured (no key or a rejected one, unknown model, bad
-    request, a malformed `api_base` or one where nothing answers): the run should stop with this
-    one-line message."""
-
-
-class ProviderDown(RuntimeError):
-    """The provider has failed every call for longer than `outage_patience_s`: the run should
-    stop where it can be resumed once the provider is back."""
-
-
-class _EmptyReply(Exception):
-    """A 200 response with no choices or no content: as useless as an error, so retried."""
 
 
 def _load_litellm() -> Any:
@@ -297,8 +139,8 @@ class LLMClient:
                 raise self._stopped
             async with semaphore:
                 started = time.perf_counter()
-                outcome: _Outcome | None = None
-                retry_after: float | None = None
+                outcome: Outcome | None = None
+                asked_wait: float | None = None
                 try:
                     response = await asyncio.wait_for(
                         litellm.acompletion(**kwargs),
@@ -309,9 +151,9 @@ class LLMClient:
                     self._account(result, response)
                     result.text = scrub_values(_reply_text(response))
                 except Exception as exc:
-                    outcome = self._classify(exc)
-                    result.error = self._describe(exc, outcome)
-                    retry_after = _retry_after(exc)
+                    outcome = classify(exc, self._litellm)
+                    result.error = describe(exc, outcome, self.settings, self._litellm)
+                    asked_wait = retry_after(exc)
                 finally:
                     result.attempts += 1
                     elapsed += time.perf_counter() - started
@@ -340,7 +182,7 @@ class LLMClient:
                         break
                 if breaker.out_of_patience:
                     raise self._stop(ProviderDown(self._down_message(result.error)))
-            wait = self._backoff(attempt - 1, retry_after)
+            wait = self._backoff(attempt - 1, asked_wait)
             if attempt > settings.max_retries:  # waiting out an outage: not past the patience
                 left = settings.outage_patience_s - breaker.down_for()
                 wait = min(wait, max(left, 0.0) + 0.01)
@@ -369,8 +211,8 @@ class LLMClient:
                     self._litellm.acompletion(**probe), timeout=self.settings.timeout_s + 1.0
                 )
             except Exception as exc:
-                if self._classify(exc) == "fatal":  # e.g. the key was revoked mid-run
-                    error = self._describe(exc, "fatal")
+                if classify(exc, self._litellm) == "fatal":  # e.g. the key was revoked mid-run
+                    error = describe(exc, "fatal", self.settings, self._litellm)
                     raise self._stop(ModelUnreachable(self._unreachable_message(error))) from None
                 return False
         spent = Completion(text=None)
@@ -454,82 +296,17 @@ class LLMClient:
             result.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
         result.cost_usd += _priced_by_litellm(response)
 
-    def _classify(self, exc: BaseException) -> _Outcome:
-        """Decide what an exception from one attempt means for the call."""
-        litellm = self._litellm
-        if isinstance(exc, _EmptyReply):
-            return "retry"
-        if _in_chain(exc, _is_misconfiguration):
-            return "fatal"  # litellm reports these as HTTP 500; no request ever left
-        if isinstance(exc, TimeoutError | litellm.Timeout) or _in_chain(exc, _is_timeout):
-            return "retry"
-        if _in_chain(exc, _is_connection_failure):
-            return "connection"
-        unanswerable = (litellm.ContextWindowExceededError, litellm.ContentPolicyViolationError)
-        if isinstance(exc, unanswerable):
-            return "give_up"  # this prompt cannot be answered, but the model works
-        fatal_types = (
-            litellm.AuthenticationError,
-            litellm.NotFoundError,
-            litellm.BadRequestError,
-            litellm.PermissionDeniedError,
-        )
-        status = _status_of(exc)
-        if isinstance(exc, fatal_types) or status in _FATAL_STATUSES:
-            return "fatal"
-        import openai  # already imported by litellm
-
-        if isinstance(exc, openai.OpenAIError):
-            return "retry"  # 429, 5xx, malformed bodies and anything else the provider did
-        raise exc  # not a provider failure: a bug that retrying would hide
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+    def _backoff(self, attempt: int, asked_wait: float | None) -> float:
         """Exponential backoff with jitter, or the server's Retry-After; capped either way."""
         cap = self.settings.backoff_max_s
-        if retry_after is not None:
-            return min(cap, max(0.0, retry_after))
+        if asked_wait is not None:
+            return min(cap, max(0.0, asked_wait))
         base = self.settings.backoff_base_s * (2**attempt)
         return min(cap, base + self._rng.uniform(0.0, base * 0.25))
 
-    def _describe(self, exc: BaseException, outcome: _Outcome) -> str:
-        """A one-line, key-free description like "RateLimitError (HTTP 429): ...". """
-        if isinstance(exc, TimeoutError | self._litellm.Timeout) or _in_chain(exc, _is_timeout):
-            # litellm reports timeouts as HTTP 408, which no server sent.
-            return f"Timeout: no reply within {self.settings.timeout_s:g} s"
-        if outcome == "connection":
-            # litellm reports these as HTTP 500; the transport's own error is the useful part.
-            root = _root_cause(exc)
-            return self._scrub(f"ConnectionError: {type(root).__name__}: {root}")
-        if _in_chain(exc, _is_missing_credentials):
-            return self._missing_key_message()
-        if _in_chain(exc, _is_bad_url):
-            root = _root_cause(exc)
-            return self._scrub(f"api_base {self.settings.api_base!r} is not a usable URL: "
-                               f"{type(root).__name__}: {root}")
-        name = "EmptyReply" if isinstance(exc, _EmptyReply) else type(exc).__name__
-        message = str(exc)
-        # litellm prefixes messages with "litellm.Name: Name: "; the class name says it already.
-        for prefix in (f"litellm.{name}:", f"{name}:"):
-            if message.startswith(prefix):
-                message = message[len(prefix):].lstrip()
-        status = _status_of(exc)
-        label = f"{name} (HTTP {status})" if status else name
-        return self._scrub(f"{label}: {message}" if message else label)
-
-    def _missing_key_message(self) -> str:
-        """Which variable to set, as far as litellm knows the provider's conventions."""
-        try:
-            missing = self._litellm.validate_environment(model=self.settings.model)
-            names = [n for n in missing.get("missing_keys", []) if n.endswith("_KEY")]
-        except Exception:  # only a hint: an unknown provider simply gets the generic advice
-            names = []
-        hint = f"set {' or '.join(names)}, or " if names else ""
-        return (f"no API key: {hint}name the environment variable that holds the key with "
-                "api_key_env")
-
     def _down_message(self, error: str | None) -> str:
         where = f" at {self.settings.api_base}" if self.settings.api_base else ""
-        return self._scrub(
+        return one_line(
             f"model {self.settings.model!r}{where} has failed every call for "
             f"{self.breaker.down_for():.0f} s (outage_patience_s = "
             f"{self.settings.outage_patience_s:g}); last error: {error}"
@@ -537,11 +314,7 @@ class LLMClient:
 
     def _unreachable_message(self, error: str | None) -> str:
         where = f" at {self.settings.api_base}" if self.settings.api_base else ""
-        return self._scrub(f"cannot use model {self.settings.model!r}{where}: {error}")
-
-    def _scrub(self, text: str) -> str:
-        """Remove every secret (sim.llm.redaction) and keep the text on one line."""
-        return " ".join(scrub(text).split())
+        return one_line(f"cannot use model {self.settings.model!r}{where}: {error}")
 
 
 def _priced_by_litellm(response: Any) -> float:
@@ -558,115 +331,12 @@ def _priced_by_litellm(response: Any) -> float:
 
 
 def _reply_text(response: Any) -> str:
-    """The assistant's text, or `_EmptyReply` when there is none (litellm raises nothing)."""
+    """The assistant's text, or `EmptyReply` when there is none (litellm raises nothing)."""
     choices = getattr(response, "choices", None) or []
     if not choices:
-        raise _EmptyReply("the response had no choices")
+        raise EmptyReply("the response had no choices")
     message = getattr(choices[0], "message", None)
     content = getattr(message, "content", None)
     if not isinstance(content, str) or not content.strip():
-        raise _EmptyReply("the response had no content")
+        raise EmptyReply("the response had no content")
     return content
-
-
-def _status_of(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _in_chain(exc: BaseException, predicate: Any) -> bool:
-    """Whether `predicate` holds for `exc` or anything it was raised from or during.
-
-    litellm re-raises its own exception types over the transport's, so the real cause (a
-    refused connection, a read timeout) is only visible further down the chain.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if predicate(current):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen: set[int] = set()
-    while id(exc) not in seen and (exc.__cause__ or exc.__context__) is not None:
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return exc
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, TimeoutError) or type(exc).__name__ in {
-        "APITimeoutError",
-        "ReadTimeout",
-        "ConnectTimeout",
-        "PoolTimeout",
-        "WriteTimeout",
-        "TimeoutException",
-        "SocketTimeoutError",
-        "ServerTimeoutError",
-    }
-
-
-def _is_missing_credentials(exc: BaseException) -> bool:
-    """The OpenAI client refusing to start without a key: `openai.OpenAIError` itself, which
-    (unlike its `APIError` subclasses) is raised before any request is sent."""
-    return type(exc).__name__ == "OpenAIError" and type(exc).__module__.split(".")[0] == "openai"
-
-
-def _is_bad_url(exc: BaseException) -> bool:
-    """A URL no request can be sent to (httpx's and aiohttp's names for it)."""
-    return type(exc).__name__ in {
-        "InvalidURL",
-        "UnsupportedProtocol",
-        "InvalidUrlClientError",
-        "NonHttpUrlClientError",
-    }
-
-
-def _is_misconfiguration(exc: BaseException) -> bool:
-    return _is_missing_credentials(exc) or _is_bad_url(exc)
-
-
-def _is_connection_failure(exc: BaseException) -> bool:
-    """Refused, reset or unresolvable: the server is not there (as opposed to slow or busy)."""
-    if isinstance(exc, ConnectionError | socket.gaierror):
-        return True
-    return type(exc).__name__ in {
-        "APIConnectionError",  # openai's; its APITimeoutError subclass is caught as a timeout
-        "ConnectError",
-        "ClientConnectorError",
-        "ClientConnectorDNSError",
-    }
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
-    for headers in (
-        getattr(exc, "litellm_response_headers", None),
-        getattr(getattr(exc, "response", None), "headers", None),
-    ):
-        if not headers:
-            continue
-        try:
-            millis = headers.get("retry-after-ms")
-            if millis is not None:
-                return float(millis) / 1000.0
-            value = headers.get("retry-after")
-        except (AttributeError, TypeError, ValueError):
-            continue
-        if value is None:
-            continue
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            continue
-        return max(0.0, when.timestamp() - time.time())
-    return None

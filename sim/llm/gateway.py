@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brains import LLMBrain, RuleBrain
 from sim.llm.cache import CacheMiss, ResponseCache, request_key
-from sim.llm.client import Completion, LLMClient, LLMSettings
+from sim.llm.client import LLMClient
 from sim.llm.event_loop import LoopThread
+from sim.llm.outcomes import Completion
+from sim.llm.settings import LLMSettings
 from sim.store import ResumeDiverged, to_json
 from sim.tasks import ParseError
 

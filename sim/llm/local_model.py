@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.llm.client import LOCAL_DUMMY_KEY, LLMSettings, ModelUnreachable
+from sim.llm.outcomes import ModelUnreachable
+from sim.llm.settings import LOCAL_DUMMY_KEY, LLMSettings
 
 __all__ = [
     "INSTALL_HINT",

@@ -34,7 +34,7 @@ REDACTED = "***"
 #: Values shorter than this are not treated as secrets: scrubbing "1" or "true" from every
 #: message would mangle it, and no provider issues keys that short.
 MIN_SECRET_LENGTH = 8
-#: What local OpenAI-compatible servers are sent as a key (sim.llm.client): not a secret.
+#: What local OpenAI-compatible servers are sent as a key (sim.llm.settings): not a secret.
 _NOT_SECRETS = frozenset({"sk-societas-local"})
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

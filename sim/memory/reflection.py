@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sim.memory.stream import MemoryBank, MemoryRecord, NewMemory
+from sim.memory.bank import MemoryBank
+from sim.memory.records import MemoryRecord, NewMemory
 from sim.memory.tasks import FocalQuestions, Insight, MemoryContext, RateImportance, WriteInsights
 
 if TYPE_CHECKING:

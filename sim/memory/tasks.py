@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.llm.parsing import clean_free_text, find_json_object, parse_number
+from sim.memory.config import MemoryConfig
 from sim.memory.embeddings import STOP_WORDS
-from sim.memory.stream import MemoryConfig, MemoryRecord
+from sim.memory.records import MemoryRecord
 from sim.prompting import PromptLibrary, quote_agent_text
 from sim.tasks import ParseError, Task
 
