@@ -37,8 +37,8 @@ from sim._exports import lazy_exports
 __version__ = "0.1.0"
 
 __all__, __getattr__, __dir__ = lazy_exports(globals(), {
-    "sim.registry": ("ScenarioSpec", "UnknownScenario", "UsageEstimate", "get_scenario",
-                     "scenario_names"),
+    "sim.registry": ("ScenarioSpec", "UnknownScenario", "UsageEstimate", "approx_tokens",
+                     "get_scenario", "scenario_names"),
     "sim.config": ("ConfigError", "RunConfig", "load_config"),
     "sim.world": ("DecisionRequest", "World"),
     "sim.agent": ("SimAgent",),
