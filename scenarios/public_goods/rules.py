@@ -95,12 +95,12 @@ class Punisher(ConditionalCooperator):
 
     family: ClassVar[str] = "punisher"
     bounds: ClassVar[dict[str, tuple[float, float]]] = {
-        "initial": (0.0, 1.0), "slope": (0.0, 1.5), "severity": (0.0, 2.0),
+        "initial": (0.0, 1.0), "slope": (0.0, 1.5), "severity": (0.0, 4.0),
     }
 
     initial: float = 0.6
     slope: float = 1.0
-    severity: float = 1.0
+    severity: float = 2.0
 
     def punish(self, observation: Mapping[str, Any]) -> tuple[float, ...]:
         contributions: Sequence[float] = observation["contributions"]
