@@ -48,7 +48,7 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.agent": ("SimAgent",),
     "sim.brains": ("Brain", "LLMBrain", "RuleBrain"),
     "sim.rules": ("RuleFamilies", "RulePolicy"),
-    "sim.population": ("Member", "Population", "PopulationConfig", "Slot"),
+    "sim.population": ("POPULATION_TABLES", "Member", "Population", "PopulationConfig", "Slot"),
     "sim.tasks": ("ParseError", "Task"),
     "sim.prompting": ("PromptLibrary", "quote_agent_text"),
     "sim.store": ("RunStore", "snapshot"),

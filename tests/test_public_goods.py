@@ -265,3 +265,29 @@ def test_llm_run_resumes_and_replays_to_the_same_store(tmp_path: Path) -> None:
     assert snapshot(resumed.run_dir / "run.sqlite") == expected
     replayed = replay_run(resumed.run_dir)
     assert replayed.checkpoints == len(expected["checkpoints"]) and replayed.calls > 0
+
+
+# -- analysis ----------------------------------------------------------------------------------
+def test_declared_analysis_reads_runs_groups_conditions_and_draws(tmp_path: Path) -> None:
+    import analysis
+    from analysis.scenario import report_context
+
+    runs = []
+    for name, punishment in (("none", "none"), ("costly", "costly")):
+        result = run_scenario(SCENARIO, config(seed=2, generations=2, rounds=3,
+                                               punishment=punishment),
+                              run_dir=tmp_path / name, options=quiet())
+        runs.append(analysis.load(result.run_dir))
+    spec = runs[0].analysis_spec
+    headline = spec.headline[0].compute(runs[0])
+    shares = runs[0].table("contributions").groupby("generation")["share"].mean()
+    assert headline["value"].tolist() == pytest.approx(shares.tolist())
+    assert spec.strategy_labels(runs[1]) == dict(query(runs[1].path,
+                                                       "SELECT agent_id, kind FROM agents"))
+    context = report_context(runs)
+    assert set(context.groups.values()) == {"punishment=none", "punishment=costly"}
+    parts = spec.sections[0].render(runs, context)
+    tables = [p for p in parts if hasattr(p, "columns")]
+    assert len(tables) == 2  # one per condition, never pooled
+    assert [f.file for f in spec.figures] == list(FIGURE_FILES)
+    assert all(f.draw(runs[1]).axes for f in spec.figures)

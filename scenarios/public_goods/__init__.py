@@ -59,4 +59,5 @@ SCENARIO = ScenarioSpec(
     summary_table=summary_table,
     draw_figures=draw_figures,
     estimate=estimate,
+    analysis="scenarios.public_goods.analysis:ANALYSIS",
 )

@@ -12,6 +12,7 @@ them with no display and no global state.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -51,13 +52,16 @@ def _figure(ncols: int) -> tuple[Figure, list]:
     return fig, list(fig.subplots(1, ncols, squeeze=False)[0])
 
 
-def draw_contribution_per_round(frame: pd.DataFrame, path: Path, endowment: float) -> Path:
+def plot_contribution_per_round(frame: pd.DataFrame, endowment: float,
+                                colour: Callable[[str], str] | None = None) -> Figure:
+    """Mean contribution per round, overall and by strategy, generations marked; `colour`
+    maps a strategy to its colour (a report's palette), else `STRATEGY_COLOURS`."""
     fig, (ax,) = _figure(1)
     kinds = sorted(frame["kind"].unique())
     for kind in kinds:
         series = frame[frame["kind"] == kind].groupby("step")["contribution"].mean()
         ax.plot(series.index, series.values, marker=".", lw=1.2, label=kind,
-                color=strategy_colour(kind, kinds))
+                color=colour(kind) if colour else strategy_colour(kind, kinds))
     overall = frame.groupby("step")["contribution"].mean()
     ax.plot(overall.index, overall.values, color="black", lw=2.2, label="all members")
     starts = frame.groupby("generation")["step"].min()
@@ -68,11 +72,12 @@ def draw_contribution_per_round(frame: pd.DataFrame, path: Path, endowment: floa
     ax.set_ylabel("mean contribution (units)")
     ax.set_title("Contributions per round, by strategy")
     ax.legend(fontsize="small", loc="best")
-    fig.savefig(path, dpi=120)
-    return path
+    return fig
 
 
-def draw_per_generation(frame: pd.DataFrame, path: Path) -> Path:
+def plot_per_generation(frame: pd.DataFrame,
+                        colour: Callable[[str], str] | None = None) -> Figure:
+    """Each strategy's mean total payoff per generation, and its members per generation."""
     fig, (payoff_ax, count_ax) = _figure(2)
     kinds = sorted(frame["kind"].unique())
     totals = frame.groupby(["generation", "agent_id", "kind"], as_index=False)["payoff"].sum()
@@ -81,11 +86,11 @@ def draw_per_generation(frame: pd.DataFrame, path: Path) -> Path:
     bottom = [0] * len(generations)
     for kind in kinds:
         of_kind = totals[totals["kind"] == kind].groupby("generation")
-        colour = strategy_colour(kind, kinds)
+        shade = colour(kind) if colour else strategy_colour(kind, kinds)
         mean = of_kind["payoff"].mean().reindex(generations)
-        payoff_ax.plot(x, mean.values, marker="o", color=colour, label=kind)
+        payoff_ax.plot(x, mean.values, marker="o", color=shade, label=kind)
         counts = of_kind["agent_id"].count().reindex(generations, fill_value=0)
-        count_ax.bar(x, counts.values, bottom=bottom, color=colour, label=kind)
+        count_ax.bar(x, counts.values, bottom=bottom, color=shade, label=kind)
         bottom = [b + c for b, c in zip(bottom, counts.values, strict=True)]
     overall = totals.groupby("generation")["payoff"].mean()
     payoff_ax.plot(x, overall.values, color="black", lw=2.2, label="all members")
@@ -99,8 +104,7 @@ def draw_per_generation(frame: pd.DataFrame, path: Path) -> Path:
     count_ax.legend(fontsize="small")
     for ax in (payoff_ax, count_ax):
         ax.set_xticks(x)
-    fig.savefig(path, dpi=120)
-    return path
+    return fig
 
 
 def draw_public_goods_figures(run_dir: Path) -> list[Path]:
@@ -114,7 +118,8 @@ def draw_public_goods_figures(run_dir: Path) -> list[Path]:
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     out = run_dir / "figures"
     out.mkdir(exist_ok=True)
-    return [
-        draw_contribution_per_round(frame, out / FIGURE_FILES[0], float(config["endowment"])),
-        draw_per_generation(frame, out / FIGURE_FILES[1]),
-    ]
+    figures = (plot_contribution_per_round(frame, float(config["endowment"])),
+               plot_per_generation(frame))
+    for fig, name in zip(figures, FIGURE_FILES, strict=True):
+        fig.savefig(out / name, dpi=120)
+    return [out / name for name in FIGURE_FILES]
