@@ -291,3 +291,14 @@ def test_declared_analysis_reads_runs_groups_conditions_and_draws(tmp_path: Path
     assert len(tables) == 2  # one per condition, never pooled
     assert [f.file for f in spec.figures] == list(FIGURE_FILES)
     assert all(f.draw(runs[1]).axes for f in spec.figures)
+
+
+def test_usage_estimate_counts_every_llm_question() -> None:
+    cfg = config(model="openai/x", brains={"llm": 1, "rule": 1}, agents=8, generations=3,
+                 rounds=5, punishment="costly")
+    estimate = SCENARIO.estimate(cfg)
+    # half the members are LLMs: 3 x 5 rounds x 8 members x 2 questions, plus strategies of
+    # 8 founders and 4 newcomers in each later generation
+    assert estimate.calls == round(0.5 * (3 * 5 * 8 * 2 + 8 + 2 * 4))
+    assert estimate.prompt_tokens > 100 * estimate.calls  # the rules alone are ~200 tokens
+    assert estimate.max_completion_tokens == estimate.calls * cfg.max_tokens

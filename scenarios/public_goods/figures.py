@@ -20,14 +20,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 FIGURE_FILES = ("contribution_per_round.png", "per_generation.png")
-#: One colour per strategy, the same in every figure and every run.
+#: One colour per strategy, the same in every figure and every run (for the three rule
+#: families, the colours a report's palette gives them).
 STRATEGY_COLOURS = {
-    "free_rider": "tab:red",
+    "free_rider": "tab:orange",
     "conditional_cooperator": "tab:blue",
     "punisher": "tab:green",
     "llm": "tab:purple",
 }
-_SPARE = ("tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+_SPARE = ("tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
 def strategy_colour(kind: str, known: list[str]) -> str:
