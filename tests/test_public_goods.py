@@ -245,6 +245,7 @@ def test_punish_parser_reads_leniently_and_refuses_what_it_cannot_read() -> None
     assert task.parse('```json\n{"points": {"member 1": 2}}\n```') == (2.0, 0.0, 0.0, 0.0)
     assert task.parse("Member 1: 3 points, member 3: 0") == (3.0, 0.0, 0.0, 0.0)
     assert task.parse("I do not punish anyone this time.") == (0.0,) * 4
+    assert task.parse('{"reasoning": "all fine", "points": {}}') == (0.0,) * 4
     for reply, problem in [(GARBAGE, "no punishment points"), ('{"points": {"2": 3}}',
                            "cannot punish yourself"), ('{"points": {"7": 1}}', "no member 7"),
                            ('{"points": {"1": 50}}', "outside 0 to 10")]:

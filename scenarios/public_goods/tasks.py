@@ -215,6 +215,8 @@ class Punish(Task):
         assigned: dict[int, Any] = {}
         if found is not None:
             points = found.get("points", found)
+            if points in ({}, []):  # an explicit "points": {}: nobody punished
+                return (0.0,) * n
             if isinstance(points, list) and len(points) == n:
                 assigned = dict(enumerate(points))
             elif isinstance(points, dict):
