@@ -74,8 +74,8 @@ def load_many(runs: Iterable[RunLike], what: Extract = "generation_scores") -> p
     """One frame from several runs: `what` of each run, tagged with that run's identity.
 
     `what` is a table name (`"donations"`) or a function from a `Run` to a frame (e.g.
-    `analysis.metrics.cooperation.per_generation`). Each row gets the columns `run`,
-    `scenario`, `seed`, `model`, `brains`, `status` and every scalar config parameter
+    the Donor Game's `scenarios.donor_game.analysis.per_generation`). Each row gets the
+    columns `run`, `scenario`, `seed`, `model`, `brains`, `status` and every scalar config parameter
     (`generations`, `punishment`, ...). Where the extracted frame already has a column of that
     name (the `agents` table's own `model`), the frame's column is kept. A function's index is
     kept as columns (`reset_index`), so per-generation summaries keep their generation.

@@ -1,6 +1,6 @@
-"""Inequality of final resources: the Gini coefficient.
+"""Inequality: the Gini coefficient, of any score, within each generation.
 
-A generation can reach high mean resources with a few rich defectors living off many
+A generation can reach a high mean score with a few rich defectors living off many
 cooperators; the Gini tells that apart from broad prosperity.
 """
 
@@ -32,10 +32,9 @@ def gini(values: Iterable[float]) -> float:
     return float(pair_sum / (2.0 * n * total))
 
 
-def gini_by_generation(generation_scores: pd.DataFrame) -> pd.Series:
-    """Gini of the agents' final resources (averaged over games) within each generation."""
-    from analysis.metrics.cooperation import final_resources_of
-
-    scores = final_resources_of(generation_scores)
+def gini_by_generation(generation_scores: pd.DataFrame, column: str = "score") -> pd.Series:
+    """Gini of the agents' `column` (by default the score selection ranked on) within each
+    generation."""
+    scores = pd.to_numeric(generation_scores[column]).astype(float)
     generation = generation_scores["generation"].astype(int)
     return scores.groupby(generation).agg(gini).rename("gini")
