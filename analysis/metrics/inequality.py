@@ -16,7 +16,8 @@ def gini(values: Iterable[float]) -> float:
     """Gini coefficient: mean absolute difference over all ordered pairs / (2 × mean).
 
     0 when everyone holds the same, (n − 1) / n when one agent holds everything. NaN for no
-    values; 0 when everyone holds 0 (equal, if poor). Resources are never negative here.
+    values; 0 when everyone holds 0 (equal, if poor). Meant for non-negative values (payoffs,
+    resources).
     """
     x = np.asarray(list(values), dtype=float)
     if x.size == 0:
