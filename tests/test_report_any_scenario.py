@@ -10,6 +10,8 @@ condition are one group.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -206,3 +208,11 @@ def test_strategy_colours_are_distinct_and_stable():
     assert Palette(reversed(labels)).colors == palette.colors  # order given does not matter
     few = Palette(["standing", "llm", "always_defect"])
     assert len({few.color(k) for k in ("standing", "llm", "always_defect")}) == 3
+
+
+def test_analysis_imports_no_scenario_and_the_declaration_no_plotting():
+    code = ("import sys, sim.scenario_analysis, sim.registry\n"
+            "assert 'pandas' not in sys.modules and 'matplotlib' not in sys.modules\n"
+            "import analysis, analysis.report, analysis.metrics, analysis.figures\n"
+            "assert not [m for m in sys.modules if m.startswith('scenarios')]\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
