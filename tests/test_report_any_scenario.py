@@ -113,6 +113,8 @@ def test_a_scenario_that_declares_nothing_loads_and_reports(tmp_path, monkeypatc
     with pytest.raises(AttributeError, match="tosses"):
         run.donations  # noqa: B018  (not a table of this run; the message lists them)
     assert analysis.load_many(dirs, "tosses").groupby("seed").size().to_dict() == {0: 9, 1: 9}
+    with pytest.raises(KeyError, match="tosses"):  # in none of the runs: says what there is
+        analysis.load_many(dirs, "donations")
 
     assert main(["report", *map(str, dirs), "--out", str(tmp_path / "r.html")]) == 0
     assert "scenario coin-toss declares no figures" in capsys.readouterr().out
