@@ -84,7 +84,7 @@ def load_many(runs: Iterable[RunLike], what: Extract = "generation_scores") -> p
     """
     loaded = [as_run(item) for item in runs]
     frames = [_extract(run, what) for run in loaded]
-    if isinstance(what, str) and all(frame is None for frame in frames):
+    if isinstance(what, str) and frames and all(frame is None for frame in frames):
         loaded[0].table(what)  # in none of the runs: NotInRun, listing what there is
     columns = next((list(f.columns) for f in frames if f is not None), [])
     parts = []
