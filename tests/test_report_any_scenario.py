@@ -10,6 +10,7 @@ condition are one group.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,16 @@ from sim.scenario_analysis import HeadlineSeries, ReportSection, RunFigure, Scen
 from sim.world import World
 
 DONOR_GAME = get_scenario("donor-game")
+BROWSER_FLAGS = [  # as tests/test_report.py: offline, no profile state, time to decode images
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--virtual-time-budget=10000",
+]
+
+
+def chromium() -> str | None:
+    found = (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome"))
+    return next((path for path in found if path), None)
 
 
 class TossConfig(RunConfig):
@@ -153,6 +164,18 @@ def test_a_declared_analysis_is_what_the_report_shows(tmp_path, monkeypatch):
     headline = page[page.index('id="headline"'):page.index('id="tosses"')]
     assert "share of heads" in headline and "<img" in headline
     assert re.search(r"<td>all runs</td>\s*<td>0</td>\s*<td>2</td>", headline)  # 2 seeds
+
+
+def test_a_third_party_report_displays_in_headless_chromium(tmp_path, monkeypatch):
+    browser = chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (CI installs it: apt-get install chromium)")
+    report = write_report(toss_runs(tmp_path, register(monkeypatch, "DECLARING")))
+    dom = subprocess.run(
+        [browser, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+         report.resolve().as_uri()], capture_output=True, text=True, timeout=120).stdout
+    n_images = report.read_text(encoding="utf-8").count("<img ")
+    assert n_images >= 4 and f'data-images="{n_images}/{n_images}"' in dom
 
 
 def donor_runs(root: Path, conditions: list[dict]) -> list[Path]:
