@@ -21,8 +21,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis import _plotting as plot
-from analysis.metrics.cooperation import final_resources_of
 from analysis.run import Run, load
+from scenarios.donor_game.analysis.cooperation import final_resources_of
+from scenarios.donor_game.analysis.tables import game_table
 
 ROUND_KEYS = ["generation", "game", "round"]
 ROUND_COLUMNS = [
@@ -66,8 +67,8 @@ def round_summary(run: Run) -> pd.DataFrame:
     Resources come from `agent_rounds`; fractions and the punishment count from the step's
     `donations`. A step present in only one of the two tables keeps NaN for the other's columns.
     """
-    rounds = run.agent_rounds
-    acts = cooperation(run.donations)
+    rounds = game_table(run, "agent_rounds")
+    acts = cooperation(game_table(run, "donations"))
     parts = [frame[["step", *ROUND_KEYS]] for frame in (rounds, acts) if not frame.empty]
     if not parts:
         return pd.DataFrame(columns=ROUND_COLUMNS, index=pd.Index([], name="step"))
@@ -85,7 +86,7 @@ def generation_summary(run: Run) -> pd.DataFrame:
     """One row per generation: selection scores and final resources (averaged over the games)
     across agents, and agents' mean donation fractions."""
     scores = run.generation_scores.assign(final=lambda s: final_resources_of(s))
-    acts = cooperation(run.donations)
+    acts = cooperation(game_table(run, "donations"))
     score_stats = [
         scores.groupby("generation")[column].agg(["mean", "min", "max"])
         .rename(columns=lambda stat, name=name: f"{stat}_{name}")

@@ -1,0 +1,91 @@
+"""The reader's side of `ScenarioAnalysis`: groups of runs, strategy labels and colours.
+
+A report of several runs must never pool two conditions as if they were seeds, so runs are
+grouped by every config key whose value differs between them, except the seed and the keys
+that cannot change what a run computes (`NON_RESULT_KEYS`). Strategy labels come from the
+scenario (or the `agents` table's `kind`), and each label gets one colour for the whole report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from analysis._plotting import Palette
+from analysis.run import Run
+
+__all__ = ["NON_RESULT_KEYS", "Html", "Palette", "ReportContext", "config_text", "group_label",
+           "grouping_keys", "report_context", "strategy_labels"]
+
+#: Config keys that never count when grouping runs: the seed (what repeats a condition) and
+#: keys that change how a run talks to its model or logs, not what it computes.
+NON_RESULT_KEYS = frozenset({
+    "seed", "api_key_env", "timeout_s", "max_concurrency", "log_decisions",
+    "outage_patience_s",
+})
+
+
+class Html(str):
+    """Markup a scenario's report section built (and escaped) itself; shown as is."""
+
+
+def config_text(value: Any) -> str:
+    """A config value as the report shows it (a brain mix as 'llm 50% + rule 50%')."""
+    if isinstance(value, dict) and value and all(
+            isinstance(v, (int, float)) for v in value.values()):
+        from analysis.many import brains_label
+
+        return brains_label(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def grouping_keys(configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The config keys whose values differ between the runs (seed and `NON_RESULT_KEYS`
+    aside), sorted; empty when the runs are seeds of one condition."""
+    keys = sorted({key for config in configs for key in config} - NON_RESULT_KEYS)
+    return [key for key in keys
+            if len({config_text(config.get(key)) for config in configs}) > 1]
+
+
+def group_label(config: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """A readable name of the group a run belongs to: 'punishment=True, agents=8'."""
+    if not keys:
+        return "all runs"
+    return ", ".join(f"{key}={config_text(config.get(key))}" for key in keys)
+
+
+def strategy_labels(run: Run) -> dict[str, str]:
+    """Agent id -> strategy label: the scenario's declared labels, else `agents.kind`."""
+    declared = run.analysis_spec.strategy_labels
+    if declared is not None:
+        return {str(k): str(v) for k, v in declared(run).items()}
+    agents = run.agents
+    return {str(a): str(k) for a, k in zip(agents["agent_id"], agents["kind"], strict=True)}
+
+
+@dataclass
+class ReportContext:
+    """What a scenario's report section may use besides its runs."""
+
+    runs: Sequence[Run]
+    #: The config keys whose values define the groups (empty: one group of seeds).
+    group_keys: list[str]
+    #: run directory name -> its group's label.
+    groups: dict[str, str]
+    #: Strategy label -> colour, the same in every figure of the report.
+    palette: Palette
+
+    def color(self, label: str) -> str:
+        return self.palette.color(label)
+
+
+def report_context(runs: Sequence[Run]) -> ReportContext:
+    """Groups and palette of a set of runs."""
+    keys = grouping_keys([run.config for run in runs])
+    groups = {run.path.name: group_label(run.config, keys) for run in runs}
+    labels = {label for run in runs for label in strategy_labels(run).values()}
+    return ReportContext(list(runs), keys, groups, Palette(sorted(labels)))
