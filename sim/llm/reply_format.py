@@ -27,7 +27,7 @@ import copy
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.aliases import AliasChoices
@@ -39,8 +39,6 @@ from sim.llm.response_formats import json_object_format
 from sim.tasks import ParseError
 
 __all__ = ["Reply", "ReplyFormat", "reply_model", "schema_only"]
-
-R = TypeVar("R", bound="Reply")
 
 # Keys of pydantic's JSON schema that say nothing to a model (titles, Python defaults).
 _DROPPED_KEYS = ("title", "default")
@@ -72,7 +70,7 @@ def schema_only(**keywords: Any) -> dict[str, Any]:
     return dict(keywords)
 
 
-class ReplyFormat(Generic[R]):
+class ReplyFormat[R: Reply]:
     """Everything about one reply model: schema, prompt text, lenient reading, repair message."""
 
     def __init__(self, model: type[R], *, name: str | None = None) -> None:
@@ -299,7 +297,7 @@ def _number_words(prop: dict[str, Any]) -> str:
 
 
 def _example(prop: dict[str, Any]) -> str:
-    if "examples" in prop and prop["examples"]:
+    if prop.get("examples"):
         return json.dumps(prop["examples"][0])
     if "enum" in prop:
         return _choices(prop["enum"])
