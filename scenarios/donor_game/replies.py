@@ -9,7 +9,7 @@ every decision, a donor's resources, is applied per decision with `ReplyFormat.w
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, model_validator
@@ -46,7 +46,7 @@ def _refusal_needs_no_amount(cls: type, values: Any) -> Any:
     return values
 
 
-@lru_cache(maxsize=None)
+@cache
 def donation_format(answer_unit: str, alternative: str | None) -> ReplyFormat:
     """How a donor answers: reasoning first, then the action (when there is a sanction to
     choose instead of giving), then the amount in units (bounded per decision with

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.llm.parsing import clean_free_text
+from sim.llm.reply_format import ReplyFormat
 from sim.memory.config import MemoryConfig
 from sim.memory.embeddings import STOP_WORDS
 from sim.memory.records import MemoryRecord
@@ -26,7 +27,6 @@ from sim.memory.replies import (
     questions_format,
     summary_format,
 )
-from sim.llm.reply_format import ReplyFormat
 from sim.prompting import PromptLibrary, quote_agent_text
 from sim.tasks import ParseError, Task
 
