@@ -121,6 +121,8 @@ def test_choices_read_in_any_case_and_from_a_short_phrase() -> None:
         ('{"amount": "__import__(\'os\').system(\'true\')", "rating": 1}',
          r'"amount" must be a number'),
         ('{"reasoning": ["a", 1], "amount": 1, "rating": 1}', r'"reasoning" must be text'),
+        ('{"amount": NaN, "rating": 1}', r'"amount" must be a number \(got NaN\)'),
+        ('{"amount": Infinity, "rating": 1}', r'"amount" must be a number'),
     ],
 )
 def test_repair_message_names_the_field_and_what_is_allowed(reply: str, message: str) -> None:

@@ -46,9 +46,11 @@ _DROPPED_KEYS = ("title", "default")
 
 class Reply(BaseModel):
     """Base of every reply model: extra keys are ignored (models add their own), fields can be
-    filled by name even when they have aliases, and a parsed reply is immutable."""
+    filled by name even when they have aliases, NaN and infinity are no numbers (JSON from
+    Python's encoder may hold them), and a parsed reply is immutable."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True,
+                              allow_inf_nan=False)
 
 
 def reply_model(name: str, /, **fields: Any) -> type[Reply]:
