@@ -8,6 +8,8 @@ and a reply breaking each bound is refused with a repair message naming the fiel
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +175,45 @@ def test_memory_replies_refuse_what_breaks_their_bounds() -> None:
         summary.parse('{"summary": 3}')
     with pytest.raises(ParseError, match=r'"summary" repeats the prompt'):
         summary.parse('{"summary": "<your lessons and advice>"}')
+
+
+def test_a_reply_over_the_donors_resources_is_repaired_through_the_gateway(
+    tmp_path: Path,
+) -> None:
+    """Over real HTTP: the schema sent carries the donor's bound, an answer over it gets the
+    reply format's repair message, and the repaired answer is stored."""
+    from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
+    from sim.config import load_config
+    from sim.registry import get_scenario
+    from sim.runner import run_scenario
+    from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
+
+    def greedy_then_modest(request: ChatRequest) -> str:
+        if is_strategy_request(request):
+            return scripted_player(request)
+        if len(request.messages) > 2:  # the repair prompt
+            return '{"reasoning": "fine", "units": 1}'
+        return '{"reasoning": "all in", "units": 1000}'
+
+    scenario = get_scenario("donor-game")
+    with ScriptedLLMServer(greedy_then_modest) as server:
+        config = load_config(scenario.config_type, values={
+            "model": "openai/scripted", "api_base": server.url, "agents": 4,
+            "generations": 1, "rounds": 1, "games": 1, "seed": 3, "timeout_s": 5.0})
+        result = run_scenario(scenario, config, run_dir=tmp_path / "run", progress=False,
+                              figures=False)
+        requests = [r for r in server.requests if not is_strategy_request(r)]
+    assert result.status == "finished"
+    first = next(r for r in requests if len(r.messages) == 2)
+    repair = next(r for r in requests if len(r.messages) > 2)
+    schema = first.body["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["units"]["maximum"] == config.endowment
+    assert '"units" is outside the allowed range 0 to' in repair.messages[-1]["content"]
+    assert "(got 1000" in repair.messages[-1]["content"]
+    db = sqlite3.connect(result.run_dir / "run.sqlite")
+    try:
+        rows = db.execute("SELECT source, decision FROM decisions WHERE task = 'donate'").fetchall()
+    finally:
+        db.close()
+    assert rows and all(source == "repaired" for source, _ in rows)
+    assert all(json.loads(decision)["units"] == 1 for _, decision in rows)
