@@ -168,7 +168,10 @@ class RateImportance(Task):
     persona: str = ""
 
     kind = "rate_importance"
-    reply_format = IMPORTANCE
+
+    @property
+    def reply_format(self) -> ReplyFormat:
+        return IMPORTANCE
 
     def observation(self) -> dict[str, Any]:
         return {"agent": self.agent_id, "text": self.text, "memory_kind": self.memory_kind}
@@ -188,7 +191,6 @@ class RateImportance(Task):
         answer = reading.parse(reply, prose=lambda text: {"importance": reading.prose_number(
             text, "importance", markers=IMPORTANCE_MARKERS)})
         return round(answer.importance)
-
 
     def fallback(self) -> int:
         return self._rule()
