@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from scenarios.donor_game.replies import (
@@ -286,7 +287,7 @@ class Donate(Task):
             option=option, reply_format=self.reply_format.example(),
         )
 
-    @property
+    @cached_property
     def reply_format(self) -> ReplyFormat:
         """The donation reply for this protocol, bounded by what this donor holds."""
         sanction = _SANCTION_OPTIONS.get(self.context.punishment)

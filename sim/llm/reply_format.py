@@ -90,12 +90,13 @@ class ReplyFormat[R: Reply]:
         schema, the example and the prose readers, and are checked when reading like the
         model's own."""
         narrowed = copy.copy(self)
-        narrowed.schema = copy.deepcopy(self.schema)
+        properties = dict(self.schema["properties"])  # copied only as deep as it is changed
+        narrowed.schema = {**self.schema, "properties": properties}
         narrowed._situational = {key: dict(value) for key, value in self._situational.items()}
         for key, limits in bounds.items():
-            if key not in self.schema["properties"] or set(limits) - {"minimum", "maximum"}:
+            if key not in properties or set(limits) - {"minimum", "maximum"}:
                 raise ValueError(f"within() takes minimum/maximum of a field, got {key}={limits}")
-            narrowed.schema["properties"][key].update(limits)
+            properties[key] = {**properties[key], **limits}
             narrowed._situational.setdefault(key, {}).update(limits)
         return narrowed
 
