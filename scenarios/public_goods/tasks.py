@@ -2,7 +2,10 @@
 
 Prompts are the editable files under `prompts/` (`sim.PromptLibrary`; a run's `prompts_dir`
 overrides any of them). What other players wrote (the survivors' strategies) is quoted as data
-with `sim.quote_agent_text`. Replies are read leniently (JSON, fenced JSON or prose); a reply
+with `sim.quote_agent_text`. The contribution and strategy replies are declared once as pydantic
+models (`sim.llm.Reply`), which give the response format, the example the prompt shows and the
+validation; punishment, whose keys depend on the group, has a parser of its own. Replies are
+read leniently (JSON, fenced JSON or prose); a reply
 that cannot be read raises `ParseError`, whose message goes back to the model in a repair
 re-prompt and, if that fails too, is recorded in `llm_calls.error` beside the fallback.
 """
@@ -11,13 +14,45 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from pydantic import AliasChoices, Field
+
 from sim import ParseError, PromptLibrary, Task, approx_tokens, quote_agent_text
-from sim.llm import clean_free_text, find_json_object, json_object_format, parse_number
+from sim.llm import (
+    DEFAULT_NUMBER_MARKERS,
+    Reply,
+    ReplyFormat,
+    clean_free_text,
+    find_json_object,
+    json_object_format,
+    schema_only,
+)
 
 FALLBACK_STRATEGY = "(no strategy: the model gave no usable reply)"
-REASONING_SCHEMA = {"type": "string", "maxLength": 300}
+REASONING_MAX_CHARS = 300
+REASONING_SCHEMA = {"type": "string", "maxLength": REASONING_MAX_CHARS}
+
+
+class ContributionReply(Reply):
+    """A contribution, declared once: the response format, the example the prompt shows, the
+    validation and the repair message all come from it (`sim.llm.ReplyFormat`)."""
+
+    reasoning: str = Field("", description="one or two sentences",
+                           json_schema_extra=schema_only(maxLength=REASONING_MAX_CHARS))
+    contribution: float = Field(ge=0, validation_alias=AliasChoices(
+        "contribution", "contribute", "units", "amount"))
+
+
+class StrategyReply(Reply):
+    """A newcomer's strategy (its length is asked of the model; a longer one is cut)."""
+
+    strategy: str = Field(description="your strategy in one to three sentences")
+
+
+CONTRIBUTION = ReplyFormat(ContributionReply, name="contribution")
+STRATEGY = ReplyFormat(StrategyReply, name="strategy")
 _MEMBER_KEY = re.compile(r"^\s*(?:member\s*[_ ]?)?(\d+)\s*$", re.IGNORECASE)
 _PROSE_POINTS = re.compile(
     r"member\s*(\d+)\s*(?:\(you\))?\s*[:=\-–]\s*(\d+(?:\.\d+)?)\s*(?:points?)?", re.IGNORECASE
@@ -98,18 +133,24 @@ class WriteStrategy(Task):
 
     def messages(self) -> list[dict[str, str]]:
         values = {"name": self.agent_id, "generation": self.generation + 1,
-                  "punish_clause": ", and whom you punish" if self.rules.punishment else ""}
+                  "punish_clause": ", and whom you punish" if self.rules.punishment else "",
+                  "reply_format": STRATEGY.describe()}
         if not self.survivor_strategies:
             return self.rules.messages("strategy_first.txt", **values)
         quoted = "\n\n".join(quote_agent_text(text, author=author)
                              for author, text in self.survivor_strategies)
         return self.rules.messages("strategy_inherit.txt", survivor_strategies=quoted, **values)
 
+    @property
+    def reply_format(self) -> ReplyFormat:
+        return STRATEGY
+
     def parse(self, reply: str) -> str:
-        text = clean_free_text(reply, max_chars=self.rules.strategy_max_chars,
-                               json_keys=("strategy",))
-        if not text or "<your strategy" in text.lower():
-            raise ParseError('no strategy found; reply {"strategy": "<one to three sentences>"}')
+        found = STRATEGY.read(reply)  # a JSON object, else the reply's prose is the strategy
+        text = clean_free_text(found.strategy if found is not None else reply,
+                               max_chars=self.rules.strategy_max_chars)
+        if not text:
+            raise ParseError(f"no strategy found; reply with {STRATEGY.describe()}")
         return text
 
     def fallback(self) -> str:
@@ -121,9 +162,6 @@ class WriteStrategy(Task):
     def encode(self, decision: str) -> dict[str, Any]:
         return {"text": decision}
 
-    def response_format(self) -> dict[str, Any]:
-        return json_object_format("strategy", {
-            "strategy": {"type": "string", "maxLength": self.rules.strategy_max_chars}})
 
 
 @dataclass
@@ -157,11 +195,21 @@ class Contribute(Task):
             round=facts["round"] + 1, rounds=self.rules.rounds,
             generation=facts["generation"] + 1, others=self.rules.group_size - 1,
             previous=seen, endowment=_units(self.rules.endowment),
+            reply_format=self.reply_format.example(),
         )
 
+    @cached_property
+    def reply_format(self) -> ReplyFormat:
+        """The contribution reply, bounded by the endowment."""
+        return CONTRIBUTION.within(contribution={"maximum": self.rules.endowment})
+
     def parse(self, reply: str) -> float:
-        return parse_number(reply, low=0.0, high=self.rules.endowment,
-                            json_keys=("contribution", "contribute", "units", "amount"))
+        return self.reply_format.parse(reply, prose=self._read_prose).contribution
+
+    def _read_prose(self, reply: str) -> dict[str, Any]:
+        """A reply without JSON: the number it gives ("I contribute 12", or just "12")."""
+        return {"contribution": self.reply_format.prose_number(
+            reply, "contribution", markers=(*DEFAULT_NUMBER_MARKERS, "contribute"))}
 
     def fallback(self) -> float:
         return 0.0
@@ -172,10 +220,6 @@ class Contribute(Task):
     def encode(self, decision: float) -> dict[str, Any]:
         return {"contribution": decision}
 
-    def response_format(self) -> dict[str, Any]:
-        return json_object_format("contribution", {
-            "reasoning": REASONING_SCHEMA,
-            "contribution": {"type": "number", "minimum": 0, "maximum": self.rules.endowment}})
 
 
 @dataclass
