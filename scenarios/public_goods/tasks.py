@@ -5,9 +5,9 @@ overrides any of them). What other players wrote (the survivors' strategies) is 
 with `sim.quote_agent_text`. The contribution and strategy replies are declared once as pydantic
 models (`sim.llm.Reply`), which give the response format, the example the prompt shows and the
 validation; punishment, whose keys depend on the group, has a parser of its own. Replies are
-read leniently (JSON, fenced JSON or prose); a reply
-that cannot be read raises `ParseError`, whose message goes back to the model in a repair
-re-prompt and, if that fails too, is recorded in `llm_calls.error` beside the fallback.
+read leniently (JSON, fenced JSON or prose); a reply that cannot be read raises `ParseError`,
+whose message goes back to the model in a repair re-prompt and, if that fails too, is recorded
+in `llm_calls.error` beside the fallback.
 """
 
 from __future__ import annotations
