@@ -40,8 +40,8 @@ from sim._exports import lazy_exports
 __version__ = "0.1.0"
 
 __all__, __getattr__, __dir__ = lazy_exports(globals(), {
-    "sim.registry": ("ScenarioSpec", "UnknownScenario", "UsageEstimate", "get_scenario",
-                     "scenario_names"),
+    "sim.registry": ("ScenarioSpec", "UnknownScenario", "UsageEstimate", "approx_tokens",
+                     "get_scenario", "scenario_names"),
     "sim.scenario_analysis": ("HeadlineSeries", "ReportSection", "RunFigure",
                               "ScenarioAnalysis"),
     "sim.config": ("ConfigError", "RunConfig", "load_config"),
@@ -49,7 +49,7 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.agent": ("SimAgent",),
     "sim.brains": ("Brain", "LLMBrain", "RuleBrain"),
     "sim.rules": ("RuleFamilies", "RulePolicy"),
-    "sim.population": ("Member", "Population", "PopulationConfig", "Slot"),
+    "sim.population": ("POPULATION_TABLES", "Member", "Population", "PopulationConfig", "Slot"),
     "sim.tasks": ("ParseError", "Task"),
     "sim.prompting": ("PromptLibrary", "quote_agent_text"),
     "sim.store": ("RunStore", "snapshot"),

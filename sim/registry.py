@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from sim.store import RunStore
     from sim.world import World
 
-BUILTIN_SCENARIOS = {"donor-game": "scenarios.donor_game:SCENARIO"}
+BUILTIN_SCENARIOS = {
+    "donor-game": "scenarios.donor_game:SCENARIO",
+    "public-goods": "scenarios.public_goods:SCENARIO",
+}
 
 
 @dataclass(frozen=True)
