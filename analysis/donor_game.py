@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from analysis import _plotting as plot
 from analysis.metrics.cooperation import final_resources_of
 from analysis.run import Run, load
+from scenarios.donor_game.tables import RUN_TABLES
 
 ROUND_KEYS = ["generation", "game", "round"]
 ROUND_COLUMNS = [
@@ -41,6 +42,14 @@ FIGURE_FILES = ("resources_per_round.png", "donation_per_round.png", "per_genera
 RESOURCES_LABEL = "resources (units)"
 FRACTION_LABEL = "share of resources given"
 STEP_LABEL = "round (global, across games and generations)"
+
+
+def game_table(run: Run, name: str) -> pd.DataFrame:
+    """One of the game's tables, with its columns even where the run never wrote it (or its
+    store does not say it is a Donor Game run)."""
+    if name in run.tables():
+        return run.table(name)
+    return pd.DataFrame(columns=list(RUN_TABLES[name]))
 
 
 # -- summaries -----------------------------------------------------------------------------
@@ -66,8 +75,8 @@ def round_summary(run: Run) -> pd.DataFrame:
     Resources come from `agent_rounds`; fractions and the punishment count from the step's
     `donations`. A step present in only one of the two tables keeps NaN for the other's columns.
     """
-    rounds = run.agent_rounds
-    acts = cooperation(run.donations)
+    rounds = game_table(run, "agent_rounds")
+    acts = cooperation(game_table(run, "donations"))
     parts = [frame[["step", *ROUND_KEYS]] for frame in (rounds, acts) if not frame.empty]
     if not parts:
         return pd.DataFrame(columns=ROUND_COLUMNS, index=pd.Index([], name="step"))
@@ -85,7 +94,7 @@ def generation_summary(run: Run) -> pd.DataFrame:
     """One row per generation: selection scores and final resources (averaged over the games)
     across agents, and agents' mean donation fractions."""
     scores = run.generation_scores.assign(final=lambda s: final_resources_of(s))
-    acts = cooperation(run.donations)
+    acts = cooperation(game_table(run, "donations"))
     score_stats = [
         scores.groupby("generation")[column].agg(["mean", "min", "max"])
         .rename(columns=lambda stat, name=name: f"{stat}_{name}")

@@ -16,18 +16,20 @@ from typing import Any
 
 import pandas as pd
 
-from scenarios.donor_game.tables import RUN_TABLES
 from sim.errors import UserError
+from sim.population import POPULATION_TABLES
+from sim.registry import UnknownScenario, get_scenario
+from sim.scenario_analysis import NO_ANALYSIS, ScenarioAnalysis
 from sim.store import ENGINE_TABLES, STORE_FILENAME, verify_store
 
 CONFIG_FILENAME = "config.json"
 
-#: Columns of the tables this package knows about, so that a table a run never created still
-#: reads as an empty frame with the right shape (a run that crashed in round 0, a scenario
-#: without strategies).
+#: Columns of the engine's tables, so that one a run never created still reads as an empty
+#: frame with the right shape (a run that crashed in round 0, a scenario without generations).
+#: A run adds its scenario's declared tables (`ScenarioAnalysis.tables`) to these.
 KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
     **{name: tuple(columns) for name, columns in ENGINE_TABLES.items()},
-    **{name: tuple(columns) for name, columns in RUN_TABLES.items()},
+    **{name: tuple(columns) for name, columns in POPULATION_TABLES.items()},
 }
 
 
@@ -46,9 +48,39 @@ class Run:
         self.path = path
         self.db_path = path / STORE_FILENAME
         self.config = config
+        self._analysis: ScenarioAnalysis | None = None
+        self._scenario_known: bool | None = None
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
+
+    # -- what the scenario declares --------------------------------------------------------
+    @property
+    def scenario(self) -> str:
+        """The scenario's name as the run recorded it ('' for a store that recorded none)."""
+        return str(self.meta.get("scenario") or self.config.get("scenario") or "")
+
+    @property
+    def analysis_spec(self) -> ScenarioAnalysis:
+        """The scenario's declared analysis; empty for a scenario not installed here (its run
+        still loads: every table in the store reads, without the scenario's extras)."""
+        if self._analysis is None:
+            try:
+                self._analysis = get_scenario(self.scenario).analysis_spec()
+                self._scenario_known = True
+            except (UnknownScenario, ImportError):  # not installed here, or broken
+                self._analysis, self._scenario_known = NO_ANALYSIS, False
+        return self._analysis
+
+    @property
+    def scenario_known(self) -> bool:
+        """Whether the run's scenario is installed here (else only generic analysis applies)."""
+        self.analysis_spec  # noqa: B018  (resolves the flag)
+        return bool(self._scenario_known)
+
+    def known_columns(self) -> dict[str, tuple[str, ...]]:
+        """Columns of every table this run may have: the engine's and its scenario's."""
+        return {**KNOWN_COLUMNS, **self.analysis_spec.columns()}
 
     # -- raw access -----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -66,13 +98,15 @@ class Run:
     def table(self, name: str) -> pd.DataFrame:
         """One table as a DataFrame, in insertion order.
 
-        A known table that the run never created comes back empty with its usual columns; an
-        unknown name that is not in the store raises KeyError listing what is there.
+        A table of the engine or declared by the scenario that the run never created comes
+        back empty with its usual columns; an unknown name that is not in the store raises
+        KeyError listing what is there.
         """
         present = self.tables()
         if name not in present:
-            if name in KNOWN_COLUMNS:
-                return pd.DataFrame(columns=list(KNOWN_COLUMNS[name]))
+            known = self.known_columns()
+            if name in known:
+                return pd.DataFrame(columns=list(known[name]))
             raise NotInRun(f"no table {name!r} in {self.db_path}; tables: {present}")
         with closing(self._connect()) as db:
             # The name was checked against sqlite_master above, so quoting it is safe.
@@ -108,16 +142,8 @@ class Run:
         return self.table("metrics")
 
     @property
-    def donations(self) -> pd.DataFrame:
-        return self.table("donations")
-
-    @property
     def strategies(self) -> pd.DataFrame:
         return self.table("strategies")
-
-    @property
-    def agent_rounds(self) -> pd.DataFrame:
-        return self.table("agent_rounds")
 
     @property
     def generation_scores(self) -> pd.DataFrame:
@@ -147,9 +173,23 @@ class Run:
         Its columns are not known here yet, so an absent one reads as a frame with no columns
         rather than a KeyError: code written for runs that have it still runs on runs that don't.
         """
-        if name in KNOWN_COLUMNS or name in self.tables():
+        if name in self.known_columns() or name in self.tables():
             return self.table(name)
         return pd.DataFrame()
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        """Any table the store holds or the scenario declares, as an attribute
+        (`run.donations` for a Donor Game run)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self.tables() or name in self.known_columns():
+            return self.table(name)
+        raise AttributeError(
+            f"{type(self).__name__} has no attribute or table {name!r}; tables: {self.tables()}"
+        )
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.tables(), *self.known_columns()})
 
 
 def load(run_dir: str | Path) -> Run:

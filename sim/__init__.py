@@ -7,6 +7,8 @@ The core, in the order a run meets it:
 
 - `registry`: which scenarios exist (`ScenarioSpec`, `get_scenario`; third-party ones come
   through the `societas.scenarios` entry point group);
+- `scenario_analysis`: what a scenario declares for analysis and reports (`ScenarioAnalysis`:
+  its tables, headline series, strategy labels, report sections and figures);
 - `config`: a scenario's pydantic `RunConfig`, from TOML files and `--set key=value`;
 - `world`: `World`, a `mesa.Model` whose clock is a SimPy environment, with the decision
   barrier that hands every pending decision to the gateway at once;
@@ -41,6 +43,8 @@ __version__ = "0.1.0"
 __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.registry": ("ScenarioSpec", "UnknownScenario", "UsageEstimate", "get_scenario",
                      "scenario_names"),
+    "sim.scenario_analysis": ("HeadlineSeries", "ReportSection", "RunFigure",
+                              "ScenarioAnalysis"),
     "sim.config": ("ConfigError", "RunConfig", "load_config"),
     "sim.world": ("DecisionRequest", "World"),
     "sim.agent": ("SimAgent",),

@@ -13,6 +13,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.scenario_analysis import NO_ANALYSIS, ScenarioAnalysis
+
 if TYPE_CHECKING:
     from sim.config import RunConfig
     from sim.store import RunStore
@@ -40,6 +42,24 @@ class ScenarioSpec:
     #: Bytes a run with this config will hold in memory at its peak (beyond the interpreter),
     #: so that an impossible run is refused before it starts; None: not checked.
     memory_estimate: Callable[[Any], int] | None = None
+    #: What `analysis` and `societas report` know about the scenario's runs: its tables,
+    #: headline series, strategy labels, report sections and figures. A `ScenarioAnalysis`,
+    #: or "module:attribute" naming one (loaded on first use, so that running a scenario
+    #: never imports its plotting code); None: the generic analysis only.
+    analysis: ScenarioAnalysis | str | None = None
+
+    def analysis_spec(self) -> ScenarioAnalysis:
+        """The scenario's declared analysis (an empty one when it declares none)."""
+        if self.analysis is None:
+            return NO_ANALYSIS
+        if isinstance(self.analysis, ScenarioAnalysis):
+            return self.analysis
+        module_name, _, attribute = self.analysis.partition(":")
+        module = __import__(module_name, fromlist=[attribute])
+        declared = getattr(module, attribute)
+        if not isinstance(declared, ScenarioAnalysis):
+            raise TypeError(f"{self.analysis} is not a ScenarioAnalysis")
+        return declared
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ def final_resources(generation_scores: pd.DataFrame) -> pd.Series:
 
 def per_generation(run: Run) -> pd.DataFrame:
     """Donation fraction, final resources and their Gini, one row per generation."""
-    donations, scores = run.donations, run.generation_scores
+    from analysis.donor_game import game_table
+
+    donations, scores = game_table(run, "donations"), run.generation_scores
     parts = [
         donation_fraction(donations) if not donations.empty else None,
         final_resources(scores) if not scores.empty else None,

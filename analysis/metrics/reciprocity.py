@@ -95,7 +95,9 @@ def pairs_from_run(run: Run) -> pd.DataFrame:
     missing = missing_decisions(run)
     if missing is not None:
         warnings.warn(missing, DecisionsNotLogged, stacklevel=2)
-    return gift_pairs(run.decisions, run.donations)
+    from analysis.donor_game import game_table
+
+    return gift_pairs(run.decisions, game_table(run, "donations"))
 
 
 @dataclass(frozen=True)

@@ -83,4 +83,5 @@ SCENARIO = ScenarioSpec(
     draw_figures=draw_figures,
     estimate=estimate,
     memory_estimate=memory_estimate,
+    analysis="scenarios.donor_game.analysis:ANALYSIS",
 )

@@ -1,0 +1,96 @@
+"""What a scenario tells `analysis` and `societas report` about its runs.
+
+The engine's tables are the same in every scenario; everything else a run holds is the
+scenario's business. A scenario declares it once, in a `ScenarioAnalysis` on its
+`ScenarioSpec`, so that loading, grouping, colouring and reporting work for any scenario
+without `analysis` knowing its name. Every field is optional: a scenario that declares nothing
+still loads and reports (the generic sections), and the report says in one sentence what the
+scenario does not provide.
+
+This module lives in the engine and imports neither pandas nor matplotlib, so declaring an
+analysis costs a scenario nothing at import time; the callables it names run only when a
+reader loads or reports a run (and may import what they need then). A `ScenarioSpec` may also
+name its analysis as "module:attribute", loaded on first use (`ScenarioSpec.analysis_spec`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from analysis.run import Run
+    from analysis.scenario import ReportContext
+
+
+@dataclass(frozen=True)
+class HeadlineSeries:
+    """One of the scenario's headline numbers, per generation (or per step) of a run.
+
+    `compute(run)` returns a tidy frame with the column `x` (e.g. 'generation') and a column
+    'value'; the report plots it per group of runs with a confidence band across seeds.
+    """
+
+    name: str  # a short identifier, e.g. 'donation_fraction'
+    label: str  # what the y axis says, e.g. 'share of resources donated'
+    compute: Callable[[Run], pd.DataFrame]
+    x: str = "generation"
+    #: (low, high) limits of the y axis where the value has natural bounds (a share: (0, 1)).
+    bounds: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class RunFigure:
+    """A figure of one run, drawn into `run_dir/figures/<file>` and shown in the report."""
+
+    file: str  # e.g. 'per_generation.png'
+    caption: str
+    draw: Callable[[Run], Figure]
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A section of the scenario's own in the report.
+
+    `render(runs, context)` returns the section's body as a list of parts, each a string (a
+    sentence, shown escaped), a pandas DataFrame (a table), a matplotlib Figure (embedded as a
+    PNG) or `analysis.scenario.Html` (markup the scenario built and escaped itself). An empty
+    list means "no data": the report says so in one sentence. `context` gives the run groups
+    and the report's strategy colours (`analysis.scenario.ReportContext`).
+    """
+
+    key: str  # the HTML anchor, e.g. 'reciprocity'
+    title: str
+    render: Callable[[Sequence[Run], ReportContext], list[Any]]
+
+
+@dataclass(frozen=True)
+class ScenarioAnalysis:
+    """A scenario's declared analysis; see the module doc. Every field is optional."""
+
+    #: The scenario's own tables: name -> columns (a list of names, or name -> SQLite type as
+    #: given to `RunStore.define_table`), so that a table a run never created still loads as
+    #: an empty frame of the right shape.
+    tables: Mapping[str, Sequence[str] | Mapping[str, str]] = field(default_factory=dict)
+    #: The scenario's headline numbers (e.g. the Donor Game's donation fraction and final
+    #: resources per generation).
+    headline: Sequence[HeadlineSeries] = ()
+    #: agent id -> strategy label (a rule family, 'llm', ...), used to colour and group; None:
+    #: the `kind` column of the `agents` table (the rule family or 'llm').
+    strategy_labels: Callable[[Run], Mapping[str, str]] | None = None
+    #: The scenario's own report sections, shown after the generic ones.
+    sections: Sequence[ReportSection] = ()
+    #: The figures of one run (`societas run` and `societas report` draw them).
+    figures: Sequence[RunFigure] = ()
+
+    def columns(self) -> dict[str, tuple[str, ...]]:
+        """The declared tables as name -> column names."""
+        return {name: tuple(columns) for name, columns in self.tables.items()}
+
+
+#: What a scenario that declares nothing has.
+NO_ANALYSIS = ScenarioAnalysis()
