@@ -1,20 +1,22 @@
-"""Reading Societas runs back, measuring cooperation and norms, drawing figures and reports.
+"""Reading Societas runs of any scenario back, its metrics, figures and reports.
 
 `load(run_dir)` gives a `Run` whose tables are pandas DataFrames; `load_many(runs, what)` pools
 a table or a per-run summary of several runs into one frame tagged with each run's seed, model
-and parameters. `analysis.metrics` holds the metrics, `analysis.figures` the figures,
-`analysis.donor_game` the standard per-run Donor Game figures and `analysis.report` the HTML
-report (`societas report`). See docs/analysis.md.
+and parameters. `analysis.metrics` and `analysis.figures` hold what every scenario shares
+(survival, lineage, strategy texts, inequality, LLM calls), `analysis.scenario` the grouping of
+runs and the strategy palette, and `analysis.report` the HTML report (`societas report`). What
+is particular to a scenario it declares in a `sim.ScenarioAnalysis` (the Donor Game's is in
+`scenarios.donor_game.analysis`). Importing `analysis` imports no scenario. See
+docs/analysis.md.
 """
 
 from collections.abc import Iterable
 from pathlib import Path
 
-from analysis.donor_game import draw_donor_game_figures
 from analysis.many import load_many, run_info, runs_table
 from analysis.run import Run, load
 
-__all__ = ["Run", "draw_donor_game_figures", "load", "load_many", "run_info", "runs_table",
+__all__ = ["Run", "draw_run_figures", "load", "load_many", "run_info", "runs_table",
            "write_report"]
 
 
@@ -27,3 +29,13 @@ def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) 
     from analysis.report import write_report as write
 
     return write(run_dirs, out)
+
+
+def draw_run_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Draw the figures the run's scenario declares into `run_dir/figures` (or `out_dir`);
+    return the files written (none for a scenario that declares no figures)."""
+    from analysis._plotting import save
+
+    run = load(run_dir)
+    target = Path(out_dir) if out_dir is not None else run.path / "figures"
+    return [save(figure.draw(run), target / figure.file) for figure in run.analysis_spec.figures]

@@ -85,23 +85,42 @@ def save(fig: Figure, path: Path) -> Path:
     return path
 
 
-#: One colour per strategy type, the same in every figure, so a family is recognised at a glance.
-KIND_COLORS = {
-    "always_cooperate": "tab:green",
-    "always_defect": "tab:red",
-    "image_scoring": "tab:blue",
-    "standing": "tab:purple",
-    "generous": "tab:olive",
-    "llm": "tab:orange",
-}
-_EXTRA_COLORS = ("tab:cyan", "tab:brown", "tab:pink", "tab:gray", "gold", "navy")
+def _base_colors() -> list[str]:
+    """Distinct colours in a fixed order: tab10, then tab20's light half, then tab20b."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    colors = [to_hex(c) for c in colormaps["tab10"].colors]
+    colors += [to_hex(c) for c in colormaps["tab20"].colors[1::2]]
+    colors += [to_hex(c) for c in colormaps["tab20b"].colors]
+    return list(dict.fromkeys(colors))
 
 
-def kind_color(kind: str) -> str:
-    """The colour of a rule family or brain kind; unknown kinds get a stable extra colour."""
-    if kind in KIND_COLORS:
-        return KIND_COLORS[kind]
-    return _EXTRA_COLORS[sum(map(ord, str(kind))) % len(_EXTRA_COLORS)]
+class Palette:
+    """One colour per strategy label, for every figure of a report or notebook.
+
+    Labels are coloured in sorted order, so the same set of labels always gets the same
+    colours, and no two labels share one (beyond the 40 tabulated colours, evenly spaced hues).
+    """
+
+    def __init__(self, labels: Sequence[str] = ()) -> None:
+        from matplotlib import colormaps
+        from matplotlib.colors import to_hex
+
+        base = _base_colors()
+        ordered = sorted({str(label) for label in labels})
+        extra = max(1, len(ordered) - len(base))
+        self.colors: dict[str, str] = {}
+        for i, label in enumerate(ordered):
+            self.colors[label] = (base[i] if i < len(base)
+                                  else to_hex(colormaps["hsv"](0.9 * (i - len(base)) / extra)))
+
+    def color(self, label: str) -> str:
+        """The label's colour; one the palette was not built with gets grey."""
+        return self.colors.get(str(label), "#7f7f7f")
+
+    def __repr__(self) -> str:
+        return f"Palette({self.colors!r})"
 
 
 def series_colors(n: int) -> list:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.run import Run, load
+from analysis.run import NotInRun, Run, load
 
 #: Columns that identify a run; they lead every frame `load_many` returns.
 ID_COLUMNS = ("run", "scenario", "seed", "model", "brains")
@@ -74,24 +74,40 @@ def load_many(runs: Iterable[RunLike], what: Extract = "generation_scores") -> p
     """One frame from several runs: `what` of each run, tagged with that run's identity.
 
     `what` is a table name (`"donations"`) or a function from a `Run` to a frame (e.g.
-    `analysis.metrics.cooperation.per_generation`). Each row gets the columns `run`,
-    `scenario`, `seed`, `model`, `brains`, `status` and every scalar config parameter
+    the Donor Game's `scenarios.donor_game.analysis.per_generation`). Each row gets the
+    columns `run`, `scenario`, `seed`, `model`, `brains`, `status` and every scalar config parameter
     (`generations`, `punishment`, ...). Where the extracted frame already has a column of that
     name (the `agents` table's own `model`), the frame's column is kept. A function's index is
-    kept as columns (`reset_index`), so per-generation summaries keep their generation.
+    kept as columns (`reset_index`), so per-generation summaries keep their generation. A
+    table that only some of the runs have (runs of different scenarios) contributes their rows;
+    one that none has raises `NotInRun`.
     """
+    loaded = [as_run(item) for item in runs]
+    frames = [_extract(run, what) for run in loaded]
+    if isinstance(what, str) and frames and all(frame is None for frame in frames):
+        loaded[0].table(what)  # in none of the runs: NotInRun, listing what there is
+    columns = next((list(f.columns) for f in frames if f is not None), [])
     parts = []
-    for item in runs:
-        run = as_run(item)
-        frame = run.table(what) if isinstance(what, str) else what(run)
-        if not isinstance(what, str) and _has_named_index(frame):
-            frame = frame.reset_index()
+    for run, frame in zip(loaded, frames, strict=True):
+        if frame is None:  # a table some of the runs lack: they add no rows
+            frame = pd.DataFrame(columns=columns)
         tags = {k: v for k, v in run_info(run).items() if k not in frame.columns}
         tagged = frame.assign(**{k: [v] * len(frame) for k, v in tags.items()})
         parts.append(tagged[[*tags, *frame.columns]])
     if not parts:
         return pd.DataFrame(columns=[*ID_COLUMNS, "status"])
     return pd.concat(parts, ignore_index=True)
+
+
+def _extract(run: Run, what: Extract) -> pd.DataFrame | None:
+    """`what` of one run; None for a table the run neither has nor knows the shape of."""
+    if isinstance(what, str):
+        try:
+            return run.table(what)
+        except NotInRun:
+            return None
+    frame = what(run)
+    return frame.reset_index() if _has_named_index(frame) else frame
 
 
 def _has_named_index(frame: pd.DataFrame) -> bool:

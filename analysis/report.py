@@ -1,62 +1,63 @@
-"""`societas report`: one self-contained HTML page about one or several runs.
+"""`societas report`: one self-contained HTML page about one or several runs of any scenario.
 
 A report is what a researcher sends a colleague: it must open anywhere, offline, years later.
 So every figure is embedded as a base64 PNG, there is no JavaScript beyond a check that the
-images decoded, and every piece of text a run produced is escaped. With several runs (seeds,
-models, brain mixes) the figures show all of them together, grouped by the config value that
-differs between them.
+images decoded, and every piece of text a run produced is escaped.
+
+The generic sections read only the engine's and the population's tables, so they work for
+every scenario; the scenario's own sections come from its `ScenarioAnalysis`. A section with
+nothing to show says so in one sentence. Several runs are grouped by the config keys that
+differ between them (`analysis.scenario.grouping_keys`), so two conditions are never pooled
+as seeds, and each strategy label keeps one colour throughout the report.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from analysis import _html as h
-from analysis.donor_game import plot_per_generation
 from analysis.figures import (
     plot_cluster_shares,
-    plot_comparison,
-    plot_cooperation_across_seeds,
-    plot_gift_heatmap,
     plot_lineage,
     plot_strategy_shares,
     plot_text_similarity,
 )
-from analysis.many import RunLike, as_run, load_many, run_info
+from analysis.figures.headline import across_seeds, plot_headline
+from analysis.many import RunLike, as_run, run_info
 from analysis.metrics import (
     call_statistics,
     cluster_shares,
-    per_generation,
-    punishment_use,
-    reciprocity,
     strategies_in_force,
     strategy_clusters,
     strategy_survival,
     text_convergence,
-    with_donor,
 )
-from analysis.metrics.reciprocity import DecisionsNotLogged, missing_decisions, pairs_from_run
 from analysis.run import Run
+from analysis.scenario import (
+    NON_RESULT_KEYS,
+    Html,
+    ReportContext,
+    config_text,
+    report_context,
+    strategy_labels,
+)
 from sim.llm.redaction import scrub
 
 REPORT_NAME = "report.html"
-#: Config keys that may tell a set of runs apart, in the order they are tried for grouping.
-GROUPING_KEYS = ("model", "brains", "protocol", "punishment", "pairing", "selection",
-                 "selection_score", "trace_reset", "show_horizon", "show_recipient_resources",
-                 "own_strategy", "answer_unit", "strategy_format", "trace_depth", "agents",
-                 "multiplier", "survivor_fraction", "generations")
-MAX_RUNS_DETAILED = 3  # lineage trees and strategy examples for at most this many runs
+MAX_RUNS_DETAILED = 3  # lineage trees, run figures and strategy examples for this many runs
 EXAMPLES_PER_GENERATION = 3
 EXAMPLE_CHARS = 600
+#: The generic sections, in the order they appear (the scenario's own follow the headline).
 SECTIONS = [
-    ("runs", "Runs"), ("cooperation", "Cooperation"), ("reciprocity", "Reciprocity"),
-    ("punishment", "Punishment"), ("strategies", "Strategies and norms"),
-    ("examples", "Example strategies"), ("llm", "LLM calls and cost"),
+    ("runs", "Runs"), ("headline", "Headline series"), ("survival", "Strategy survival"),
+    ("lineage", "Lineage"), ("strategies", "Strategy texts"),
+    ("examples", "Example strategies"), ("figures", "Figures of each run"),
+    ("llm", "LLM calls and cost"),
 ]
 
 
@@ -89,35 +90,199 @@ def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) 
     return path
 
 
-def grouping_column(info: pd.DataFrame) -> str | None:
-    """The first config key whose value differs between the runs (None if they agree)."""
-    for key in GROUPING_KEYS:
-        if key in info and info[key].astype(str).nunique() > 1:
-            return key
-    return None
-
-
 def build_report(runs: Sequence[RunLike]) -> str:
     """The report's HTML text."""
     runs = [as_run(r) for r in runs]
-    info = pd.DataFrame([run_info(r) for r in runs])
-    group = grouping_column(info)
-    with warnings.catch_warnings():  # the sections below say what is missing
-        warnings.simplefilter("ignore", DecisionsNotLogged)
-        pairs = _pooled(runs, lambda r: with_donor(pairs_from_run(r), r.agents))
-    missing = [m for m in (missing_decisions(r) for r in runs) if m is not None]
-    title = (f"Societas report: {info.loc[0, 'run']}" if len(runs) == 1
+    context = report_context(runs)
+    title = (f"Societas report: {runs[0].path.name}" if len(runs) == 1
              else f"Societas report: {len(runs)} runs")
+    scenario_nav, scenario_sections = _scenario_sections(runs, context)
+    nav = [SECTIONS[0], SECTIONS[1], *scenario_nav, *SECTIONS[2:]]
     sections = [
-        _runs_section(info),
-        _cooperation_section(runs, group),
-        _reciprocity_section(runs, pairs, missing),
-        _punishment_section(info, pairs, missing),
+        _runs_section(runs, context),
+        _headline_section(runs, context),
+        *scenario_sections,
+        _survival_section(runs, context),
+        _lineage_section(runs, context),
         _strategies_section(runs),
         _examples_section(runs),
+        _figures_section(runs),
         _llm_section(runs),
     ]
-    return h.page(title, SECTIONS, sections)
+    return h.page(title, nav, sections)
+
+
+def by_scenario(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """The runs of each scenario, in the order they were given."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.scenario or "(unnamed)", []).append(run)
+    return groups
+
+
+def render_parts(parts: Sequence[object], caption: str) -> list[str]:
+    """A section body from what a scenario's section returned (see `ReportSection`)."""
+    body = []
+    for part in parts:
+        if isinstance(part, Html):
+            body.append(str(part))
+        elif isinstance(part, str):
+            body.append(h.note(part))
+        elif isinstance(part, pd.DataFrame):
+            body.append(h.table(part, index=not isinstance(part.index, pd.RangeIndex)))
+        elif isinstance(part, Figure):
+            body.append(h.figure(part, caption))
+        else:
+            raise TypeError(f"a report section returned a {type(part).__name__}; expected "
+                            "str, Html, DataFrame or Figure")
+    return body
+
+
+def _scenario_sections(runs: Sequence[Run], context: ReportContext
+                       ) -> tuple[list[tuple[str, str]], list[str]]:
+    nav, sections = [], []
+    for scenario, members in by_scenario(runs).items():
+        declared = members[0].analysis_spec
+        if not members[0].scenario_known:
+            anchor = f"scenario-{scenario}"
+            nav.append((anchor, f"{scenario}: scenario sections"))
+            sections.append(h.section(anchor, f"{scenario}: scenario sections", [h.note(
+                f"The scenario {scenario!r} is not installed here, so its own sections are "
+                "missing: only the generic sections are shown.")]))
+            continue
+        if not declared.sections:
+            anchor = f"scenario-{scenario}"
+            nav.append((anchor, f"{scenario}: scenario sections"))
+            sections.append(h.section(anchor, f"{scenario}: scenario sections", [h.note(
+                f"The scenario {scenario!r} declares no report sections of its own.")]))
+            continue
+        for section in declared.sections:
+            body = render_parts(section.render(members, context), section.title)
+            if not body:
+                body = [h.note(f"No data for this section in these runs of {scenario!r}.")]
+            nav.append((section.key, section.title))
+            sections.append(h.section(section.key, section.title, body))
+    return nav, sections
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- generic sections --------------------------------------------------------------------------
+def _runs_section(runs: Sequence[Run], context: ReportContext) -> str:
+    info = pd.DataFrame([run_info(r) for r in runs])
+    info["group"] = [context.groups[r.path.name] for r in runs]
+    columns = [c for c in ("run", "scenario", "seed", "group", "model", "status") if c in info]
+    body = []
+    if context.group_keys:
+        body.append(h.note(
+            f"{info['group'].nunique()} groups of runs, defined by the config keys whose "
+            f"values differ between the runs: {', '.join(context.group_keys)}. Runs pool as "
+            f"seeds only within a group. Never counted: {', '.join(sorted(NON_RESULT_KEYS))}."))
+    else:
+        body.append(h.note(
+            f"One group: no config key other than the seed (and keys that cannot change "
+            f"results: {', '.join(sorted(NON_RESULT_KEYS - {'seed'}))}) differs between the "
+            f"runs, so the {len(runs)} run{'s are seeds' if len(runs) != 1 else ' is one seed'}"
+            " of one condition."))
+    body.append(h.table(info[columns], index=False, text_cells=True))
+    keys = sorted({key for r in runs for key in r.config})
+    config = pd.DataFrame({r.path.name: [config_text(r.config.get(k, "–")) for k in keys]
+                           for r in runs}, index=pd.Index(keys, name="config key"))
+    if not config.empty:
+        body.append(h.note("Each run's resolved config:"))
+        body.append(h.table(config, text_cells=True))
+    return h.section("runs", "Runs", body)
+
+
+def _headline_section(runs: Sequence[Run], context: ReportContext) -> str:
+    body = []
+    for scenario, members in by_scenario(runs).items():
+        headline = members[0].analysis_spec.headline
+        if not members[0].scenario_known:
+            body.append(h.note(f"The scenario {scenario!r} is not installed here, so its "
+                               "headline series are unknown."))
+            continue
+        if not headline:
+            body.append(h.note(f"The scenario {scenario!r} declares no headline series."))
+            continue
+        for series in headline:
+            parts = [series.compute(r).assign(run=r.path.name, group=context.groups[r.path.name])
+                     for r in members]
+            frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            if frame.empty or frame["value"].dropna().empty:
+                body.append(h.note(f"No data recorded for {series.label}."))
+                continue
+            body.append(h.figure(plot_headline(frame, series.label, x=series.x,
+                                               bounds=series.bounds),
+                                 f"{series.label} per {series.x}, by group"))
+            table = across_seeds(frame, series.x).set_index(["group", series.x])
+            body.append(h.note(f"{series.label}: mean across the group's runs and its 95% "
+                               "t interval (none for a group of one run)."))
+            body.append(h.table(table))
+    return h.section("headline", "Headline series", body)
+
+
+def labelled_scores(run: Run) -> pd.DataFrame:
+    """`generation_scores` with each agent's strategy `label`."""
+    scores = run.generation_scores
+    labels = strategy_labels(run)
+    return scores.assign(label=scores["agent_id"].map(labels).fillna(scores["kind"]))
+
+
+def _has_population(runs: Sequence[Run]) -> bool:
+    return any(not r.generation_scores.empty for r in runs)
+
+
+def _survival_section(runs: Sequence[Run], context: ReportContext) -> str:
+    if not _has_population(runs):
+        return h.section("survival", "Strategy survival", [h.note(
+            "These runs recorded no generations (no generation_scores rows), so there is no "
+            "strategy survival to show.")])
+    body = []
+    for group, members in _by_group(runs, context).items():
+        scores = pd.concat([labelled_scores(r).assign(run=r.path.name) for r in members],
+                           ignore_index=True)
+        if scores.empty:
+            continue
+        survival = strategy_survival(scores, by="label")
+        if len(runs) > 1:
+            body.append(f"<h3>{h.text(group)}</h3>")
+        body.append(h.figure(plot_strategy_shares(survival, palette=context.palette),
+                             f"population share of each strategy per generation ({group})"))
+        totals = survival.groupby(level=1)[["agents", "survivors"]].sum()
+        totals["survival_rate"] = totals["survivors"] / totals["agents"]
+        body.append(h.note("Survival of each strategy over all generations"
+                           + (" and the group's runs:" if len(members) > 1 else ":")))
+        body.append(h.table(totals.rename_axis("strategy")))
+    return h.section("survival", "Strategy survival", body)
+
+
+def _by_group(runs: Sequence[Run], context: ReportContext) -> dict[str, list[Run]]:
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(context.groups[run.path.name], []).append(run)
+    return groups
+
+
+def _lineage_section(runs: Sequence[Run], context: ReportContext) -> str:
+    if not _has_population(runs):
+        return h.section("lineage", "Lineage", [h.note(
+            "These runs recorded no generations, so there is no lineage to draw.")])
+    body = []
+    if max(r.generation_scores["generation"].nunique() for r in runs) < 2:
+        body.append(h.note("These runs have one generation: no agent has inherited anything "
+                           "yet, so the lineage trees have no links."))
+    for run in runs[:MAX_RUNS_DETAILED]:
+        body.append(f"<h3>{h.text(run.path.name)}</h3>")
+        body.append(h.figure(plot_lineage(run.agents, run.generation_scores,
+                                          labels=strategy_labels(run), palette=context.palette),
+                             f"lineage tree of {run.path.name}"))
+    if len(runs) > MAX_RUNS_DETAILED:
+        body.append(h.note(f"Lineage trees of the first {MAX_RUNS_DETAILED} runs only."))
+    return h.section("lineage", "Lineage", body)
 
 
 def _pooled(runs: Sequence[Run], extract) -> pd.DataFrame:
@@ -126,96 +291,12 @@ def _pooled(runs: Sequence[Run], extract) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-# -- sections --------------------------------------------------------------------------------
-def _runs_section(info: pd.DataFrame) -> str:
-    columns = [c for c in ("run", "scenario", "seed", "model", "brains", "protocol", "agents",
-                           "generations", "games", "rounds", "pairing", "punishment",
-                           "trace_depth", "status")
-               if c in info]
-    return h.section("runs", "Runs", [h.table(info[columns], index=False, text_cells=True)])
-
-
-def _cooperation_section(runs: Sequence[Run], group: str | None) -> str:
-    frame = load_many(runs, per_generation)
-    body = []
-    if len(runs) == 1:
-        body.append(h.figure(plot_per_generation(runs[0]),
-                             "final resources and donation fraction per generation"))
-        table = frame.set_index("generation")[["donation_fraction", "final_resources", "gini"]]
-        body.append(h.table(table))
-        return h.section("cooperation", "Cooperation", body)
-    for value in ("donation_fraction", "final_resources"):
-        body.append(h.figure(plot_cooperation_across_seeds(frame, value, by=group),
-                             f"{value} per generation across seeds"))
-    if group is not None:
-        body.append(h.figure(plot_comparison(frame, by=group, value="final_resources"),
-                             f"final resources per generation by {group}"))
-    keys = [group, "generation"] if group else ["generation"]
-    means = frame.groupby(keys)[["donation_fraction", "final_resources", "gini"]].mean()
-    means["runs"] = frame.groupby(keys)["run"].nunique()
-    body.append(h.note("Means across runs per generation"
-                       + (f", by {group}." if group else ".")))
-    body.append(h.table(means))
-    return h.section("cooperation", "Cooperation", body)
-
-
-def _reciprocity_section(runs: Sequence[Run], pairs: pd.DataFrame, missing: list[str]) -> str:
-    body = [h.note(
-        "How strongly a donor's gift follows the recipient's last share given: the OLS slope "
-        "of gift on last share and Spearman's rho, each with a 95% interval; decisions about "
-        "recipients without a record and fallbacks are left out.")]
-    body += [h.note(text) for text in missing]
-    rows = {r.path.name: reciprocity(pairs[pairs["run"] == r.path.name]).as_dict()
-            for r in runs}
-    if len(runs) > 1:
-        rows["all runs"] = reciprocity(pairs).as_dict()
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "run"
-    body.append(h.table(table))
-    body.append(h.figure(plot_gift_heatmap(pairs, by="donor_kind"),
-                         "mean share given by donor strategy and recipient reputation"))
-    return h.section("reciprocity", "Reciprocity", body)
-
-
-def _punishment_section(info: pd.DataFrame, pairs: pd.DataFrame, missing: list[str]) -> str:
-    allowed = bool(info.get("punishment", pd.Series([False])).astype(bool).any())
-    punished = bool((pairs["action"] == "punish").any()) if not pairs.empty else False
-    if not allowed and not punished:
-        return h.section("punishment", "Punishment",
-                         [h.note("Punishment was not allowed in these runs.")])
-    body = [h.note("Punishments by the target's last act: stingy = gave less than 25% (or "
-                   "punished), generous = gave at least 25%. rate = punishments / acts toward "
-                   "that class; share = part of all punishments.")]
-    body += [h.note(text) for text in missing]
-    if pairs.empty:
-        return h.section("punishment", "Punishment", body)
-    body.append(h.table(punishment_use(pairs, per_generation=False)))
-    by_generation = punishment_use(pairs).xs("all", level="target")
-    body.append(h.note("Per generation, all targets:"))
-    body.append(h.table(by_generation))
-    return h.section("punishment", "Punishment", body)
-
-
 def _strategies_section(runs: Sequence[Run]) -> str:
-    scores = _pooled(runs, lambda r: r.generation_scores)
-    body = []
-    if max((r.generation_scores["generation"].nunique() for r in runs), default=0) < 2:
-        body.append(h.note("Culture passes between generations, and these runs have one: no "
-                           "agent has inherited a strategy yet, so the lineage trees have no "
-                           "links and strategy texts are not compared between generations."))
-    if not scores.empty:
-        survival = strategy_survival(scores)
-        body.append(h.figure(plot_strategy_shares(survival),
-                             "population share of each strategy type per generation"))
-        totals = survival.groupby(level=1)[["agents", "survivors"]].sum()
-        totals["survival_rate"] = totals["survivors"] / totals["agents"]
-        body.append(h.note("Survival of each strategy type over all generations"
-                           + (" and runs:" if len(runs) > 1 else ":")))
-        body.append(h.table(totals))
     force = _pooled(runs, lambda r: strategies_in_force(r.strategies, r.generation_scores))
     if force.empty:
-        body.append(h.note("No strategy texts were recorded."))
-        return h.section("strategies", "Strategies and norms", body)
+        return h.section("strategies", "Strategy texts", [h.note(
+            "No strategy texts were recorded in these runs.")])
+    body = []
     clusters = strategy_clusters(force["text"].tolist())
     names = clusters.names()
     body.append(h.figure(plot_cluster_shares(cluster_shares(force["generation"], clusters.labels),
@@ -234,40 +315,46 @@ def _strategies_section(runs: Sequence[Run]) -> str:
     body.append(h.figure(plot_text_similarity(convergence),
                          "TF-IDF cosine similarity of strategy texts within and between "
                          "generations"))
-    for run in runs[:MAX_RUNS_DETAILED]:
-        body.append(f"<h3>Lineage: {h.text(run.path.name)}</h3>")
-        body.append(h.figure(plot_lineage(run.agents, run.generation_scores),
-                             f"lineage tree of {run.path.name}"))
-    if len(runs) > MAX_RUNS_DETAILED:
-        body.append(h.note(f"Lineage trees of the first {MAX_RUNS_DETAILED} runs only."))
-    return h.section("strategies", "Strategies and norms", body)
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return h.section("strategies", "Strategy texts", body)
 
 
 def _examples_section(runs: Sequence[Run]) -> str:
+    if all(r.strategies.empty for r in runs):
+        return h.section("examples", "Example strategies", [h.note(
+            "No strategy texts were recorded in these runs.")])
     body = [h.note(f"Up to {EXAMPLES_PER_GENERATION} strategies written in each generation "
                    "(survivors keep theirs and are not repeated). Agent text is shown as "
                    "written, escaped.")]
     for i, run in enumerate(runs[:MAX_RUNS_DETAILED]):
         strategies = run.strategies
-        kinds = dict(zip(run.agents["agent_id"], run.agents["kind"], strict=True))
+        labels = strategy_labels(run)
         parts = [f"<details{' open' if i == 0 else ''}><summary>{h.text(run.path.name)}"
                  f" ({len(strategies)} strategies)</summary>"]
         for generation, written in strategies.groupby("generation"):
             parts.append(f"<h4>Generation {int(generation)}</h4>")
             for row in written.head(EXAMPLES_PER_GENERATION).itertuples(index=False):
-                kind = kinds.get(row.agent_id, "?")
-                by = "" if row.source in (kind, "rule", "llm") else f", {row.source}"
-                label = f"{row.agent_id} ({kind}{by})"
-                parts.append(f"<p>{h.text(label)}</p><blockquote class=\"strategy\">"
+                label = labels.get(row.agent_id, "?")
+                by = "" if row.source in (label, "rule", "llm") else f", {row.source}"
+                parts.append(f"<p>{h.text(f'{row.agent_id} ({label}{by})')}</p>"
+                             f"<blockquote class=\"strategy\">"
                              f"{h.text(_clip(row.text, EXAMPLE_CHARS))}</blockquote>")
         parts.append("</details>")
         body.append("\n".join(parts))
     return h.section("examples", "Example strategies", body)
+
+
+def _figures_section(runs: Sequence[Run]) -> str:
+    body = []
+    for run in runs[:MAX_RUNS_DETAILED]:
+        figures = run.analysis_spec.figures
+        if not figures:
+            body.append(h.note(f"The scenario {run.scenario!r} declares no figures of a run."))
+            continue
+        body.append(f"<h3>{h.text(run.path.name)}</h3>")
+        body += [h.figure(f.draw(run), f"{f.caption} ({run.path.name})") for f in figures]
+    if len(runs) > MAX_RUNS_DETAILED:
+        body.append(h.note(f"Figures of the first {MAX_RUNS_DETAILED} runs only."))
+    return h.section("figures", "Figures of each run", body)
 
 
 def _llm_section(runs: Sequence[Run]) -> str:

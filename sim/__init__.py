@@ -15,7 +15,8 @@ The core, in the order a run meets it:
 - `population`, `rules`: slots, brain mixes, selection and lineage across generations, and the
   rule families a population draws its rule brains from;
 - `agent`, `brains`, `tasks`: `SimAgent` asks its brain (`RuleBrain` or `LLMBrain`) a `Task`,
-  which carries the observation, the prompt, the reply parser and the fallback;
+  which carries the observation, the prompt, the reply parser and the fallback; a task that
+  asks for JSON declares its reply once as a pydantic `Reply` (`sim.llm.reply_format`);
 - `prompting`: prompt templates as plain files a user can override;
 - `store`: `RunStore`, one SQLite file per run, one transaction per round;
 - `runner`, `replay`: `run_scenario`, `resume_run` and `replay_run`;
@@ -60,4 +61,5 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.errors": ("UserError",),
     "sim.llm.settings": ("LLMSettings",),
     "sim.llm.gateway": ("Budget", "Gateway"),
+    "sim.llm.reply_format": ("Reply", "ReplyFormat", "reply_model", "schema_only"),
 })

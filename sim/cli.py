@@ -375,16 +375,16 @@ def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
 
 
 def _report(run_dirs: list[Path], out: Path | None = None) -> int:
+    from analysis import draw_run_figures
     from analysis.report import write_report
     from analysis.run import load
 
     for run_dir in run_dirs:
         run = load(run_dir)
-        scenario = get_scenario(run.meta.get("scenario", ""))
-        if scenario.draw_figures is None:
-            print(f"scenario {scenario.name} draws no figures")
-            continue
-        for path in scenario.draw_figures(run_dir):
+        drawn = draw_run_figures(run_dir)
+        if not drawn:
+            print(f"scenario {run.scenario or '(unnamed)'} declares no figures")
+        for path in drawn:
             print(f"figure: {path}")
     print(f"report: {write_report(run_dirs, out)}")
     return 0

@@ -314,8 +314,13 @@ def _execute(
     summary = scenario.summary_table(store) if scenario.summary_table else None
     store.close()
     drawn = []
-    if options.figures and scenario.draw_figures and status == "finished":
-        drawn = scenario.draw_figures(run_dir)
+    if options.figures and status == "finished":
+        if scenario.draw_figures is not None:
+            drawn = scenario.draw_figures(run_dir)
+        elif scenario.analysis is not None:  # the figures its analysis declares
+            from analysis import draw_run_figures
+
+            drawn = draw_run_figures(run_dir)
     return RunResult(run_dir, status, gateway.stats, wall_s, drawn, summary, message, replayed)
 
 

@@ -8,7 +8,10 @@ what lets rule and LLM agents share a population and be logged alike.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from sim.llm.reply_format import ReplyFormat
 
 
 class ParseError(ValueError):
@@ -56,6 +59,14 @@ class Task(ABC):
             "Answer again, following the requested format exactly."
         )
 
-    def response_format(self) -> dict[str, Any] | None:
-        """An optional JSON-schema response format for models that support constrained output."""
+    @property
+    def reply_format(self) -> ReplyFormat | None:
+        """The reply as a `ReplyFormat` when the task asks for JSON: declared once, it gives the
+        response format below, the JSON the prompt shows and the validation in `parse`."""
         return None
+
+    def response_format(self) -> dict[str, Any] | None:
+        """An optional JSON-schema response format for models that support constrained output
+        (by default the one `reply_format` gives)."""
+        reply_format = self.reply_format
+        return None if reply_format is None else reply_format.response_format()

@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from analysis import Run, draw_donor_game_figures, load
-from analysis.donor_game import (
+from analysis import Run, load
+from scenarios.donor_game.analysis import (
+    draw_donor_game_figures,
     generation_summary,
     plot_donation_per_round,
     plot_per_generation,

@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from analysis import figures as fig
 from analysis import load, load_many
 from analysis import metrics as m
-from analysis.metrics.reciprocity import pairs_from_run
+from scenarios.donor_game import analysis as dg
+from scenarios.donor_game.analysis import pairs_from_run
 from sim.config import load_config
 from sim.registry import get_scenario
 from sim.runner import run_scenario
@@ -51,28 +52,28 @@ def _on_axes(draw) -> None:
 
 
 def test_cooperation_across_seeds_and_side_by_side(runs):
-    frame = load_many(runs, m.per_generation)
-    across = fig.plot_cooperation_across_seeds(frame, by="punishment")
+    frame = load_many(runs, dg.per_generation)
+    across = dg.plot_cooperation_across_seeds(frame, by="punishment")
     text = _texts(across)
     assert "across seeds" in text and "punishment = none: range across 2 seeds" in text
     assert "share of resources given" in text
-    _on_axes(lambda ax: fig.plot_cooperation_across_seeds(frame, "final_resources", ax=ax))
-    side = fig.plot_comparison(frame, by="punishment")
+    _on_axes(lambda ax: dg.plot_cooperation_across_seeds(frame, "final_resources", ax=ax))
+    side = dg.plot_comparison(frame, by="punishment")
     assert len(side.axes) == 2
     assert "punishment = costly (1 seeds)" in _texts(side)
     host = Figure()
     axes = list(host.subplots(1, 2))
-    assert fig.plot_comparison(frame, by="punishment", axes=axes) is host
+    assert dg.plot_comparison(frame, by="punishment", axes=axes) is host
 
 
 def test_heatmap_of_gifts_by_reputation(runs):
     run = load(runs[0])
-    pairs = m.with_donor(pairs_from_run(run), run.agents)
-    heat = fig.plot_gift_heatmap(pairs)
+    pairs = dg.with_donor(pairs_from_run(run), run.agents)
+    heat = dg.plot_gift_heatmap(pairs)
     text = _texts(heat)
     assert "recipient's last share given" in text and "donor's strategy" in text
     assert heat.axes[0].get_yticklabels()  # one row per donor strategy
-    _on_axes(lambda ax: fig.plot_gift_heatmap(pairs, by="generation", ax=ax))
+    _on_axes(lambda ax: dg.plot_gift_heatmap(pairs, by="generation", ax=ax))
 
 
 def test_strategy_figures_and_lineage(runs):
@@ -98,8 +99,8 @@ def test_figures_of_an_empty_run_say_no_data(tmp_path):
     pairs = pairs_from_run(run)
     empty = pd.DataFrame(columns=["run", "seed", "generation", "donation_fraction", "model"])
     drawn = [
-        fig.plot_cooperation_across_seeds(empty),
-        fig.plot_gift_heatmap(pairs),
+        dg.plot_cooperation_across_seeds(empty),
+        dg.plot_gift_heatmap(pairs),
         fig.plot_strategy_shares(m.strategy_survival(run.generation_scores)),
         fig.plot_text_similarity(pd.DataFrame()),
         fig.plot_lineage(run.agents, run.generation_scores),

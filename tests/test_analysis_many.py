@@ -9,7 +9,7 @@ import pytest
 
 from analysis import load, load_many, runs_table
 from analysis.many import brains_label, run_info
-from analysis.metrics import per_generation
+from scenarios.donor_game.analysis import per_generation
 from sim.config import load_config
 from sim.registry import get_scenario
 from sim.runner import run_scenario

@@ -16,27 +16,29 @@ import pytest
 from analysis.metrics import (
     call_statistics,
     cluster_shares,
-    donation_fraction,
-    final_resources,
     founder_shares,
-    gift_by_reputation,
-    gift_pairs,
     gini,
     gini_by_generation,
     lineage_edges,
     lineage_graph,
-    punishment_use,
-    reciprocity,
-    reciprocity_by_generation,
-    reputation_bin,
     similarity_matrix,
     strategies_in_force,
     strategy_clusters,
     strategy_survival,
-    target_class,
     text_convergence,
 )
 from analysis.metrics.lineage import founders
+from scenarios.donor_game.analysis import (
+    donation_fraction,
+    final_resources,
+    gift_by_reputation,
+    gift_pairs,
+    punishment_use,
+    reciprocity,
+    reciprocity_by_generation,
+    reputation_bin,
+    target_class,
+)
 
 NAN = float("nan")
 

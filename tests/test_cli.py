@@ -313,8 +313,9 @@ def test_report_of_a_one_generation_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["report", str(run_dir)]) == 0
     assert f"report: {run_dir / 'report.html'}" in capsys.readouterr().out
     html = (run_dir / "report.html").read_text()
-    assert "these runs have one: no agent has inherited a strategy yet" in html
-    assert "Lineage: " in html
+    assert "These runs have one generation: no agent has inherited anything yet" in html
+    lineage = html[html.index('<section id="lineage">'):]
+    assert f"<h3>{run_dir.name}</h3>" in lineage[:lineage.index("</section>")]
 
 
 def test_resume_of_a_finished_run_does_nothing(

@@ -14,8 +14,12 @@ import pytest
 
 import analysis
 from analysis.metrics import call_statistics
-from analysis.metrics.reciprocity import DecisionsNotLogged, missing_decisions, pairs_from_run
 from analysis.report import build_report
+from scenarios.donor_game.analysis.reciprocity import (
+    DecisionsNotLogged,
+    missing_decisions,
+    pairs_from_run,
+)
 from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
 from sim.config import ConfigError, load_config
 from sim.registry import get_scenario

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from sim.llm.parsing import (
+    DEFAULT_NUMBER_MARKERS,
     clean_free_text,
     find_json_object,
     parse_choice,
@@ -18,8 +19,11 @@ from sim.llm.parsing import (
 )
 from sim.tasks import ParseError
 
-PERCENT = {"low": 0, "high": 100}
-FRACTION = {"low": 0, "high": 1}
+# The verbs of a donation question, passed as a scenario passes its own (the engine's default
+# markers carry no game's words).
+MARKERS = ("answer", "final answer", "donate", "give", "donation")
+PERCENT = {"low": 0, "high": 100, "answer_markers": MARKERS}
+FRACTION = {"low": 0, "high": 1, "answer_markers": MARKERS}
 
 # --------------------------------------------------------------------------- strip_code_fences
 
@@ -233,6 +237,17 @@ def test_parse_number_rejects_several_unmarked_numbers(reply: str) -> None:
 def test_parse_number_rejects_ranges_and_hedges_after_a_marker(reply: str) -> None:
     with pytest.raises(ParseError, match="several values"):
         parse_number(reply, **PERCENT)
+
+
+def test_default_markers_are_generic_and_a_scenario_adds_its_verbs() -> None:
+    assert set(DEFAULT_NUMBER_MARKERS) == {"answer", "final answer"}
+    # without the scenario's verb, a hedge is just two unmarked numbers
+    with pytest.raises(ParseError, match="ambiguous: found several numbers"):
+        parse_number("I will donate 20-30%", low=0, high=100)
+    assert parse_number("They gave 40%. I will contribute 30%.", low=0, high=100,
+                        answer_markers=("answer", "contribute")) == 30
+    with pytest.raises(ParseError, match="ambiguous"):
+        parse_number("They gave 40%. I will contribute 30%.", low=0, high=100)
 
 
 def test_parse_number_out_of_range_names_the_range() -> None:

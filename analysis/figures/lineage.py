@@ -8,6 +8,8 @@ lines, so a family that takes over the population shows as one thick bundle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -45,9 +47,14 @@ def _order(agents: pd.DataFrame, edges: pd.DataFrame) -> list[str]:
 
 
 def plot_lineage(
-    agents: pd.DataFrame, generation_scores: pd.DataFrame, ax: Axes | None = None
+    agents: pd.DataFrame, generation_scores: pd.DataFrame, ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None, palette: plot.Palette | None = None,
 ) -> Figure:
-    """Lineage tree of one run: life spans coloured by strategy type, inheritance links."""
+    """Lineage tree of one run: life spans coloured by strategy type, inheritance links.
+
+    `labels` maps agent ids to strategy labels (default: the `kind` column); `palette`
+    colours them (default: a palette of the labels present).
+    """
     n = len(agents)
     if ax is None:
         fig, (ax,) = plot.new_figure(width=9.0, height=min(12.0, 2.0 + 0.16 * max(n, 10)))
@@ -62,12 +69,15 @@ def plot_lineage(
     order = _order(agents, edges)
     y = {agent: i for i, agent in enumerate(order)}
     created = dict(zip(agents["agent_id"], agents["generation"].astype(int), strict=True))
-    kind = dict(zip(agents["agent_id"], agents["kind"], strict=True))
+    kind = {str(a): str(k) for a, k in zip(agents["agent_id"], agents["kind"], strict=True)}
+    if labels is not None:
+        kind.update({a: str(labels[a]) for a in kind if a in labels})
+    palette = palette or plot.Palette(set(kind.values()))
     lived = (generation_scores.groupby("agent_id")["generation"].max().astype(int)
              if not generation_scores.empty else pd.Series(dtype=int))
     for agent in order:
         start, end = created[agent], int(lived.get(agent, created[agent]))
-        color = plot.kind_color(kind[agent])
+        color = palette.color(kind[agent])
         ax.plot([start, end + 0.6], [y[agent], y[agent]], color=color, linewidth=3,
                 solid_capstyle="butt")
         ax.plot(start, y[agent], marker="o", markersize=4, color=color)
@@ -89,7 +99,7 @@ def plot_lineage(
         ax.set_ylabel(f"{len(order)} agents, grouped by family line")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     kinds = list(dict.fromkeys(kind[a] for a in order))
-    handles = [Line2D([], [], color=plot.kind_color(k), linewidth=3, label=k) for k in kinds]
+    handles = [Line2D([], [], color=palette.color(k), linewidth=3, label=k) for k in kinds]
     handles.append(Line2D([], [], color="0.25", linewidth=0.9, label="inherited from"))
     if not edges["primary"].all():
         handles.append(Line2D([], [], color="0.6", linewidth=0.6, label="also read"))

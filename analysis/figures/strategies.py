@@ -35,10 +35,12 @@ def _reversed_legend(ax: Axes) -> None:
               fontsize=8, frameon=False)
 
 
-def plot_strategy_shares(survival: pd.DataFrame, ax: Axes | None = None) -> Figure:
+def plot_strategy_shares(survival: pd.DataFrame, ax: Axes | None = None,
+                         palette: plot.Palette | None = None) -> Figure:
     """Share of the population held by each strategy type per generation (stacked bars).
 
-    `survival` is `strategy_survival(generation_scores)` (indexed by generation and type).
+    `survival` is `strategy_survival(generation_scores)` (indexed by generation and type);
+    `palette` colours the types (a report passes its own, so colours agree across figures).
     """
     fig, ax = plot.axes_or_new(ax)
     ax.set_title("Which strategies survive: population share per generation")
@@ -46,8 +48,9 @@ def plot_strategy_shares(survival: pd.DataFrame, ax: Axes | None = None) -> Figu
         plot.no_data(ax)
         return fig
     shares = survival["share"].unstack(fill_value=0.0)
-    kinds = list(shares.columns)
-    _stacked(ax, shares, kinds, [plot.kind_color(k) for k in kinds])
+    kinds = [str(k) for k in shares.columns]
+    palette = palette or plot.Palette(kinds)
+    _stacked(ax, shares, kinds, [palette.color(k) for k in kinds])
     _reversed_legend(ax)
     return fig
 

@@ -1,6 +1,6 @@
 """What the model calls of a run cost, and how well they went.
 
-A run's conclusions are only as good as its decisions: a run where a fifth of the donations
+A run's conclusions are only as good as its decisions: a run where a fifth of the decisions
 were engine fallbacks says little about the model. These counts put cost and reliability next
 to the results.
 """

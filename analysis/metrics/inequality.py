@@ -1,6 +1,6 @@
-"""Inequality of final resources: the Gini coefficient.
+"""Inequality: the Gini coefficient, of any score, within each generation.
 
-A generation can reach high mean resources with a few rich defectors living off many
+A generation can reach a high mean score with a few rich defectors living off many
 cooperators; the Gini tells that apart from broad prosperity.
 """
 
@@ -16,7 +16,8 @@ def gini(values: Iterable[float]) -> float:
     """Gini coefficient: mean absolute difference over all ordered pairs / (2 × mean).
 
     0 when everyone holds the same, (n − 1) / n when one agent holds everything. NaN for no
-    values; 0 when everyone holds 0 (equal, if poor). Resources are never negative here.
+    values; 0 when everyone holds 0 (equal, if poor). Meant for non-negative values (payoffs,
+    resources).
     """
     x = np.asarray(list(values), dtype=float)
     if x.size == 0:
@@ -32,10 +33,9 @@ def gini(values: Iterable[float]) -> float:
     return float(pair_sum / (2.0 * n * total))
 
 
-def gini_by_generation(generation_scores: pd.DataFrame) -> pd.Series:
-    """Gini of the agents' final resources (averaged over games) within each generation."""
-    from analysis.metrics.cooperation import final_resources_of
-
-    scores = final_resources_of(generation_scores)
+def gini_by_generation(generation_scores: pd.DataFrame, column: str = "score") -> pd.Series:
+    """Gini of the agents' `column` (by default the score selection ranked on) within each
+    generation."""
+    scores = pd.to_numeric(generation_scores[column]).astype(float)
     generation = generation_scores["generation"].astype(int)
     return scores.groupby(generation).agg(gini).rename("gini")

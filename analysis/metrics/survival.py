@@ -1,9 +1,9 @@
 """Which strategies survive selection, generation after generation.
 
-Rule families (and 'llm') are the heritable types of a Donor Game population: a rule newcomer
-copies a survivor's family. Following each family's share of the population and its survival
-rate shows which norms selection favours — the classic result is that discriminators
-(image scoring, standing) take over once defectors have been exploited.
+Strategy labels (rule families, 'llm', or what a scenario declares) are the heritable types of
+a population: a rule newcomer copies a survivor's family. Following each type's share of the
+population and its survival rate shows which norms selection favours (in the Donor Game, the
+classic result is that discriminators take over once defectors have been exploited).
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ KEPT_WORDS = frozenset({
 })
 STOP_WORDS = sorted(ENGLISH_STOP_WORDS - KEPT_WORDS)
 #: Words of two or more letters: numbers are left out, so two texts that differ only in their
-#: parameters ("I give 40%" / "I give 55%") count as the same norm. Shares are measured by the
-#: donation metrics; the texts are read for their rules.
+#: parameters ("I give 40%" / "I give 55%") count as the same norm. Amounts are measured by the
+#: scenario's own metrics; the texts are read for their rules.
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 
 

@@ -36,9 +36,9 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
 
 
 def draw_figures(run_dir: Path) -> list[Path]:
-    from analysis.donor_game import draw_donor_game_figures
+    from analysis import draw_run_figures
 
-    return draw_donor_game_figures(run_dir)
+    return draw_run_figures(run_dir)
 
 
 def estimate(config: DonorGameConfig) -> UsageEstimate:

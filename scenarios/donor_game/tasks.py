@@ -5,19 +5,28 @@ Prompts come from the editable files under `prompts/` (optional sentences under
 (`show_horizon`, `show_round`, `show_recipient_resources`, `own_strategy`, `answer_unit`,
 `strategy_format`, `punishment`). Everything another player wrote (a strategy) is quoted as
 data; a donor's own strategy is its plan (`own_strategy = "plan"`, as in the study) unless
-configured otherwise. Replies are parsed leniently (JSON, fenced JSON or prose) because models
-from frontier APIs down to SmolLM2 answer in every shape.
+configured otherwise. What a reply looks like is declared once in `replies.py`, which gives
+the schema, the prompt's JSON and the validation; replies are read leniently (JSON, fenced JSON
+or prose) because models from frontier APIs down to SmolLM2 answer in every shape.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from scenarios.donor_game.replies import (
+    DONATION_MARKERS,
+    REASONING_MAX_CHARS,
+    STRATEGY_REASONING_MAX_CHARS,
+    donation_format,
+    strategy_format,
+)
 from scenarios.donor_game.strategies import GIVE_NOTHING, Donation
-from sim.llm.parsing import clean_free_text, parse_choice, parse_number
-from sim.llm.response_formats import integer, json_object_format, number, string
+from sim.llm.parsing import clean_free_text, parse_choice
+from sim.llm.reply_format import ReplyFormat
 from sim.prompting import PromptLibrary, escape_markup, quote_agent_text
 from sim.tasks import ParseError, Task
 
@@ -32,11 +41,9 @@ _UNFINISHED_RE = re.compile(r'^\s*\{\s*"(strategy|reasoning)"\s*:\s*"(.*)$', re.
 _PLACEHOLDER_RE = re.compile(
     r"<\s*your strategy\s*>|^\s*my strategy will be\s*(?:\.\.\.|…)?\s*[.\"]?\s*$", re.IGNORECASE
 )
-#: The "one or two sentences" of reasoning a donation prompt asks for, as a bound that models
-#: with constrained output honour (it keeps small models from rambling into the token limit).
-REASONING_MAX_CHARS = 300
-#: The step-by-step thinking before a reasoned strategy: room to think, short of max_tokens.
-STRATEGY_REASONING_MAX_CHARS = 1200
+__all__ = ["FALLBACK_STRATEGY", "REASONING_MAX_CHARS", "STRATEGY_OPENING",
+           "STRATEGY_REASONING_MAX_CHARS", "Donate", "GameContext", "WriteStrategy",
+           "describe_trace", "sample_prompt_tokens"]
 
 _SELECTION_RULES = {
     "top": "parts/rule_selection_top.txt",
@@ -150,7 +157,8 @@ class WriteStrategy(Task):
 
     def messages(self) -> list[dict[str, str]]:
         context = self.context
-        reply = context.render_part(f"strategy_{context.strategy_format}.txt")
+        reply = context.render_part(f"strategy_{context.strategy_format}.txt",
+                                    reply_format=self.reply_format.describe())
         if self.survivor_strategies:
             quoted = "\n\n".join(
                 quote_agent_text(text, author=author) for author, text in self.survivor_strategies
@@ -169,19 +177,26 @@ class WriteStrategy(Task):
             )
         return [context.system_message(), {"role": "user", "content": user}]
 
+    @property
+    def reply_format(self) -> ReplyFormat:
+        return strategy_format(self.context.strategy_format, self.context.strategy_max_chars)
+
     def parse(self, reply: str) -> str:
         max_chars = self.context.strategy_max_chars
-        text = clean_free_text(reply, max_chars=max(max_chars, len(reply)),
-                               json_keys=("strategy",))
-        unfinished = _UNFINISHED_RE.match(text)
-        if unfinished:  # the reply was cut off (max_tokens) inside a JSON string
-            key, rest = unfinished.groups()
-            if key == "reasoning" and not _OPENING_RE.search(rest):
-                raise ParseError(
-                    "your reply was cut off before your strategy; keep the reasoning short and "
-                    f'end with the sentence that starts "{STRATEGY_OPENING}"'
-                )
-            text = rest.replace('\\"', '"').rstrip('"} \n')
+        found = self.reply_format.read(reply)
+        if found is not None:
+            text = found.strategy
+        else:
+            text = clean_free_text(reply, max_chars=max(max_chars, len(reply)))
+            unfinished = _UNFINISHED_RE.match(text)
+            if unfinished:  # the reply was cut off (max_tokens) inside a JSON string
+                key, rest = unfinished.groups()
+                if key == "reasoning" and not _OPENING_RE.search(rest):
+                    raise ParseError(
+                        "your reply was cut off before your strategy; keep the reasoning short "
+                        f'and end with the sentence that starts "{STRATEGY_OPENING}"'
+                    )
+                text = rest.replace('\\"', '"').rstrip('"} \n')
         if self.context.strategy_format == "reasoned":
             # keep only the strategy sentence, as the study does; the last one, since a model
             # may quote the phrase while reasoning
@@ -198,13 +213,6 @@ class WriteStrategy(Task):
 
     def fallback(self) -> str:
         return FALLBACK_STRATEGY
-
-    def response_format(self) -> dict[str, Any]:
-        properties = {}
-        if self.context.strategy_format == "reasoned":
-            properties["reasoning"] = string(max_length=STRATEGY_REASONING_MAX_CHARS)
-        properties["strategy"] = string(max_length=self.context.strategy_max_chars)
-        return json_object_format("strategy", properties)
 
     def answer_with_rule(self, policy: Any) -> str:
         return policy.describe()
@@ -276,24 +284,37 @@ class Donate(Task):
             )
         return context.render_part(
             f"question_{context.answer_unit}.txt", recipient=recipient, resources=resources,
-            option=option, reply_format=self._reply_example(),
+            option=option, reply_format=self.reply_format.example(),
         )
 
-    def _reply_example(self) -> str:
-        fields = ['"reasoning": "<one or two sentences>"']
-        if self.context.punishment in _SANCTION_OPTIONS:
-            alternative = _SANCTION_OPTIONS[self.context.punishment][0]
-            fields.append(f'"action": "give" or "{alternative}"')
+    @cached_property
+    def reply_format(self) -> ReplyFormat:
+        """The donation reply for this protocol, bounded by what this donor holds."""
+        sanction = _SANCTION_OPTIONS.get(self.context.punishment)
+        base = donation_format(self.context.answer_unit, sanction[0] if sanction else None)
         if self.context.answer_unit == "units":
-            fields.append(f'"units": <number from 0 to {_units(self.facts["donor_resources"])}>')
-        else:
-            fields.append('"percent": <number from 0 to 100>')
-        return "{" + ", ".join(fields) + "}"
+            return base.within(units={"maximum": float(self.facts["donor_resources"])})
+        return base
 
     def parse(self, reply: str) -> Donation:
-        action = "donate"
-        if self.context.punishment in _SANCTION_OPTIONS:
-            alternative = _SANCTION_OPTIONS[self.context.punishment][0]
+        answer = self.reply_format.parse(reply, prose=self._read_prose)
+        choice = getattr(answer, "action", "give")
+        if choice == "refuse":
+            return Donation("refuse", 0.0)
+        action = "punish" if choice == "punish" else "donate"
+        if self.context.answer_unit == "percent":
+            return Donation(action, answer.percent / 100.0)
+        held = float(self.facts["donor_resources"])
+        units = answer.units
+        return Donation(action, min(1.0, units / held) if held > 0 else 0.0, units=units)
+
+    def _read_prose(self, reply: str) -> dict[str, Any]:
+        """A reply with no JSON object: the action (when there is a choice) and the amount
+        from its words ("I will punish them: Answer: 3")."""
+        values: dict[str, Any] = {}
+        sanction = _SANCTION_OPTIONS.get(self.context.punishment)
+        if sanction is not None:
+            alternative = sanction[0]
             try:
                 choice = parse_choice(reply, ("give", "donate", alternative),
                                       json_keys=("action",))
@@ -304,35 +325,15 @@ class Donate(Task):
                         f'or "{alternative}"'
                     ) from None
                 choice = "give"
+            values["action"] = "give" if choice == "donate" else choice
             if choice == "refuse":
-                return Donation("refuse", 0.0)
-            action = "punish" if choice == "punish" else "donate"
-        if self.context.answer_unit == "percent":
-            percent = parse_number(
-                reply, low=0, high=100,
-                json_keys=("percent", "percentage", "give_percent", "donation", "amount"),
-            )
-            return Donation(action, percent / 100.0)
-        held = float(self.facts["donor_resources"])
-        units = parse_number(
-            reply, low=0, high=held, json_keys=("units", "amount", "donation", "give", "value"),
-        )
-        return Donation(action, min(1.0, units / held) if held > 0 else 0.0, units=units)
+                return values
+        unit = self.context.answer_unit
+        values[unit] = self.reply_format.prose_number(reply, unit, markers=DONATION_MARKERS)
+        return values
 
     def fallback(self) -> Donation:
         return GIVE_NOTHING
-
-    def response_format(self) -> dict[str, Any]:
-        # The order of the prompt's JSON: reasoning first, so the answer can follow from it.
-        properties = {"reasoning": string(max_length=REASONING_MAX_CHARS)}
-        if self.context.punishment in _SANCTION_OPTIONS:
-            alternative = _SANCTION_OPTIONS[self.context.punishment][0]
-            properties["action"] = string(choices=("give", alternative))
-        if self.context.answer_unit == "units":
-            properties["units"] = number(0, float(self.facts["donor_resources"]))
-        else:
-            properties["percent"] = integer(0, 100)
-        return json_object_format("donation", properties)
 
     def encode(self, decision: Donation) -> dict[str, Any]:
         encoded: dict[str, Any] = {"action": decision.action, "fraction": decision.fraction}

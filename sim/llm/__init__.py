@@ -10,7 +10,9 @@ How the package reads, from the engine's side to the provider's:
   (what litellm's exceptions mean) and `breaker` (pausing for a failing provider);
 - `event_loop`: the run's asyncio loop in a thread of its own (so Jupyter works);
 - `local_model`: `local/smollm2`, a model served on this machine;
-- `parsing` and `response_formats`: reading replies tolerantly, and asking for JSON;
+- `reply_format`: a task's reply declared once as a pydantic model, giving the JSON schema
+  (`response_formats`), the prompt's example, the validation and the repair message;
+- `parsing`: reading replies tolerantly (JSON in prose, numbers, choices, free text);
 - `redaction`: keeping API keys out of everything a run writes.
 
 litellm itself is imported by the first model call, never by importing this package.
@@ -26,9 +28,11 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.llm.gateway": ("Budget", "BudgetExhausted", "Gateway", "GatewayStats"),
     "sim.llm.cache": ("CacheMiss", "ResponseCache"),
     "sim.llm.parsing": (
-        "clean_free_text", "find_json_object", "parse_choice", "parse_number",
+        "DEFAULT_CHOICE_MARKERS", "DEFAULT_NUMBER_MARKERS", "clean_free_text",
+        "find_json_object", "number_in_text", "parse_choice", "parse_number",
         "strip_code_fences",
     ),
     "sim.llm.response_formats": ("json_object_format",),
+    "sim.llm.reply_format": ("Reply", "ReplyFormat", "reply_model", "schema_only"),
     "sim.llm.redaction": ("scrub",),
 })

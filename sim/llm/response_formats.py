@@ -9,13 +9,17 @@ The schema is a request, not a guarantee: some providers ignore it, so replies s
 the task's lenient parser, repair re-prompts and the counted fallback like any other. It is not
 marked `strict`, because OpenAI's strict mode rejects schemas using keywords such as `maxLength`
 that other servers honour.
+
+Tasks do not write schemas by hand: they declare their reply as a pydantic model and
+`sim.llm.reply_format.ReplyFormat` derives the schema from it, with the prompt's example and
+the parser, so the three cannot disagree.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["integer", "json_object_format", "number", "string"]
+__all__ = ["json_object_format"]
 
 
 def json_object_format(name: str, properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -36,23 +40,3 @@ def json_object_format(name: str, properties: dict[str, dict[str, Any]]) -> dict
             },
         },
     }
-
-
-def integer(low: int, high: int) -> dict[str, Any]:
-    """An integer in [low, high]."""
-    return {"type": "integer", "minimum": low, "maximum": high}
-
-
-def number(low: float, high: float) -> dict[str, Any]:
-    """A real number in [low, high]."""
-    return {"type": "number", "minimum": low, "maximum": high}
-
-
-def string(*, max_length: int | None = None, choices: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A string, optionally bounded in length or restricted to `choices`."""
-    schema: dict[str, Any] = {"type": "string"}
-    if choices:
-        schema["enum"] = list(choices)
-    if max_length is not None:
-        schema["maxLength"] = max_length
-    return schema

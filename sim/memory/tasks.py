@@ -15,10 +15,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.llm.parsing import clean_free_text, find_json_object, parse_number
+from sim.llm.parsing import clean_free_text
+from sim.llm.reply_format import ReplyFormat
 from sim.memory.config import MemoryConfig
 from sim.memory.embeddings import STOP_WORDS
 from sim.memory.records import MemoryRecord
+from sim.memory.replies import (
+    IMPORTANCE,
+    IMPORTANCE_MARKERS,
+    insights_format,
+    questions_format,
+    summary_format,
+)
 from sim.prompting import PromptLibrary, quote_agent_text
 from sim.tasks import ParseError, Task
 
@@ -33,13 +41,6 @@ DEFAULT_IMPORTANCE = 2
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*")
 _OUT_OF_TEN_RE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:/|out of)\s*10\b", re.IGNORECASE)
-_BULLET_RE = re.compile(r"^\s*(?:[-*•]+|\(?\d+[.):]|#+)\s*")
-_EVIDENCE_RE = re.compile(
-    r"[(\[]\s*(?:because\s+of|because|evidence|based\s+on|from|see|sources?|memories|"
-    r"statements?)?\s*:?\s*(?:statements?|memories|memory|#)?\s*"
-    r"(?P<numbers>\d+(?:\s*(?:,|and|&)\s*#?\d+)*)\s*[)\]]\s*[.!]?\s*$",
-    re.IGNORECASE,
-)
 
 
 class KeywordImportance:
@@ -168,6 +169,10 @@ class RateImportance(Task):
 
     kind = "rate_importance"
 
+    @property
+    def reply_format(self) -> ReplyFormat:
+        return IMPORTANCE
+
     def observation(self) -> dict[str, Any]:
         return {"agent": self.agent_id, "text": self.text, "memory_kind": self.memory_kind}
 
@@ -175,16 +180,17 @@ class RateImportance(Task):
         user = self.context.prompts.render(
             "importance.txt", name=self.agent_id,
             memory=quote_agent_text(self.text, author=self.agent_id),
+            reply_format=self.reply_format.example(),
         )
         return [self.context.system_message(self.agent_id, self.persona),
                 {"role": "user", "content": user}]
 
     def parse(self, reply: str) -> int:
         reply = _OUT_OF_TEN_RE.sub(r"\1", reply)  # "8/10" is a rating, not a fraction
-        value = parse_number(reply, low=1, high=10,
-                             json_keys=("importance", "rating", "score", "poignancy"),
-                             answer_markers=("answer", "rating", "importance", "score"))
-        return round(value)
+        reading = self.reply_format
+        answer = reading.parse(reply, prose=lambda text: {"importance": reading.prose_number(
+            text, "importance", markers=IMPORTANCE_MARKERS)})
+        return round(answer.importance)
 
     def fallback(self) -> int:
         return self._rule()
@@ -211,6 +217,10 @@ class FocalQuestions(Task):
 
     kind = "focal_questions"
 
+    @property
+    def reply_format(self) -> ReplyFormat:
+        return questions_format(self.n)
+
     def observation(self) -> dict[str, Any]:
         return {"agent": self.agent_id, "n": self.n,
                 "memories": [{"memory_id": r.memory_id, "text": r.text,
@@ -220,25 +230,16 @@ class FocalQuestions(Task):
         user = self.context.prompts.render(
             "focal_questions.txt", name=self.agent_id, n=self.n,
             memories=describe_memories(self.records, author=self.agent_id),
+            reply_format=self.reply_format.example(),
         )
         return [self.context.system_message(self.agent_id, self.persona),
                 {"role": "user", "content": user}]
 
     def parse(self, reply: str) -> list[str]:
-        hint = 'reply with a JSON object like {"questions": ["Whom can I trust?"]}'
-        obj = find_json_object(reply)
-        if obj is not None and isinstance(obj.get("questions"), list):
-            candidates = [q for q in obj["questions"] if isinstance(q, str)]
-        else:
-            candidates = clean_free_text(reply, max_chars=8000).splitlines()
-        questions = []
-        for line in candidates:
-            line = _BULLET_RE.sub("", line).strip().strip("*_\"'“”").strip()
-            if line.endswith("?") and len(line) > 3 and line not in questions:
-                questions.append(line)
-        if not questions:
-            raise ParseError(f"no questions found (each must end with '?'); {hint}")
-        return questions[: self.n]
+        answer = self.reply_format.parse(
+            reply, prose=lambda text: {"questions": clean_free_text(text, max_chars=8000)})
+        return list(answer.questions[: self.n])
+
 
     def fallback(self) -> list[str]:
         return self.context.rules.focal_questions(self.records, self.n)
@@ -273,44 +274,38 @@ class WriteInsights(Task):
             "insights.txt", name=self.agent_id, n=self.n,
             question=quote_agent_text(self.question, author=self.agent_id),
             memories=describe_memories(self.records, author=self.agent_id),
+            reply_format=self.reply_format.example(),
         )
         return [self.context.system_message(self.agent_id, self.persona),
                 {"role": "user", "content": user}]
 
+    @property
+    def reply_format(self) -> ReplyFormat:
+        return insights_format(max(1, len(self.records)), self.n)
+
     def parse(self, reply: str) -> list[Insight]:
-        hint = (f'reply with a JSON object like {{"insights": [{{"insight": "...", '
-                f'"evidence": [1, 3]}}]}} citing memory numbers 1 to {len(self.records)}')
-        obj = find_json_object(reply)
-        items: list[tuple[str, list[int], Any]] = []
-        if obj is not None and isinstance(obj.get("insights"), list):
-            for entry in obj["insights"]:
-                if isinstance(entry, dict):
-                    text = entry.get("insight") or entry.get("text") or ""
-                    cited = entry.get("evidence", entry.get("because_of", []))
-                    numbers = _numbers(" ".join(map(str, cited)) if isinstance(cited, list)
-                                       else str(cited))
-                    items.append((str(text), numbers, entry.get("importance")))
-                elif isinstance(entry, str):
-                    items.append((*_split_evidence(entry), None))
-        else:
-            for line in clean_free_text(reply, max_chars=8000).splitlines():
-                line = _BULLET_RE.sub("", line).strip()
-                if line:
-                    items.append((*_split_evidence(line), None))
+        try:
+            answer = self.reply_format.parse(
+                reply, prose=lambda text: {"insights": [
+                    line for line in clean_free_text(text, max_chars=8000).splitlines()
+                    if line.strip()]})
+        except ParseError as error:
+            raise ParseError(f"no insight citing a valid memory number: {error}") from None
         insights = []
-        for text, numbers, importance in items:
-            text = text.strip().strip("*_").strip()
-            ids = tuple(dict.fromkeys(self.records[k - 1].memory_id for k in numbers
-                                      if 1 <= k <= len(self.records)))
-            if not text or not ids:
+        for item in answer.insights:
+            text = item.insight.strip().strip("*_").strip()
+            ids = tuple(dict.fromkeys(self.records[k - 1].memory_id for k in item.evidence))
+            if not text:
                 continue
             cited = [r for r in self.records if r.memory_id in ids]
+            importance = item.importance
             rating = (round(importance)
                       if isinstance(importance, int | float) and 1 <= importance <= 10
                       else max(r.importance for r in cited))
             insights.append(Insight(text, ids, rating))
         if not insights:
-            raise ParseError(f"no insight citing a valid memory number; {hint}")
+            raise ParseError("no insight citing a valid memory number has words of its own; "
+                             f"reply with a JSON object like {self.reply_format.example()}")
         return insights[: self.n]
 
     def fallback(self) -> list[Insight]:
@@ -345,13 +340,19 @@ class WriteHeirSummary(Task):
         user = self.context.prompts.render(
             "heir_summary.txt", name=self.agent_id, heir=self.heir, max_words=max_words,
             memories=describe_memories(self.records, author=self.agent_id),
+            reply_format=self.reply_format.example(),
         )
         return [self.context.system_message(self.agent_id, self.persona),
                 {"role": "user", "content": user}]
 
+    @property
+    def reply_format(self) -> ReplyFormat:
+        return summary_format(self.context.config.summary_max_chars)
+
     def parse(self, reply: str) -> str:
-        return clean_free_text(reply, max_chars=self.context.config.summary_max_chars,
-                               json_keys=("summary", "advice"))
+        answer = self.reply_format.parse(reply, prose=lambda text: {"summary": text})
+        return clean_free_text(answer.summary, max_chars=self.context.config.summary_max_chars)
+
 
     def fallback(self) -> str:
         return self.context.rules.heir_summary(
@@ -363,15 +364,3 @@ class WriteHeirSummary(Task):
 
     def encode(self, decision: str) -> dict[str, Any]:
         return {"summary": decision}
-
-
-def _numbers(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", text)]
-
-
-def _split_evidence(line: str) -> tuple[str, list[int]]:
-    """'Bob is kind (because of 1, 3)' -> ('Bob is kind', [1, 3]); no citation -> []."""
-    match = _EVIDENCE_RE.search(line)
-    if match is None:
-        return line, []
-    return line[: match.start()].rstrip(" .:-—"), _numbers(match.group("numbers"))

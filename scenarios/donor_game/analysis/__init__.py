@@ -1,4 +1,5 @@
-"""The Donor Game's analysis: its tables, headline series, figures and report sections.
+"""The Donor Game's analysis: its tables, headline series, figures and report sections, and
+the metrics behind them (cooperation, reciprocity, reputation, punishment, per-round summaries).
 
 `ANALYSIS` is what the scenario declares on its `ScenarioSpec` (as
 "scenarios.donor_game.analysis:ANALYSIS", so that running the game never imports this
@@ -10,39 +11,70 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.run import Run
+from scenarios.donor_game.analysis.comparison import plot_comparison, plot_cooperation_across_seeds
+from scenarios.donor_game.analysis.cooperation import (
+    donation_fraction,
+    final_resources,
+    final_resources_of,
+    per_generation,
+)
+from scenarios.donor_game.analysis.heatmap import plot_gift_heatmap
+from scenarios.donor_game.analysis.punishment import punishment_use
+from scenarios.donor_game.analysis.reciprocity import (
+    DecisionsNotLogged,
+    Reciprocity,
+    gift_pairs,
+    missing_decisions,
+    pairs_from_run,
+    reciprocity,
+    reciprocity_by_generation,
+    with_donor,
+)
+from scenarios.donor_game.analysis.report import (
+    cooperation_section,
+    punishment_section,
+    reciprocity_section,
+)
+from scenarios.donor_game.analysis.reputation import (
+    gift_by_reputation,
+    reputation_bin,
+    target_class,
+)
+from scenarios.donor_game.analysis.rounds import (
+    draw_donor_game_figures,
+    generation_summary,
+    plot_donation_per_round,
+    plot_per_generation,
+    plot_resources_per_round,
+    round_summary,
+)
+from scenarios.donor_game.analysis.tables import game_table
 from scenarios.donor_game.tables import RUN_TABLES
-from sim.scenario_analysis import HeadlineSeries, RunFigure, ScenarioAnalysis
+from sim.scenario_analysis import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
+
+__all__ = [
+    "ANALYSIS", "DecisionsNotLogged", "Reciprocity", "donation_fraction",
+    "draw_donor_game_figures", "final_resources", "final_resources_of", "game_table",
+    "generation_summary", "gift_by_reputation", "gift_pairs", "missing_decisions",
+    "pairs_from_run", "per_generation", "plot_comparison", "plot_cooperation_across_seeds",
+    "plot_donation_per_round", "plot_gift_heatmap", "plot_per_generation",
+    "plot_resources_per_round", "punishment_use", "reciprocity", "reciprocity_by_generation",
+    "reputation_bin", "round_summary", "target_class", "with_donor",
+]
 
 
 def _donation_fraction(run: Run) -> pd.DataFrame:
-    from analysis.metrics.cooperation import donation_fraction
-
-    donations = run.table("donations")
+    donations = game_table(run, "donations")
     if donations.empty:
         return pd.DataFrame(columns=["generation", "value"])
     return donation_fraction(donations).rename("value").rename_axis("generation").reset_index()
 
 
 def _final_resources(run: Run) -> pd.DataFrame:
-    from analysis.metrics.cooperation import final_resources
-
     scores = run.generation_scores
     if scores.empty:
         return pd.DataFrame(columns=["generation", "value"])
     return final_resources(scores).rename("value").rename_axis("generation").reset_index()
-
-
-def _figure(name: str):
-    def draw(run: Run):
-        from analysis import donor_game
-
-        if name == "resources":
-            return donor_game.plot_resources_per_round(run)
-        if name == "donation":
-            return donor_game.plot_donation_per_round(run)
-        return donor_game.plot_per_generation(run)
-
-    return draw
 
 
 ANALYSIS = ScenarioAnalysis(
@@ -54,10 +86,16 @@ ANALYSIS = ScenarioAnalysis(
                        _final_resources),
     ),
     figures=(
-        RunFigure("resources_per_round.png", "resources after each round", _figure("resources")),
+        RunFigure("resources_per_round.png", "resources after each round",
+                  plot_resources_per_round),
         RunFigure("donation_per_round.png", "donation fraction in each round",
-                  _figure("donation")),
+                  plot_donation_per_round),
         RunFigure("per_generation.png", "final resources and donation fraction per generation",
-                  _figure("generation")),
+                  plot_per_generation),
+    ),
+    sections=(
+        ReportSection("cooperation", "Cooperation", cooperation_section),
+        ReportSection("reciprocity", "Reciprocity", reciprocity_section),
+        ReportSection("punishment", "Punishment", punishment_section),
     ),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 _THINK_BLOCK_RE = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
 
@@ -47,7 +48,15 @@ def normalise(text: str) -> str:
 
 
 def words_pattern(phrases: Sequence[str]) -> re.Pattern[str] | None:
-    """A case-insensitive whole-word pattern for phrases, longest first so they win overlaps."""
+    """A case-insensitive whole-word pattern for phrases, longest first so they win overlaps.
+
+    Cached: every reply of a run is read with the same few marker and option lists.
+    """
+    return _words_pattern(tuple(phrases))
+
+
+@lru_cache(maxsize=256)
+def _words_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
     cleaned = sorted({p.strip() for p in phrases if p.strip()}, key=len, reverse=True)
     if not cleaned:
         return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from sim.llm.parsing._common import strip_thinking
 
-__all__ = ["find_json_object", "strip_code_fences"]
+__all__ = ["find_json_object", "json_objects", "lookup_key", "strip_code_fences"]
 
 
 # How many "{" positions `find_json_object` tries: bounds the work on a runaway reply full of
@@ -161,7 +161,7 @@ def json_objects(text: str) -> Iterator[dict[str, Any]]:
         yield obj
 
 
-def _lookup_key(obj: dict[str, Any], keys: Sequence[str]) -> tuple[str, Any] | None:
+def lookup_key(obj: dict[str, Any], keys: Sequence[str]) -> tuple[str, Any] | None:
     """The value of the first of `keys` (case-insensitive) in obj, searching shallow levels first.
 
     Nested objects are searched because models like `{"decision": {"percent": 30}}`; the
@@ -191,7 +191,7 @@ def keyed_value(text: str, keys: Sequence[str]) -> tuple[str, Any] | None:
         return None
     found = None
     for obj in json_objects(text):
-        hit = _lookup_key(obj, keys)
+        hit = lookup_key(obj, keys)
         if hit is not None:
             found = hit
     return found

@@ -19,11 +19,12 @@ from sim.llm.parsing._common import FILLER_RE, fmt, normalise, strip_thinking, w
 from sim.llm.parsing.json_objects import keyed_value
 from sim.tasks import ParseError
 
-__all__ = ["DEFAULT_NUMBER_MARKERS", "parse_number"]
+__all__ = ["DEFAULT_NUMBER_MARKERS", "number_in_text", "parse_number"]
 
 
-#: Words after which a number is taken as the answer (see `parse_number`).
-DEFAULT_NUMBER_MARKERS: tuple[str, ...] = ("answer", "final answer", "donate", "give", "donation")
+#: Words after which a number is taken as the answer (see `parse_number`). Generic on purpose: a
+#: scenario adds the verbs of its own question ("donate", "contribute") as `answer_markers`.
+DEFAULT_NUMBER_MARKERS: tuple[str, ...] = ("answer", "final answer")
 
 # A number as written. The look-behind keeps digits inside words ("a0"), decimals, lists and
 # fractions from starting a token; the body deliberately swallows "1,000", "0,5", "1/2" and
@@ -283,6 +284,24 @@ def _from_json_value(key: str, value: Any, high: float, hint: str) -> _Number:
                 raise ParseError(f"{number.problem}; {hint}")
             return number
     raise ParseError(f'"{key}" must be a number, got {json.dumps(value)}; {hint}')
+
+
+def number_in_text(text: str, *, high: float = math.inf) -> float | None:
+    """The one number a short text such as a JSON string value ("40%", "about 30") holds.
+
+    For readers that found a value under the right key but as text: None when the text holds
+    no number, several different ones, or one that could be misread ("0,5", "1/2"), so the
+    caller reports the value as it was written. "all" means `high`, as in `parse_number`.
+    """
+    text = normalise(text)
+    number = _whole_number(text, high)
+    if number is None:
+        candidates = _all_numbers(text)
+        if len({n.text if n.problem else n.value for n in candidates}) == 1:
+            number = candidates[0]
+    if number is None or number.problem:
+        return None
+    return number.value
 
 
 def _reject_alternatives(body: str, number: _Number, hint: str) -> None:

@@ -40,7 +40,7 @@ def _group_values(frame: pd.DataFrame, by: str | None) -> list:
 
 
 #: Keys whose values name themselves (a model, a brain mix); other values need their key.
-SELF_NAMING_KEYS = frozenset({"model", "brains"})
+SELF_NAMING_KEYS = frozenset({"model", "brains", "group"})  # a report's group names its keys
 
 
 def group_label(by: str | None, group: object) -> str:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis.metrics.inequality import gini_by_generation
 from analysis.run import Run
+from scenarios.donor_game.analysis.tables import game_table
 
 
 def gift_share(donations: pd.DataFrame) -> pd.Series:
@@ -51,13 +52,12 @@ def final_resources(generation_scores: pd.DataFrame) -> pd.Series:
 
 def per_generation(run: Run) -> pd.DataFrame:
     """Donation fraction, final resources and their Gini, one row per generation."""
-    from analysis.donor_game import game_table
-
     donations, scores = game_table(run, "donations"), run.generation_scores
     parts = [
         donation_fraction(donations) if not donations.empty else None,
         final_resources(scores) if not scores.empty else None,
-        gini_by_generation(scores) if not scores.empty else None,
+        gini_by_generation(scores.assign(final=final_resources_of(scores)), "final")
+        if not scores.empty else None,
     ]
     frame = pd.concat([p for p in parts if p is not None], axis=1)
     frame = frame.reindex(columns=["donation_fraction", "final_resources", "gini"])

@@ -21,9 +21,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis import _plotting as plot
-from analysis.metrics.cooperation import final_resources_of
 from analysis.run import Run, load
-from scenarios.donor_game.tables import RUN_TABLES
+from scenarios.donor_game.analysis.cooperation import final_resources_of
+from scenarios.donor_game.analysis.tables import game_table
 
 ROUND_KEYS = ["generation", "game", "round"]
 ROUND_COLUMNS = [
@@ -42,14 +42,6 @@ FIGURE_FILES = ("resources_per_round.png", "donation_per_round.png", "per_genera
 RESOURCES_LABEL = "resources (units)"
 FRACTION_LABEL = "share of resources given"
 STEP_LABEL = "round (global, across games and generations)"
-
-
-def game_table(run: Run, name: str) -> pd.DataFrame:
-    """One of the game's tables, with its columns even where the run never wrote it (or its
-    store does not say it is a Donor Game run)."""
-    if name in run.tables():
-        return run.table(name)
-    return pd.DataFrame(columns=list(RUN_TABLES[name]))
 
 
 # -- summaries -----------------------------------------------------------------------------

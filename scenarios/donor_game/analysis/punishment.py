@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.metrics.reputation import TARGET_CLASSES, target_class
+from scenarios.donor_game.analysis.reputation import TARGET_CLASSES, target_class
 
 COLUMNS = ["acts", "punishments", "rate", "share"]
 

@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis import _plotting as plot
-from analysis.metrics.reputation import BIN_LABELS, gift_by_reputation
+from scenarios.donor_game.analysis.reputation import BIN_LABELS, gift_by_reputation
 
 
 def plot_gift_heatmap(

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.metrics.cooperation import gift_share
 from analysis.run import Run
+from scenarios.donor_game.analysis.cooperation import gift_share
+from scenarios.donor_game.analysis.tables import game_table
 
 PAIR_COLUMNS = [
     "generation", "game", "round", "donor", "recipient", "recipient_last",
@@ -95,8 +96,6 @@ def pairs_from_run(run: Run) -> pd.DataFrame:
     missing = missing_decisions(run)
     if missing is not None:
         warnings.warn(missing, DecisionsNotLogged, stacklevel=2)
-    from analysis.donor_game import game_table
-
     return gift_pairs(run.decisions, game_table(run, "donations"))
 
 
