@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import analysis
 from sim.cli import main
 from sim.export import export_run
 from sim.scaffold import placeholders
@@ -118,12 +117,6 @@ def test_its_report_is_written(used: dict) -> None:
     assert (used["run_dir"] / "report.html").is_file()
 
 
-@pytest.mark.skipif(
-    not hasattr(analysis, "draw_run_figures"),
-    reason="societas report shows only the Donor Game's sections here: it needs the report "
-    "for any scenario (issue11-analysis after its interface commit: analysis.draw_run_figures "
-    "and analysis/report.py), not yet on main",
-)
 def test_its_report_shows_its_headline_and_figure(used: dict) -> None:
     html = (used["run_dir"] / "report.html").read_text()
     assert "share of hunters hunting the stag" in html  # its headline series, by its label
