@@ -20,6 +20,8 @@ The core, in the order a run meets it:
 - `prompting`: prompt templates as plain files a user can override;
 - `store`: `RunStore`, one SQLite file per run, one transaction per round;
 - `runner`, `replay`: `run_scenario`, `resume_run` and `replay_run`;
+- `export`, `config_docs`, `scaffold`: a run's tables as CSV/Parquet (`export_run`), every
+  config key documented (`societas show-config`), a new scenario package (`new-scenario`);
 - `cli`: the `societas` command; `errors`: the one-line `UserError`; `capacity`, `runlock`,
   `progress`: refusing a run that cannot fit, one writer per run, the progress display.
 
@@ -55,6 +57,7 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.store": ("RunStore", "snapshot"),
     "sim.runner": ("RunOptions", "RunResult", "resume_run", "run_scenario"),
     "sim.replay": ("ReplayResult", "replay_run"),
+    "sim.export": ("export_run",),
     "sim.errors": ("UserError",),
     "sim.llm.settings": ("LLMSettings",),
     "sim.llm.gateway": ("Budget", "Gateway"),

@@ -1,4 +1,4 @@
-"""The `societas` command: run, resume, list and report scenarios.
+"""The `societas` command: run, resume, list, report, export and write scenarios.
 
 Errors a user can fix (unknown scenario, bad flag or config key, unusable path, damaged store,
 busy run, unreachable model) print one line that names the problem and exit with status 2; a
@@ -140,7 +140,38 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path, nargs="+", metavar="RUN_DIR")
     report.add_argument("--out", type=Path, help="report file (.html) or directory "
                         "(default: RUN_DIR/report.html; several runs: their parent directory)")
+    _add_authoring_commands(commands)
     return parser
+
+
+def _add_authoring_commands(commands: argparse._SubParsersAction) -> None:
+    """show-config, export and new-scenario: their logic lives in modules of their own."""
+    show = commands.add_parser(
+        "show-config", help="every config key of a scenario: name, type, default and meaning"
+    )
+    show.add_argument("scenario", help="scenario name (see `societas list`)")
+    show.add_argument("--format", choices=("text", "toml"), default="text",
+                      help="text: a reference (default); toml: a complete, commented config "
+                      "file for `societas run SCENARIO --config FILE`")
+
+    export = commands.add_parser(
+        "export", help="write a run's tables as CSV or Parquet files, one file per table"
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    export.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                        help="csv (default) or parquet (needs pyarrow: the 'export' extra)")
+    export.add_argument("--out", type=Path, metavar="DIR",
+                        help="directory for the files (default: RUN_DIR/export)")
+    export.add_argument("--tables", metavar="A,B",
+                        help="only these tables, comma-separated (default: every table)")
+
+    new = commands.add_parser(
+        "new-scenario", help="write a working scenario package to start a new game from"
+    )
+    new.add_argument("name", help="the scenario's name, e.g. stag-hunt (letters, digits, "
+                     "- or _, starting with a letter)")
+    new.add_argument("--dir", type=Path, default=Path("."), metavar="PATH",
+                     help="where to create the package's folder (default: here)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +204,8 @@ def _main(argv: list[str] | None) -> int:
             return 0
         if args.command == "report":
             return _report(args.run_dir, args.out)
+        if args.command in ("show-config", "export", "new-scenario"):
+            return _authoring(args)
     except (UserError, UnknownScenario) as error:
         print(f"societas: error: {_message(error)}", file=sys.stderr)
         return EXIT_USAGE
@@ -354,6 +387,26 @@ def _report(run_dirs: list[Path], out: Path | None = None) -> int:
         for path in drawn:
             print(f"figure: {path}")
     print(f"report: {write_report(run_dirs, out)}")
+    return 0
+
+
+def _authoring(args: argparse.Namespace) -> int:
+    if args.command == "show-config":
+        from sim.config_docs import show_config
+
+        print(show_config(args.scenario, args.format), end="")
+    elif args.command == "export":
+        from sim.export import export_run, parse_tables
+
+        tables = parse_tables(args.tables) if args.tables is not None else None
+        for path in export_run(args.run_dir, args.out, format=args.format, tables=tables):
+            print(f"wrote {path}")
+    else:
+        from sim.scaffold import new_scenario
+
+        created = new_scenario(args.name, args.dir)
+        print(f"wrote {created}: edit its README.md to start; install it with "
+              f"pip install -e {created}")
     return 0
 
 
