@@ -24,6 +24,7 @@ from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
+from sim.sweep_cli import add_sweep_parser
 
 if TYPE_CHECKING:
     from sim.runner import RunOptions, RunResult
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="report file (.html) or directory "
                         "(default: RUN_DIR/report.html; several runs: their parent directory)")
     _add_authoring_commands(commands)
+    add_sweep_parser(commands, _positive)
     return parser
 
 
@@ -195,6 +197,11 @@ def _main(argv: list[str] | None) -> int:
             with _sigterm_stops_the_run() as terminated:
                 return _run(args, terminated) if args.command == "run" else _resume(
                     args, terminated)
+        if args.command == "sweep":
+            from sim.sweep_cli import sweep_command
+
+            with _sigterm_stops_the_run():
+                return sweep_command(args)
         if args.command == "replay":
             return _replay(args.run_dir)
         if args.command == "inspect":
