@@ -2,7 +2,7 @@
 
 `sim.sweeps` names each run's directory after its swept values and lists them in `sweep.json`;
 this reads that index, so a sweep's conditions are columns even for nested config keys
-(`memory.k`), which the per-run config tags of `load_many` leave out.
+(`memory_settings.preset`), which the per-run config tags of `load_many` leave out.
 """
 
 from __future__ import annotations
