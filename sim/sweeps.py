@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sim.config import ConfigError, describe_validation_error, read_config_file
-from sim.errors import UserError, describe_os_error
+from sim.errors import Terminated, UserError, describe_os_error
 from sim.executors import Executor, RunOutcome, RunSpec, make_executor
 from sim.registry import get_scenario
 
@@ -215,7 +215,8 @@ def run_sweep(
     """Run every planned run not finished yet, updating `sweep.json` as each run ends.
 
     Returns the outcomes in plan order ('skipped' for runs that had finished before). A Ctrl-C
-    stops the sweep cleanly: runs in progress are marked interrupted and resume next time.
+    (or SIGTERM) stops the sweep: the index marks runs without an outcome interrupted (they have
+    a store, so the next invocation resumes them) or pending, and the exception goes on up.
     """
     _check_same_sweep(plan)
     runner = make_executor(executor, workers)
@@ -247,21 +248,28 @@ def run_sweep(
                 on_outcome(outcome, done, len(plan.specs))
             if outcome.status == "interrupted":  # Ctrl-C or SIGTERM reached a run: stop here
                 raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        for spec in todo:
+    except (KeyboardInterrupt, Terminated):
+        for spec in todo:  # runs whose outcome never came back: ask their stores
             if spec.name not in outcomes:
-                started = (Path(spec.run_dir) / "run.sqlite").is_file()
-                plan.statuses[spec.name] = {"status": "interrupted" if started else "pending"}
+                plan.statuses[spec.name] = {"status": _stored_status(Path(spec.run_dir))}
         plan.write_index()
         raise
     return [outcomes[spec.name] for spec in plan.specs]
 
 
 def _finished(run_dir: Path) -> bool:
+    return _stored_status(run_dir) == "finished"
+
+
+def _stored_status(run_dir: Path) -> str:
+    """'finished' or 'interrupted' by the run's own store (which a run commits before its
+    outcome reaches the sweep); 'pending' for a run not started."""
     from sim.store import peek_meta
 
     store = run_dir / "run.sqlite"
-    return store.is_file() and peek_meta(store, "status") == "finished"
+    if not store.is_file():
+        return "pending"
+    return "finished" if peek_meta(store, "status") == "finished" else "interrupted"
 
 
 def outcomes_frame(plan: SweepPlan, outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
