@@ -202,8 +202,8 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "sweep":
             from sim.sweep_cli import sweep_command
 
-            with _sigterm_stops_the_run():
-                return sweep_command(args)
+            with _sigterm_stops_the_run() as terminated:
+                return sweep_command(args, terminated)
         if args.command == "replay":
             return _replay(args.run_dir)
         if args.command == "inspect":

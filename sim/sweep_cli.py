@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from sim.errors import UserError
+from sim.errors import Terminated, UserError
 from sim.executors import EXECUTORS, RunOutcome
 
 EXIT_RUNS_FAILED = 1
@@ -52,7 +52,18 @@ def add_sweep_parser(commands: argparse._SubParsersAction, positive: Any) -> Non
     sweep.add_argument("--quiet", action="store_true", help="no progress line")
 
 
-def sweep_command(args: argparse.Namespace) -> int:
+def sweep_command(args: argparse.Namespace, terminated: list[bool] | None = None) -> int:
+    """Plan, run and account for the sweep; `terminated[0]` says whether SIGTERM came (a run
+    it stopped ends the sweep as an interruption, reported as SIGTERM's)."""
+    try:
+        return _sweep(args)
+    except KeyboardInterrupt:
+        if terminated and terminated[0]:
+            raise Terminated from None
+        raise
+
+
+def _sweep(args: argparse.Namespace) -> int:
     from sim.config import parse_override
     from sim.sweeps import parse_grid, parse_seeds, plan_sweep, read_sweep_file, run_sweep
 

@@ -1,6 +1,7 @@
-"""A `societas sweep` on the pool stopped from outside (Ctrl-C to the whole process group, as a
-terminal sends it) exits 130, and the same command then completes it without redoing a
-finished run, to the stores of an uninterrupted sweep."""
+"""A `societas sweep` stopped from outside (Ctrl-C to the whole process group of a pool sweep,
+as a terminal sends it; SIGTERM to an inline sweep's process) exits 130 or 143, and the same
+command then completes it without redoing a finished run, to the stores of an uninterrupted
+sweep."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from sim.sweeps import sweep
 ARGS = ["--seeds", "0..3", "--set", "agents=24", "--set", "generations=10"]
 
 
-def sweep_command(out: Path) -> list[str]:
+def sweep_command(out: Path, executor: str) -> list[str]:
     return [sys.executable, "-m", "sim.cli", "sweep", "donor-game", *ARGS, "--out", str(out),
-            "--executor", "pool", "--workers", "2"]
+            "--executor", executor, "--workers", "2"]
 
 
 def statuses(out: Path) -> list[str]:
@@ -33,9 +34,12 @@ def statuses(out: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_a_pool_sweep_and_the_same_command_completes_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("executor", "signum", "whole_group", "code"), [
+    ("pool", signal.SIGINT, True, 130), ("inline", signal.SIGTERM, False, 143)])
+def test_a_stopped_sweep_exits_cleanly_and_the_same_command_completes_it(
+        tmp_path: Path, executor: str, signum: int, whole_group: bool, code: int) -> None:
     out = tmp_path / "s"
-    process = subprocess.Popen(sweep_command(out), stdout=subprocess.PIPE,
+    process = subprocess.Popen(sweep_command(out, executor), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -43,13 +47,16 @@ def test_ctrl_c_stops_a_pool_sweep_and_the_same_command_completes_it(tmp_path: P
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no run finished in time"
             time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGINT)
+        if whole_group:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
         _, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     assert "Traceback" not in stderr
     stopped = statuses(out)
     assert "finished" in stopped and set(stopped) != {"finished"}, stopped
@@ -58,7 +65,7 @@ def test_ctrl_c_stops_a_pool_sweep_and_the_same_command_completes_it(tmp_path: P
                 if run["status"] == "finished"]
     before = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in finished}
 
-    completed = subprocess.run([*sweep_command(out), "--quiet"], capture_output=True,
+    completed = subprocess.run([*sweep_command(out, executor), "--quiet"], capture_output=True,
                                text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.count("finished (before)") == len(finished)
