@@ -132,7 +132,7 @@ def _assign(data: dict[str, Any], key: str, value: Any) -> None:
 def plan_sweep(
     scenario: str,
     *,
-    seeds: Iterable[int] = (0,),
+    seeds: Iterable[int] | str = (0,),
     grid: dict[str, Sequence[Any]] | None = None,
     models: Sequence[str | None] = (),
     fixed: dict[str, Any] | None = None,
@@ -148,7 +148,8 @@ def plan_sweep(
     spec = get_scenario(scenario)
     grid = dict(grid or {})
     fixed = dict(fixed or {})
-    seeds = list(dict.fromkeys(int(s) for s in seeds))
+    seeds = parse_seeds(seeds) if isinstance(seeds, str) else list(
+        dict.fromkeys(int(s) for s in seeds))
     if not seeds:
         raise UserError("a sweep needs at least one seed")
     for key in ("seed", "model"):
@@ -287,7 +288,7 @@ def outcomes_frame(plan: SweepPlan, outcomes: Sequence[RunOutcome]) -> pd.DataFr
 def sweep(
     scenario: str,
     *,
-    seeds: Iterable[int] = (0,),
+    seeds: Iterable[int] | str = (0,),
     grid: dict[str, Sequence[Any]] | None = None,
     models: Sequence[str | None] = (),
     fixed: dict[str, Any] | None = None,
@@ -298,8 +299,9 @@ def sweep(
 ) -> pd.DataFrame:
     """Run a sweep from Python and get a tidy frame, one row per run (like Mesa's batch_run).
 
-    `grid` maps config keys (dotted for nested ones) to the values to try; `fixed` sets keys for
-    every run. Re-running it with the same `out` skips finished runs and resumes the rest.
+    `seeds` is an iterable or a string like '0..19'; `grid` maps config keys (dotted for nested
+    ones) to the values to try; `fixed` sets keys for every run. Re-running it with the same
+    `out` skips finished runs and resumes the rest.
     """
     plan = plan_sweep(scenario, seeds=seeds, grid=grid, models=models, fixed=fixed,
                       config_file=config_file, out=out)

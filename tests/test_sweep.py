@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import sim
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.cli import main
 from sim.config import ConfigError
@@ -47,6 +48,8 @@ def test_a_plan_names_each_run_after_its_swept_values_and_travels_as_plain_data(
         tmp_path: Path) -> None:
     plan = plan_sweep("donor-game", seeds=[0, 1], grid=GRID, fixed=FIXED, out=tmp_path)
     assert len(plan.specs) == 8 and plan.swept == ["punishment", "generations", "seed"]
+    assert plan_sweep("donor-game", seeds="0..1", grid=GRID, fixed=FIXED,
+                      out=tmp_path).specs == plan.specs
     names = [spec.name for spec in plan.specs]
     assert len(set(names)) == 8 and "punishment-costly__generations-2__seed-1" in names
     spec = plan.specs[-1]
@@ -71,6 +74,7 @@ def test_an_invalid_grid_value_is_refused_before_any_run_starts(tmp_path: Path, 
 
 
 def test_inline_and_pool_sweeps_write_identical_stores(tmp_path: Path) -> None:
+    assert sim.sweep is sweep  # the public name
     inline = sweep("donor-game", seeds=[0, 1], grid=GRID, fixed=FIXED, out=tmp_path / "inline",
                    executor="inline")
     pooled = sweep("donor-game", seeds=[0, 1], grid=GRID, fixed=FIXED, out=tmp_path / "pool",
