@@ -44,8 +44,9 @@ def main() -> None:
         sequential, expected = timed_sweep(Path(tmp) / "inline", "inline", args)
         pooled, stores = timed_sweep(Path(tmp) / "pool", "pool", args)
     assert stores == expected, "the pool wrote different stores"
+    workers = min(args.workers, 8)
     print(f"8 runs ({args.agents} agents, {args.generations} generations, rule brains): "
-          f"sequential {sequential:.2f} s, pool of {min(args.workers, 8)} workers "
+          f"sequential {sequential:.2f} s, pool of {workers} worker{'s' * (workers != 1)} "
           f"{pooled:.2f} s (load average {os.getloadavg()[0]:.1f})")
     print(f"sweep_pool_speedup {sequential / pooled:.2f}")
 
