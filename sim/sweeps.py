@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sim.config import ConfigError, describe_validation_error, read_config_file
+from sim.config import SECRET_INPUTS, ConfigError, describe_validation_error, read_config_file
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.executors import Executor, RunOutcome, RunSpec, make_executor
 from sim.registry import get_scenario
@@ -54,7 +54,8 @@ class SweepPlan:
         runs = []
         for spec in self.specs:
             entry = {"name": spec.name, "dir": spec.name, "values": spec.values,
-                     "status": "pending", "wall_s": 0.0, "message": ""}
+                     "config_digest": config_digest(spec.config), "status": "pending",
+                     "wall_s": 0.0, "message": ""}
             entry.update(self.statuses.get(spec.name, {}))
             runs.append(entry)
         return {"scenario": self.scenario, "swept": self.swept, "fixed": self.fixed,
@@ -66,6 +67,18 @@ class SweepPlan:
         temporary = path.with_name(f".{INDEX_FILENAME}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps(self.index(), indent=2, sort_keys=True) + "\n")
         os.replace(temporary, path)
+
+
+#: Keys that say how a run reaches its model, not what it computes: a sweep may be resumed with
+#: them changed (a local server on another port, a longer timeout).
+TRANSPORT_KEYS = frozenset({"api_base", "api_key_env", "timeout_s", "max_concurrency",
+                            "outage_patience_s"})
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    """What a run computes from, in 12 hex digits, to tell a resumed sweep from another."""
+    kept = {k: v for k, v in config.items() if k not in TRANSPORT_KEYS}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -177,7 +190,8 @@ def plan_sweep(
         try:
             config = spec.config_type.model_validate(data)
         except ValidationError as error:
-            raise ConfigError(f"run {name}: {describe_validation_error(error, spec.config_type)}"
+            shown = run_name({k: v for k, v in values.items() if k not in SECRET_INPUTS})
+            raise ConfigError(f"run {shown}: {describe_validation_error(error, spec.config_type)}"
                               ) from None
         if name in names:  # two values that read the same once made file-name safe
             name += "-" + hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:6]
@@ -201,6 +215,12 @@ def _check_same_sweep(plan: SweepPlan) -> None:
         raise UserError(f"{plan.out} holds a different sweep ({len(names)} runs of "
                         f"{existing.get('scenario')}); choose another --out, or repeat that "
                         "sweep's arguments to resume it")
+    digests = {spec.name: config_digest(spec.config) for spec in plan.specs}
+    for run in existing["runs"]:
+        if run.get("config_digest", digests[run["name"]]) != digests[run["name"]]:
+            raise UserError(f"run {run['name']} of the sweep in {plan.out} was planned with "
+                            "another config (a changed --set or --config file); a sweep "
+                            "resumes only with its own, so choose another --out")
     for run in existing["runs"]:  # what earlier invocations recorded, e.g. a finished run's time
         plan.statuses[run["name"]] = {k: run[k] for k in ("status", "wall_s", "message")
                                       if k in run}

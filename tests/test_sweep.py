@@ -184,6 +184,10 @@ def test_cli_sweep_from_a_sweep_file_reports_each_run_and_fails_if_one_failed(
     # A different sweep may not take over the directory.
     code = main(["sweep", "donor-game", "--seeds", "0..2", "--out", str(out), "--quiet"])
     assert code == 2 and "holds a different sweep" in capsys.readouterr().err
+    # Nor may the same runs with another config: finished runs would mix two conditions.
+    code = main(["sweep", "--sweep-file", str(sweep_file), "--out", str(out), "--quiet",
+                 "--set", "endowment=20"])
+    assert code == 2 and "planned with another config" in capsys.readouterr().err
     # The same sweep, once the obstacle is gone, runs only what is missing.
     (out / "punishment-costly__seed-1").unlink()
     code = main(["sweep", "--sweep-file", str(sweep_file), "--out", str(out), "--quiet",
