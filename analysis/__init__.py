@@ -2,7 +2,8 @@
 
 `load(run_dir)` gives a `Run` whose tables are pandas DataFrames; `load_many(runs, what)` pools
 a table or a per-run summary of several runs into one frame tagged with each run's seed, model
-and parameters. `analysis.metrics` and `analysis.figures` hold what every scenario shares
+and parameters; `load_sweep(sweep_dir)` reads a sweep's runs with its swept keys as columns.
+`analysis.metrics` and `analysis.figures` hold what every scenario shares
 (survival, lineage, strategy texts, inequality, LLM calls), `analysis.scenario` the grouping of
 runs and the strategy palette, and `analysis.report` the HTML report (`societas report`). What
 is particular to a scenario it declares in a `sim.ScenarioAnalysis` (the Donor Game's is in
@@ -15,9 +16,10 @@ from pathlib import Path
 
 from analysis.many import load_many, run_info, runs_table
 from analysis.run import Run, load
+from analysis.sweep import Sweep, load_sweep
 
-__all__ = ["Run", "draw_run_figures", "load", "load_many", "run_info", "runs_table",
-           "write_report"]
+__all__ = ["Run", "Sweep", "draw_run_figures", "load", "load_many", "load_sweep", "run_info",
+           "runs_table", "write_report"]
 
 
 def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) -> Path:

@@ -46,6 +46,7 @@ from analysis.scenario import (
     report_context,
     strategy_labels,
 )
+from analysis.sweep import expand_sweeps
 from sim.llm.redaction import scrub
 
 REPORT_NAME = "report.html"
@@ -73,9 +74,10 @@ def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) 
     """Write the HTML report of `run_dirs` and return its path.
 
     `out` is a file (ending in .html) or a directory to put `report.html` in; by default the
-    report goes beside the run (`default_path`).
+    report goes beside the run (`default_path`; a sweep's goes in the sweep directory). A sweep
+    directory among `run_dirs` stands for the runs it holds.
     """
-    dirs = [Path(d) for d in run_dirs]
+    dirs = expand_sweeps(run_dirs)  # a sweep directory stands for its runs
     if not dirs:
         raise ValueError("a report needs at least one run directory")
     runs = [as_run(d) for d in dirs]  # FileNotFoundError for a path that is not a run

@@ -24,6 +24,7 @@ from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
+from sim.sweep_cli import add_sweep_parser
 
 if TYPE_CHECKING:
     from sim.runner import RunOptions, RunResult
@@ -135,12 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--limit", type=_positive, default=50, help="memories shown per kind")
 
     report = commands.add_parser(
-        "report", help="write an HTML report of one or more runs (and redraw their figures)"
+        "report", help="write an HTML report of one or more runs or sweeps (and redraw their "
+        "figures)"
     )
-    report.add_argument("run_dir", type=Path, nargs="+", metavar="RUN_DIR")
+    report.add_argument("run_dir", type=Path, nargs="+", metavar="RUN_DIR",
+                        help="a run directory, or a sweep directory for all its runs")
     report.add_argument("--out", type=Path, help="report file (.html) or directory "
                         "(default: RUN_DIR/report.html; several runs: their parent directory)")
     _add_authoring_commands(commands)
+    add_sweep_parser(commands, _positive)
     return parser
 
 
@@ -195,6 +199,11 @@ def _main(argv: list[str] | None) -> int:
             with _sigterm_stops_the_run() as terminated:
                 return _run(args, terminated) if args.command == "run" else _resume(
                     args, terminated)
+        if args.command == "sweep":
+            from sim.sweep_cli import sweep_command
+
+            with _sigterm_stops_the_run() as terminated:
+                return sweep_command(args, terminated)
         if args.command == "replay":
             return _replay(args.run_dir)
         if args.command == "inspect":
@@ -378,7 +387,11 @@ def _report(run_dirs: list[Path], out: Path | None = None) -> int:
     from analysis import draw_run_figures
     from analysis.report import write_report
     from analysis.run import load
+    from analysis.sweep import expand_sweeps
 
+    run_dirs = expand_sweeps(run_dirs)  # a sweep directory stands for its runs
+    if not run_dirs:
+        raise UserError("no runs to report: the sweep has not started any run yet")
     for run_dir in run_dirs:
         run = load(run_dir)
         drawn = draw_run_figures(run_dir)

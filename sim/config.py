@@ -146,20 +146,7 @@ def load_config(
     values: dict[str, Any] | None = None,
 ) -> RunConfig:
     """Build a validated config: defaults ← file ← `values` (CLI flags) ← `--set` overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except IsADirectoryError:
-            raise ConfigError(f"config file {path} is a directory, not a TOML file") from None
-        except OSError as error:
-            raise ConfigError(f"cannot read config file {path}: {describe_os_error(error)}"
-                              ) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    data: dict[str, Any] = read_config_file(path) if path is not None else {}
     for key, value in (values or {}).items():
         if value is not None:
             data[key] = value
@@ -175,6 +162,23 @@ def load_config(
         return config_type.model_validate(data)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error, config_type)) from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A config file's keys as written (defaults not filled in: a sweep sets more keys, and
+    defaults that depend on them, like `brains` on `model`, must be derived afterwards)."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, not a TOML file") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {describe_os_error(error)}"
+                          ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
 
 
 def describe_validation_error(error: ValidationError, config_type: type[BaseModel]) -> str:

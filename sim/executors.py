@@ -1,0 +1,191 @@
+"""Where a sweep's runs execute: this process, a local process pool, later a Ray cluster.
+
+An executor maps `RunSpec`s (plain data) to `RunOutcome`s (plain data), yielding each outcome
+as its run ends, in whatever order runs end. That is the whole interface, so an executor that
+ships specs to other machines (Ray) needs nothing from the sweep but the specs: every run
+writes only its own directory, and the response cache is the run's own, as in `societas run`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sim.errors import UserError
+
+STORE_FILENAME = "run.sqlite"  # sim.store's; not imported so that workers start light
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep as plain data: it pickles and turns into JSON, so it can travel."""
+
+    name: str
+    scenario: str
+    config: dict[str, Any]  # the resolved, validated config (`model_dump(mode="json")`)
+    run_dir: str
+    values: dict[str, Any] = field(default_factory=dict)  # the swept values naming the run
+    use_cache: bool = True
+    replay_only: bool = False
+    max_cost_usd: float | None = None
+    max_calls: int | None = None
+    figures: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How one run of a sweep went, as plain data."""
+
+    name: str
+    run_dir: str
+    status: str  # a RunResult status, or 'skipped' (finished before this sweep started)
+    wall_s: float = 0.0
+    message: str = ""
+    calls: int = 0
+    resumed: bool = False
+
+
+class Executor(Protocol):
+    """Runs specs and yields their outcomes as the runs end (in any order)."""
+
+    def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]: ...
+
+
+def execute_spec(spec: RunSpec) -> RunOutcome:
+    """Run (or resume) one spec to its end; never raises for a run that merely went wrong.
+
+    A directory whose store says the run finished is left byte for byte as it is; one with a
+    store that stopped early is resumed; anything else starts fresh.
+    """
+    from sim.llm.gateway import Budget
+    from sim.registry import get_scenario
+    from sim.runner import RunOptions, resume_run, run_scenario
+    from sim.store import peek_meta
+
+    run_dir = Path(spec.run_dir)
+    store = run_dir / STORE_FILENAME
+    options = RunOptions(
+        use_cache=spec.use_cache, replay_only=spec.replay_only, progress=False,
+        figures=spec.figures,
+        budget=Budget(max_cost_usd=spec.max_cost_usd, max_calls=spec.max_calls),
+    )
+    try:
+        if store.is_file() and peek_meta(store, "status") == "finished":
+            return RunOutcome(spec.name, spec.run_dir, "skipped")
+        if store.is_file() and peek_meta(store, "scenario"):
+            result = resume_run(run_dir, options)
+            resumed = True
+        else:
+            if store.is_file():  # killed before it recorded anything: nothing to keep
+                store.unlink()
+            scenario = get_scenario(spec.scenario)
+            config = scenario.config_type.model_validate(spec.config)
+            result = run_scenario(scenario, config, run_dir=run_dir, options=options)
+            resumed = False
+    except (UserError, LookupError, OSError, sqlite3.Error, ValueError) as error:
+        return RunOutcome(spec.name, spec.run_dir, "failed", message=_one_line(error))
+    except Exception as error:  # a bug or a fatal model error: the other runs go on
+        return RunOutcome(spec.name, spec.run_dir, "failed",
+                          message=f"{type(error).__name__}: {_one_line(error)}")
+    return RunOutcome(spec.name, spec.run_dir, result.status, round(result.wall_s, 3),
+                      result.message, result.stats.calls, resumed)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error.args[0]) if isinstance(error, LookupError) and error.args else str(error)
+    return " ".join(text.split())
+
+
+class InlineExecutor:
+    """Runs one spec after another in this process: no start-up cost, easy to debug."""
+
+    def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]:
+        for spec in specs:
+            yield execute_spec(spec)
+
+
+class PoolExecutor:
+    """Runs specs in a pool of local worker processes, one run per worker at a time.
+
+    Workers are forked from a single-threaded parent on Linux (they start with its imports:
+    seconds saved per worker) and spawned otherwise, since forking a process with threads (a
+    notebook's, a test server's, litellm's) can copy a lock some other thread holds. An idle
+    worker ignores Ctrl-C; a worker in a run turns it into the run's clean, resumable
+    interruption, like `societas run`.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+
+    def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]:
+        if not specs:
+            return
+        context = multiprocessing.get_context(_start_method())
+        pool = ProcessPoolExecutor(min(self.workers, len(specs)), mp_context=context,
+                                   initializer=_ignore_sigint)
+        pending: set[Future[RunOutcome]] = set()
+        try:
+            with warnings.catch_warnings():
+                # Python warns at any fork of a process with OS threads; ours, when it forks,
+                # are OpenBLAS's (numpy's, scipy's), which re-initialise after a fork.
+                warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead",
+                                        category=DeprecationWarning)
+                pending = {pool.submit(_execute_in_worker, spec) for spec in specs}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_method() -> str:
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _execute_in_worker(spec: RunSpec) -> RunOutcome:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return execute_spec(spec)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+EXECUTORS = ("inline", "pool")
+
+
+def make_executor(name: str | Executor = "pool", workers: int | None = None) -> Executor:
+    """An executor by name ('inline' or 'pool'), or the executor object given."""
+    if not isinstance(name, str):
+        return name
+    if name == "inline":
+        return InlineExecutor()
+    if name == "pool":
+        return PoolExecutor(workers)
+    raise UserError(f"unknown executor {name!r} (available: {', '.join(EXECUTORS)}; "
+                    "ray is not built yet)")

@@ -1,0 +1,143 @@
+"""`societas sweep`: many runs from one command line or TOML sweep file, and how they went.
+
+The progress line counts runs, not rounds (the runs' own bars would interleave), and its ETA
+assumes the runs left take as long as the runs done so far. The final table lists every run;
+the exit status is 0 only if every run finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from sim.errors import Terminated, UserError
+from sim.executors import EXECUTORS, RunOutcome
+
+EXIT_RUNS_FAILED = 1
+
+
+def add_sweep_parser(commands: argparse._SubParsersAction, positive: Any) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="run every combination of seeds, grid values and models, one run "
+        "directory each; re-running it resumes it"
+    )
+    sweep.add_argument("scenario", nargs="?", help="scenario name (or `scenario` in the "
+                       "sweep file)")
+    sweep.add_argument("--seeds", metavar="SEEDS", help="0..19 (both ends), 0,3,5 or a mix "
+                       "(default: 0)")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=A,B,C",
+                       help="a config key and the values to try (repeatable)")
+    sweep.add_argument("--model", dest="models", action="append", default=[], metavar="M",
+                       help="a litellm model string to try (repeatable)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="fix one config key for every run (repeatable)")
+    sweep.add_argument("--config", metavar="FILE.toml", help="TOML file of config keys")
+    sweep.add_argument("--sweep-file", metavar="SWEEP.toml", type=Path,
+                       help="TOML file of the sweep's fields; flags add to or replace them")
+    sweep.add_argument("--out", type=Path, metavar="DIR",
+                       help="sweep directory (default: sweeps/SCENARIO-sweep)")
+    sweep.add_argument("--executor", choices=EXECUTORS, default="pool",
+                       help="pool: local worker processes (default); inline: one at a time here")
+    sweep.add_argument("--workers", type=positive, metavar="N",
+                       help="worker processes of the pool (default: the number of cores)")
+    sweep.add_argument("--max-calls", type=positive, metavar="N",
+                       help="each run stops cleanly before a round past N model calls")
+    sweep.add_argument("--no-cache", action="store_true", help="runs neither read nor write "
+                       "their response caches")
+    sweep.add_argument("--figures", action="store_true", help="draw each run's figures "
+                       "(default: none; `societas report` draws them)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def sweep_command(args: argparse.Namespace, terminated: list[bool] | None = None) -> int:
+    """Plan, run and account for the sweep; `terminated[0]` says whether SIGTERM came (a run
+    it stopped ends the sweep as an interruption, reported as SIGTERM's)."""
+    try:
+        return _sweep(args)
+    except KeyboardInterrupt:
+        if terminated and terminated[0]:
+            raise Terminated from None
+        raise
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sim.config import parse_override
+    from sim.sweeps import parse_grid, parse_seeds, plan_sweep, read_sweep_file, run_sweep
+
+    fields: dict[str, Any] = read_sweep_file(args.sweep_file) if args.sweep_file else {}
+    scenario = args.scenario or fields.pop("scenario", None)
+    fields.pop("scenario", None)
+    if not scenario:
+        raise UserError("sweep: name a scenario (societas sweep SCENARIO ...) or set "
+                        "`scenario` in the sweep file")
+    if args.seeds is not None:
+        fields["seeds"] = parse_seeds(args.seeds)
+    grid = dict(fields.get("grid", {}))
+    grid.update(parse_grid(text) for text in args.grid)
+    fixed = dict(fields.get("fixed", {}))
+    for text in args.overrides:
+        keys, value = parse_override(text)
+        fixed[".".join(keys)] = value
+    fields.update(grid=grid, fixed=fixed)
+    if args.models:
+        fields["models"] = args.models
+    if args.config:
+        fields["config_file"] = args.config
+    if args.out is not None:
+        fields["out"] = args.out
+    plan = plan_sweep(scenario, use_cache=not args.no_cache, max_calls=args.max_calls,
+                      figures=args.figures, **fields)
+    bar = SweepProgress(len(plan.specs), enabled=not args.quiet)
+    outcomes = run_sweep(plan, args.executor, workers=args.workers, on_outcome=bar.update)
+    bar.finish()
+    from sim.cli import format_table
+
+    rows = [[o.name, "finished (before)" if o.status == "skipped" else o.status,
+             f"{o.wall_s:.2f}", o.message[:80]] for o in outcomes]
+    print(format_table(["run", "status", "wall_s", "message"], rows))
+    print(f"sweep: {plan.out} ({len(outcomes)} runs; index {plan.out / 'sweep.json'})")
+    failed = [o for o in outcomes if o.status not in ("finished", "skipped")]
+    if failed:
+        names = ", ".join(o.name for o in failed[:5]) + (" ..." if len(failed) > 5 else "")
+        print(f"societas: {len(failed)} of {len(outcomes)} runs did not finish ({names}); "
+              "re-run the same sweep to resume them", file=sys.stderr)
+        return EXIT_RUNS_FAILED
+    return 0
+
+
+class SweepProgress:
+    """Runs done of the total, failures, elapsed time and an ETA, on one line of stderr."""
+
+    def __init__(self, total: int, *, stream: TextIO | None = None,
+                 enabled: bool = True) -> None:
+        self.total, self.enabled = total, enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.interactive = enabled and self.stream.isatty()
+        self.started = time.monotonic()
+        self.ran = 0  # runs this invocation executed (skipped ones say nothing of speed)
+        self.failed = 0
+
+    def update(self, outcome: RunOutcome, done: int, total: int) -> None:
+        if outcome.status not in ("finished", "skipped"):
+            self.failed += 1
+        if outcome.status != "skipped":
+            self.ran += 1
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        left = total - done
+        eta = f"ETA {elapsed / self.ran * left:.0f}s" if self.ran and left else "ETA -"
+        text = (f"sweep {done}/{total} runs"
+                f"{f', {self.failed} not finished' if self.failed else ''}; "
+                f"{elapsed:.0f}s elapsed, {eta if left else 'done'}; last: {outcome.name} "
+                f"{outcome.status}")
+        self.stream.write(f"\r{text:<100}" if self.interactive else text + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.interactive:
+            self.stream.write("\n")
+            self.stream.flush()
