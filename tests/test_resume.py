@@ -329,6 +329,7 @@ def test_sigkilled_run_resumes_to_the_same_store(tmp_path: Path, moment: str) ->
         (run_dir,) = run_parent.iterdir()
         committed = checkpoints(run_parent)
         assert 0 < committed < len(expected["checkpoints"])
+        server.delay = 0  # the resumed run need not wait
         completed = subprocess.run(
             [sys.executable, "-m", "sim.cli", "resume", str(run_dir), "--quiet", "--no-figures"],
             capture_output=True, text=True, timeout=300,
@@ -391,6 +392,7 @@ def test_sigterm_stops_like_ctrl_c_and_the_run_resumes_to_the_same_store(
             status = db.execute("SELECT value FROM meta WHERE key = 'status'").fetchone()[0]
         assert status == "interrupted"
         assert 0 < checkpoints(run_parent) < len(expected["checkpoints"])
+        server.delay = 0  # the resumed run need not wait
         completed = subprocess.run([*resume, str(run_dir)], capture_output=True, text=True,
                                    timeout=300)
     assert completed.returncode == 0, completed.stderr

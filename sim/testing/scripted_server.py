@@ -341,6 +341,18 @@ class ScriptedLLMServer:
         return f"http://{shown}:{port}/v1"
 
     @property
+    def delay(self) -> float:
+        """Seconds slept before every answer; settable, so a test can make a run slow while it
+        waits for the moment to interrupt it, then let the resumed run go at full speed."""
+        return self._state.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("delay must be >= 0")
+        self._state.delay = seconds
+
+    @property
     def request_count(self) -> int:
         """Chat-completion requests received so far, faults included."""
         with self._state.lock:
