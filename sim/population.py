@@ -211,7 +211,7 @@ class Population:
                 "kind": brain.kind, "model": getattr(brain, "model", None),
                 "params": brain.describe(), "parents": parents,
             })
-        self._insert("agents", rows)
+        self.model.record("agents", rows)
         return newcomers
 
     @staticmethod
@@ -222,7 +222,7 @@ class Population:
 
     def record_strategies(self, generation: int, agents: Sequence[Member]) -> None:
         """Store the strategy texts these agents just wrote (rule brains describe their rule)."""
-        self._insert("strategies", [
+        self.model.record("strategies", [
             {"agent_id": a.name, "generation": generation, "text": a.strategy,
              "source": a.brain.brain_type, "parents": a.parents}
             for a in agents
@@ -254,7 +254,7 @@ class Population:
         ranking = sorted(range(len(members)), key=lambda i: (-values[i], position[slot_of[i]]))
         survivors = self._survivors(members, values, ranking, method) if keep else None
         extra = extra or {}
-        self._insert("generation_scores", [
+        self.model.record("generation_scores", [
             {"generation": generation, "agent_id": members[i].name,
              "brain": members[i].brain.brain_type, "kind": members[i].brain.kind,
              "score": float(values[i]), "rank": rank,
@@ -297,8 +297,3 @@ class Population:
         rest = np.flatnonzero(weights <= 0)
         return [int(i) for i in positive] + [
             int(i) for i in rng.choice(rest, size=k - positive.size, replace=False)]
-
-    # -- store -------------------------------------------------------------------------------
-    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
-        if self.model.store is not None:
-            self.model.store.insert(table, rows)

@@ -79,6 +79,17 @@ class World(mesa.Model):
         return event
 
     # -- used by scenarios ----------------------------------------------------------------
+    def record(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Add rows to a table of the run's store; a model run in memory has none, and keeps
+        nothing, so every scenario can write its rows the same way in both cases."""
+        if self.store is not None:
+            self.store.insert(table, rows)
+
+    def commit(self) -> None:
+        """End the store's transaction: call once a round, so a crash loses at most a round."""
+        if self.store is not None:
+            self.store.commit()
+
     def report_progress(self, done: int, label: str, detail: str = "") -> None:
         """Scenarios call this at milestones (a round finished) for the progress display.
 

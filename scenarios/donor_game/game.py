@@ -107,7 +107,7 @@ class DonorGame(World):
                     agent.final_resources.append(agent.resources)
             last = generation == config.generations - 1
             survivors = self._select(generation, order, keep=config.final_selection or not last)
-            self._commit()
+            self.commit()
 
     @property
     def players(self) -> list[Donor]:
@@ -135,7 +135,7 @@ class DonorGame(World):
         for agent, event in zip(newcomers, events, strict=True):
             agent.strategy = event.value
         self.population.record_strategies(generation, newcomers)
-        self._commit()
+        self.commit()
 
     def _trace(self, recipient: Donor, step: int) -> list[dict[str, Any]]:
         links: list[dict[str, Any]] = []
@@ -237,8 +237,8 @@ class DonorGame(World):
         resources = np.array([a.resources for a in self.players])
         given = np.array([r["fraction"] if r["action"] == "donate" else 0.0
                           for r in donation_rows])
-        self._insert("donations", donation_rows)
-        self._insert("agent_rounds", [
+        self.record("donations", donation_rows)
+        self.record("agent_rounds", [
             {"step": step, "generation": generation, "game": game, "round": round_index,
              "agent_id": a.name, "resources": a.resources} for a in self.players
         ])
@@ -250,12 +250,12 @@ class DonorGame(World):
             "max_fraction": given.max() if given.size else 0.0,
             "punishments": sum(r["action"] == "punish" for r in donation_rows),
         }
-        self._insert("metrics", [
+        self.record("metrics", [
             {"scope": "step", "step": step, "generation": generation, "name": name,
              "value": float(value)}
             for name, value in values.items()
         ])
-        self._commit()
+        self.commit()
 
     def _select(self, generation: int, order: list[int], *, keep: bool) -> list[Donor]:
         """Score the generation and keep its survivors (see `Population.select`).
@@ -284,18 +284,10 @@ class DonorGame(World):
             "mean_fraction": shares.mean(), "min_fraction": shares.min(),
             "max_fraction": shares.max(),
         }
-        self._insert("metrics", [
+        self.record("metrics", [
             {"scope": "generation", "step": None, "generation": generation, "name": name,
              "value": float(value)}
             for name, value in values.items()
         ])
         return kept  # type: ignore[return-value]
 
-    # -- store helpers --------------------------------------------------------------------
-    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
-        if self.store is not None:
-            self.store.insert(table, rows)
-
-    def _commit(self) -> None:
-        if self.store is not None:
-            self.store.commit()

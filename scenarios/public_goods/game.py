@@ -113,7 +113,7 @@ class PublicGoodsGame(World):
                 yield from self._play_round(generation, round_index)
             last = generation == config.generations - 1
             survivors = self._select(generation, order, keep=not last)
-            self._commit()
+            self.commit()
 
     def _write_strategies(self, generation: int, newcomers: list[Contributor],
                           survivors: list[Contributor]) -> Generator[Any, Any, None]:
@@ -124,7 +124,7 @@ class PublicGoodsGame(World):
         for agent, event in zip(newcomers, events, strict=True):
             agent.strategy = event.value
         self.population.record_strategies(generation, newcomers)
-        self._commit()
+        self.commit()
 
     def groups(self) -> list[list[Contributor]]:
         """This round's groups: the members shuffled, then cut into `group_size` blocks."""
@@ -198,12 +198,12 @@ class PublicGoodsGame(World):
             "punishment_points": float(sum(r["points"] for r in punishment_rows)),
         }
         self.datacollector.collect(self)
-        self._insert("contributions", rows)
-        self._insert("punishments", punishment_rows)
-        self._insert("metrics", [
+        self.record("contributions", rows)
+        self.record("punishments", punishment_rows)
+        self.record("metrics", [
             {"scope": "step", "step": step, "generation": generation, "name": name,
              "value": value} for name, value in self._last_round.items()])
-        self._commit()
+        self.commit()
         self.round_step += 1
         self.report_progress(self.round_step, f"generation {generation + 1}/{config.generations}",
                              f"round {round_index + 1}/{config.rounds}")
@@ -219,16 +219,8 @@ class PublicGoodsGame(World):
         values = {"mean_share": shares.mean(), "min_share": shares.min(),
                   "max_share": shares.max(), "mean_payoff": payoffs.mean(),
                   "min_payoff": payoffs.min(), "max_payoff": payoffs.max()}
-        self._insert("metrics", [
+        self.record("metrics", [
             {"scope": "generation", "step": None, "generation": generation, "name": name,
              "value": float(value)} for name, value in values.items()])
         return kept  # type: ignore[return-value]
 
-    # -- store helpers ----------------------------------------------------------------------
-    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
-        if self.store is not None:
-            self.store.insert(table, rows)
-
-    def _commit(self) -> None:
-        if self.store is not None:
-            self.store.commit()
