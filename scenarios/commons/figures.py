@@ -91,7 +91,7 @@ def plot_catches(catches: pd.DataFrame,
         return colour(kind) if colour else strategy_colour(kind, kinds)
 
     seen: set[str] = set()
-    for agent, rows in catches.groupby("agent_id", sort=True):
+    for _, rows in catches.groupby("agent_id", sort=True):
         kind = rows["kind"].iloc[0]
         season_ax.plot(rows["step"] + 1, rows["caught"], marker=".", lw=1.0, color=shade(kind),
                        label=None if kind in seen else kind, alpha=0.85)

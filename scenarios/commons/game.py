@@ -18,8 +18,13 @@ import numpy as np
 from mesa import DataCollector
 
 from scenarios.commons.config import CommonsConfig
-from scenarios.commons.harvest import EPSILON, SeasonOutcome, gini, play_season, \
-    sustainable_share
+from scenarios.commons.harvest import (
+    EPSILON,
+    SeasonOutcome,
+    gini,
+    play_season,
+    sustainable_share,
+)
 from scenarios.commons.memory import FisherMemory
 from scenarios.commons.rules import FAMILIES
 from scenarios.commons.tables import SCORE_COLUMNS, TABLES
