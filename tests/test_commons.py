@@ -23,6 +23,7 @@ from scenarios.commons.harvest import gini, play_season, ration, sustainable_sha
 from scenarios.commons.rules import Conditional, Greedy, Sustainable
 from sim import Budget, ConfigError, get_scenario, load_config, snapshot
 from sim.cli import main
+from sim.replay import replay_run
 from sim.runner import RunOptions, resume_run, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
@@ -295,16 +296,24 @@ def test_llm_fishers_talk_fall_back_and_hear_instructions_only_as_quoted_data(
     assert season_two and "g0-a02 said" in season_two[0] and "What you remember" in season_two[0]
 
 
-def test_llm_run_resumes_to_the_same_store(tmp_path: Path) -> None:
+def test_llm_run_resumes_and_replays_to_the_same_store(tmp_path: Path) -> None:
+    """Stopped by its call budget in the middle of a discussion (each utterance is a batch of
+    its own), resumed, it ends as an uninterrupted run; replay re-executes every season."""
     with ScriptedLLMServer(player) as server:
         reference = run_scenario(SCENARIO, llm_config(server), run_dir=tmp_path / "ref",
                                  options=quiet(use_cache=False))
         stopped = run_scenario(SCENARIO, llm_config(server), run_dir=tmp_path / "run",
                                options=quiet(budget=Budget(max_calls=9)))
         assert stopped.status == "budget"
+        # 9 calls: season 1 (3 with a repair) and its talk (3), season 2's catches (3); the
+        # stop came in season 2's talk, which rolled back with its season
+        assert query(stopped.run_dir, "SELECT COUNT(*) FROM seasons") == [(1,)]
         resumed = resume_run(stopped.run_dir, quiet())
     assert resumed.status == "finished" and resumed.replayed_checkpoints > 0
-    assert snapshot(resumed.run_dir / "run.sqlite") == snapshot(reference.run_dir / "run.sqlite")
+    expected = snapshot(reference.run_dir / "run.sqlite")
+    assert snapshot(resumed.run_dir / "run.sqlite") == expected
+    replayed = replay_run(resumed.run_dir)
+    assert replayed.checkpoints == len(expected["checkpoints"]) and replayed.calls > 0
 
 
 def test_usage_estimate_counts_every_llm_question() -> None:
