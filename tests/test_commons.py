@@ -218,9 +218,11 @@ def test_run_writes_tables_metrics_summary_figures_and_report(tmp_path: Path) ->
     assert spec.headline[0].compute(runs[0])["value"].tolist() == [5]
     parts = spec.sections[0].render(runs, report_context(runs))
     assert len([p for p in parts if hasattr(p, "columns")]) == 2
-    page = analysis.write_report([r.run_dir for r in results.values()]).read_text("utf-8")
+    # the report of a run renders the section, the headline and the run's figures (a report
+    # of two runs draws everything twice: seconds of matplotlib for nothing more)
+    page = analysis.write_report([result.run_dir]).read_text("utf-8")
     assert "Sustainability of the commons" in page and "seasons the fishery survived" in page
-    assert page.count("with the collapse threshold") == 2  # each run's stock figure
+    assert "with the collapse threshold" in page and "share collapsed" in page
 
 
 def test_model_time_and_steps_count_seasons() -> None:
