@@ -38,7 +38,8 @@ def draw_figures(run_dir: Path) -> list[Path]:
 
 def estimate(config: CommonsConfig) -> UsageEstimate:
     """Calls of LLM-brained fishers if every generation lasts all its seasons (a collapse
-    ends one sooner), and their prompt sizes, from the rendered prompts."""
+    ends one sooner), and their prompt sizes, from the rendered prompts (a strategy prompt
+    counted as large as a catch prompt)."""
     from scenarios.commons.tasks import sample_prompt_tokens
 
     llm_share = config.brains.get("llm", 0) / sum(config.brains.values())
