@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.registry import scenario_names
 
 FIGURES = {"resources_per_round.png", "donation_per_round.png", "per_generation.png"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -143,7 +144,8 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
                             timeout=60)
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines() == [
-        "societas: error: unknown scenario 'no-such-game' (available: donor-game, public-goods)"
+        "societas: error: unknown scenario 'no-such-game' (available: "
+        f"{', '.join(scenario_names())})"
     ]
 
 

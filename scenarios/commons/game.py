@@ -1,0 +1,260 @@
+"""The commons as a Mesa model whose rules are one SimPy process: generations of seasons on
+a shared lake, on the engine's `Population` (slots, newcomers, selection, lineage).
+
+A season is one unit of simulated time (one `step()`): every fisher asks for its catch at
+once (one gateway batch), the catches are granted (`harvest.play_season`), the stock regrows
+or has collapsed, and, with discussion on, the fishers talk in turns before the next season,
+each utterance a batch of its own since it answers what was said before. Everything a season
+produced is committed in one transaction. A collapse ends the generation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from mesa import DataCollector
+
+from scenarios.commons.config import CommonsConfig
+from scenarios.commons.harvest import (
+    EPSILON,
+    SeasonOutcome,
+    gini,
+    play_season,
+    sustainable_share,
+)
+from scenarios.commons.memory import FisherMemory
+from scenarios.commons.rules import FAMILIES
+from scenarios.commons.tables import SCORE_COLUMNS, TABLES
+from scenarios.commons.tasks import FisheryRules, Harvest, Speak, WriteStrategy, tons
+from sim import LLMBrain, Member, Population, World
+
+if TYPE_CHECKING:
+    from sim import Gateway, RunStore
+
+
+class Fisher(Member):
+    """A fisher: what it saw last season, and its tally for the generation."""
+
+    def __init__(self, model: World, *, name: str, brain: Any, generation: int,
+                 parents: list[str]) -> None:
+        super().__init__(model, name=name, brain=brain, generation=generation, parents=parents)
+        self.start_generation()
+
+    def start_generation(self) -> None:
+        self.previous: dict[str, Any] | None = None
+        self.total_catch = 0.0
+        self.decisions = 0
+        self.over = 0
+
+
+class CommonsGame(World):
+    """The commons: `CommonsGame(config).run_model()` fishes a whole run in memory with rule
+    brains, one season per `step()`; the runner adds a store and a gateway."""
+
+    def __init__(self, config: CommonsConfig | None = None, *,
+                 store: RunStore | None = None, gateway: Gateway | None = None) -> None:
+        config = config or CommonsConfig()
+        super().__init__(config, store=store, gateway=gateway)
+        self.config: CommonsConfig = config
+        if store is not None:
+            for name, columns in TABLES.items():
+                store.define_table(name, columns)
+        self.population = Population(self, config, FAMILIES, member=Fisher,
+                                     score_columns=SCORE_COLUMNS)
+        self.rules = FisheryRules.from_config(config)
+        self.memory = FisherMemory(self, config.recall) if config.discussion else None
+        self.season_step = 0  # the season's index across the run (the `step` column)
+        self.progress_total = config.generations * config.seasons
+        self.generation = self.season = 0
+        self.stock = config.capacity
+        self._last: dict[str, float] = {}
+        #: One row per season, Mesa's way: `datacollector.get_model_vars_dataframe()`.
+        self.datacollector = DataCollector(model_reporters={
+            "generation": "generation", "season": "season",
+            **{key: (lambda k: lambda m: m._last[k])(key)
+               for key in ("stock", "caught", "remaining", "collapsed", "over_usage")},
+        })
+        self.process(self.play())
+
+    @property
+    def members(self) -> list[Fisher]:
+        return self.population.members  # type: ignore[return-value]
+
+    # -- the process ------------------------------------------------------------------------
+    def play(self) -> Generator[Any, Any, None]:
+        """Generations of seasons: the scenario's one SimPy process."""
+        config, population = self.config, self.population
+        survivors: list[Fisher] = []
+        for generation in range(config.generations):
+            if generation:
+                yield self.env.timeout(1)  # a generation starts at the time of its first season
+            self.generation = generation
+            newcomers = population.populate(generation, survivors)
+            if config.generations > 1:
+                yield from self._write_strategies(generation, newcomers, survivors)
+            order = population.shuffled_order()
+            for agent in self.members:
+                agent.start_generation()
+            self.stock, stocks, survived = config.capacity, [], config.seasons
+            for season in range(config.seasons):
+                if season:
+                    yield self.env.timeout(1)  # one season, one unit of simulated time
+                self.season = season
+                stocks.append(self.stock)
+                outcome = yield from self._fish(generation, season)
+                if outcome.collapsed:
+                    survived = season
+                    break
+            last = generation == config.generations - 1
+            survivors = self._select(generation, order, stocks, survived, keep=not last)
+            self.commit()
+
+    def _write_strategies(self, generation: int, newcomers: list[Fisher],
+                          survivors: list[Fisher]) -> Generator[Any, Any, None]:
+        culture = self.population.culture(survivors)
+        events = [agent.decide(WriteStrategy(self.rules, agent.name, generation, culture))
+                  for agent in newcomers]
+        yield self.env.all_of(events)
+        for agent, event in zip(newcomers, events, strict=True):
+            agent.strategy = event.value
+        self.population.record_strategies(generation, newcomers)
+        self.commit()
+
+    def observation(self, agent: Fisher, generation: int, season: int,
+                    stock: float) -> dict[str, Any]:
+        """What a fisher decides a season's catch from (`Harvest.observation`)."""
+        config = self.config
+        return {"generation": generation, "season": season, "agent": agent.name,
+                "stock": stock, "capacity": config.capacity, "fishers": config.agents,
+                "growth": config.growth, "threshold": config.collapse_threshold,
+                "sustainable_share": sustainable_share(stock, growth=config.growth,
+                                                       fishers=config.agents),
+                "previous": agent.previous}
+
+    def _recall(self, agent: Fisher) -> str:
+        if self.memory is None or not isinstance(agent.brain, LLMBrain):
+            return ""
+        return self.memory.recall(agent)
+
+    def _fish(self, generation: int, season: int) -> Generator[Any, Any, SeasonOutcome]:
+        config, members, stock = self.config, self.members, self.stock
+        facts = [self.observation(agent, generation, season, stock) for agent in members]
+        events = [agent.decide(Harvest(self.rules, fact, agent.strategy, self._recall(agent)))
+                  for agent, fact in zip(members, facts, strict=True)]
+        yield self.env.all_of(events)
+        noise = (float(np.exp(self.rng.normal(0.0, config.regrowth_sd)))
+                 if config.regrowth_sd > 0 else 1.0)
+        outcome = play_season([float(e.value) for e in events], stock, growth=config.growth,
+                              capacity=config.capacity, threshold=config.collapse_threshold,
+                              rationing=config.rationing, noise=noise)
+        self._settle(generation, season, members, facts[0]["sustainable_share"], outcome)
+        if (self.memory is not None and not outcome.collapsed
+                and season < config.seasons - 1):
+            yield from self._discuss(generation, season, outcome)
+        self.commit()
+        self.season_step += 1
+        self.report_progress(self.season_step, f"generation {generation + 1}/"
+                             f"{config.generations}", f"season {season + 1}/{config.seasons}")
+        return outcome
+
+    def _settle(self, generation: int, season: int, members: list[Fisher], share: float,
+                outcome: SeasonOutcome) -> None:
+        step, rows, accounts = self.season_step, [], []
+        for i, agent in enumerate(members):
+            others = outcome.caught[:i] + outcome.caught[i + 1:]
+            requested, caught = outcome.requested[i], outcome.caught[i]
+            over = requested > share + EPSILON
+            agent.previous = {"requested": requested, "caught": caught, "others_caught": others,
+                              "others_mean": math.fsum(others) / len(others)}
+            agent.total_catch += caught
+            agent.decisions += 1
+            agent.over += over
+            rows.append({"step": step, "generation": generation, "season": season,
+                         "agent_id": agent.name, "kind": agent.brain.kind,
+                         "requested": requested, "caught": caught, "sustainable_share": share,
+                         "over": int(over), "source": agent.brain.brain_type})
+            accounts.append(self._account(season, outcome, requested, caught, others))
+        caught_all = math.fsum(outcome.caught)
+        self.stock = outcome.next_stock
+        self._last = {"stock": outcome.stock, "caught": caught_all,
+                      "remaining": outcome.remaining, "collapsed": float(outcome.collapsed),
+                      "over_usage": float(np.mean([row["over"] for row in rows]))}
+        self.datacollector.collect(self)
+        self.record("catches", rows)
+        self.record("seasons", [{
+            "step": step, "generation": generation, "season": season, "stock": outcome.stock,
+            "sustainable_share": share, "requested": math.fsum(outcome.requested),
+            "caught": caught_all, "remaining": outcome.remaining,
+            "collapsed": int(outcome.collapsed), "next_stock": outcome.next_stock}])
+        self.record("metrics", [
+            {"scope": "step", "step": step, "generation": generation, "name": name,
+             "value": value} for name, value in self._last.items()])
+        if self.memory is not None:
+            self.memory.remember_season(members, accounts,
+                                        shrank=outcome.next_stock < outcome.stock - EPSILON,
+                                        generation=generation)
+
+    @staticmethod
+    def _account(season: int, outcome: SeasonOutcome, requested: float, caught: float,
+                 others: list[float]) -> str:
+        """A fisher's memory of a season, in the first person."""
+        text = (f"Season {season + 1}: the lake held {tons(outcome.stock)} tons. I asked for "
+                f"{tons(requested)} and caught {tons(caught)}; the others caught "
+                f"{', '.join(tons(c) for c in others)}. ")
+        if outcome.collapsed:
+            return text + f"Only {tons(outcome.remaining)} tons were left: the fishery collapsed."
+        return text + (f"{tons(outcome.remaining)} tons were left, and the lake regrew to "
+                       f"{tons(outcome.next_stock)}.")
+
+    def _discuss(self, generation: int, season: int,
+                 outcome: SeasonOutcome) -> Generator[Any, Any, None]:
+        """Each fisher speaks in turn (seat order, `utterances` rounds), having heard what was
+        said before; then every utterance enters every fisher's memory stream."""
+        assert self.memory is not None
+        members, heard, rows = self.members, [], []
+        summary = {"stock": outcome.stock, "caught": math.fsum(outcome.caught),
+                   "left": outcome.remaining, "next_stock": outcome.next_stock}
+        turn = 0
+        for _ in range(self.config.utterances):
+            for agent in members:
+                facts = {"generation": generation, "season": season, "agent": agent.name,
+                         "turn": turn, "outcome": summary, "heard": list(heard),
+                         "next_season": self.observation(agent, generation, season + 1,
+                                                         outcome.next_stock)}
+                said = yield agent.decide(Speak(self.rules, facts, agent.strategy,
+                                                self._recall(agent)))
+                rows.append({"step": self.season_step, "generation": generation,
+                             "season": season, "turn": turn, "speaker": agent.name,
+                             "kind": agent.brain.kind, "text": said})
+                if said:
+                    heard.append({"speaker": agent.name, "text": said})
+                turn += 1
+        self.record("utterances", rows)
+        self.memory.remember_talk(members, heard, generation)
+
+    def _select(self, generation: int, order: list[int], stocks: list[float], survived: int,
+                *, keep: bool) -> list[Fisher]:
+        """Rank the generation on total catch and keep its survivors (`Population.select`);
+        record the generation's sustainability."""
+        config, members = self.config, self.members
+        totals = np.array([a.total_catch for a in members])
+        over = np.array([a.over / a.decisions if a.decisions else 0.0 for a in members])
+        kept = self.population.select(
+            generation, totals, order, method=config.selection, keep=keep,
+            extra={"over_usage": over, "seasons_survived": [survived] * len(members)})
+        decisions = sum(a.decisions for a in members)
+        values = {
+            "seasons_survived": survived, "collapsed": float(survived < config.seasons),
+            "total_harvest": float(totals.sum()),
+            # seasons after a collapse count with an empty lake
+            "mean_stock": math.fsum(stocks) / config.seasons,
+            "gini": gini(list(totals)),
+            "over_usage": sum(a.over for a in members) / decisions if decisions else 0.0,
+        }
+        self.record("metrics", [
+            {"scope": "generation", "step": None, "generation": generation, "name": name,
+             "value": float(value)} for name, value in values.items()])
+        return kept  # type: ignore[return-value]
