@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from scenarios.network_norms.graphs import build_graph
 from sim import RunConfig
 
 GraphKind = Literal["ring", "small_world", "scale_free", "random_regular"]
@@ -122,8 +123,6 @@ class NetworkNormsConfig(RunConfig):
 
     @model_validator(mode="after")
     def _check(self) -> NetworkNormsConfig:
-        from scenarios.network_norms.graphs import build_graph
-
         unknown = sorted(set(self.brains) - {"rule", "llm"})
         if unknown:
             raise ValueError(f"unknown brain kind(s) {unknown} in brains (known: llm, rule)")

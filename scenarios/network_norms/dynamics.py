@@ -207,10 +207,14 @@ def single_deviants(nodes: int, runs: int, rng: np.random.Generator) -> np.ndarr
 def fixation_runs(graph: Neighbours, payoffs: np.ndarray, *, runs: int,
                   rng: np.random.Generator, rule: UpdateRule = "death_birth", w: float = 0.1,
                   average: bool = False, copy_probability: float = 1.0,
-                  max_updates: int = 1_000_000, chunk: int | None = None) -> FixationEstimate:
-    """Run `runs` populations from a single deviant each until it fixes or is lost (or
-    `max_updates` pass), all at once; finished runs are dropped every `chunk` updates."""
-    population = Populations(graph, single_deviants(graph.nodes, runs, rng), payoffs,
+                  max_updates: int = 1_000_000, chunk: int | None = None,
+                  initial: np.ndarray | None = None) -> FixationEstimate:
+    """Run `runs` populations from a single deviant each (or from `initial`, (runs, N)
+    states) until the deviant fixes or is lost (or `max_updates` pass), all at once; finished
+    runs are dropped every `chunk` updates, which is also the resolution of the times."""
+    if initial is None:
+        initial = single_deviants(graph.nodes, runs, rng)
+    population = Populations(graph, initial, payoffs,
                              rule=rule, w=w, average=average, copy_probability=copy_probability)
     chunk = chunk or graph.nodes
     fixed = lost = 0
