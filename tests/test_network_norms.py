@@ -21,9 +21,9 @@ from scenarios.network_norms.config import NetworkNormsConfig
 from scenarios.network_norms.dynamics import Populations, fixation_runs
 from scenarios.network_norms.game import NetworkNorms
 from scenarios.network_norms.graphs import build_graph, neighbour_table
-from sim import ConfigError, get_scenario, load_config, snapshot
+from sim import Budget, ConfigError, get_scenario, load_config, snapshot
 from sim.cli import main
-from sim.runner import RunOptions, run_scenario
+from sim.runner import RunOptions, resume_run, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 GARBAGE = "🙂 lovely weather today"
@@ -179,7 +179,7 @@ def player(request: ChatRequest) -> str:
            '"strategy": "cooperate"}'
 
 
-def test_llm_nodes_choose_from_their_neighbourhood_and_garbage_falls_back(
+def test_llm_nodes_choose_from_their_neighbourhood_garbage_falls_back_and_resumes(
         tmp_path: Path) -> None:
     with ScriptedLLMServer(player) as server:
         cfg = config(model="openai/scripted", api_base=server.url, timeout_s=5.0, seed=1,
@@ -187,6 +187,13 @@ def test_llm_nodes_choose_from_their_neighbourhood_and_garbage_falls_back(
                      stop_at_fixation=False)
         result = run_scenario(SCENARIO, cfg, run_dir=tmp_path / "r", options=quiet())
         prompts = [r.messages[1]["content"] for r in server.requests]
+        # stopped by a call budget mid-run and resumed: the same store as an unbroken run
+        stopped = run_scenario(SCENARIO, cfg, run_dir=tmp_path / "s",
+                               options=quiet(budget=Budget(max_calls=9)))
+        assert stopped.status == "budget"
+        resumed = resume_run(stopped.run_dir, quiet())
+    assert resumed.status == "finished" and resumed.replayed_checkpoints > 0
+    assert snapshot(resumed.run_dir / "run.sqlite") == snapshot(result.run_dir / "run.sqlite")
     assert result.status == "finished"
     run_dir = result.run_dir
     sources = Counter(query(run_dir, "SELECT agent_id, source FROM decisions"))
