@@ -24,6 +24,7 @@ BUILTIN_SCENARIOS = {
     "donor-game": "scenarios.donor_game:SCENARIO",
     "public-goods": "scenarios.public_goods:SCENARIO",
     "commons": "scenarios.commons:SCENARIO",
+    "network-norms": "scenarios.network_norms:SCENARIO",
 }
 
 

@@ -1,0 +1,52 @@
+"""Norm diffusion on a network: a two-strategy game with the neighbours on a graph, where a
+seeded deviant strategy spreads or dies by an update rule (rule brains) or by LLM brains'
+choices; checked against Ohtsuki et al. (2006)'s b/c > k rule.
+
+Built only with the engine's public API (`from sim import ...`); `docs/network_norms.md`
+describes the model, its keys, its tables and the classic result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios.network_norms.config import NetworkNormsConfig
+from scenarios.network_norms.game import NetworkNorms
+from sim import RunStore, ScenarioSpec, UsageEstimate
+
+
+def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
+    """How the run ended, and the deviant's share at its first and last recorded steps."""
+    outcome = store.rows("SELECT result, winner, step, updates, deviant, deviant_share "
+                         "FROM outcome")
+    headers = ["result", "winner", "steps", "updates", "deviant", "first share", "final share"]
+    if not outcome:
+        return headers, []
+    result, winner, step, updates, deviant, final = outcome[0]
+    first = store.rows("SELECT share FROM shares WHERE strategy = ? ORDER BY step LIMIT 1",
+                       (deviant,))
+    return headers, [[result, winner or "-", step, updates, deviant,
+                      first[0][0] if first else None, final]]
+
+
+def estimate(config: NetworkNormsConfig) -> UsageEstimate:
+    """Calls of LLM-brained nodes: each step every one is asked with the revision
+    probability; the steps are an upper bound (a run may fix earlier)."""
+    from scenarios.network_norms.tasks import sample_prompt_tokens
+
+    llm_nodes = round(config.nodes * config.brains.get("llm", 0) / sum(config.brains.values()))
+    calls = round(config.steps * llm_nodes * config.llm_revision_probability)
+    return UsageEstimate(calls=calls, prompt_tokens=calls * sample_prompt_tokens(config),
+                         max_completion_tokens=calls * config.max_tokens)
+
+
+SCENARIO = ScenarioSpec(
+    name="network-norms",
+    summary="Norm diffusion on a network: a seeded deviant spreads or dies "
+            "(Ohtsuki et al. 2006: cooperation wins when b/c > k)",
+    config_type=NetworkNormsConfig,
+    model=NetworkNorms,
+    summary_table=summary_table,
+    estimate=estimate,
+    analysis="scenarios.network_norms.analysis:ANALYSIS",
+)
