@@ -143,7 +143,8 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
                             timeout=60)
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines() == [
-        "societas: error: unknown scenario 'no-such-game' (available: donor-game, public-goods)"
+        "societas: error: unknown scenario 'no-such-game' "
+        "(available: donor-game, ipd-tournament, public-goods)"
     ]
 
 
