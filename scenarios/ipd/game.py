@@ -156,7 +156,8 @@ class IPDTournament(World):
         return rows
 
     def _facts(self, match: Match, seat: int, turn: int) -> dict[str, Any]:
-        facts = {"match": match.match_id, "turn": turn, "own": match.moves[seat],
+        facts = {"player": match.players[seat].name, "match": match.match_id, "turn": turn,
+                 "own": match.moves[seat],
                  "opponent": match.moves[1 - seat]}
         if match.players[seat].uses_chance:
             facts["chance"] = float(self.rng.random())

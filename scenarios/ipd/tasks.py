@@ -99,15 +99,15 @@ class Move(Task):
     kind = "move"
 
     def observation(self) -> dict[str, Any]:
-        """match (its id), turn (0-based), own and opponent: the moves so far as played, e.g.
-        "CCD"; chance: a uniform number in [0, 1) for strategies that play at random (only
-        theirs carry it)."""
+        """player (its own name), match (its id), turn (0-based), own and opponent: the moves
+        so far as played, e.g. "CCD"; chance: a uniform number in [0, 1) for strategies that
+        play at random (only theirs carry it)."""
         return self.facts
 
     def messages(self) -> list[dict[str, str]]:
         facts = self.facts
         return self.rules.messages(
-            "move.txt", round=facts["turn"] + 1,
+            "move.txt", name=facts["player"], round=facts["turn"] + 1,
             history=render_history(facts["own"], facts["opponent"]),
             reply_format=MOVE.example())
 
@@ -145,7 +145,8 @@ def sample_prompt_tokens(config: Any) -> tuple[int, int]:
     """Approximate prompt tokens of a match's first and last turn, from the real templates."""
     rules = GameRules.from_config(config)
     last = config.turns - 1
-    first = Move(rules, {"match": 0, "turn": 0, "own": "", "opponent": ""}).messages()
-    final = Move(rules, {"match": 0, "turn": last, "own": "C" * last,
+    first = Move(rules, {"player": "llm", "match": 0, "turn": 0, "own": "",
+                         "opponent": ""}).messages()
+    final = Move(rules, {"player": "llm", "match": 0, "turn": last, "own": "C" * last,
                          "opponent": "D" * last}).messages()
     return approx_tokens(first), approx_tokens(final)
