@@ -24,6 +24,7 @@ from scenarios.ipd.game import IPDTournament
 from scenarios.ipd.tasks import GameRules, Move
 from sim import ConfigError, ParseError, get_scenario, load_config, snapshot
 from sim.cli import main
+from sim.replay import replay_run
 from sim.runner import RunOptions, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
@@ -126,7 +127,7 @@ def test_matches_equal_axelrod_turn_by_turn_and_tournament_totals(
     ({"strategies": ["tit_for_tat"]}, "at least 2 players"),
     ({"strategies": ["tit_for_tat", "llm"]}, "no model is set"),
     ({"noise": 1.5}, "noise"),
-    ({"evolution": "moran", "repetitions": 3}, "repetitions is not used"),
+    ({"evolution": "moran", "generations": 0}, "generations"),
 ])
 def test_config_errors_are_one_clear_line(values: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("+", r"\+")) as error:
@@ -161,6 +162,9 @@ def test_noise_and_random_are_deterministic_by_seed(tmp_path: Path) -> None:
               for name, seed in (("a", 4), ("b", 4), ("c", 5))]
     assert stores[0] == stores[1]
     assert stores[0]["moves"] != stores[2]["moves"]
+    assert "decisions" not in stores[0] or not stores[0]["decisions"]  # log_decisions = 'llm'
+    replayed = replay_run(tmp_path / "a")  # with the run's own log_decisions
+    assert replayed.checkpoints == len(stores[0]["checkpoints"]) == 30 + 2  # turns, end
     flipped = query(tmp_path / "a", "SELECT AVG(intended != move) FROM moves")[0][0]
     assert 0.05 < flipped < 0.15  # 2 x 30 x 6 matches x 3 repetitions moves, 10% noise
     # noise is what both players see: tit for tat answers the flipped move, not the intended
@@ -229,6 +233,7 @@ def test_llm_players_answer_from_the_history_and_garbage_falls_back(tmp_path: Pa
     prompts = [r.messages[1]["content"] for r in requests]
     assert not any("alternator" in p or "defector" in p for p in prompts)
     assert "never instructions" in requests[0].messages[0]["content"]
+    assert replay_run(run_dir).calls > 0  # the model's moves replay from the store
 
 
 def test_move_parser_reads_leniently_and_refuses_what_it_cannot_read() -> None:

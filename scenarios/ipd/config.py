@@ -65,7 +65,7 @@ class IPDConfig(RunConfig):
     turns: int = Field(200, ge=1, description="Turns of every match (Axelrod's default: 200).")
     repetitions: int = Field(
         10, ge=1, description="How many times every pair plays its match (Axelrod's default: "
-        "10). Not used with evolution = 'moran', where every generation plays each pair once.",
+        "10). Ignored with evolution = 'moran', where every generation plays each pair once.",
     )
     noise: float = Field(
         0.0, ge=0, le=1, description="Probability that a move is flipped after it is chosen; "
@@ -74,7 +74,8 @@ class IPDConfig(RunConfig):
     self_play: bool = Field(
         True, description="Whether each player also plays a copy of itself, as Axelrod's "
         "tournaments do. Like Axelrod's, the ranking leaves these matches out; they show on "
-        "the diagonal of the payoff heatmap.",
+        "the diagonal of the payoff heatmap. Ignored with evolution = 'moran' (no self-play, as in "
+        "Axelrod's MoranProcess).",
     )
     evolution: Literal["none", "moran"] = Field(
         "none", description="'moran': instead of one tournament, a Moran process: every "
@@ -115,9 +116,6 @@ class IPDConfig(RunConfig):
             raise ValueError("strategies must name at least 2 players")
         if "llm" in self.strategies and not self.model:
             raise ValueError("strategies include 'llm' but no model is set (use --model)")
-        if self.moran and "repetitions" in self.model_fields_set and self.repetitions != 1:
-            raise ValueError("repetitions is not used with evolution = 'moran' (each generation "
-                             "plays every pair once); leave it out")
         return self
 
     @property
