@@ -204,10 +204,10 @@ def tit_for_tat_model(request: ChatRequest) -> str:
 def test_llm_players_answer_from_the_history_and_garbage_falls_back(tmp_path: Path) -> None:
     turns = 4
     with ScriptedLLMServer(tit_for_tat_model) as server:
-        result = run_scenario(SCENARIO, config(
-            model="openai/scripted", api_base=server.url, timeout_s=5.0, turns=turns,
-            repetitions=1, self_play=False, strategies=["llm", "llm", "alternator", "defector"]),
-            run_dir=tmp_path / "r", options=quiet())
+        cfg = config(model="openai/scripted", api_base=server.url, timeout_s=5.0, turns=turns,
+                     repetitions=1, self_play=False,
+                     strategies=["llm", "llm", "alternator", "defector"])
+        result = run_scenario(SCENARIO, cfg, run_dir=tmp_path / "r", options=quiet())
         requests = server.requests
     assert result.status == "finished"
     run_dir = result.run_dir
@@ -229,6 +229,7 @@ def test_llm_players_answer_from_the_history_and_garbage_falls_back(tmp_path: Pa
     times = Counter(t for (t,) in query(run_dir, "SELECT sim_time FROM llm_calls "
                                                  "WHERE purpose = 'decide'"))
     assert sorted(times) == list(range(turns)) and set(times.values()) == {6}
+    assert SCENARIO.estimate(cfg).calls == sum(times.values())  # the estimate shown up front
     # the opponent is never named to the model; its moves are data in the game's own words
     prompts = [r.messages[1]["content"] for r in requests]
     assert not any("alternator" in p or "defector" in p for p in prompts)
