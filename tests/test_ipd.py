@@ -286,20 +286,43 @@ def test_moran_counts_births_deaths_and_stops_at_fixation(axl: ModuleType,
     assert first[0][0] == pytest.approx(scores[index] * turns)
 
 
-def test_a_neutral_mutant_fixates_with_probability_one_over_n() -> None:
-    # cooperators and tit for tat always cooperate with each other: equal fitness (neutral)
+def fixation_probability(mutant: str, resident: str, n: int) -> float:
+    """The exact fixation probability of one mutant among n - 1 residents in a birth-death
+    Moran process, 1 / (1 + sum_k prod_{j<=k} g_j / f_j), with f_j and g_j the fitness of a
+    mutant and of a resident when j players are mutants (one-turn matches: first moves)."""
+    first = {"cooperator": "C", "tit_for_tat": "C", "defector": "D"}
+    pay = IPDConfig().payoffs
+
+    def a(x: str, y: str) -> float:
+        return pay.of(first[x], first[y])
+
+    total, product = 1.0, 1.0
+    for j in range(1, n):
+        f = (j - 1) * a(mutant, mutant) + (n - j) * a(mutant, resident)
+        g = j * a(resident, mutant) + (n - j - 1) * a(resident, resident)
+        product *= g / f
+        total += product
+    return 1 / total
+
+
+@pytest.mark.parametrize("mutant, resident", [
+    ("cooperator", "tit_for_tat"),  # they always cooperate with each other: neutral, 1/N
+    ("defector", "cooperator"),  # exploits them: 0.663 with N = 4 and the standard payoffs
+])
+def test_fixation_probability_of_one_mutant_matches_moran_theory(mutant: str,
+                                                                 resident: str) -> None:
     n, seeds = 4, 300
+    expected = fixation_probability(mutant, resident, n)
     fixed = 0
     for seed in range(seeds):
-        model = IPDTournament(config(strategies=["cooperator"] + ["tit_for_tat"] * (n - 1),
-                                     turns=1, evolution="moran", generations=500, seed=seed))
+        model = IPDTournament(config(strategies=[mutant] + [resident] * (n - 1), turns=1,
+                                     evolution="moran", generations=1000, seed=seed))
         model.run_model()
         final = model.populations[-1]
-        assert len(final) == 1
-        fixed += "cooperator" in final
-    share = fixed / seeds
-    sd = np.sqrt((1 / n) * (1 - 1 / n) / seeds)
-    assert abs(share - 1 / n) < 3 * sd, share
+        assert len(final) == 1  # every run fixated
+        fixed += mutant in final
+    sd = np.sqrt(expected * (1 - expected) / seeds)
+    assert abs(fixed / seeds - expected) < 3 * sd, (fixed / seeds, expected)
 
 
 # -- figures and the report ----------------------------------------------------------------------
