@@ -25,6 +25,7 @@ BUILTIN_SCENARIOS = {
     "public-goods": "scenarios.public_goods:SCENARIO",
     "commons": "scenarios.commons:SCENARIO",
     "network-norms": "scenarios.network_norms:SCENARIO",
+    "ipd-tournament": "scenarios.ipd:SCENARIO",
 }
 
 

@@ -49,7 +49,8 @@ def replay_run(run_dir: str | Path) -> ReplayResult:
         config = scenario.config_type.model_validate(json.loads(store.get_meta("config") or "{}"))
         stored = store.start_catch_up()
         # replay_only without a cache: a call the store cannot answer is an error, not a request
-        gateway = Gateway(max_repairs=config.max_repairs, replay_only=True, seed=config.seed)
+        gateway = Gateway(max_repairs=config.max_repairs, replay_only=True, seed=config.seed,
+                          log_decisions=config.log_decisions)
         started = time.monotonic()
         try:
             world = scenario.model(config, store=store, gateway=gateway)
