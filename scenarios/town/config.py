@@ -86,15 +86,15 @@ class TownConfig(RunConfig):
         "set, else 'rule'."
     )
     chat_probability: float = Field(
-        0.35, ge=0, le=1, description="Rule brains: chance of starting a conversation with "
+        0.2, ge=0, le=1, description="Rule brains: chance of starting a conversation with "
         "someone newly seen at the same place."
     )
     share_probability: float = Field(
-        0.6, ge=0, le=1, description="Rule brains: chance, at each of their turns, of passing "
+        0.4, ge=0, le=1, description="Rule brains: chance, at each of their turns, of passing "
         "on a piece of news the listener has not heard from them."
     )
     attend_probability: float = Field(
-        0.6, ge=0, le=1, description="Rule brains: chance of planning to attend an event they "
+        0.5, ge=0, le=1, description="Rule brains: chance of planning to attend an event they "
         "know of (the host always attends)."
     )
     max_turns: int = Field(8, ge=2, le=40, description="Utterances after which a conversation "

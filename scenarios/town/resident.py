@@ -74,6 +74,7 @@ class Resident(SimAgent):
         self.pending_news: list[str] = []
         self.attending: dict[str, bool] = {}
         self.current: Action | None = None
+        self.prepared: tuple[tuple[int, Block], Decompose, Any] | None = None
         self.current_source = "rule"
         self.begin("sleep", person.home, "sleeping", "rule")
         self.life = town.process(self.live())
@@ -171,7 +172,16 @@ class Resident(SimAgent):
             if block.place != self.place:
                 yield from self.walk(block.place)
                 continue  # the walk took time: the block may be over
-            yield from self.do_block(day, block)
+            # leave in time to be at the next block's place when it starts
+            following = next((b for b in self.schedule if b.start >= block.end), None)
+            until = day * MINUTES_PER_DAY + block.end
+            if following is not None and following.place != block.place:
+                assert following.place is not None
+                until -= self.model.townmap.travel_minutes(block.place, following.place)
+            finished = yield from self.do_block(day, block, max(until, self.now + 1))
+            if finished and following is not None and following.place != self.place \
+                    and self.now < day * MINUTES_PER_DAY + block.end:
+                yield from self.walk(following.place)
         self.state = "busy"
 
     def plan(self, day: int) -> Steps:
@@ -197,37 +207,55 @@ class Resident(SimAgent):
         town.record_plans(self, day, "day", day_plan, 0, day_task.source)
         town.record_plans(self, day, "hour", blocks, 0, hours.source)
         summary = "; ".join(b.text(town.townmap) for b in day_plan)
-        yield from self.remember([f"My plan for day {day + 1}: {summary}"], "plan")
+        # remembered in a sub-process: its rating goes out with the first block's questions
+        town.process(self.remember([f"My plan for day {day + 1}: {summary}"], "plan"))
 
-    def do_block(self, day: int, block: Block) -> Steps:
+    def do_block(self, day: int, block: Block, until: int) -> Steps:
+        """Decompose the block and do its actions until `until`; True if it got there (not
+        cut short by a change of plan or news)."""
         town = self.model
         start_of_day = day * MINUTES_PER_DAY
-        task = Decompose(town.ctx, self.person, day, block, self.now - start_of_day,
-                         self.rolls(16))
-        actions = yield self.decide(task)
+        prepared, self.prepared = self.prepared, None
+        if prepared is not None and prepared[0] == (day, block):
+            task, asked = prepared[1], prepared[2]  # decomposed while the last block began
+        else:
+            task = Decompose(town.ctx, self.person, day, block, self.now - start_of_day,
+                             self.rolls(16))
+            asked = self.decide(task)
+        actions = yield asked
         town.record_actions(self, day, actions, block.place, self.revision, task.source)
         texts = [f"{self.person.name} is {a.description} at {town.townmap.name_of(block.place)}"
                  for a in actions]
-        ratings = yield self.decide(_rate(town, self, texts, "action"))
+        # asked now, awaited after the first perception: they go out in one batch, with the
+        # decomposition of the next block (used when it begins, unless the plan changes)
+        rated = self.decide(_rate(town, self, texts, "action"))
+        following = next((b for b in self.schedule if b.start >= block.end), None)
+        if following is not None:
+            ahead = Decompose(town.ctx, self.person, day, following, following.start,
+                              self.rolls(16))
+            self.prepared = ((day, following), ahead, self.decide(ahead))
         vectors = town.bank.embed_queries(texts)  # one batch; written as each action begins
         self.replanned = False
-        for action, text, rating, vector in zip(actions, texts, ratings, vectors, strict=True):
-            end = start_of_day + action.start + action.minutes
+        for action, text, vector in zip(actions, texts, vectors, strict=True):
+            end = min(start_of_day + action.start + action.minutes, until)
             if self.replanned or self.pending_news or self.place != block.place:
-                break
+                return False
             if self.now >= end:
                 continue
             self.state, self.current, self.current_source = "act", action, task.source
             self.begin(action.activity, block.place, action.description, task.source,
                        action.object_id)
+            started = self.now
+            yield from self.perceive(day)
+            rating = (yield rated)[actions.index(action)]
             town.bank.add_many([NewMemory(self.name, text, "action", rating, self.generation,
-                                          embedding=vector)], now=self.now)
+                                          embedding=vector)], now=started)
             yield from maybe_reflect(town.bank, self, context=town.memory,
                                      generation=self.generation)
-            yield from self.perceive(day)
             if self.replanned:
-                break
+                return False
             yield from self.spend(end)
+        return self.now >= until
 
     def spend(self, until: int) -> Steps:
         """Let time pass doing the current action; a conversation started by someone else
