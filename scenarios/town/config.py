@@ -106,7 +106,7 @@ class TownConfig(RunConfig):
     attendance_minutes: int = Field(15, ge=1, description="Minutes at an event's place during "
                                     "its window that count as attending.")
     intentions: list[Intention] = Field(
-        default_factory=lambda: [Intention(**i) for i in DEFAULT_INTENTIONS],
+        default_factory=lambda: [dict(i) for i in DEFAULT_INTENTIONS], validate_default=True,
         description="Seeded intentions ([[intentions]] tables): agent, topic, kind "
         "('event'|'announcement'), description, keywords, place, day, start, end.",
     )
