@@ -250,11 +250,16 @@ def test_llm_day_with_a_garbage_resident_falls_back_with_reasons(tmp_path: Path)
 
 
 def test_llm_prompts_quote_other_residents_and_carry_memories(tmp_path: Path) -> None:
-    town = tiny_town(tmp_path / "town.toml", 2)
-    with ScriptedLLMServer(lambda r: town_player(r, None)) as server:
-        run_scenario(SCENARIO, llm_config(server, town), run_dir=tmp_path / "r",
-                     options=quiet(use_cache=False))
+    town = tiny_town(tmp_path / "town.toml", 3)
+    with ScriptedLLMServer(lambda r: town_player(r, None, replanner="Cas Cole")) as server:
+        result = run_scenario(SCENARIO, llm_config(server, town), run_dir=tmp_path / "r",
+                              options=quiet(use_cache=False))
         prompts = [r.messages[-1]["content"] for r in server.requests]
+    # a reaction that changes the plan re-plans the hours from then on, with the reason
+    revised = query(result.run_dir, "SELECT MIN(start_minute), source FROM plans WHERE "
+                                    "agent_id = 'r2' AND level = 'hour' AND revision = 1")
+    assert revised[0][0] is not None and revised[0][0] > 9 * 60 and revised[0][1] == "llm"
+    assert any("go home and bake bread" in p for p in prompts if "blocks of about one" in p)
     speak = [p for p in prompts if "Say the next thing" in p]
     assert speak and any('<agent_text author="r0">' in p and "party" in p
                          for p in speak if "Ann Alba" not in p.split("\n")[0])
@@ -271,6 +276,15 @@ def test_cli_runs_the_town(tmp_path: Path, capsys) -> None:
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert query(run_dir, "SELECT COUNT(*) FROM residents") == [(3,)]
     assert "network density" in capsys.readouterr().out
+
+
+def test_memory_presets_are_selectable_and_keep_the_minute_clock() -> None:
+    for preset, threshold in (("paper", 150), ("released_code", 250)):
+        settings = load_config(TownConfig, overrides=[
+            f"memory_settings.preset={preset}"]).memory_settings  # type: ignore[attr-defined]
+        assert settings.reflection_threshold == threshold
+        assert settings.hours_per_time_unit == pytest.approx(1 / 60)
+        assert settings.inheritance == "reflections"
 
 
 def test_config_errors_are_one_line() -> None:

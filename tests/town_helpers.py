@@ -92,7 +92,8 @@ _PRESENT = re.compile(r"^- (\w+): ", re.MULTILINE)
 _COUNT = re.compile(r"these (\d+) memories")
 
 
-def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole") -> str:
+def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
+                replanner: str | None = None) -> str:
     """A scripted resident: everyone spends 09:00-12:00 at the cafe (so they meet), talks to
     whoever they see, mentions the party when they remember it, ends at the third turn."""
     system = request.messages[0]["content"]
@@ -117,6 +118,8 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole") -> s
         return json.dumps({"ratings": [4] * int(count.group(1))})
     if "Rate it from 1 to 10" in prompt:
         return '{"importance": 5}'
+    if "Do you carry on" in prompt and replanner and replanner in system:
+        return json.dumps({"action": "change_plan", "new_plan": "go home and bake bread"})
     if "Do you carry on" in prompt:
         return json.dumps({"action": "talk", "talk_to": _PRESENT.findall(prompt)[0]})
     if "Say the next thing" in prompt:

@@ -154,13 +154,11 @@ class Town(World):
     def clock(self) -> Steps:
         config = self.config
         end = config.days * MINUTES_PER_DAY
-        events = sorted((i.day * MINUTES_PER_DAY + i.end_minute, i.topic)
-                        for i in config.intentions if i.kind == "event")
+        for intention in config.intentions:
+            if intention.kind == "event" and (intention.day or 0) < config.days:
+                self.process(self.watch(intention))
         while True:
             now = int(self.env.now)
-            for clock_end, topic in events:
-                if clock_end == now:
-                    self.record_attendance(self.intention(topic))
             if now % MINUTES_PER_DAY == 0 and now > 0:
                 self.end_of_day(now // MINUTES_PER_DAY - 1)
             if now < end:
@@ -180,6 +178,12 @@ class Town(World):
         for resident in self.living:
             resident.close_span()
         self.commit()
+
+    def watch(self, intention: Intention) -> Steps:
+        """Record an event's attendance the minute it ends (the next hourly commit keeps it)."""
+        yield self.env.timeout((intention.day or 0) * MINUTES_PER_DAY + intention.end_minute
+                               - self.env.now)
+        self.record_attendance(intention)
 
     def record_knowledge_shares(self, now: int) -> None:
         alive = {r.name for r in self.living}
