@@ -21,8 +21,9 @@ import numpy as np
 import simpy
 
 from scenarios.town.plans import Action, Block, overlay
+from scenarios.town.social import Attend, React, Reaction, Speak
 from scenarios.town.speech import news_sentence
-from scenarios.town.tasks import Attend, Decompose, PlanDay, PlanHours, React, Reaction, Speak
+from scenarios.town.tasks import Decompose, PlanDay, PlanHours
 from scenarios.town.townmap import Person, clock_text
 from sim import SimAgent
 from sim.memory import NewMemory, describe_memories, maybe_reflect, remember
