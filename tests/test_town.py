@@ -100,6 +100,7 @@ def test_cli_refuses_a_bad_town_file_and_intention_with_status_2(tmp_path: Path,
     err = capsys.readouterr().err.strip()
     assert err.startswith("societas: error: town file ") and "unknown home 'attic'" in err
     assert len(err.splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.toml"]  # refused before any run dir
     assert main(["run", "town", "--set", "intentions=[{agent='nobody', topic='x', "
                  "kind='announcement', description='is here'}]", "--out",
                  str(tmp_path)]) == 2

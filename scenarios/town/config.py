@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from scenarios.town.townmap import parse_clock
+from scenarios.town.townmap import Person, TownMap, load_town, parse_clock
 from sim import RunConfig
 from sim.memory import MemoryConfig
 
@@ -147,8 +147,28 @@ class TownConfig(RunConfig):
         topics = [i.topic for i in self.intentions]
         if len(set(topics)) != len(topics):
             raise ValueError("intentions must have distinct topics")
+        town_and_people(self)  # a bad town file is refused before a run directory exists
         return self
 
     @property
     def llm(self) -> bool:
         return self.brains == "llm"
+
+
+def town_and_people(config: TownConfig) -> tuple[TownMap, list[Person]]:
+    """The config's town and its first `residents` people, checked against the intentions."""
+    townmap = load_town(config.town_file)
+    if config.residents and config.residents > len(townmap.residents):
+        raise ValueError(f"residents = {config.residents} but the town file has only "
+                         f"{len(townmap.residents)}")
+    people = townmap.residents[: config.residents or None]
+    ids = {p.agent_id for p in people}
+    for i in config.intentions:
+        if i.agent not in ids:
+            raise ValueError(f"intention {i.topic!r}: unknown resident {i.agent!r} "
+                             f"(residents: {', '.join(sorted(ids))})")
+        if i.kind == "event":
+            place = townmap.resolve(i.place or "")
+            if place is None or townmap.places[place].level != "place":
+                raise ValueError(f"intention {i.topic!r}: unknown place {i.place!r}")
+    return townmap, people

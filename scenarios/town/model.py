@@ -14,13 +14,13 @@ from collections.abc import Generator
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from scenarios.town.config import Intention, TownConfig
+from scenarios.town.config import Intention, TownConfig, town_and_people
 from scenarios.town.plans import Action, Block
 from scenarios.town.resident import MINUTES_PER_DAY, Conversation, Resident
 from scenarios.town.speech import news_sentence
 from scenarios.town.tables import TABLES
 from scenarios.town.tasks import TownContext
-from scenarios.town.townmap import Person, TownMap, load_town
+from scenarios.town.townmap import Person
 from sim import ConfigError, LLMBrain, PromptLibrary, RuleBrain, World
 from sim.memory import (
     KeywordImportance,
@@ -65,12 +65,10 @@ class Town(World):
         config = config or TownConfig()
         super().__init__(config, store=store, gateway=gateway)
         self.config: TownConfig = config
-        self.townmap: TownMap = load_town(config.town_file)
-        people = self.townmap.residents[: config.residents or None]
-        if config.residents and config.residents > len(self.townmap.residents):
-            raise ConfigError(f"residents = {config.residents} but the town file has only "
-                              f"{len(self.townmap.residents)}")
-        self._check_intentions(people)
+        try:
+            self.townmap, people = town_and_people(config)
+        except ValueError as error:  # the config was built without validation
+            raise ConfigError(str(error)) from None
         if store is not None:
             for name, columns in TABLES.items():
                 store.define_table(name, columns)
@@ -104,17 +102,6 @@ class Town(World):
         for person in people:
             self.arrive(person, generation=0, day=0, parents=[])
         self.process(self.start())
-
-    def _check_intentions(self, people: list[Person]) -> None:
-        ids = {p.agent_id for p in people}
-        for i in self.config.intentions:
-            if i.agent not in ids:
-                raise ConfigError(f"intention {i.topic!r}: unknown resident {i.agent!r} "
-                                  f"(residents: {', '.join(sorted(ids))})")
-            if i.kind == "event":
-                place = self.townmap.resolve(i.place or "")
-                if place is None or self.townmap.places[place].level != "place":
-                    raise ConfigError(f"intention {i.topic!r}: unknown place {i.place!r}")
 
     # -- residents --------------------------------------------------------------------------
     def arrive(self, person: Person, *, generation: int, day: int,
