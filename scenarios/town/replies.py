@@ -58,11 +58,12 @@ class SpeakReply(Reply):
                            validation_alias=AliasChoices("utterance", "say", "text", "reply"),
                            json_schema_extra=schema_only(maxLength=400))
     end_conversation: bool = Field(False, description="true to say goodbye and end it",
+                                   examples=[False],
                                    validation_alias=AliasChoices("end_conversation", "end"))
 
 
 class AttendReply(Reply):
-    attend: bool = Field(description="true if you will go")
+    attend: bool = Field(description="true if you will go", examples=[True])
     reason: str = Field("", description="one sentence")
 
 
