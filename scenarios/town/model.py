@@ -81,6 +81,7 @@ class Town(World):
                                     rules=MemoryRules(importance=KeywordImportance(TOWN_IMPORTANCE)),
                                     config=settings)
         self.llm_settings = config.llm_settings() if config.llm else None
+        self._rows: dict[str, list[dict[str, Any]]] = {}
         self.living: list[Resident] = []
         self.by_name: dict[str, Resident] = {}
         self.knows: dict[str, dict[str, int]] = {i.topic: {} for i in config.intentions}
@@ -102,6 +103,17 @@ class Town(World):
         for person in people:
             self.arrive(person, generation=0, day=0, parents=[])
         self.process(self.start())
+
+    # -- the store: rows gathered between commits, written one insert per table --------------
+    def record(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if self.store is not None and rows:
+            self._rows.setdefault(table, []).extend(rows)
+
+    def commit(self) -> None:
+        rows, self._rows = self._rows, {}
+        for table, batch in rows.items():
+            super().record(table, batch)
+        super().commit()
 
     # -- residents --------------------------------------------------------------------------
     def arrive(self, person: Person, *, generation: int, day: int,
