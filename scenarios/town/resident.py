@@ -315,7 +315,7 @@ class Resident(SimAgent):
         if reaction.action == "talk" and reaction.talk_to is not None:
             partner = town.by_name.get(reaction.talk_to)
             if partner is not None and partner.available(self) and self.state == "act":
-                yield from self.converse(partner, day)
+                yield from self.converse(partner, day, task.source)
         elif reaction.action == "change_plan":
             yield from self.replan(day, reaction.new_plan)
 
@@ -331,7 +331,9 @@ class Resident(SimAgent):
         self.replanned = True
 
     # -- conversations --------------------------------------------------------------------
-    def converse(self, partner: Resident, day: int) -> Steps:
+    def converse(self, partner: Resident, day: int, source: str) -> Steps:
+        """Talk turn by turn, the partner's action interrupted; `source` is where the decision
+        to talk came from (the `chat` spans' source)."""
         town, env = self.model, self.model.env
         conversation = Conversation(town.next_conversation_id(day), self, partner, self.place,
                                     self.now, env.event())
@@ -341,7 +343,7 @@ class Resident(SimAgent):
         other = {self.name: partner, partner.name: self}
         for who in (self, partner):
             who.begin("chat", self.place, f"talking with {other[who.name].person.name}",
-                      "rule" if not who.llm else "llm")
+                      source)
         planned = 2 + int(self.rolls(1)[0] * (town.config.max_turns - 1))
         for turn in range(town.config.max_turns):
             speaker = self if turn % 2 == 0 else partner
