@@ -26,6 +26,7 @@ BUILTIN_SCENARIOS = {
     "commons": "scenarios.commons:SCENARIO",
     "network-norms": "scenarios.network_norms:SCENARIO",
     "ipd-tournament": "scenarios.ipd:SCENARIO",
+    "town": "scenarios.town:SCENARIO",
 }
 
 

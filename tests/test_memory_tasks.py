@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sim.agent import SimAgent
-from sim.brains import LLMBrain
+from sim.brains import LLMBrain, RuleBrain
 from sim.llm.settings import LLMSettings
 from sim.memory import MemoryBank, MemoryConfig, MemoryRecord
 from sim.memory.embeddings import HashingEmbedder
@@ -18,6 +18,7 @@ from sim.memory.tasks import (
     MemoryContext,
     MemoryRules,
     RateImportance,
+    RateImportances,
     WriteHeirSummary,
     WriteInsights,
     name_like_subjects,
@@ -47,6 +48,38 @@ def test_rate_importance_parses_ratings_and_falls_back_to_the_rule() -> None:
     assert task.fallback() == task.answer_with_rule(None) == 8  # 'punished' in the table
     content = task.messages()[1]["content"]
     assert "a1 punished me" in content and "<agent_text" in content
+
+
+def test_rate_importances_rates_several_texts_in_one_question() -> None:
+    task = RateImportances(CONTEXT, "a0", ["a1 punished me", "I ate bread", "a2 died"])
+    assert task.parse('{"ratings": [7, 2, 10]}') == [7, 2, 10]
+    assert task.parse("1. 6/10\n2. 1\n3. 9") == [6, 1, 9]
+    assert task.parse("Ratings: 3, 4 and 5") == [3, 4, 5]
+    for reply in ('{"ratings": [7, 2]}', '{"ratings": [7, 2, 11]}', "no idea"):
+        with pytest.raises(ParseError):
+            task.parse(reply)
+    assert task.fallback() == task.answer_with_rule(None) == [8, 2, 10]
+    content = task.messages()[1]["content"]
+    assert "these 3 memories" in content and "2. I ate bread" in content
+
+
+def test_remember_in_a_batch_asks_one_question_for_all_texts() -> None:
+    world = World(seed=0)
+    agent = SimAgent(world, name="a0", brain=RuleBrain(None))
+    bank = MemoryBank(HashingEmbedder(), MemoryConfig())
+    asked: list[str] = []
+    original = world.request_decision
+
+    def spy(who, task):  # type: ignore[no-untyped-def]
+        asked.append(task.kind)
+        return original(who, task)
+
+    world.request_decision = spy  # type: ignore[method-assign]
+    world.process(remember(bank, agent, ["a1 punished me", "I ate bread"], context=CONTEXT,
+                           batch=True))
+    world.run()
+    assert asked == ["rate_importances"]
+    assert [r.importance for r in bank.stream("a0").recent(5)] == [8, 2]
 
 
 def test_focal_questions_from_json_lists_and_prose() -> None:
