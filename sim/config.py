@@ -231,7 +231,9 @@ def _toml_value(value: Any) -> str:
         escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'"{escaped}"'
     if isinstance(value, dict):
-        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        # a nested None is left out like a top-level one: absent means the default, None
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()
+                          if v is not None)
         return "{ " + inner + " }" if inner else "{}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 BUILTIN_SCENARIOS = {
     "donor-game": "scenarios.donor_game:SCENARIO",
     "public-goods": "scenarios.public_goods:SCENARIO",
+    "town": "scenarios.town:SCENARIO",
 }
 
 

@@ -33,6 +33,7 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     ),
     "sim.memory.tasks": (
         "FocalQuestions", "KeywordImportance", "MemoryContext", "MemoryRules", "RateImportance",
+        "RateImportances",
         "WriteHeirSummary", "WriteInsights", "describe_memories",
     ),
     "sim.memory.reflection": ("maybe_reflect", "reflect", "remember"),

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from sim.memory.bank import MemoryBank
 from sim.memory.records import MemoryRecord, NewMemory
-from sim.memory.tasks import FocalQuestions, Insight, MemoryContext, RateImportance, WriteInsights
+from sim.memory.tasks import (
+    FocalQuestions,
+    Insight,
+    MemoryContext,
+    RateImportance,
+    RateImportances,
+    WriteInsights,
+)
 
 if TYPE_CHECKING:
     from sim.agent import SimAgent
@@ -33,16 +40,24 @@ def remember(
     context: MemoryContext,
     kind: str = "observation",
     generation: int = 0,
+    batch: bool = False,
 ) -> Steps:
     """Have the agent's brain rate each text's importance, then write them (one embedding
-    batch) at the current simulated time. Returns the new records."""
-    pending = [
-        agent.decide(RateImportance(context, agent.name, text, kind, agent.persona))
-        for text in texts
-    ]
-    importances = []
-    for event in pending:
-        importances.append((yield event))
+    batch) at the current simulated time. Returns the new records.
+
+    With `batch`, several texts are rated in one question (`RateImportances`: one model call
+    for all of them) instead of one question per text."""
+    importances: list[int] = []
+    if batch and len(texts) > 1:
+        importances = list((yield agent.decide(
+            RateImportances(context, agent.name, list(texts), kind, agent.persona))))
+    else:
+        pending = [
+            agent.decide(RateImportance(context, agent.name, text, kind, agent.persona))
+            for text in texts
+        ]
+        for event in pending:
+            importances.append((yield event))
     items = [NewMemory(agent.name, text, kind, rating, generation)
              for text, rating in zip(texts, importances, strict=True)]
     return bank.add_many(items, now=agent.model.env.now)

@@ -48,6 +48,17 @@ class ImportanceReply(Reply):
 IMPORTANCE = ReplyFormat(ImportanceReply, name="importance")
 
 
+@lru_cache(maxsize=32)
+def importances_format(n: int) -> ReplyFormat:
+    """Ratings of `n` memories at once, in their order: one call instead of `n`."""
+    rating = Annotated[float, Field(ge=1, le=10, json_schema_extra=schema_only(type="integer"))]
+    field = Field(min_length=n, max_length=n, description=f"{n} ratings, in order",
+                  validation_alias=AliasChoices("ratings", "importances", "importance",
+                                                "scores"))
+    return ReplyFormat(reply_model("Importances", ratings=(list[rating], field)),
+                       name="importances")
+
+
 def numbers_in(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"\d+", text)]
 

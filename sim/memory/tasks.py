@@ -23,6 +23,7 @@ from sim.memory.records import MemoryRecord
 from sim.memory.replies import (
     IMPORTANCE,
     IMPORTANCE_MARKERS,
+    importances_format,
     insights_format,
     questions_format,
     summary_format,
@@ -203,6 +204,65 @@ class RateImportance(Task):
 
     def encode(self, decision: int) -> dict[str, Any]:
         return {"importance": decision}
+
+
+@dataclass
+class RateImportances(Task):
+    """`RateImportance` for several memories of one owner in one question: an agent that
+    perceives or says several things at one instant pays one model call, not one per text."""
+
+    context: MemoryContext
+    agent_id: str
+    texts: list[str]
+    memory_kind: str = "observation"
+    persona: str = ""
+
+    kind = "rate_importances"
+
+    @property
+    def reply_format(self) -> ReplyFormat:
+        return importances_format(len(self.texts))
+
+    def observation(self) -> dict[str, Any]:
+        return {"agent": self.agent_id, "texts": self.texts, "memory_kind": self.memory_kind}
+
+    def messages(self) -> list[dict[str, str]]:
+        listed = "\n".join(f"{i}. {text.strip()}" for i, text in enumerate(self.texts, 1))
+        user = self.context.prompts.render(
+            "importance_batch.txt", name=self.agent_id, n=len(self.texts),
+            memories=quote_agent_text(listed, author=self.agent_id),
+            reply_format=self.reply_format.example(),
+        )
+        return [self.context.system_message(self.agent_id, self.persona),
+                {"role": "user", "content": user}]
+
+    def parse(self, reply: str) -> list[int]:
+        reply = _OUT_OF_TEN_RE.sub(r"\1", reply)
+        answer = self.reply_format.parse(reply, prose=self._read_prose)
+        return [round(value) for value in answer.ratings]
+
+    def _read_prose(self, reply: str) -> dict[str, Any]:
+        """Prose: one rating per line ("1. 3", "2: 7") or exactly n numbers in order."""
+        per_line = [m.group(2) for m in _NUMBERED_RATING_RE.finditer(reply)]
+        found = per_line if len(per_line) == len(self.texts) else _NUMBER_RE.findall(reply)
+        return {"ratings": [float(n) for n in found]}
+
+    def fallback(self) -> list[int]:
+        return self._rule()
+
+    def answer_with_rule(self, policy: Any) -> list[int]:
+        return self._rule()
+
+    def _rule(self) -> list[int]:
+        rate = self.context.rules.importance
+        return [min(10, max(1, int(rate(text, self.memory_kind)))) for text in self.texts]
+
+    def encode(self, decision: list[int]) -> dict[str, Any]:
+        return {"importances": decision}
+
+
+_NUMBERED_RATING_RE = re.compile(r"^\s*(\d+)\s*[.):\-]\s*(\d+(?:\.\d+)?)\b", re.MULTILINE)
+_NUMBER_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])")
 
 
 @dataclass

@@ -1,0 +1,154 @@
+"""The town's configuration: which town file, how many days, how residents behave under rule
+brains, the seeded intentions, generations and memory settings."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scenarios.town.townmap import parse_clock
+from sim import RunConfig
+from sim.memory import MemoryConfig
+
+#: One simulated minute is one unit of the SimPy clock; memory recency counts hours.
+HOURS_PER_MINUTE = 1 / 60
+
+
+class Intention(BaseModel):
+    """Something one resident means to do and others may hear of: an event at a place and
+    time (a party), or an announcement (running for mayor)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str = Field(description="Resident id whose intention this is (knows from the start).")
+    topic: str = Field(description="Short name of the news, e.g. 'party'; a conversation "
+                       "passes it on when an utterance of someone who knows names it.")
+    kind: Literal["event", "announcement"] = Field("event", description="'event' (a place and "
+                                                   "a time) or 'announcement'.")
+    description: str = Field(description="What it is, in words residents repeat, e.g. 'is "
+                             "hosting a harvest party at the Copper Kettle'.")
+    keywords: list[str] = Field(default_factory=list, description="Words whose mention passes "
+                                "the news on (default: the topic itself).")
+    place: str | None = Field(None, description="Place id of an event.")
+    day: int | None = Field(None, ge=0, description="0-based day of an event.")
+    start: str | None = Field(None, description="Start of an event, 'HH:MM'.")
+    end: str | None = Field(None, description="End of an event, 'HH:MM'.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Intention:
+        if not self.topic.strip() or not self.description.strip():
+            raise ValueError("an intention needs a topic and a description")
+        if self.kind == "event":
+            missing = [k for k in ("place", "day", "start", "end") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"event {self.topic!r} needs {', '.join(missing)}")
+            if self.start_minute >= self.end_minute:
+                raise ValueError(f"event {self.topic!r}: end must come after start")
+        return self
+
+    @property
+    def start_minute(self) -> int:
+        return parse_clock(self.start or "00:00", f"intention {self.topic!r} start")
+
+    @property
+    def end_minute(self) -> int:
+        return parse_clock(self.end or "00:00", f"intention {self.topic!r} end")
+
+    def words(self) -> list[str]:
+        return [w.lower() for w in (self.keywords or [self.topic])]
+
+
+DEFAULT_INTENTIONS = [
+    {"agent": "mara", "topic": "party", "kind": "event",
+     "description": "is hosting a harvest party at the Copper Kettle on day 2 from 17:00 "
+                    "to 19:00, and everyone is welcome",
+     "place": "kettle", "day": 1, "start": "17:00", "end": "19:00"},
+    {"agent": "ines", "topic": "mayor", "kind": "announcement",
+     "description": "is running for mayor of Larkfield at the next election",
+     "keywords": ["mayor", "election"]},
+]
+
+
+class TownConfig(RunConfig):
+    """A small town of residents living days on the SimPy clock (Park et al. 2023)."""
+
+    town_file: str | None = Field(
+        None, description="TOML file describing the town (places, residents, newcomers); "
+        "None: the packaged default town of Larkfield (scenarios/town/default_town.toml)."
+    )
+    days: int = Field(2, ge=1, le=365, description="Simulated days in the run.")
+    residents: int | None = Field(
+        None, ge=2, description="Use only the first N residents of the town file (None: all)."
+    )
+    brains: Literal["rule", "llm"] | None = Field(
+        None, description="'rule' or 'llm' for every resident; None: 'llm' when a model is "
+        "set, else 'rule'."
+    )
+    chat_probability: float = Field(
+        0.35, ge=0, le=1, description="Rule brains: chance of starting a conversation with "
+        "someone newly seen at the same place."
+    )
+    share_probability: float = Field(
+        0.6, ge=0, le=1, description="Rule brains: chance, at each of their turns, of passing "
+        "on a piece of news the listener has not heard from them."
+    )
+    attend_probability: float = Field(
+        0.6, ge=0, le=1, description="Rule brains: chance of planning to attend an event they "
+        "know of (the host always attends)."
+    )
+    max_turns: int = Field(8, ge=2, le=40, description="Utterances after which a conversation "
+                           "ends ('limit').")
+    minutes_per_turn: int = Field(1, ge=1, le=10, description="Simulated minutes one "
+                                  "utterance takes.")
+    chat_cooldown: int = Field(180, ge=0, description="Minutes before the same two residents "
+                               "may start another conversation.")
+    attendance_minutes: int = Field(15, ge=1, description="Minutes at an event's place during "
+                                    "its window that count as attending.")
+    intentions: list[Intention] = Field(
+        default_factory=lambda: [Intention(**i) for i in DEFAULT_INTENTIONS],
+        description="Seeded intentions ([[intentions]] tables): agent, topic, kind "
+        "('event'|'announcement'), description, keywords, place, day, start, end.",
+    )
+    days_per_generation: int | None = Field(
+        None, ge=1, description="Every this many days a share of residents leave and newcomers "
+        "arrive, inheriting memories by memory_settings.inheritance (None: no generations)."
+    )
+    leave_share: float = Field(0.3, gt=0, lt=1, description="Share of residents who leave at "
+                               "each generation's end.")
+    memory_settings: MemoryConfig = Field(
+        default_factory=lambda: MemoryConfig(hours_per_time_unit=HOURS_PER_MINUTE,
+                                             inheritance="reflections"),
+        description="Retrieval weights, reflection threshold, embedder and inheritance "
+        "(docs/memory.md); 'preset' picks 'paper' or 'released_code'. The clock counts minutes.",
+    )
+
+    @field_validator("memory_settings", mode="before")
+    @classmethod
+    def _minutes_and_inheritance(cls, value: Any) -> Any:
+        # The town's clock counts minutes, and newcomers inherit reflections unless told
+        # otherwise; a partial table (`--set memory_settings.preset=...`) keeps both.
+        if isinstance(value, dict):
+            return {"hours_per_time_unit": HOURS_PER_MINUTE, "inheritance": "reflections",
+                    **value}
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_brains(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("brains"):
+            data = {**data, "brains": "llm" if data.get("model") else "rule"}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> TownConfig:
+        if self.brains == "llm" and not self.model:
+            raise ValueError("brains = 'llm' needs a model (use --model)")
+        topics = [i.topic for i in self.intentions]
+        if len(set(topics)) != len(topics):
+            raise ValueError("intentions must have distinct topics")
+        return self
+
+    @property
+    def llm(self) -> bool:
+        return self.brains == "llm"
