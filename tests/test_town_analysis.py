@@ -248,18 +248,6 @@ def test_positions_at_a_chosen_time(town) -> None:
     assert town.positions().equals(positions_at(town.activities, town.residents, PARTY[0]))
 
 
-def test_figures_are_written(tmp_path: Path) -> None:
-    from scenarios.town.figures import FIGURE_FILES, draw_town_figures
-
-    run_dir = tmp_path / "run"
-    write_town(run_dir)
-    written = draw_town_figures(run_dir)
-    assert [p.name for p in written] == list(FIGURE_FILES)
-    for path in written:
-        assert path.parent == run_dir / "figures"
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
-
-
 def test_figures_of_a_run_stopped_before_any_town_rows_say_no_data(tmp_path: Path) -> None:
     from scenarios.town.figures import DRAWINGS
 
@@ -311,11 +299,13 @@ def test_inspect_shows_plans_memories_and_conversations(town_run: Path, town_kno
     assert "Ana, barista; home t.home1" in out
     assert "learned of 'party' at day 0 00:00: seeded" in out
     plans = out[out.index("day plans"):out.index("conversations:")]
-    # the morning plan: day first, then hours in time order, actions inside their hour
-    assert plans.index("Work at the café") < plans.index("07:00-17:00 Serve coffee") \
-        < plans.index("17:00-19:00 Host the party @ t.cafe") \
-        < plans.index("17:00-17:15 Set out the cups") < plans.index("day 1, replan 1:")
-    assert "\n      17:15-17:30 Greet the guests @ t.cafe" in plans  # actions indented deeper
+    # in time order, each level inside the one above it and indented one step further
+    assert plans.index("\n    07:00-22:00 Work at the café") \
+        < plans.index("\n      07:00-17:00 Serve coffee") \
+        < plans.index("\n      17:00-19:00 Host the party @ t.cafe") \
+        < plans.index("\n        17:00-17:15 Set out the cups") \
+        < plans.index("\n        17:15-17:30 Greet the guests @ t.cafe") \
+        < plans.index("day 1, replan 1:\n    15:00-20:00 Tidy up early")
     talks = out[out.index("conversations:"):]
     assert "c1: day 0 10:00-10:10 at t.cafe with r2 (Ben), they began, 3 turns" in talks
     assert "10:00 Ana: c1 line 0 - come to my party!" in talks
@@ -352,3 +342,41 @@ def test_report_section_tables_and_groups(tmp_path: Path, town_known) -> None:
     html = write_report([runs[2]]).read_text(encoding="utf-8")
     assert "Information and relationships" in html and "3/4 (75%)" in html
     assert "network density" in html.lower() and html.count("data:image/png") >= 8
+
+
+def test_a_real_town_run_is_measured_as_it_measured_itself(tmp_path: Path) -> None:
+    """`societas run town` with rule brains: the runner draws the five figures, and the
+    analysis, reading only the tables, agrees with the metrics the simulation recorded as it
+    ran (its knows_share at the start of hour h+1 is the share at the end of hour h)."""
+    from analysis.inspect import describe_agent
+    from scenarios.town import SCENARIO
+    from scenarios.town.config import TownConfig
+    from scenarios.town.figures import FIGURE_FILES
+    from sim import load_config
+    from sim.runner import RunOptions, run_scenario
+
+    config = load_config(TownConfig, values={"residents": 4, "days": 2, "seed": 3})
+    result = run_scenario(SCENARIO, config, run_dir=tmp_path / "run",
+                          options=RunOptions(progress=False))
+    assert sorted(p.name for p in result.figures) == sorted(FIGURE_FILES)
+    for path in result.figures:
+        assert path.parent == tmp_path / "run" / "figures"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    run = load(tmp_path / "run")
+    town = load_town(run)
+    metrics = run.metrics
+    recorded = metrics[metrics["name"] == "network_density"].sort_values("step")
+    assert town.density()["density"].tolist() == pytest.approx(recorded["value"].tolist())
+    curve = town.diffusion()
+    for topic in town.topics:
+        theirs = metrics[metrics["name"] == f"knows_share:{topic}"].set_index("step")["value"]
+        mine = curve[curve["topic"] == topic].set_index("hour")["share"]
+        assert mine.iloc[:-1].tolist() == pytest.approx(theirs.loc[1:].tolist())
+    ours = town.attendance().set_index("agent_id")
+    stored = run.table("attendance").set_index("agent_id").loc[ours.index]
+    assert ours[["present", "knew", "minutes_present"]].astype(int).equals(
+        stored[["present", "knew", "minutes_present"]].astype(int))
+    assert town.time_use().groupby("day")["minutes"].sum().tolist() == [4 * DAY, 4 * DAY]
+    host = town.intentions["agent_id"].iloc[0]
+    view = describe_agent(tmp_path / "run", host, limit=5)
+    assert "day 0, morning plan:" in view and "conversations:" in view

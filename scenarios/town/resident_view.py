@@ -23,9 +23,12 @@ WIDTH = 100
 LEVELS = {"day": 0, "hour": 1, "action": 2}
 
 
-def _wrap(text: object, indent: str) -> list[str]:
-    return textwrap.wrap(" ".join(str(text).split()), width=WIDTH, initial_indent=indent,
-                         subsequent_indent=indent + "  ") or [indent]
+def _wrap(text: object, first: str, rest: str | None = None) -> list[str]:
+    """`text` on lines of at most WIDTH, the first after `first`, the others after `rest`
+    (default: as far in as `first`, two more)."""
+    rest = " " * len(first) + "  " if rest is None else rest
+    return textwrap.wrap(" ".join(str(text).split()), width=WIDTH, initial_indent=first,
+                         subsequent_indent=rest) or [first]
 
 
 def resident_lines(run: Run, agent_id: str, limit: int) -> list[str]:
@@ -54,8 +57,9 @@ def resident_lines(run: Run, agent_id: str, limit: int) -> list[str]:
 
 
 def plan_lines(run: Run, agent_id: str, limit: int) -> list[str]:
-    """Every plan the resident made, per day and revision, indented by level (day, hour,
-    action); the first `limit` actions of each plan."""
+    """Every plan the resident made, per day and revision, in time order and indented by level
+    (day chunks, the hours inside them, the actions inside those); the first `limit` actions
+    of each plan."""
     plans = run.table("plans")
     mine = plans[plans["agent_id"].astype(str) == agent_id].copy()
     if mine.empty:
@@ -63,30 +67,23 @@ def plan_lines(run: Run, agent_id: str, limit: int) -> list[str]:
     mine["rank"] = mine["level"].map(LEVELS).fillna(3)
     lines = []
     for (day, revision), plan in mine.groupby(["day", "revision"], sort=True):
-        plan = plan.sort_values(["rank", "start_minute"], kind="stable")
         kind = "morning plan" if int(revision) == 0 else f"replan {int(revision)}"
         lines.append(f"  day {int(day)}, {kind}:")
-        for row in plan[plan["level"] == "day"].itertuples():
-            lines += _wrap(row.description, "    ")
-        actions = plan[plan["level"] == "action"]
-        hours = plan[plan["level"] == "hour"]
-        shown = actions.head(limit)
-        for row in _by_time(hours, shown).itertuples():
-            indent = "    " if row.level == "hour" else "      "
-            end = int(row.start_minute) + int(row.duration or 0)
+        actions = plan[plan["level"] == "action"].sort_values("start_minute", kind="stable")
+        shown = pd.concat([plan[plan["level"] != "action"], actions.head(limit)])
+        for row in shown.sort_values(["start_minute", "rank"], kind="stable").itertuples():
+            indent = "    " + "  " * min(int(row.rank), 2)
+            if pd.isna(row.start_minute):
+                lines += _wrap(row.description, indent)
+                continue
+            end = int(row.start_minute) + int(0 if pd.isna(row.duration) else row.duration)
             place = f" @ {row.place_id}" if isinstance(row.place_id, str) else ""
             lines += _wrap(f"{minute_text(row.start_minute)}-{minute_text(end)} "
                            f"{row.description}{place}", indent)
-        if len(shown) < len(actions):
-            lines.append(f"      ({len(actions) - len(shown)} later actions not shown; "
+        if len(actions) > limit:
+            lines.append(f"      ({len(actions) - limit} later actions not shown; "
                          "--limit shows more)")
     return lines
-
-
-def _by_time(hours: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
-    """Hours and actions interleaved by start time, each hour before the actions inside it."""
-    both = pd.concat([hours, actions])
-    return both.sort_values(["start_minute", "rank"], kind="stable")
 
 
 def conversation_lines(run: Run, agent_id: str, limit: int) -> list[str]:
