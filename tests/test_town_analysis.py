@@ -18,7 +18,6 @@ import pytest
 
 from analysis.run import load
 from scenarios.town.measures import (
-    TABLES,
     attendance,
     attendance_summary,
     density_by_day,
@@ -28,6 +27,7 @@ from scenarios.town.measures import (
     time_use,
 )
 from scenarios.town.readers import load_town
+from scenarios.town.tables import TABLES
 from sim.memory.records import MEMORY_TABLES
 from sim.store import RunStore
 
@@ -124,6 +124,10 @@ def write_town(run_dir: Path, seed: int = 0, **config: object) -> Path:
         _knows("party", "r1", 0, None, None), _knows("party", "r2", 605, "r1", "c1"),
         _knows("party", "r3", DAY + 542, "r1", "c2"), _knows("mayor", "r4", 0, None, None),
         _knows("mayor", "r2", DAY + 663, "r4", "c3")])
+    store.insert("attendance", [  # as the run records it; `planned`: had made a plan to go
+        {"topic": "party", "agent_id": a, "present": int(a in ("r1", "r2")),
+         "knew": int(a != "r4"), "minutes_present": m, "planned": int(a != "r4")}
+        for a, m in (("r1", 120), ("r2", 60), ("r3", 10), ("r4", 0))])
     store.insert("plans", [
         {"day": 1, "agent_id": "r1", "level": level, "start_minute": start, "duration": length,
          "description": text, "place_id": place, "revision": revision, "source": "rule"}
@@ -222,6 +226,10 @@ def test_attendance_from_spans_at_the_party_time(town) -> None:
     assert summary[["guests", "knew", "came", "knew_and_came", "knew_not_came",
                     "came_not_knowing"]].tolist() == [3, 2, 1, 1, 1, 0]
     assert summary["host_present"] and summary["when"] == "day 1 17:00-19:00"
+    # the run's record of who had planned to go: Cal planned to but left early
+    planned = attendance_summary(town.intentions, town.attendance()).iloc[0]
+    assert planned[["knew_no_plan", "planned_not_came"]].tolist() == [0, 1]
+    assert "knew_no_plan" not in summary  # unknown without the run's record
     # with a 5-minute threshold Cal's 10 minutes count
     loose = attendance(town.intentions, town.activities, town.knowledge, town.residents, 5)
     assert loose.set_index("agent_id").loc["r3", "present"] == 1

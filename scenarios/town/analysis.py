@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from scenarios.town.figures import DRAWINGS, plot_density, plot_diffusion
-from scenarios.town.measures import TABLES, attendance_summary, events
+from scenarios.town.measures import attendance_summary, events
 from scenarios.town.readers import Town, load_town
 from scenarios.town.resident_view import SECTIONS as RESIDENT_SECTIONS
+from scenarios.town.tables import TABLES
 from sim.scenario_analysis import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def diffusion_table(towns: Sequence[Town]) -> pd.DataFrame:
             cells[topic, f"end of day {day}"] = (
                 f"{_percent(at['share'].mean())} ({_percent(at['share'].min())}–"
                 f"{_percent(at['share'].max())})")
-    table = pd.Series(cells).unstack()
+    table = pd.Series(cells).unstack().reindex(list(dict.fromkeys(rows["topic"])))
     table = table[sorted(table.columns, key=lambda c: int(c.rsplit(" ", 1)[1]))]
     table.index.name = "topic"
     return table

@@ -158,8 +158,9 @@ def plot_time_use(use: pd.DataFrame, ax: Axes | None = None) -> Figure:
 def plot_map(places: pd.DataFrame, positions: pd.DataFrame, clock: int,
              ax: Axes | None = None) -> Figure:
     """Places at their map coordinates (areas as large squares, places as small ones), and
-    every resident as a labelled dot at the place where they were at `clock` (walking
-    residents at their destination, marked '(walking)')."""
+    at each place where someone was at `clock` a red dot (larger for more people; hollow when
+    all of them are on the way) with their names beside it (walking residents are shown at
+    their destination, marked '(walking)')."""
     fig, ax = plot.axes_or_new(ax)
     locate = locator(places)
     shown = places[places["level"].isin(["area", "place"])]
@@ -177,17 +178,15 @@ def plot_map(places: pd.DataFrame, positions: pd.DataFrame, clock: int,
         spot = locate(row.place_id)
         if spot is not None:
             at.setdefault(spot, []).append(row)
-    for (x, y), people in at.items():
-        for i, person in enumerate(people):  # around their place, so no two dots coincide
-            angle = 2 * math.pi * i / len(people)
-            r = 0.0 if len(people) == 1 else 0.25 + 0.03 * len(people)
-            px, py = x + r * math.cos(angle), y + r * math.sin(angle)
-            walking = person.activity == "walk"
-            ax.scatter([px], [py], s=60, zorder=3, color="white" if walking else "tab:red",
-                       edgecolor="tab:red")
-            label = str(person.name) + (" (walking)" if walking else "")
-            ax.annotate(label, (px, py), xytext=(5, 3), textcoords="offset points",
-                        fontsize=7, zorder=4)
+    for (x, y), people in at.items():  # one dot per place, its people listed beside it
+        walking = sum(p.activity == "walk" for p in people)
+        ax.scatter([x], [y], s=50 + 30 * len(people), zorder=3, edgecolor="tab:red",
+                   color="white" if walking == len(people) else "tab:red")
+        names = [str(p.name) + (" (walking)" if p.activity == "walk" else "") for p in people]
+        ax.annotate("\n".join(names), (x, y), xytext=(8, 0), textcoords="offset points",
+                    fontsize=7, va="center", zorder=4,
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "tab:red",
+                          "lw": 0.5, "alpha": 0.85})
     nowhere = [str(p.name) for p in positions.itertuples() if locate(p.place_id) is None]
     if not at and shown.empty:
         plot.no_data(ax)

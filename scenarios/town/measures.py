@@ -27,38 +27,6 @@ DEFAULT_ATTENDANCE_MINUTES = 15
 #: A resident on the way to a place is not there yet: travel spans never count as presence.
 TRAVEL = "walk"
 
-#: The town's tables, so that one a run never wrote still reads as an empty frame of the right
-#: shape (`ScenarioAnalysis.tables`).
-TABLES: dict[str, dict[str, str]] = {
-    "places": {"place_id": "TEXT", "name": "TEXT", "parent": "TEXT", "level": "TEXT",
-               "kind": "TEXT", "x": "REAL", "y": "REAL"},
-    "residents": {"agent_id": "TEXT", "name": "TEXT", "occupation": "TEXT", "home": "TEXT",
-                  "persona": "TEXT", "generation": "INTEGER", "first_day": "INTEGER",
-                  "last_day": "INTEGER"},
-    "activities": {"day": "INTEGER", "start_minute": "INTEGER", "end_minute": "INTEGER",
-                   "clock_start": "INTEGER", "clock_end": "INTEGER", "agent_id": "TEXT",
-                   "place_id": "TEXT", "activity": "TEXT", "description": "TEXT",
-                   "source": "TEXT"},
-    "plans": {"day": "INTEGER", "agent_id": "TEXT", "level": "TEXT", "start_minute": "INTEGER",
-              "duration": "INTEGER", "description": "TEXT", "place_id": "TEXT",
-              "revision": "INTEGER", "source": "TEXT"},
-    "conversations": {"conversation_id": "TEXT", "day": "INTEGER", "start_minute": "INTEGER",
-                      "end_minute": "INTEGER", "place_id": "TEXT", "initiator": "TEXT",
-                      "partner": "TEXT", "turns": "INTEGER", "ended_by": "TEXT"},
-    "utterances": {"conversation_id": "TEXT", "turn": "INTEGER", "day": "INTEGER",
-                   "minute": "INTEGER", "speaker": "TEXT", "listener": "TEXT", "text": "TEXT",
-                   "source": "TEXT"},
-    "intentions": {"topic": "TEXT", "agent_id": "TEXT", "kind": "TEXT", "description": "TEXT",
-                   "place_id": "TEXT", "day": "INTEGER", "start_minute": "INTEGER",
-                   "end_minute": "INTEGER"},
-    "knowledge": {"topic": "TEXT", "agent_id": "TEXT", "day": "INTEGER", "minute": "INTEGER",
-                  "clock": "INTEGER", "source_agent": "TEXT", "conversation_id": "TEXT",
-                  "how": "TEXT"},
-    "attendance": {"topic": "TEXT", "agent_id": "TEXT", "present": "INTEGER",
-                   "knew": "INTEGER", "minutes_present": "INTEGER"},
-}
-
-
 def clock_text(clock: float) -> str:
     """'day 1 17:05' for clock 2465: how the figures and tables name a moment."""
     clock = int(clock)
@@ -199,7 +167,8 @@ def attendance(intentions: pd.DataFrame, activities: pd.DataFrame, knowledge: pd
 def attendance_summary(intentions: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """Per event, the guests' side (everyone but the host), as the paper counts its party:
     residents, knew, came, knew and came, knew but did not come, came without knowing, and
-    whether the host was there."""
+    whether the host was there; where `table` says who had planned to go (`planned`), also
+    those who knew but made no plan to go, and those who planned to but did not come."""
     rows = []
     for event in events(intentions).itertuples(index=False):
         mine = table[table["topic"] == event.topic]
@@ -215,9 +184,14 @@ def attendance_summary(intentions: pd.DataFrame, table: pd.DataFrame) -> pd.Data
             "came_not_knowing": int((~knew & came).sum()),
             "host_present": bool(host["present"].eq(1).any()),
         })
-    return pd.DataFrame(rows, columns=["topic", "host", "place", "when", "guests", "knew",
-                                       "came", "knew_and_came", "knew_not_came",
-                                       "came_not_knowing", "host_present"])
+        if "planned" in guests and guests["planned"].notna().any():
+            planned = guests["planned"] == 1
+            rows[-1] |= {"knew_no_plan": int((knew & ~planned).sum()),
+                         "planned_not_came": int((planned & ~came).sum())}
+    columns = ["topic", "host", "place", "when", "guests", "knew", "came", "knew_and_came",
+               "knew_not_came", "came_not_knowing", "host_present"]
+    extra = [c for c in ("knew_no_plan", "planned_not_came") if any(c in r for r in rows)]
+    return pd.DataFrame(rows, columns=columns + extra)
 
 
 def relationships(conversations: pd.DataFrame, utterances: pd.DataFrame | None = None,

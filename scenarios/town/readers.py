@@ -18,7 +18,6 @@ import pandas as pd
 from scenarios.town.measures import (
     DEFAULT_ATTENDANCE_MINUTES,
     MINUTES_PER_DAY,
-    TABLES,
     attendance,
     default_map_time,
     density_by_day,
@@ -28,6 +27,7 @@ from scenarios.town.measures import (
     time_use,
     topics_of,
 )
+from scenarios.town.tables import TABLES
 
 if TYPE_CHECKING:
     from analysis.run import Run
@@ -48,6 +48,9 @@ class Town:
     utterances: pd.DataFrame
     intentions: pd.DataFrame
     knowledge: pd.DataFrame
+    #: The attendance the run recorded as each event ended (`attendance` measures it again
+    #: from the spans; this one adds whether each resident had planned to go).
+    recorded_attendance: pd.DataFrame
     #: Simulated minutes the run covered (from day 0 00:00 to its last recorded span, or the
     #: configured days when it ran them all).
     end_clock: int
@@ -84,9 +87,18 @@ class Town:
             self.knowledge, self.residents, self.hours, self.topics))
 
     def attendance(self) -> pd.DataFrame:
-        return self._once("attendance", lambda: attendance(
-            self.intentions, self.activities, self.knowledge, self.residents,
-            self.attendance_minutes))
+        """`measures.attendance`, with whether each resident had planned to go (`planned`,
+        from the run's own attendance table; NaN where it has none)."""
+        def compute() -> pd.DataFrame:
+            table = attendance(self.intentions, self.activities, self.knowledge,
+                               self.residents, self.attendance_minutes)
+            planned = self.recorded_attendance
+            if "planned" not in planned or planned.empty:
+                return table.assign(planned=math.nan)
+            planned = planned[["topic", "agent_id", "planned"]].astype({"agent_id": str})
+            return table.merge(planned, on=["topic", "agent_id"], how="left")
+
+        return self._once("attendance", compute)
 
     def relationships(self) -> pd.DataFrame:
         return self._once("relationships", lambda: relationships(
@@ -109,7 +121,8 @@ def load_town(run: Run) -> Town:
     where the town scenario is not installed."""
     present = set(run.tables())
     tables = {name: run.table(name) if name in present else pd.DataFrame(columns=list(columns))
-              for name, columns in TABLES.items() if name != "attendance"}
+              for name, columns in TABLES.items()}
+    tables["recorded_attendance"] = tables.pop("attendance")
     ends = [0]
     spans = pd.to_numeric(tables["activities"]["clock_end"], errors="coerce").dropna()
     if not spans.empty:
