@@ -177,12 +177,14 @@ class Resident(SimAgent):
     def plan(self, day: int) -> Steps:
         town, p = self.model, self.person
         rolls = self.rolls(12)
+        for topic in town.known_events(self, day):
+            if town.intention(topic).agent == self.name:
+                self.attending[topic] = True  # a host goes to their own event
+            elif not self.llm and topic not in self.attending:
+                # rule brains decide on events they know of, here and now; a model decides
+                # through its plan, which sees what it remembers
+                yield from self.decide_attendance(topic)
         events = self.events_to_attend(day)
-        if not self.llm:  # rule brains decide on events they know of, here and now
-            for topic in town.known_events(self, day):
-                if topic not in self.attending:
-                    yield from self.decide_attendance(topic)
-            events = self.events_to_attend(day)
         memories = self.recall(f"{p.name}'s plans for today: events, meetings, parties, work")
         day_task = PlanDay(town.ctx, p, day, rolls, events, memories)
         day_plan = yield self.decide(day_task)
@@ -261,8 +263,10 @@ class Resident(SimAgent):
         """Notice who is here; only someone not noticed before at this place is news, and only
         news is remembered and may lead to a reaction."""
         town = self.model
+        # those settled in an action or a conversation; someone still arriving or deciding
+        # at this instant is noticed at a later action
         here = [r for r in town.living if r is not self and r.place == self.place
-                and r.state in ("act", "talk", "busy")]
+                and r.state in ("act", "talk")]
         new = [r for r in here if r.name not in self.seen]
         if not new:
             return

@@ -256,8 +256,8 @@ def _people(entries: Any, table: str, townmap: TownMap, taken: set[str]) -> list
         work = _spot(townmap, entry["work"], agent_id, "work") if entry.get("work") else None
         wake = _minute(entry.get("wake", "07:00"), agent_id, "wake")
         bedtime = _minute(entry.get("bedtime", "22:30"), agent_id, "bedtime")
-        if not wake + 6 * 60 <= bedtime:
-            raise TownFileError(f"resident {agent_id!r}: bedtime must be at least six hours "
+        if not wake + 120 <= bedtime:
+            raise TownFileError(f"resident {agent_id!r}: bedtime must be at least two hours "
                                 "after wake, on the same day")
         people.append(Person(agent_id, str(entry.get("name", agent_id)),
                              str(entry.get("occupation", "resident")), home, work,

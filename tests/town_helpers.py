@@ -1,0 +1,135 @@
+"""A tiny town and a scripted model for the town's tests and benchmark: three places, short
+days, and replies chosen by which prompt is asked (one resident may answer garbage)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from sim.testing import ChatRequest
+
+GARBAGE = "🙂 what a lovely morning"
+
+TINY_TOWN = """
+[town]
+id = "nook"
+name = "Nook"
+minutes_per_unit = 2.0
+
+[[places]]
+id = "centre"
+name = "Centre"
+
+[[places]]
+id = "cafe"
+parent = "centre"
+name = "the Cafe"
+kind = "cafe"
+x = 0
+y = 0
+objects = ["counter", "table"]
+
+[[places]]
+id = "house_a"
+parent = "centre"
+name = "House A"
+kind = "home"
+x = 3
+y = 4
+objects = ["bed"]
+
+[[places]]
+id = "house_b"
+parent = "centre"
+name = "House B"
+kind = "home"
+x = -3
+y = 4
+objects = ["bed"]
+{residents}
+"""
+
+RESIDENT = """
+[[residents]]
+id = "{id}"
+name = "{name}"
+occupation = "{occupation}"
+home = "{home}"
+{work}
+wake = "09:00"
+bedtime = "12:30"
+persona = "{name} is a resident of Nook."
+"""
+
+NAMES = ["Ann Alba", "Ben Brook", "Cas Cole", "Dee Dunn", "Eli Este", "Fay Ford", "Gus Gale",
+         "Hal Hart"]
+
+
+def tiny_town(path: Path, residents: int = 3, *, newcomers: int = 0) -> Path:
+    """A town file of `residents` (working at the cafe every other one) and newcomers."""
+    people = []
+    for i in range(residents + newcomers):
+        table = "residents" if i < residents else "newcomers"
+        name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i}")
+        entry = RESIDENT.format(
+            id=f"r{i}", name=name, occupation="barista" if i % 2 == 0 else "writer",
+            home="house_a" if i % 2 == 0 else "house_b",
+            work='work = "cafe"' if i % 2 == 0 else "")
+        people.append(entry.replace("[[residents]]", f"[[{table}]]"))
+    path.write_text(TINY_TOWN.format(residents="".join(people)), encoding="utf-8")
+    return path
+
+
+def party(agent: str = "r0", day: int = 0) -> list[dict]:
+    return [{"agent": agent, "topic": "party", "kind": "event", "day": day,
+             "description": "is throwing a party at the Cafe at eleven", "place": "cafe",
+             "start": "11:00", "end": "12:00"}]
+
+
+_HOME = re.compile(r'your home is "(\w+)"')
+_PRESENT = re.compile(r"^- (\w+): ", re.MULTILINE)
+_COUNT = re.compile(r"these (\d+) memories")
+
+
+def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole") -> str:
+    """A scripted resident: everyone spends 09:00-12:00 at the cafe (so they meet), talks to
+    whoever they see, mentions the party when they remember it, ends at the third turn."""
+    system = request.messages[0]["content"]
+    prompt = request.messages[-1]["content"]
+    if garbage_for and garbage_for in system:  # its town and its memory prompts alike
+        return GARBAGE
+    if "Plan your day in broad strokes" in prompt:
+        return json.dumps({"plan": [{"start": "09:00", "end": "11:00", "description": "cafe"},
+                                    {"start": "11:00", "end": "12:30", "description": "home"}]})
+    if "into blocks of about one hour" in prompt:
+        home = _HOME.search(prompt).group(1)  # type: ignore[union-attr]
+        return json.dumps({"blocks": [
+            {"start": "09:00", "end": "11:00", "activity": "eat", "place": "cafe",
+             "description": "coffee with friends"},
+            {"start": "11:00", "end": "12:30", "activity": "home", "place": home}]})
+    if "Break this into actions" in prompt:
+        return json.dumps({"actions": [{"minutes": 15, "description": "sipping coffee",
+                                        "object": "table"},
+                                       {"minutes": 15, "description": "reading the paper"}]})
+    count = _COUNT.search(prompt)
+    if count:
+        return json.dumps({"ratings": [4] * int(count.group(1))})
+    if "Rate it from 1 to 10" in prompt:
+        return '{"importance": 5}'
+    if "Do you carry on" in prompt:
+        return json.dumps({"action": "talk", "talk_to": _PRESENT.findall(prompt)[0]})
+    if "Say the next thing" in prompt:
+        turns = prompt.count("<agent_text author=") - prompt.split("The conversation so far")[
+            0].count("<agent_text author=")
+        remembered = prompt.split("The conversation so far")[0]
+        text = ("Did you hear about the party at the Cafe at eleven?" if "party" in remembered
+                else "Nice weather, isn't it?")
+        return json.dumps({"utterance": text, "end_conversation": turns >= 3})
+    if "Will you go?" in prompt:
+        return '{"attend": true, "reason": "I love parties"}'
+    if "questions" in prompt.lower() and "insights" not in prompt.lower():
+        return '{"questions": ["What happened at the cafe?"]}'
+    if "insight" in prompt.lower():
+        return '{"insights": [{"insight": "The cafe is where people meet", "evidence": [1]}]}'
+    return "{}"
