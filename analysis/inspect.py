@@ -1,5 +1,6 @@
 """One agent of a run, in plain text: who it was, what it remembered and concluded, and where
-its culture came from (`societas inspect RUN_DIR --agent ID`)."""
+its culture came from (`societas inspect RUN_DIR --agent ID`). A scenario adds what only it
+knows (a town resident's plans and conversations) through `ScenarioAnalysis.inspect`."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from analysis.run import NotInRun, Run, load
 
 def describe_agent(run_dir: str | Path, agent_id: str, *, limit: int = 50,
                    ancestry_depth: int = 3) -> str:
-    """Profile, ancestry, strategy, scores, memories (latest `limit`), reflections with their
-    evidence, and inherited records with their origin."""
+    """Profile, ancestry, strategy, scores, the scenario's own sections
+    (`ScenarioAnalysis.inspect`), memories (latest `limit`), reflections with their evidence,
+    and inherited records with their origin."""
     run = load(run_dir)
     agents = run.agents.set_index("agent_id")
     if agent_id not in agents.index:
@@ -30,6 +32,10 @@ def describe_agent(run_dir: str | Path, agent_id: str, *, limit: int = 50,
                                                    else f"{k}={v}" for k, v in params.items()))
     lines += ["", "ancestry:", *_ancestry(agents, agent_id, ancestry_depth)]
     lines += ["", *_strategy_and_scores(run, agent_id)]
+    for section in run.analysis_spec.inspect:  # what only the scenario knows about the agent
+        body = section.render(run, agent_id, limit)
+        if body:
+            lines += ["", f"{section.title}:", *body]
     lines += ["", *_memories(run, agent_id, limit)]
     return "\n".join(lines)
 

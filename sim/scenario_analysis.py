@@ -69,6 +69,21 @@ class ReportSection:
 
 
 @dataclass(frozen=True)
+class AgentSection:
+    """A part of `societas inspect RUN --agent ID` that only the scenario can write (a town
+    resident's day plans and conversations), shown after the agent's strategy and scores and
+    before its memories.
+
+    `render(run, agent_id, limit)` returns the section's lines (indent them yourself; `limit`
+    is the user's `--limit`, the most items of one kind to show); no lines: the section is left
+    out. The title is printed above them.
+    """
+
+    title: str
+    render: Callable[[Run, str, int], list[str]]
+
+
+@dataclass(frozen=True)
 class ScenarioAnalysis:
     """A scenario's declared analysis; see the module doc. Every field is optional."""
 
@@ -86,6 +101,8 @@ class ScenarioAnalysis:
     sections: Sequence[ReportSection] = ()
     #: The figures of one run (`societas run` and `societas report` draw them).
     figures: Sequence[RunFigure] = ()
+    #: What `societas inspect` adds to the view of one agent.
+    inspect: Sequence[AgentSection] = ()
 
     def columns(self) -> dict[str, tuple[str, ...]]:
         """The declared tables as name -> column names."""

@@ -7,6 +7,7 @@ brains, intentions, generations and every config key.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from scenarios.town.config import TownConfig
@@ -38,6 +39,12 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
     return headers, rows
 
 
+def draw_figures(run_dir: Path) -> list[Path]:
+    from scenarios.town.figures import draw_town_figures
+
+    return draw_town_figures(run_dir)
+
+
 def estimate(config: TownConfig) -> UsageEstimate:
     from scenarios.town.budget import estimate_usage
 
@@ -51,7 +58,7 @@ SCENARIO = ScenarioSpec(
     config_type=TownConfig,
     model=Town,
     summary_table=summary_table,
-    draw_figures=None,
+    draw_figures=draw_figures,
     estimate=estimate,
-    analysis=None,
+    analysis="scenarios.town.analysis:ANALYSIS",
 )
