@@ -36,8 +36,11 @@ def rule_utterance(speaker: Person, listener: Person, turn: int, facts: dict[str
     planned_turns."""
     end = turn + 1 >= int(facts.get("planned_turns", 2))
     news = facts.get("news") or []
-    if news and float(facts.get("roll", 1.0)) < share_probability:
-        text = f"Have you heard? {news[0][1]}."
+    roll = float(facts.get("roll", 1.0))
+    if news and roll < share_probability:
+        # Which piece of news: the same roll, rescaled, so every topic the speaker knows has an
+        # equal chance (always the first would starve every topic but one).
+        text = f"Have you heard? {news[int(roll / share_probability * len(news))][1]}."
     elif turn == 0:
         text = f"Hello {first_name(listener)}! How are you today?"
     elif turn == 1:
