@@ -28,6 +28,7 @@ from sim.llm.cache import CacheMiss, ResponseCache, request_key
 from sim.llm.client import LLMClient
 from sim.llm.event_loop import LoopThread
 from sim.llm.outcomes import Completion
+from sim.llm.ratelimit import Limiter
 from sim.llm.settings import LLMSettings
 from sim.store import ResumeDiverged, to_json
 from sim.tasks import ParseError
@@ -108,9 +109,11 @@ class Gateway:
         budget: Budget | None = None,
         seed: int | None = None,
         log_decisions: str = "all",
+        limiter: Limiter | None = None,
     ) -> None:
         """`replay_only`: no model is asked; a call neither the store (catching up) nor the
-        cache (if any) can answer raises `CacheMiss`."""
+        cache (if any) can answer raises `CacheMiss`. `limiter`: asked before every request
+        (`sim.llm.ratelimit`), e.g. shared with the other runs of a sweep."""
         self.max_repairs = max_repairs
         self.cache = cache
         self.replay_only = replay_only
@@ -119,6 +122,7 @@ class Gateway:
         if log_decisions not in LOG_DECISIONS:
             raise ValueError(f"log_decisions must be one of {LOG_DECISIONS}, not {log_decisions!r}")
         self.log_decisions = log_decisions
+        self.limiter = limiter
         self.stats = GatewayStats()
         self._clients: dict[LLMSettings, LLMClient] = {}
         self._loop: LoopThread | None = None
@@ -385,7 +389,7 @@ class Gateway:
     def _client(self, settings: LLMSettings) -> LLMClient:
         client = self._clients.get(settings)
         if client is None:
-            client = self._clients[settings] = LLMClient(settings)
+            client = self._clients[settings] = LLMClient(settings, self.limiter)
         return client
 
     def _event_loop(self) -> LoopThread:
