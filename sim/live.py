@@ -167,7 +167,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_line = 0.0
+        self._last_line = self.started  # the first periodic line comes an interval in
 
     def start(self) -> None:
         """Redraw in the background (a pool starts this once its workers are forked)."""

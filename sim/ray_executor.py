@@ -52,6 +52,8 @@ def ensure_ray(address: str | None = None, **init: Any) -> Any:
     ray = _ray()
     if not ray.is_initialized():
         options: dict[str, Any] = {"include_dashboard": False, "configure_logging": False}
+        if address is None and not os.environ.get("RAY_ADDRESS"):
+            options["_node_ip_address"] = "127.0.0.1"  # a local instance: loopback only
         options.update(init)
         try:
             ray.init(address=address, **options)

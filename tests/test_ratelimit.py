@@ -216,8 +216,12 @@ def test_local_limiter_counts_calls_and_cost_for_the_live_view() -> None:
         waiting = asyncio.ensure_future(limiter.acquire(KEY, 10, 5.0))
         await asyncio.sleep(0.02)
         assert not waiting.done() and limiter.stats()["in_flight"] == 1
+        released = time.monotonic()
         await limiter.release(first, 0.5)
-        await limiter.release(await waiting, 0.25)
+        second = await waiting
+        # Woken by the release, not by its next look (every SLOT_POLL_S = 0.1 s).
+        assert time.monotonic() - released < 0.08
+        await limiter.release(second, 0.25)
 
     asyncio.run(two_calls())
     assert limiter.stats() == {"calls": 2, "in_flight": 0, "answered": 2, "cost_usd": 0.75,

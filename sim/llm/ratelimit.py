@@ -29,10 +29,12 @@ never what they ask, so a limited run stores exactly what an unlimited one does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
@@ -43,8 +45,8 @@ from sim.llm.settings import normalise_api_base
 __all__ = ["Limiter", "LimiterCore", "LocalLimiter", "Permit", "RateLimit", "endpoint_key",
            "estimate_tokens", "parse_rate_limit"]
 
-#: How often a call waiting only for a free concurrent slot looks again.
-SLOT_POLL_S = 0.005
+#: How often a call waiting for a free concurrent slot looks again if no release woke it.
+SLOT_POLL_S = 0.1
 #: The longest single sleep of a waiting call, so a pause lifted early is noticed.
 MAX_SLEEP_S = 0.5
 
@@ -150,6 +152,7 @@ class LimiterCore:
         self._lock = threading.Lock()
         self._endpoints: dict[str, _Endpoint] = {}
         self._ids = itertools.count(1)
+        self._waiters: dict[str, deque[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self.calls = 0  # requests granted
         self.answered = 0  # permits given back
         self.cost_usd = 0.0
@@ -163,20 +166,25 @@ class LimiterCore:
         `hold_s` is how long the caller can hold the permit at most (its timeout): a permit
         not given back by then belongs to a caller that died, and its slot is reclaimed.
         """
+        permit, wait, _ = self._try(key, tokens, hold_s)
+        return permit, wait
+
+    def _try(self, key: str, tokens: int, hold_s: float) -> tuple[int | None, float, bool]:
+        """`try_acquire`, and whether the wait is for a concurrent slot (a release ends it)."""
         limit = self.limit
         with self._lock:
             now = self.clock()
             state = self._endpoints.setdefault(key, _Endpoint())
             if state.paused_until > now:
-                return None, state.paused_until - now
+                return None, state.paused_until - now, False
             for permit, reclaim in list(state.in_flight.items()):
                 if reclaim <= now:  # its holder died without giving it back
                     del state.in_flight[permit]
             if limit.concurrent is not None and len(state.in_flight) >= limit.concurrent:
-                return None, SLOT_POLL_S
+                return None, SLOT_POLL_S, True
             wait = max(state.next_request, state.next_token) - now
             if wait > 0:
-                return None, wait
+                return None, wait, False
             if limit.requests_per_min is not None:
                 state.next_request = now + 60.0 / limit.requests_per_min
             if limit.tokens_per_min is not None:
@@ -184,7 +192,7 @@ class LimiterCore:
             permit = next(self._ids)
             state.in_flight[permit] = now + max(hold_s, 0.0)
             self.calls += 1
-            return permit, 0.0
+            return permit, 0.0, False
 
     def release(self, key: str, permit: int, cost_usd: float = 0.0) -> None:
         with self._lock:
@@ -193,6 +201,11 @@ class LimiterCore:
                 state.in_flight.pop(permit, None)
             self.answered += 1
             self.cost_usd += max(float(cost_usd), 0.0)
+            waiters = self._waiters.get(key)
+            if waiters:  # the slot is free: the longest-waiting call may take it now
+                loop, event = waiters.popleft()
+                with contextlib.suppress(RuntimeError):  # its loop has closed meanwhile
+                    loop.call_soon_threadsafe(event.set)
 
     def pause(self, key: str, seconds: float) -> None:
         """Hold every new request to `key` back for `seconds` (a 429's Retry-After)."""
@@ -215,7 +228,7 @@ class LimiterCore:
         """Wait (on the caller's event loop) for a permit; None if `max_wait` passed first."""
         deadline = None if max_wait is None else time.monotonic() + max_wait
         while True:
-            permit, wait = self.try_acquire(key, tokens, hold_s)
+            permit, wait, for_slot = self._try(key, tokens, hold_s)
             if permit is not None:
                 return permit
             sleep = min(wait, MAX_SLEEP_S)
@@ -224,7 +237,21 @@ class LimiterCore:
                 if left <= 0:
                     return None
                 sleep = min(sleep, left)
-            await asyncio.sleep(sleep)
+            if not for_slot:
+                await asyncio.sleep(sleep)
+                continue
+            # Woken by the release that frees a slot (not polled: a hundred waiting calls
+            # would otherwise wake thousands of times a second), or after `sleep` regardless.
+            entry = (asyncio.get_running_loop(), asyncio.Event())
+            with self._lock:
+                self._waiters.setdefault(key, deque()).append(entry)
+            try:
+                await asyncio.wait_for(entry[1].wait(), sleep)
+            except TimeoutError:
+                pass
+            finally:
+                with self._lock, contextlib.suppress(ValueError):
+                    self._waiters[key].remove(entry)
 
 
 @dataclass(frozen=True)
