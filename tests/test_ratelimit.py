@@ -162,6 +162,21 @@ def test_a_429_with_retry_after_pauses_the_other_runs_calls_too() -> None:
     assert len(later) == 2 and min(later) - rejected >= 0.38  # b waited although it got no 429
 
 
+def test_the_limiter_counts_every_attempt_and_what_each_reply_cost() -> None:
+    """What the live view shows: requests (a retry is one), none left in flight, and the cost
+    litellm priced (a model in its bundled price table, served by the scripted server)."""
+    limiter = LocalLimiter()
+    with ScriptedLLMServer([Fault("status", status=500), "I give 40%."]) as server:
+        settings = LLMSettings(model="openai/gpt-4o-mini", api_base=server.url, timeout_s=5.0,
+                               max_retries=1, backoff_base_s=0.01, backoff_max_s=0.05)
+        result = asyncio.run(LLMClient(settings, limiter).complete([{"role": "user",
+                                                                    "content": "How much?"}]))
+    stats = limiter.stats()
+    assert result.attempts == 2 and result.cost_usd > 0
+    assert stats["calls"] == stats["answered"] == 2 and stats["in_flight"] == 0
+    assert stats["cost_usd"] == pytest.approx(result.cost_usd, rel=1e-9)
+
+
 def sweep_stores(plan: Any) -> dict[str, Any]:
     return {spec.name: snapshot(Path(spec.run_dir) / "run.sqlite") for spec in plan.specs}
 
