@@ -8,6 +8,8 @@ server on 127.0.0.1, which records when each request arrived.
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import sys
 import threading
 import time
@@ -111,6 +113,38 @@ def test_executor_ray_without_ray_is_one_line_and_writes_nothing(
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "pip install 'societas[ray]'" in error
     assert not (tmp_path / "s").exists()
+
+
+def test_the_service_refuses_strangers_and_frees_a_dead_workers_permits() -> None:
+    with LimiterService(RateLimit(concurrent=1)) as service:
+        service.serve()
+        port = int(service.address.rsplit(":", 1)[1].split("/")[0])
+
+        def ask(token: str, *messages: dict) -> list[bytes]:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                stream = connection.makefile("rwb")
+                stream.write(json.dumps({"token": token}).encode() + b"\n")
+                replies = []
+                for message in messages:
+                    stream.write(json.dumps(message).encode() + b"\n")
+                    stream.flush()
+                    replies.append(stream.readline())
+                return replies  # the connection closes here, as a killed worker's would
+
+        acquire = {"op": "acquire", "key": KEY, "tokens": 1, "hold": 60}
+        assert ask("not-the-token", acquire) == [b""]  # hung up on, nothing granted
+        assert json.loads(ask(service.address.rsplit("/", 1)[1], acquire)[0])["permit"]
+        # That worker died holding its permit: the slot came back with its connection.
+        deadline = time.monotonic() + 5
+        while service.stats()["in_flight"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        limiter = RemoteLimiter(service.address)
+
+        async def again() -> None:
+            await limiter.release(await limiter.acquire(KEY, 1, 60.0))
+
+        asyncio.run(asyncio.wait_for(again(), 5))
+    assert service.stats()["calls"] == 2 and service.stats()["in_flight"] == 0
 
 
 class Arrivals:

@@ -120,7 +120,8 @@ class LimiterService:
                     reply = core.stats()
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
-        except (ConnectionError, ValueError, KeyError, TypeError, asyncio.IncompleteReadError):
+        except (ConnectionError, ValueError, KeyError, TypeError, AttributeError,
+                asyncio.IncompleteReadError):
             pass  # a broken or hostile client: drop it, keep serving the others
         finally:
             for permit, key in held.items():  # its holder is gone: the slots come back
