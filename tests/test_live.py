@@ -60,6 +60,22 @@ def test_in_a_log_each_event_is_a_line_with_calls_per_second_from_the_meter() ->
     assert lines[2].endswith("done")
 
 
+def test_on_a_terminal_the_line_is_redrawn_in_place() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream, clock = Terminal(), Clock()
+    view = LiveView(2, make_sink("terminal", stream), clock=clock)
+    view.advance(1, ran=1, failed=1)
+    clock.now = 1.0
+    view.advance(2, ran=2, failed=1)
+    view.finish()
+    text = stream.getvalue()
+    assert text.startswith("\rsweep 1/2 runs, 1 not finished |") and text.endswith("done\n")
+    assert text.count("\r") == 3 and "\n" not in text[:-1]  # the final redraw, then one newline
+
+
 def test_a_notebook_gets_a_bar_redrawn_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
     shown: list[Any] = []
 
