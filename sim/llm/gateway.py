@@ -19,6 +19,7 @@ from the model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -404,5 +405,8 @@ class Gateway:
         for client in self._clients.values():
             client.close()  # e.g. stops the server of a local model (sim.llm.local_model)
         loop, self._loop = self._loop, None
+        if loop is not None and not loop.closed and hasattr(self.limiter, "aclose"):
+            with contextlib.suppress(Exception):  # its connections live on this loop
+                loop.run(self.limiter.aclose())
         if loop is not None:
             loop.close()

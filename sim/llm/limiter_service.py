@@ -16,6 +16,7 @@ cluster's limiter actor (`sim.ray_executor`). `connect_limiter` turns an address
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import secrets
@@ -172,6 +173,13 @@ class RemoteLimiter:
         reply = await self._ask(connection, {"op": "stats"})
         self._give_back(connection)
         return reply
+
+    async def aclose(self) -> None:
+        """Close this event loop's idle connections (a run ending closes its loop)."""
+        for _, writer in self._idle.pop(asyncio.get_running_loop(), []):
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
     async def _connection(self) -> Any:
         idle = self._idle.setdefault(asyncio.get_running_loop(), [])
