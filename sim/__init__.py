@@ -21,8 +21,9 @@ The core, in the order a run meets it:
 - `prompting`: prompt templates as plain files a user can override;
 - `store`: `RunStore`, one SQLite file per run, one transaction per round;
 - `runner`, `replay`: `run_scenario`, `resume_run` and `replay_run`;
-- `sweeps`, `executors`: many runs at once (`sweep`), each described by plain data (`RunSpec`)
-  and run by an executor (in this process or a local process pool);
+- `sweeps`, `executors`, `ray_executor`, `live`: many runs at once (`sweep`), each described by
+  plain data (`RunSpec`) and run by an executor (in this process, a local process pool or a Ray
+  cluster), sharing one model-call rate limit (`sim.llm.ratelimit`), with a live view;
 - `export`, `config_docs`, `scaffold`: a run's tables as CSV/Parquet (`export_run`), every
   config key documented (`societas show-config`), a new scenario package (`new-scenario`);
 - `cli`: the `societas` command; `errors`: the one-line `UserError`; `capacity`, `runlock`,
@@ -62,6 +63,8 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.replay": ("ReplayResult", "replay_run"),
     "sim.sweeps": ("SweepPlan", "plan_sweep", "run_sweep", "sweep"),
     "sim.executors": ("Executor", "InlineExecutor", "PoolExecutor", "RunOutcome", "RunSpec"),
+    "sim.ray_executor": ("RayExecutor",),
+    "sim.llm.ratelimit": ("RateLimit",),
     "sim.export": ("export_run",),
     "sim.errors": ("UserError",),
     "sim.llm.settings": ("LLMSettings",),

@@ -24,7 +24,7 @@ from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
-from sim.sweep_cli import add_sweep_parser
+from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
 
 if TYPE_CHECKING:
     from sim.runner import RunOptions, RunResult
@@ -89,6 +89,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="neither read nor write the response cache")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--no-figures", action="store_true", help="skip drawing figures")
+    add_rate_limit_option(parser, "this run's own")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,7 +275,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         replay_only=args.replay_only,
         budget=Budget(max_cost_usd=args.max_cost, max_calls=args.max_calls),
         progress=not args.quiet,
-        figures=not args.no_figures,
+        figures=not args.no_figures, limit=args.rate_limit,
     )
 
 

@@ -15,13 +15,16 @@ import sqlite3
 import sys
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sim.errors import UserError
+
+if TYPE_CHECKING:
+    from sim.llm.ratelimit import RateLimit
 
 STORE_FILENAME = "run.sqlite"  # sim.store's; not imported so that workers start light
 
@@ -40,6 +43,7 @@ class RunSpec:
     max_cost_usd: float | None = None
     max_calls: int | None = None
     figures: bool = False
+    limiter: str | None = None  # the sweep's shared rate limiter, by address (set at run time)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,9 +67,49 @@ class RunOutcome:
 
 
 class Executor(Protocol):
-    """Runs specs and yields their outcomes as the runs end (in any order)."""
+    """Runs specs and yields their outcomes as the runs end (in any order).
+
+    An executor may also define `limiter_service(limit)`, a context manager giving the shared
+    rate limiter its runs reach (`address`, `stats()`); without one, the sweep serves a
+    limiter on this machine's loopback (`sim.llm.limiter_service`).
+    """
 
     def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]: ...
+
+
+class InProcessLimiter:
+    """A limiter core the runs of this process use directly: no socket, no thread."""
+
+    def __init__(self, limit: RateLimit | None = None) -> None:
+        from sim.llm.limiter_service import register_local
+        from sim.llm.ratelimit import LimiterCore
+
+        self.core = LimiterCore(limit)
+        self.address = register_local(self.core)
+
+    def stats(self) -> dict[str, Any]:
+        return self.core.stats()
+
+    def serve(self) -> None:
+        """Nothing to start: the runs of this process call the core directly."""
+
+    def __enter__(self) -> InProcessLimiter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        from sim.llm.limiter_service import unregister
+
+        unregister(self.address)
+
+
+def limiter_service(executor: Executor, limit: RateLimit | None) -> Any:
+    """The executor's shared limiter (a context manager), or one on this machine's loopback."""
+    own = getattr(executor, "limiter_service", None)
+    if own is not None:
+        return own(limit)
+    from sim.llm.limiter_service import LimiterService
+
+    return LimiterService(limit)
 
 
 def execute_spec(spec: RunSpec) -> RunOutcome:
@@ -83,7 +127,7 @@ def execute_spec(spec: RunSpec) -> RunOutcome:
     store = run_dir / STORE_FILENAME
     options = RunOptions(
         use_cache=spec.use_cache, replay_only=spec.replay_only, progress=False,
-        figures=spec.figures,
+        figures=spec.figures, limiter=spec.limiter,
         budget=Budget(max_cost_usd=spec.max_cost_usd, max_calls=spec.max_calls),
     )
     try:
@@ -113,12 +157,25 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
+def when_started(runner: Executor, starters: list[Callable[[], None]]) -> None:
+    """Start the sweep's threads (limiter, live view) now, or, on a pool that forks, once its
+    workers are forked: a thread running at a fork could hold a lock the child inherits."""
+    if isinstance(runner, PoolExecutor):
+        runner.on_started = starters
+    else:
+        for start in starters:
+            start()
+
+
 class InlineExecutor:
     """Runs one spec after another in this process: no start-up cost, easy to debug."""
 
     def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]:
         for spec in specs:
             yield execute_spec(spec)
+
+    def limiter_service(self, limit: RateLimit | None) -> InProcessLimiter:
+        return InProcessLimiter(limit)
 
 
 class PoolExecutor:
@@ -133,6 +190,8 @@ class PoolExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
+        #: Called once the workers exist (`when_started`).
+        self.on_started: list[Callable[[], None]] = []
 
     def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]:
         if not specs:
@@ -148,6 +207,8 @@ class PoolExecutor:
                 warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead",
                                         category=DeprecationWarning)
                 pending = {pool.submit(_execute_in_worker, spec) for spec in specs}
+            for start in self.on_started:  # forked (or spawning) by now: threads are safe
+                start()
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -176,16 +237,20 @@ def _execute_in_worker(spec: RunSpec) -> RunOutcome:
         signal.signal(signal.SIGINT, previous)
 
 
-EXECUTORS = ("inline", "pool")
+EXECUTORS = ("inline", "pool", "ray")
 
 
-def make_executor(name: str | Executor = "pool", workers: int | None = None) -> Executor:
-    """An executor by name ('inline' or 'pool'), or the executor object given."""
+def make_executor(name: str | Executor = "pool", workers: int | None = None, *,
+                  address: str | None = None) -> Executor:
+    """An executor by name ('inline', 'pool' or 'ray'), or the executor object given."""
     if not isinstance(name, str):
         return name
     if name == "inline":
         return InlineExecutor()
     if name == "pool":
         return PoolExecutor(workers)
-    raise UserError(f"unknown executor {name!r} (available: {', '.join(EXECUTORS)}; "
-                    "ray is not built yet)")
+    if name == "ray":
+        from sim.ray_executor import RayExecutor
+
+        return RayExecutor(address=address)
+    raise UserError(f"unknown executor {name!r} (available: {', '.join(EXECUTORS)})")

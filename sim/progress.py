@@ -1,48 +1,44 @@
-"""A progress line for long runs, with no dependency beyond the terminal.
+"""The progress display of one run: the live view (`sim.live`) counted in simulated steps.
 
-On a terminal it redraws one line in place; when output goes to a file or CI log it prints a
-line only when the label changes (e.g. once per generation), so logs stay short.
+The run reports each step and the phase it is in (a generation, a day); the line shows the
+phase, steps done of the total, the model calls in flight, calls/s, the cost so far and the
+ETA. On a terminal it is redrawn in place; in a log a line is printed when the phase changes
+and otherwise at most every `sim.live.LOG_INTERVAL_S`, so logs stay short; in a notebook it is
+a bar.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import TextIO
 
+from sim.live import LiveView, Meter, make_sink
+
+#: The fastest a terminal line is redrawn on steps alone.
+REDRAW_S = 0.05
+
 
 class Progress:
-    def __init__(self, total: int, *, stream: TextIO | None = None, enabled: bool = True) -> None:
-        self.total = max(total, 1)
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.interactive = enabled and self.stream.isatty()
-        self.started = time.monotonic()
+    def __init__(self, total: int, *, stream: TextIO | None = None,
+                 enabled: bool | str = True, meter: Meter | None = None) -> None:
+        self.sink = make_sink(enabled, stream)
+        self.view = LiveView(max(total, 1), self.sink, meter=meter, unit="run")
         self._last_label: str | None = None
         self._last_draw = 0.0
+        self.view.start()
 
     def update(self, done: int, label: str, detail: str = "") -> None:
         """`label` names the phase (a log line is printed when it changes); `detail` the step."""
-        if not self.enabled:
+        if self.sink is None:
             return
         now = time.monotonic()
-        if self.interactive:
-            if done < self.total and now - self._last_draw < 0.05:
-                return
-            self._last_draw = now
-            width = 30
-            filled = int(width * min(done, self.total) / self.total)
-            bar = "█" * filled + "·" * (width - filled)
-            elapsed = now - self.started
-            text = f"{label} {detail}".strip()
-            self.stream.write(f"\r{text:<40} {bar} {done}/{self.total} {elapsed:6.1f}s")
-            self.stream.flush()
-        elif label != self._last_label:
-            self.stream.write(f"{label} ({done}/{self.total})\n")
-            self.stream.flush()
+        changed = label != self._last_label
         self._last_label = label
+        redraw = changed or (self.sink.interactive and (
+            now - self._last_draw >= REDRAW_S or done >= self.view.total))
+        if redraw:
+            self._last_draw = now
+        self.view.advance(done, unit=f"{label} {detail}".strip(), event=redraw)
 
     def finish(self) -> None:
-        if self.interactive:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.view.finish()

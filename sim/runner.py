@@ -28,7 +28,9 @@ from sim.config import ConfigError, RunConfig, describe_validation_error, to_tom
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
 from sim.llm.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
+from sim.llm.limiter_service import connect_limiter
 from sim.llm.outcomes import ProviderDown
+from sim.llm.ratelimit import LocalLimiter, RateLimit
 from sim.progress import Progress
 from sim.registry import ScenarioSpec, get_scenario
 from sim.runlock import run_lock
@@ -47,8 +49,12 @@ class RunOptions:
     cache_path: Path | None = None  # None: the run directory's own (RUN_DIR/responses.sqlite)
     replay_only: bool = False  # fail at the first call the cache cannot answer
     budget: Budget = field(default_factory=Budget)
-    progress: bool = True
+    progress: bool | str = True  # or 'terminal' / 'notebook' (sim.live)
     figures: bool = True
+    #: Model-call limits for this run alone (`societas run --rate-limit`), or
+    limit: RateLimit | None = None
+    #: the address of a limiter shared with other runs (a sweep's; `sim.llm.limiter_service`).
+    limiter: str | None = None
 
 
 @dataclass
@@ -100,13 +106,14 @@ def run_scenario(
     out: str | Path = "runs",
     run_dir: str | Path | None = None,
     options: RunOptions | None = None,
-    progress: bool | None = None,
+    progress: bool | str | None = None,
     figures: bool | None = None,
 ) -> RunResult:
     """Run `scenario` with `config`; everything the run produces goes under one directory.
 
     Everything that can be refused (memory, cache, run directory) is checked before the run
-    directory is created, so a refused run leaves nothing behind.
+    directory is created, so a refused run leaves nothing behind. `progress`: the live view
+    (`sim.live`), True for a bar in a notebook or a line on stderr, or 'terminal'/'notebook'.
     """
     options = _with_flags(options, progress, figures)
     check_memory(scenario, config)
@@ -265,7 +272,10 @@ def _execute(
     resuming: bool = False,
 ) -> RunResult:
     replayed = store.start_catch_up() if resuming else 0
+    limiter = (connect_limiter(options.limiter) if options.limiter
+               else LocalLimiter(options.limit))
     gateway = Gateway(
+        limiter=limiter,
         max_repairs=config.max_repairs,
         cache=cache,
         replay_only=options.replay_only,
@@ -281,7 +291,8 @@ def _execute(
     world: World | None = None
     try:
         world = scenario.model(config, store=store, gateway=gateway)
-        bar = Progress(world.progress_total, enabled=options.progress)
+        bar = Progress(world.progress_total, enabled=options.progress,
+                       meter=limiter.stats if isinstance(limiter, LocalLimiter) else None)
         world.on_progress = bar.update
         world.run_model()  # a Mesa model's run: one step per unit of simulated time
         status = "finished"
@@ -324,7 +335,7 @@ def _execute(
     return RunResult(run_dir, status, gateway.stats, wall_s, drawn, summary, message, replayed)
 
 
-def _with_flags(options: RunOptions | None, progress: bool | None, figures: bool | None
+def _with_flags(options: RunOptions | None, progress: bool | str | None, figures: bool | None
                 ) -> RunOptions:
     options = options or RunOptions()
     if progress is not None:

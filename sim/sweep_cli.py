@@ -1,20 +1,19 @@
 """`societas sweep`: many runs from one command line or TOML sweep file, and how they went.
 
-The progress line counts runs, not rounds (the runs' own bars would interleave), and its ETA
-assumes the runs left take as long as the runs done so far. The final table lists every run;
-the exit status is 0 only if every run finished.
+The live view (`sim.live`) counts runs, not rounds (the runs' own bars would interleave), and
+its ETA assumes the runs left take as long as the runs done so far. The final table lists every
+run; the exit status is 0 only if every run finished.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from sim.errors import Terminated, UserError
-from sim.executors import EXECUTORS, RunOutcome
+from sim.executors import EXECUTORS, make_executor
 
 EXIT_RUNS_FAILED = 1
 
@@ -40,7 +39,11 @@ def add_sweep_parser(commands: argparse._SubParsersAction, positive: Any) -> Non
     sweep.add_argument("--out", type=Path, metavar="DIR",
                        help="sweep directory (default: sweeps/SCENARIO-sweep)")
     sweep.add_argument("--executor", choices=EXECUTORS, default="pool",
-                       help="pool: local worker processes (default); inline: one at a time here")
+                       help="pool: local worker processes (default); inline: one at a time "
+                       "here; ray: a Ray cluster (pip install 'societas[ray]')")
+    sweep.add_argument("--address", metavar="ADDR", help="the Ray cluster to join (default: "
+                       "RAY_ADDRESS, else a local Ray instance started for the sweep)")
+    add_rate_limit_option(sweep, "shared by every run of the sweep")
     sweep.add_argument("--workers", type=positive, metavar="N",
                        help="worker processes of the pool (default: the number of cores)")
     sweep.add_argument("--max-calls", type=positive, metavar="N",
@@ -49,7 +52,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction, positive: Any) -> Non
                        "their response caches")
     sweep.add_argument("--figures", action="store_true", help="draw each run's figures "
                        "(default: none; `societas report` draws them)")
-    sweep.add_argument("--quiet", action="store_true", help="no progress line")
+    sweep.add_argument("--quiet", action="store_true", help="no live view")
 
 
 def sweep_command(args: argparse.Namespace, terminated: list[bool] | None = None) -> int:
@@ -90,9 +93,12 @@ def _sweep(args: argparse.Namespace) -> int:
         fields["out"] = args.out
     plan = plan_sweep(scenario, use_cache=not args.no_cache, max_calls=args.max_calls,
                       figures=args.figures, **fields)
-    bar = SweepProgress(len(plan.specs), enabled=not args.quiet)
-    outcomes = run_sweep(plan, args.executor, workers=args.workers, on_outcome=bar.update)
-    bar.finish()
+    if args.rate_limit is not None:
+        plan.rate_limit = args.rate_limit
+    if args.address is not None and args.executor != "ray":
+        raise UserError("--address is for --executor ray")
+    executor = make_executor(args.executor, args.workers, address=args.address)
+    outcomes = run_sweep(plan, executor, progress=False if args.quiet else "terminal")
     from sim.cli import format_table
 
     rows = [[o.name, "finished (before)" if o.status == "skipped" else o.status,
@@ -108,36 +114,17 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-class SweepProgress:
-    """Runs done of the total, failures, elapsed time and an ETA, on one line of stderr."""
+def add_rate_limit_option(parser: argparse.ArgumentParser, shared: str) -> None:
+    """`--rate-limit requests_per_min=N,tokens_per_min=N,concurrent=N` (for run and sweep)."""
+    parser.add_argument("--rate-limit", type=_rate_limit, metavar="SPEC",
+                        help="model-call limits per endpoint, e.g. requests_per_min=500,"
+                        f"tokens_per_min=200000,concurrent=16 ({shared})")
 
-    def __init__(self, total: int, *, stream: TextIO | None = None,
-                 enabled: bool = True) -> None:
-        self.total, self.enabled = total, enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.interactive = enabled and self.stream.isatty()
-        self.started = time.monotonic()
-        self.ran = 0  # runs this invocation executed (skipped ones say nothing of speed)
-        self.failed = 0
 
-    def update(self, outcome: RunOutcome, done: int, total: int) -> None:
-        if outcome.status not in ("finished", "skipped"):
-            self.failed += 1
-        if outcome.status != "skipped":
-            self.ran += 1
-        if not self.enabled:
-            return
-        elapsed = time.monotonic() - self.started
-        left = total - done
-        eta = f"ETA {elapsed / self.ran * left:.0f}s" if self.ran and left else "ETA -"
-        text = (f"sweep {done}/{total} runs"
-                f"{f', {self.failed} not finished' if self.failed else ''}; "
-                f"{elapsed:.0f}s elapsed, {eta if left else 'done'}; last: {outcome.name} "
-                f"{outcome.status}")
-        self.stream.write(f"\r{text:<100}" if self.interactive else text + "\n")
-        self.stream.flush()
+def _rate_limit(text: str) -> Any:
+    from sim.llm.ratelimit import parse_rate_limit
 
-    def finish(self) -> None:
-        if self.interactive:
-            self.stream.write("\n")
-            self.stream.flush()
+    try:
+        return parse_rate_limit(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

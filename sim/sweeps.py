@@ -19,16 +19,19 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from sim import executors
 from sim.config import SECRET_INPUTS, ConfigError, describe_validation_error, read_config_file
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.executors import Executor, RunOutcome, RunSpec, make_executor
+from sim.live import LiveView, make_sink
+from sim.llm.ratelimit import RateLimit, parse_rate_limit
 from sim.registry import get_scenario
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ class SweepPlan:
     fixed: dict[str, Any]
     specs: list[RunSpec]
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> outcome fields
+    rate_limit: RateLimit = field(default_factory=RateLimit)  # shared by its runs when run
 
     def index(self) -> dict[str, Any]:
         runs = []
@@ -156,8 +160,12 @@ def plan_sweep(
     max_cost_usd: float | None = None,
     max_calls: int | None = None,
     figures: bool = False,
+    rate_limit: RateLimit | str | dict[str, Any] | None = None,
 ) -> SweepPlan:
-    """Every run of the sweep, each config validated; refuses (ConfigError) before any runs."""
+    """Every run of the sweep, each config validated; refuses (ConfigError) before any runs.
+    `rate_limit` is shared by its runs (`sim.llm.ratelimit`); it never changes what they store,
+    so it is not part of what a resumed sweep must repeat."""
+    limit = parse_rate_limit(rate_limit)
     spec = get_scenario(scenario)
     grid = dict(grid or {})
     fixed = dict(fixed or {})
@@ -198,7 +206,7 @@ def plan_sweep(
         names.add(name)
         specs.append(RunSpec(name, spec.name, config.model_dump(mode="json"), str(out / name),
                              values, use_cache, replay_only, max_cost_usd, max_calls, figures))
-    return SweepPlan(spec.name, out, [key for key, _ in axes], fixed, specs)
+    return SweepPlan(spec.name, out, [key for key, _ in axes], fixed, specs, rate_limit=limit)
 
 
 def _check_same_sweep(plan: SweepPlan) -> None:
@@ -232,14 +240,19 @@ def run_sweep(
     *,
     workers: int | None = None,
     on_outcome: Callable[[RunOutcome, int, int], None] | None = None,
+    rate_limit: RateLimit | str | dict[str, Any] | None = None,
+    progress: bool | str = False,
 ) -> list[RunOutcome]:
     """Run every planned run not finished yet, updating `sweep.json` as each run ends.
 
     Returns the outcomes in plan order ('skipped' for runs that had finished before). A Ctrl-C
     (or SIGTERM) stops the sweep: the index marks runs without an outcome interrupted (they have
     a store, so the next invocation resumes them) or pending, and the exception goes on up.
+    `rate_limit` (or the plan's) is shared by all runs (`sim.llm.ratelimit`); `progress` shows
+    the live view (`sim.live`: True, 'terminal', 'notebook').
     """
     _check_same_sweep(plan)
+    limit = parse_rate_limit(rate_limit if rate_limit is not None else plan.rate_limit)
     runner = make_executor(executor, workers)
     try:
         plan.out.mkdir(parents=True, exist_ok=True)
@@ -258,23 +271,35 @@ def run_sweep(
             todo.append(spec)
     plan.write_index()
     done = len(outcomes)
-    try:
-        for outcome in runner.map(todo):
-            outcomes[outcome.name] = outcome
-            plan.statuses[outcome.name] = {"status": outcome.status, "wall_s": outcome.wall_s,
-                                           "message": outcome.message}
+    failed = ran = 0
+    with executors.limiter_service(runner, limit) as service:
+        view = LiveView(len(plan.specs), make_sink(progress), meter=service.stats)
+        view.advance(done, event=False)
+        todo = [replace(spec, limiter=service.address) for spec in todo]
+        executors.when_started(runner, [service.serve, view.start])
+        try:
+            for outcome in runner.map(todo):
+                outcomes[outcome.name] = outcome
+                plan.statuses[outcome.name] = {"status": outcome.status,
+                                               "wall_s": outcome.wall_s,
+                                               "message": outcome.message}
+                plan.write_index()
+                done += 1
+                failed += outcome.status not in DONE
+                ran += outcome.status != "skipped"
+                view.advance(done, failed=failed, ran=ran)
+                if on_outcome is not None:
+                    on_outcome(outcome, done, len(plan.specs))
+                if outcome.status == "interrupted":  # Ctrl-C or SIGTERM reached a run: stop
+                    raise KeyboardInterrupt
+        except (KeyboardInterrupt, Terminated):
+            for spec in todo:  # runs whose outcome never came back: ask their stores
+                if spec.name not in outcomes:
+                    plan.statuses[spec.name] = {"status": _stored_status(Path(spec.run_dir))}
             plan.write_index()
-            done += 1
-            if on_outcome is not None:
-                on_outcome(outcome, done, len(plan.specs))
-            if outcome.status == "interrupted":  # Ctrl-C or SIGTERM reached a run: stop here
-                raise KeyboardInterrupt
-    except (KeyboardInterrupt, Terminated):
-        for spec in todo:  # runs whose outcome never came back: ask their stores
-            if spec.name not in outcomes:
-                plan.statuses[spec.name] = {"status": _stored_status(Path(spec.run_dir))}
-        plan.write_index()
-        raise
+            raise
+        finally:
+            view.finish()
     return [outcomes[spec.name] for spec in plan.specs]
 
 
@@ -316,23 +341,27 @@ def sweep(
     out: str | Path | None = None,
     executor: Executor | str = "pool",
     workers: int | None = None,
+    rate_limit: RateLimit | str | dict[str, Any] | None = None,
+    progress: bool | str = True,
 ) -> pd.DataFrame:
     """Run a sweep from Python and get a tidy frame, one row per run (like Mesa's batch_run).
 
     `seeds` is an iterable or a string like '0..19'; `grid` maps config keys (dotted for nested
     ones) to the values to try; `fixed` sets keys for every run. Re-running it with the same
-    `out` skips finished runs and resumes the rest.
+    `out` skips finished runs and resumes the rest. `rate_limit` ('requests_per_min=60,...' or
+    a dict) is shared by all runs; `progress` is the live view: a bar in a notebook, a line on
+    stderr elsewhere (False: none).
     """
     plan = plan_sweep(scenario, seeds=seeds, grid=grid, models=models, fixed=fixed,
-                      config_file=config_file, out=out)
-    return outcomes_frame(plan, run_sweep(plan, executor, workers=workers))
+                      config_file=config_file, out=out, rate_limit=rate_limit)
+    return outcomes_frame(plan, run_sweep(plan, executor, workers=workers, progress=progress))
 
 
 def read_sweep_file(path: str | Path) -> dict[str, Any]:
     """A TOML sweep file's fields, with the names `plan_sweep` takes.
 
     scenario = "donor-game"; seeds = "0..3" or [0, 1]; models = [...]; config = "base.toml";
-    out = "sweeps/x"; [grid] key = [values]; [fixed] key = value.
+    out = "sweeps/x"; [grid] key = [values]; [fixed] key = value; [rate_limit] key = value.
     """
     path = Path(path)
     try:
@@ -342,7 +371,7 @@ def read_sweep_file(path: str | Path) -> dict[str, Any]:
                         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"sweep file {path} is not valid TOML: {error}") from None
-    known = {"scenario", "seeds", "grid", "models", "fixed", "config", "out"}
+    known = {"scenario", "seeds", "grid", "models", "fixed", "config", "out", "rate_limit"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise UserError(f"sweep file {path}: unknown field(s) {', '.join(unknown)} "
@@ -351,7 +380,7 @@ def read_sweep_file(path: str | Path) -> dict[str, Any]:
     if "seeds" in data:
         seeds = data["seeds"]
         fields["seeds"] = parse_seeds(str(seeds)) if isinstance(seeds, (str, int)) else seeds
-    for name in ("grid", "fixed"):
+    for name in ("grid", "fixed", "rate_limit"):
         if name in data:
             if not isinstance(data[name], dict):
                 raise UserError(f"sweep file {path}: [{name}] must be a table")

@@ -8,6 +8,8 @@ How the package reads, from the engine's side to the provider's:
 - `client`: the only code that calls litellm (preflight, retries, backoff, probes), with
   `settings` (how to reach a model), `outcomes` (what a call comes back with), `failures`
   (what litellm's exceptions mean) and `breaker` (pausing for a failing provider);
+- `ratelimit`: model-call limits shared by the runs of a sweep (requests/min, tokens/min,
+  concurrent, a 429's pause), with `limiter_service` serving them to pool workers;
 - `event_loop`: the run's asyncio loop in a thread of its own (so Jupyter works);
 - `local_model`: `local/smollm2`, a model served on this machine;
 - `reply_format`: a task's reply declared once as a pydantic model, giving the JSON schema
@@ -25,6 +27,7 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.llm.outcomes": ("Completion", "ModelUnreachable", "ProviderDown"),
     "sim.llm.client": ("LLMClient",),
     "sim.llm.breaker": ("CircuitBreaker",),
+    "sim.llm.ratelimit": ("LimiterCore", "LocalLimiter", "RateLimit", "parse_rate_limit"),
     "sim.llm.gateway": ("Budget", "BudgetExhausted", "Gateway", "GatewayStats"),
     "sim.llm.cache": ("CacheMiss", "ResponseCache"),
     "sim.llm.parsing": (

@@ -15,6 +15,10 @@ asking at the same moment) asks whether the provider answers at all: if it does,
 belongs to this request (fallback); if not, the provider is down and the call keeps waiting
 for it, up to the patience. A run therefore never fills up with fallbacks during an outage.
 
+Each request (retries and probes included) waits for a permit from the run's limiter
+(`sim.llm.ratelimit`), which a sweep shares among its runs, and a 429 is reported to it, so
+that every run using the endpoint pauses, not only the call that got it.
+
 litellm is imported lazily, after `sim._offline`, because importing it costs seconds and
 rule-only runs must not pay for it. Retries are ours, not litellm's: its inner client is told
 `max_retries=0` (otherwise each attempt silently becomes three and timeouts triple), and its
@@ -32,8 +36,17 @@ from typing import TYPE_CHECKING, Any
 
 import sim._offline  # noqa: F401  (sets litellm's offline environment; cheap, unlike litellm)
 from sim.llm.breaker import CircuitBreaker
-from sim.llm.failures import EmptyReply, Outcome, classify, describe, one_line, retry_after
+from sim.llm.failures import (
+    EmptyReply,
+    Outcome,
+    classify,
+    describe,
+    one_line,
+    rate_limited,
+    retry_after,
+)
 from sim.llm.outcomes import Completion, ModelUnreachable, ProviderDown
+from sim.llm.ratelimit import Limiter, Permit, endpoint_key, estimate_tokens
 from sim.llm.redaction import scrub_values
 from sim.llm.settings import LOCAL_DUMMY_KEY, LLMSettings
 
@@ -59,8 +72,11 @@ def _load_litellm() -> Any:
 class LLMClient:
     """Completes chat prompts against one model, bounded to `max_concurrency` in flight."""
 
-    def __init__(self, settings: LLMSettings) -> None:
+    def __init__(self, settings: LLMSettings, limiter: Limiter | None = None) -> None:
         self.settings = settings
+        #: Shared with other runs (`sim.llm.ratelimit`): asked before every request.
+        self.limiter = limiter
+        self._limit_key = endpoint_key(settings.model, settings.api_base)
         self._litellm: Any = None
         self._rng = random.Random()  # jitter only; never a simulation rng
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
@@ -138,9 +154,11 @@ class LLMClient:
             if self._stopped is not None:  # another call found the model unusable meanwhile
                 raise self._stopped
             async with semaphore:
+                permit = await self._permit(kwargs)
                 started = time.perf_counter()
                 outcome: Outcome | None = None
                 asked_wait: float | None = None
+                spent = result.cost_usd
                 try:
                     response = await asyncio.wait_for(
                         litellm.acompletion(**kwargs),
@@ -154,9 +172,15 @@ class LLMClient:
                     outcome = classify(exc, self._litellm)
                     result.error = describe(exc, outcome, self.settings, self._litellm)
                     asked_wait = retry_after(exc)
+                    if self.limiter is not None and rate_limited(exc):
+                        # Every run on this endpoint waits, not only this call (module doc).
+                        await self.limiter.pause(self._limit_key,
+                                                 self._backoff(attempt, asked_wait))
                 finally:
                     result.attempts += 1
                     elapsed += time.perf_counter() - started
+                    if permit is not None:
+                        await self.limiter.release(permit, result.cost_usd - spent)
             if outcome is None:
                 breaker.record_success()
                 self._answered = True
@@ -205,18 +229,22 @@ class LLMClient:
                  "max_tokens": min(self.settings.max_tokens, _PROBE_MAX_TOKENS)}
         probe.pop("response_format", None)
         self.probes += 1
+        spent = Completion(text=None)
         async with self._semaphore():
+            permit = await self._permit(probe)
             try:
                 response = await asyncio.wait_for(
                     self._litellm.acompletion(**probe), timeout=self.settings.timeout_s + 1.0
                 )
+                self._account(spent, response)
             except Exception as exc:
                 if classify(exc, self._litellm) == "fatal":  # e.g. the key was revoked mid-run
                     error = describe(exc, "fatal", self.settings, self._litellm)
                     raise self._stop(ModelUnreachable(self._unreachable_message(error))) from None
                 return False
-        spent = Completion(text=None)
-        self._account(spent, response)
+            finally:
+                if permit is not None:
+                    await self.limiter.release(permit, spent.cost_usd)
         self.probe_cost_usd += spent.cost_usd
         self.breaker.record_success()
         self._answered = True
@@ -235,6 +263,13 @@ class LLMClient:
             endpoint.close()
 
     # -- helpers -------------------------------------------------------------------------------
+
+    async def _permit(self, kwargs: dict[str, Any]) -> Permit | None:
+        """Wait for the shared limiter's leave to send this request (None: no limiter)."""
+        if self.limiter is None:
+            return None
+        tokens = estimate_tokens(kwargs["messages"], kwargs["max_tokens"])
+        return await self.limiter.acquire(self._limit_key, tokens, self.settings.timeout_s + 5)
 
     def _ensure_endpoint(self) -> Endpoint:
         """Where calls go: the settings' model as given, or (`local/...`) a server started

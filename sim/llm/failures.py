@@ -184,6 +184,12 @@ def _is_connection_failure(exc: BaseException) -> bool:
     }
 
 
+def rate_limited(exc: BaseException) -> bool:
+    """Whether the provider said "too many requests" (HTTP 429), which concerns every run
+    using the same account, not only the request that got it."""
+    return _in_chain(exc, lambda e: _status_of(e) == 429)
+
+
 def retry_after(exc: BaseException) -> float | None:
     """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
     for headers in (

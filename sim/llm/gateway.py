@@ -19,6 +19,7 @@ from the model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from sim.llm.cache import CacheMiss, ResponseCache, request_key
 from sim.llm.client import LLMClient
 from sim.llm.event_loop import LoopThread
 from sim.llm.outcomes import Completion
+from sim.llm.ratelimit import Limiter
 from sim.llm.settings import LLMSettings
 from sim.store import ResumeDiverged, to_json
 from sim.tasks import ParseError
@@ -108,9 +110,11 @@ class Gateway:
         budget: Budget | None = None,
         seed: int | None = None,
         log_decisions: str = "all",
+        limiter: Limiter | None = None,
     ) -> None:
         """`replay_only`: no model is asked; a call neither the store (catching up) nor the
-        cache (if any) can answer raises `CacheMiss`."""
+        cache (if any) can answer raises `CacheMiss`. `limiter`: asked before every request
+        (`sim.llm.ratelimit`), e.g. shared with the other runs of a sweep."""
         self.max_repairs = max_repairs
         self.cache = cache
         self.replay_only = replay_only
@@ -119,6 +123,7 @@ class Gateway:
         if log_decisions not in LOG_DECISIONS:
             raise ValueError(f"log_decisions must be one of {LOG_DECISIONS}, not {log_decisions!r}")
         self.log_decisions = log_decisions
+        self.limiter = limiter
         self.stats = GatewayStats()
         self._clients: dict[LLMSettings, LLMClient] = {}
         self._loop: LoopThread | None = None
@@ -385,7 +390,7 @@ class Gateway:
     def _client(self, settings: LLMSettings) -> LLMClient:
         client = self._clients.get(settings)
         if client is None:
-            client = self._clients[settings] = LLMClient(settings)
+            client = self._clients[settings] = LLMClient(settings, self.limiter)
         return client
 
     def _event_loop(self) -> LoopThread:
@@ -400,5 +405,8 @@ class Gateway:
         for client in self._clients.values():
             client.close()  # e.g. stops the server of a local model (sim.llm.local_model)
         loop, self._loop = self._loop, None
+        if loop is not None and not loop.closed and hasattr(self.limiter, "aclose"):
+            with contextlib.suppress(Exception):  # its connections live on this loop
+                loop.run(self.limiter.aclose())
         if loop is not None:
             loop.close()
