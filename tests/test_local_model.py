@@ -142,7 +142,7 @@ def test_smollm2_plays_a_small_donor_game_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _skip_without_local_extra()
-    agents, rounds, generations = 4, 1, 2  # 10 calls: the suite runs on 2 cores
+    agents, rounds, generations = 2, 1, 2  # 5 calls (3 strategies, 2 donations): 2 cores
     config = load_config(SCENARIO.config_type, values={
         "model": "local/smollm2", "agents": agents, "rounds": rounds,
         "generations": generations, "games": 1, "seed": 0,

@@ -18,7 +18,7 @@ import pytest
 from sim.store import snapshot
 from sim.sweeps import sweep
 
-ARGS = ["--seeds", "0..3", "--set", "agents=24", "--set", "generations=10"]
+ARGS = ["--seeds", "0..3", "--set", "agents=12", "--set", "generations=6"]
 
 
 def sweep_command(out: Path, executor: str) -> list[str]:
@@ -71,7 +71,7 @@ def test_a_stopped_sweep_exits_cleanly_and_the_same_command_completes_it(
     assert completed.stdout.count("finished (before)") == len(finished)
     assert statuses(out) == ["finished"] * 4
     assert {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in finished} == before
-    reference = sweep("donor-game", seeds=range(4), fixed={"agents": 24, "generations": 10},
+    reference = sweep("donor-game", seeds=range(4), fixed={"agents": 12, "generations": 6},
                       out=tmp_path / "reference", executor="inline")
     for row in reference.itertuples():
         assert snapshot(out / row.run / "run.sqlite") == snapshot(Path(row.run_dir) /
