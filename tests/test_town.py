@@ -6,7 +6,12 @@ against the scripted server with a garbage-answering resident, stop/resume/repla
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -248,6 +253,50 @@ def test_llm_day_with_a_garbage_resident_falls_back_with_reasons(tmp_path: Path)
     assert resumed.status == "finished" and resumed.replayed_checkpoints > 0
     assert snapshot(resumed.run_dir / "run.sqlite") == expected
     assert replayed.checkpoints == len(expected["checkpoints"]) and replayed.calls > 0
+
+
+@pytest.mark.slow
+def test_a_sigkilled_llm_day_resumes_to_the_same_store(tmp_path: Path) -> None:
+    town = tiny_town(tmp_path / "town.toml", 3)
+    with ScriptedLLMServer(town_player) as server:
+        config = llm_config(server, town)
+        reference = run_scenario(SCENARIO, config, run_dir=tmp_path / "ref",
+                                 options=quiet(use_cache=False))
+        server.delay = 0.1  # a run that lasts long enough to be killed mid-day
+        args = [sys.executable, "-m", "sim.cli", "run", "town", "--quiet", "--no-figures",
+                "--out", str(tmp_path / "runs"), "--config", str(tmp_path / "ref/config.toml")]
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env={**os.environ})
+        try:
+            deadline = time.monotonic() + 120
+            while committed(tmp_path / "runs") < 11:  # 10:00 of the day has been committed
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+        (run_dir,) = (tmp_path / "runs").iterdir()
+        expected = snapshot(reference.run_dir / "run.sqlite")
+        assert 0 < committed(tmp_path / "runs") < len(expected["checkpoints"])
+        server.delay = 0
+        resumed = resume_run(run_dir, quiet())
+    assert resumed.status == "finished" and resumed.replayed_checkpoints >= 11
+    assert snapshot(run_dir / "run.sqlite") == expected
+
+
+def committed(runs: Path) -> int:
+    stores = list(runs.glob("*/run.sqlite"))
+    if not stores:
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{stores[0]}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
 
 
 def test_llm_prompts_quote_other_residents_and_carry_memories(tmp_path: Path) -> None:
