@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from run_helpers import query, quiet
 
 from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
 from sim.cli import main
@@ -20,7 +21,7 @@ from sim.config import load_config
 from sim.llm.cache import ResponseCache, request_key
 from sim.llm.outcomes import Completion
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runner import run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
@@ -33,18 +34,6 @@ FAILING_ROUND = "This is generation 1. It is now round 2."
 
 def config_for(url: str, **values: object):
     return load_config(SCENARIO.config_type, values={**SETTINGS, "api_base": url, **values})
-
-
-def quiet(**kwargs: object) -> RunOptions:
-    return RunOptions(progress=False, figures=False, **kwargs)  # type: ignore[arg-type]
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 def cached_texts(path: Path) -> list[str | None]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from run_helpers import query, quiet
 
 from scenarios.ipd import SCENARIO
 from scenarios.ipd.config import CLASSICS, IPDConfig
@@ -54,18 +54,6 @@ def axl() -> ModuleType:
 
 def config(**values: object) -> IPDConfig:
     return load_config(IPDConfig, values=values)  # type: ignore[return-value]
-
-
-def quiet(**kwargs: object) -> RunOptions:
-    return RunOptions(progress=False, figures=False, **kwargs)  # type: ignore[arg-type]
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 def played(run_dir: Path) -> dict[int, tuple[str, str]]:

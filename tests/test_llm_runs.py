@@ -8,13 +8,13 @@ call, count every fallback, and be reproducible from the same replies.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from run_helpers import query
 
 from scenarios.donor_game.scripted_player import (
     is_strategy_request,
@@ -87,14 +87,6 @@ def run(tmp_path: Path, name: str, config) -> Path:
                           figures=False)
     assert result.status == "finished"
     return result.run_dir
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 def test_llm_run_completes_with_faults_logged_and_fallbacks_counted(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
+from run_helpers import query, quiet
 from scipy.stats import binomtest
 
 from scenarios.network_norms import SCENARIO
@@ -31,18 +31,6 @@ GARBAGE = "🙂 lovely weather today"
 
 def config(**values: object) -> NetworkNormsConfig:
     return load_config(NetworkNormsConfig, values=values)  # type: ignore[return-value]
-
-
-def quiet(**kwargs: object) -> RunOptions:
-    return RunOptions(progress=False, figures=False, **kwargs)  # type: ignore[arg-type]
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 # -- the classic result ------------------------------------------------------------------------

@@ -5,12 +5,12 @@ config errors, determinism, an LLM run through the scripted server, resume and r
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from run_helpers import query, quiet
 
 from scenarios.public_goods import SCENARIO
 from scenarios.public_goods.config import PublicGoodsConfig
@@ -29,18 +29,6 @@ GARBAGE = "🙂 lovely weather today"
 
 def config(**values: object) -> PublicGoodsConfig:
     return load_config(PublicGoodsConfig, values=values)
-
-
-def quiet(**kwargs: object) -> RunOptions:
-    return RunOptions(progress=False, figures=False, **kwargs)  # type: ignore[arg-type]
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 # -- economics ---------------------------------------------------------------------------------

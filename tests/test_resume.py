@@ -17,6 +17,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from run_helpers import quiet
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.cli import EXIT_PROVIDER_DOWN, main
@@ -25,7 +26,7 @@ from sim.llm.cache import CacheMiss
 from sim.llm.gateway import Budget
 from sim.registry import get_scenario
 from sim.replay import NotReplayable, replay_run
-from sim.runner import RunOptions, resume_run, run_scenario
+from sim.runner import resume_run, run_scenario
 from sim.store import ResumeDiverged, snapshot
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
@@ -37,10 +38,6 @@ SETTINGS = {"agents": 4, "generations": 3, "rounds": 4, "games": 1, "seed": 11,
 
 def config_for(url: str, **values: object):
     return load_config(SCENARIO.config_type, values={**SETTINGS, "api_base": url, **values})
-
-
-def quiet(**kwargs: object) -> RunOptions:
-    return RunOptions(progress=False, figures=False, **kwargs)  # type: ignore[arg-type]
 
 
 def reference_snapshot(tmp_path: Path, responder=scripted_player, **values: object) -> dict:

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from run_helpers import query, quiet
 from town_helpers import GARBAGE, party, tiny_town, town_player
 
 from scenarios.town import SCENARIO
@@ -24,24 +25,12 @@ from scenarios.town.townmap import TownFileError, load_town, parse_town
 from sim import Budget, ConfigError, load_config, snapshot
 from sim.cli import main
 from sim.replay import replay_run
-from sim.runner import RunOptions, resume_run, run_scenario
+from sim.runner import resume_run, run_scenario
 from sim.testing import ScriptedLLMServer
 
 
 def config(**values: object) -> TownConfig:
     return load_config(TownConfig, values=values)  # type: ignore[return-value]
-
-
-def quiet(**kwargs: object) -> RunOptions:
-    return RunOptions(progress=False, figures=False, **kwargs)  # type: ignore[arg-type]
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
 
 
 # -- the town file -----------------------------------------------------------------------------

@@ -1,0 +1,23 @@
+"""Small helpers the scenario tests share: run without progress or figures, and read a run's
+store with plain SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sim.runner import RunOptions
+
+
+def quiet(**kwargs: object) -> RunOptions:
+    """Options for a test run: no progress line, no figures (unless a test asks)."""
+    return RunOptions(progress=False, figures=False, **kwargs)  # type: ignore[arg-type]
+
+
+def query(run_dir: Path, sql: str) -> list[tuple]:
+    """Every row `sql` selects from the run's store."""
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
