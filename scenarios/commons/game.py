@@ -28,7 +28,15 @@ from scenarios.commons.harvest import (
 from scenarios.commons.memory import FisherMemory
 from scenarios.commons.rules import FAMILIES
 from scenarios.commons.tables import SCORE_COLUMNS, TABLES
-from scenarios.commons.tasks import FisheryRules, Harvest, Speak, WriteStrategy, tons
+from scenarios.commons.tasks import (
+    OTHERS_LISTED,
+    FisheryRules,
+    Harvest,
+    Speak,
+    WriteStrategy,
+    others_caught_text,
+    tons,
+)
 from sim import LLMBrain, Member, Population, World
 
 if TYPE_CHECKING:
@@ -163,12 +171,20 @@ class CommonsGame(World):
     def _settle(self, generation: int, season: int, members: list[Fisher], share: float,
                 outcome: SeasonOutcome) -> None:
         step, rows, accounts = self.season_step, [], []
+        total = math.fsum(outcome.caught)
+        # Each fisher sees the others' catches one by one only in a small fishery: listing them
+        # all for every fisher would make a season's work and its log grow with the square of
+        # the population; a large one sees their total and mean.
+        listed = len(members) <= OTHERS_LISTED
         for i, agent in enumerate(members):
-            others = outcome.caught[:i] + outcome.caught[i + 1:]
             requested, caught = outcome.requested[i], outcome.caught[i]
+            others = outcome.caught[:i] + outcome.caught[i + 1:] if listed else None
             over = requested > share + EPSILON
-            agent.previous = {"requested": requested, "caught": caught, "others_caught": others,
-                              "others_mean": math.fsum(others) / len(others)}
+            agent.previous = {"requested": requested, "caught": caught,
+                              "others_mean": (math.fsum(others) / len(others) if listed else
+                                              (total - caught) / (len(members) - 1))}
+            if listed:
+                agent.previous["others_caught"] = others
             agent.total_catch += caught
             agent.decisions += 1
             agent.over += over
@@ -176,7 +192,9 @@ class CommonsGame(World):
                          "agent_id": agent.name, "kind": agent.brain.kind,
                          "requested": requested, "caught": caught, "sustainable_share": share,
                          "over": int(over), "source": agent.brain.brain_type})
-            accounts.append(self._account(season, outcome, requested, caught, others))
+            if self.memory is not None:
+                accounts.append(self._account(season, outcome, requested, caught,
+                                              agent.previous))
         caught_all = math.fsum(outcome.caught)
         self.stock = outcome.next_stock
         self._last = {"stock": outcome.stock, "caught": caught_all,
@@ -199,11 +217,11 @@ class CommonsGame(World):
 
     @staticmethod
     def _account(season: int, outcome: SeasonOutcome, requested: float, caught: float,
-                 others: list[float]) -> str:
+                 previous: dict[str, Any]) -> str:
         """A fisher's memory of a season, in the first person."""
         text = (f"Season {season + 1}: the lake held {tons(outcome.stock)} tons. I asked for "
                 f"{tons(requested)} and caught {tons(caught)}; the others caught "
-                f"{', '.join(tons(c) for c in others)}. ")
+                f"{others_caught_text(previous)}. ")
         if outcome.collapsed:
             return text + f"Only {tons(outcome.remaining)} tons were left: the fishery collapsed."
         return text + (f"{tons(outcome.remaining)} tons were left, and the lake regrew to "

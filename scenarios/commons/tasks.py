@@ -103,10 +103,22 @@ def describe_previous(previous: dict[str, Any] | None) -> str:
     """Last season as a fisher saw it: its own request and catch, the others' catches."""
     if previous is None:
         return "This is the first season: nobody has caught anything yet."
-    others = ", ".join(tons(c) for c in previous["others_caught"])
+    mean = f"on average {tons(previous['others_mean'])}"
+    others = (f"{others_caught_text(previous)} tons ({mean})" if "others_caught" in previous
+              else f"{mean} tons")
     return (f"Last season you asked for {tons(previous['requested'])} tons and caught "
-            f"{tons(previous['caught'])}; the other fishers caught {others} tons "
-            f"(on average {tons(previous['others_mean'])}).")
+            f"{tons(previous['caught'])}; the other fishers caught {others}.")
+
+
+#: Up to this many fishers, each sees the others' catches one by one; beyond, only their mean.
+OTHERS_LISTED = 12
+
+
+def others_caught_text(previous: dict[str, Any]) -> str:
+    """'10, 12, 8' (each other fisher's catch), or 'on average 9.5' in a large fishery."""
+    if "others_caught" in previous:
+        return ", ".join(tons(c) for c in previous["others_caught"])
+    return f"on average {tons(previous['others_mean'])}"
 
 
 @dataclass
@@ -123,8 +135,9 @@ class Harvest(Task):
     def observation(self) -> dict[str, Any]:
         """generation, season (0-based), agent, stock (tons now), capacity, fishers, growth,
         threshold, sustainable_share (one fisher's share of the surplus), and `previous`: None
-        in a generation's first season, else `requested`, `caught`, `others_caught` (the
-        others' catches, in seat order) and `others_mean`."""
+        in a generation's first season, else `requested`, `caught`, `others_mean` and, with
+        at most `OTHERS_LISTED` fishers, `others_caught` (the others' catches, in seat
+        order)."""
         return self.facts
 
     def messages(self) -> list[dict[str, str]]:
