@@ -52,6 +52,18 @@ def test_remote_models_keep_their_settings() -> None:
     assert endpoint.adapt_response_format(rf) is rf  # untouched: OpenAI's form is the norm
 
 
+def test_threads_leave_out_the_cores_other_work_takes(monkeypatch) -> None:
+    monkeypatch.delenv(local_model.THREADS_ENV, raising=False)
+    monkeypatch.setattr(local_model, "cores", lambda: 2)
+    for load, threads in ((0.3, 2), (1.2, 1), (4.1, 1)):  # busy: one thread, not two fighting
+        monkeypatch.setattr(local_model, "_load_average", lambda load=load: load)
+        assert local_model.default_threads() == threads
+    monkeypatch.setattr(local_model, "cores", lambda: 16)
+    assert local_model.default_threads() == 12  # load 4.1 takes four cores
+    monkeypatch.setenv(local_model.THREADS_ENV, "3")
+    assert local_model.default_threads() == 3  # the override wins
+
+
 def test_json_schema_becomes_llama_cpp_grammar_it_can_enforce() -> None:
     rf = {"type": "json_schema", "json_schema": {"name": "d", "schema": {
         "type": "object",
