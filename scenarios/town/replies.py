@@ -9,10 +9,14 @@ from pydantic import AliasChoices, Field
 
 from sim.llm import Reply, ReplyFormat, schema_only
 
+#: A time of day, asked of the model (grammar-constrained ones then cannot write "31:40", which
+#: SmolLM2 did); reading stays lenient ("7:30", "7pm").
+CLOCK = schema_only(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
 
 class Chunk(Reply):
-    start: str = Field(description="HH:MM", examples=["07:00"])
-    end: str = Field(description="HH:MM", examples=["09:00"])
+    start: str = Field(description="HH:MM", examples=["07:00"], json_schema_extra=CLOCK)
+    end: str = Field(description="HH:MM", examples=["09:00"], json_schema_extra=CLOCK)
     description: str = Field(description="what you will do",
                              validation_alias=AliasChoices("description", "activity", "task"))
 
@@ -22,8 +26,8 @@ class DayPlanReply(Reply):
 
 
 class HourBlock(Reply):
-    start: str = Field(description="HH:MM", examples=["07:00"])
-    end: str = Field(description="HH:MM", examples=["08:00"])
+    start: str = Field(description="HH:MM", examples=["07:00"], json_schema_extra=CLOCK)
+    end: str = Field(description="HH:MM", examples=["08:00"], json_schema_extra=CLOCK)
     activity: str = Field(description="one of the activity labels", examples=["work"])
     place: str = Field(description="a place id from the list", examples=["kettle"])
     description: str = Field("", description="what you will do")
