@@ -90,26 +90,29 @@ def test_json_schema_becomes_llama_cpp_grammar_it_can_enforce() -> None:
     assert local_model.for_llama_cpp({"type": "json_object"}) == {"type": "json_object"}
 
 
-def test_town_replies_become_grammars_that_only_write_times_of_day() -> None:
+def test_town_replies_become_grammars_of_times_of_day_and_the_town_s_places() -> None:
     import re
 
     from scenarios.town import replies
-    from scenarios.town.townmap import clock_text
+    from scenarios.town.townmap import clock_text, load_town
     from sim.memory.replies import IMPORTANCE, importances_format
 
     grammar = pytest.importorskip("llama_cpp.llama_grammar")  # the server's own converter
-    formats = [replies.DAY_PLAN, replies.HOUR_PLAN, replies.ACTIONS, replies.REACT,
+    places = tuple(p.short_id for p in load_town(None).spots())
+    hour_plan = replies.hour_plan_format(places)
+    formats = [replies.DAY_PLAN, hour_plan, replies.ACTIONS, replies.REACT,
                replies.SPEAK, replies.ATTEND, IMPORTANCE, importances_format(3)]
     for reply in formats:
         schema = local_model.for_llama_cpp(reply.response_format())["schema"]
         assert "root ::=" in grammar.json_schema_to_gbnf(json.dumps(schema))
-    block = _schema(replies.HOUR_PLAN.response_format())["properties"]["blocks"]["items"]
+    block = _schema(hour_plan.response_format())["properties"]["blocks"]["items"]
+    assert block["properties"]["place"]["enum"] == list(places) and "kettle" in places
     for key in ("start", "end"):
         pattern = block["properties"][key]["pattern"]
         assert all(re.fullmatch(pattern, clock_text(m)) for m in range(1440))
         assert not any(re.fullmatch(pattern, t) for t in ("31:40", "24:00", "7:30", "07:5"))
-    assert replies.HOUR_PLAN.parse('{"blocks": [{"start": "7:30", "end": "9pm", '
-                                   '"activity": "work", "place": "kettle"}]}')  # read leniently
+    assert hour_plan.parse('{"blocks": [{"start": "7:30", "end": "9pm", "activity": "work", '
+                           '"place": "larkfield.market_row.kettle"}]}')  # read leniently
 
 
 def test_donor_game_tasks_ask_for_the_json_their_prompts_describe() -> None:

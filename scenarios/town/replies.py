@@ -3,11 +3,12 @@ schema sent, the JSON example the prompt shows and the validation come from thes
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import AliasChoices, Field
 
-from sim.llm import Reply, ReplyFormat, schema_only
+from sim.llm import Reply, ReplyFormat, reply_model, schema_only
 
 #: A time of day, asked of the model (grammar-constrained ones then cannot write "31:40", which
 #: SmolLM2 did); reading stays lenient ("7:30", "7pm").
@@ -73,6 +74,21 @@ class AttendReply(Reply):
 
 DAY_PLAN = ReplyFormat(DayPlanReply, name="day_plan")
 HOUR_PLAN = ReplyFormat(HourPlanReply, name="hour_plan")
+
+
+@lru_cache(maxsize=8)
+def hour_plan_format(places: tuple[str, ...]) -> ReplyFormat:
+    """`HOUR_PLAN` whose place is asked as one of this town's place ids, so a
+    grammar-constrained model cannot name a place that does not exist (SmolLM2 wrote
+    "garden" and "kettle, quill_flat"); reading stays lenient (a dotted path is a place too)."""
+    place = Field(description="a place id from the list", examples=[places[0]],
+                  json_schema_extra=schema_only(enum=list(places)))
+    block = reply_model("HourBlock", **{
+        name: (info.annotation, place if name == "place" else info)
+        for name, info in HourBlock.model_fields.items()})
+    blocks = HourPlanReply.model_fields["blocks"]
+    return ReplyFormat(reply_model("HourPlanReply", blocks=(list[block], blocks)),  # type: ignore[valid-type]
+                       name="hour_plan")
 ACTIONS = ReplyFormat(ActionsReply, name="actions")
 REACT = ReplyFormat(ReactReply, name="react")
 SPEAK = ReplyFormat(SpeakReply, name="speak")
