@@ -52,6 +52,18 @@ def test_remote_models_keep_their_settings() -> None:
     assert endpoint.adapt_response_format(rf) is rf  # untouched: OpenAI's form is the norm
 
 
+def test_threads_leave_out_the_cores_other_work_takes(monkeypatch) -> None:
+    monkeypatch.delenv(local_model.THREADS_ENV, raising=False)
+    monkeypatch.setattr(local_model, "cores", lambda: 2)
+    for load, threads in ((0.3, 2), (1.2, 1), (4.1, 1)):  # busy: one thread, not two fighting
+        monkeypatch.setattr(local_model, "_load_average", lambda load=load: load)
+        assert local_model.default_threads() == threads
+    monkeypatch.setattr(local_model, "cores", lambda: 16)
+    assert local_model.default_threads() == 12  # load 4.1 takes four cores
+    monkeypatch.setenv(local_model.THREADS_ENV, "3")
+    assert local_model.default_threads() == 3  # the override wins
+
+
 def test_json_schema_becomes_llama_cpp_grammar_it_can_enforce() -> None:
     rf = {"type": "json_schema", "json_schema": {"name": "d", "schema": {
         "type": "object",
@@ -76,6 +88,31 @@ def test_json_schema_becomes_llama_cpp_grammar_it_can_enforce() -> None:
         "enum": list(range(13))}
     assert local_model.for_llama_cpp(None) is None
     assert local_model.for_llama_cpp({"type": "json_object"}) == {"type": "json_object"}
+
+
+def test_town_replies_become_grammars_of_times_of_day_and_the_town_s_places() -> None:
+    import re
+
+    from scenarios.town import replies
+    from scenarios.town.townmap import clock_text, load_town
+    from sim.memory.replies import IMPORTANCE, importances_format
+
+    grammar = pytest.importorskip("llama_cpp.llama_grammar")  # the server's own converter
+    places = tuple(p.short_id for p in load_town(None).spots())
+    hour_plan = replies.hour_plan_format(places)
+    formats = [replies.DAY_PLAN, hour_plan, replies.ACTIONS, replies.REACT,
+               replies.SPEAK, replies.ATTEND, IMPORTANCE, importances_format(3)]
+    for reply in formats:
+        schema = local_model.for_llama_cpp(reply.response_format())["schema"]
+        assert "root ::=" in grammar.json_schema_to_gbnf(json.dumps(schema))
+    block = _schema(hour_plan.response_format())["properties"]["blocks"]["items"]
+    assert block["properties"]["place"]["enum"] == list(places) and "kettle" in places
+    for key in ("start", "end"):
+        pattern = block["properties"][key]["pattern"]
+        assert all(re.fullmatch(pattern, clock_text(m)) for m in range(1440))
+        assert not any(re.fullmatch(pattern, t) for t in ("31:40", "24:00", "7:30", "07:5"))
+    assert hour_plan.parse('{"blocks": [{"start": "7:30", "end": "9pm", "activity": "work", '
+                           '"place": "larkfield.market_row.kettle"}]}')  # read leniently
 
 
 def test_donor_game_tasks_ask_for_the_json_their_prompts_describe() -> None:

@@ -19,8 +19,11 @@ import pytest
 from run_helpers import query, quiet
 from town_helpers import GARBAGE, party, tiny_town, town_player
 
+from analysis.run import load as load_run
 from scenarios.town import SCENARIO
+from scenarios.town.budget import estimate_usage
 from scenarios.town.config import TownConfig
+from scenarios.town.readers import load_town as load_run_town
 from scenarios.town.townmap import TownFileError, load_town, parse_town
 from sim import Budget, ConfigError, load_config, snapshot
 from sim.cli import main
@@ -286,6 +289,52 @@ def committed(runs: Path) -> int:
             db.close()
     except sqlite3.Error:
         return 0
+def test_a_short_day_ends_at_the_cut_with_spans_closed_and_metrics(tmp_path: Path) -> None:
+    cut = 9 * 60
+    runs = [run_scenario(SCENARIO, config(days=1, hours=9, residents=4, seed=3),
+                         run_dir=tmp_path / f"r{i}", options=quiet()).run_dir for i in (0, 1)]
+    assert snapshot(runs[0] / "run.sqlite") == snapshot(runs[1] / "run.sqlite")
+    run = runs[0]
+    for (agent,) in query(run, "SELECT agent_id FROM residents"):
+        spans = query(run, "SELECT clock_start, clock_end FROM activities WHERE agent_id = "
+                           f"'{agent}' ORDER BY clock_start")
+        assert spans[0][0] == 0 and spans[-1][1] == cut  # closed at the cut, not at bedtime
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert query(run, "SELECT COUNT(*) FROM activities WHERE activity NOT IN ('sleep', 'walk')"
+                      )[0][0] > 4  # they were up and about before it
+    metrics = dict(query(run, "SELECT name, COUNT(*) FROM metrics GROUP BY name"))
+    assert metrics["knows_share:party"] == 9
+    assert metrics["network_density"] == metrics["conversations"] == 1
+    late = query(run, f"SELECT COUNT(*) FROM utterances WHERE clock > {cut}")
+    late += query(run, f"SELECT COUNT(*) FROM knowledge WHERE clock > {cut}")
+    assert late == [(0,), (0,)]
+    assert query(run, "SELECT COUNT(*) FROM attendance") == [(0,)]  # the party is after it
+    assert load_run_town(load_run(run)).hours == 9  # the analysis covers the short day only
+
+
+def test_a_short_llm_day_stopped_by_its_budget_resumes_to_the_same_store(
+        tmp_path: Path) -> None:
+    town = tiny_town(tmp_path / "town.toml", 2)
+    with ScriptedLLMServer(lambda r: town_player(r, None)) as server:
+        reference = run_scenario(SCENARIO, llm_config(server, town, hours=10),
+                                 run_dir=tmp_path / "ref", options=quiet(use_cache=False))
+        asked = server.request_count
+        stopped = run_scenario(SCENARIO, llm_config(server, town, hours=10),
+                               run_dir=tmp_path / "run", options=quiet(budget=Budget(
+                                   max_calls=asked // 2)))
+        assert stopped.status == "budget"
+        resumed = resume_run(stopped.run_dir, quiet())
+    assert reference.status == resumed.status == "finished"
+    expected = snapshot(reference.run_dir / "run.sqlite")
+    assert snapshot(resumed.run_dir / "run.sqlite") == expected
+    run = reference.run_dir
+    assert query(run, "SELECT MAX(clock_end) FROM activities") == [(600,)]
+    assert query(run, "SELECT COUNT(*), MAX(clock) FROM utterances")[0][1] < 600
+    assert query(run, "SELECT MAX(sim_time) FROM llm_calls")[0][0] < 600
+    assert query(run, "SELECT COUNT(*) FROM metrics WHERE name = 'network_density'") == [(1,)]
+    short = config(model="openai/x", town_file=str(town), days=1, hours=10, intentions=party())
+    assert 0 < estimate_usage(short).calls < estimate_usage(config(
+        model="openai/x", town_file=str(town), days=1, intentions=party())).calls
 
 
 def test_llm_prompts_quote_other_residents_and_carry_memories(tmp_path: Path) -> None:

@@ -27,11 +27,19 @@ def calls_per_resident_day(config: TownConfig, waking_hours: float) -> int:
 
 
 def estimate_usage(config: TownConfig) -> UsageEstimate:
+    """Whole days at the residents' mean waking hours; a short last day (`hours`) counts the
+    hours they are awake before its end."""
     townmap = load_town(config.town_file)
     people = townmap.residents[: config.residents or None]
     if not config.llm or not people:
         return UsageEstimate(0, 0, 0)
     waking = sum(p.bedtime - p.wake for p in people) / len(people) / 60
-    calls = len(people) * config.days * calls_per_resident_day(config, waking)
+    calls = len(people) * (config.days - 1) * calls_per_resident_day(config, waking)
+    if config.hours in (None, 24):
+        calls += len(people) * calls_per_resident_day(config, waking)
+    else:
+        cut = config.hours * 60
+        calls += sum(calls_per_resident_day(config, (min(p.bedtime, cut) - p.wake) / 60)
+                     for p in people if p.wake < cut)
     return UsageEstimate(calls=calls, prompt_tokens=calls * PROMPT_TOKENS_PER_CALL,
                          max_completion_tokens=calls * config.max_tokens)

@@ -78,6 +78,11 @@ class TownConfig(RunConfig):
         "None: the packaged default town of Larkfield (scenarios/town/default_town.toml)."
     )
     days: int = Field(2, ge=1, le=365, description="Simulated days in the run.")
+    hours: int | None = Field(
+        None, ge=1, le=24, description="End the run this many hours after midnight of its last "
+        "day (9: at 09:00), for a short day: spans are closed and that day's metrics written "
+        "at the cut. None: whole days."
+    )
     residents: int | None = Field(
         None, ge=2, description="Use only the first N residents of the town file (None: all)."
     )
@@ -153,6 +158,11 @@ class TownConfig(RunConfig):
     @property
     def llm(self) -> bool:
         return self.brains == "llm"
+
+    @property
+    def end_minute(self) -> int:
+        """The clock minute the run ends at: midnight after the last day, or its `hours`."""
+        return ((self.days - 1) * 24 + (self.hours or 24)) * 60
 
 
 def town_and_people(config: TownConfig) -> tuple[TownMap, list[Person]]:

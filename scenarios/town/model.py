@@ -82,6 +82,7 @@ class Town(World):
                                     config=settings)
         self.llm_settings = config.llm_settings() if config.llm else None
         self._rows: dict[str, list[dict[str, Any]]] = {}
+        self.over = False  # the run's end reached: nothing more is asked or recorded
         self.living: list[Resident] = []
         self.by_name: dict[str, Resident] = {}
         self.knows: dict[str, dict[str, int]] = {i.topic: {} for i in config.intentions}
@@ -90,7 +91,7 @@ class Town(World):
         self._conversation_count = 0
         self._arrivals = 0
         self.turnovers, self.last_day = self._plan_generations(people)
-        self.progress_total = config.days * 24
+        self.progress_total = config.end_minute // 60
         self.record("places", [
             {"place_id": p.place_id, "name": p.name, "parent": p.parent, "level": p.level,
              "kind": p.kind, "x": p.x, "y": p.y} for p in self.townmap.places.values()])
@@ -106,7 +107,7 @@ class Town(World):
 
     # -- the store: rows gathered between commits, written one insert per table --------------
     def record(self, table: str, rows: list[dict[str, Any]]) -> None:
-        if self.store is not None and rows:
+        if self.store is not None and rows and not self.over:
             self._rows.setdefault(table, []).extend(rows)
 
     def commit(self) -> None:
@@ -152,14 +153,17 @@ class Town(World):
     # -- the clock --------------------------------------------------------------------------
     def clock(self) -> Steps:
         config = self.config
-        end = config.days * MINUTES_PER_DAY
+        end = config.end_minute
         for intention in config.intentions:
-            if intention.kind == "event" and (intention.day or 0) < config.days:
+            if intention.kind == "event" and (intention.day or 0) * MINUTES_PER_DAY + \
+                    intention.end_minute <= end:
                 self.process(self.watch(intention))
         while True:
             now = int(self.env.now)
             if now % MINUTES_PER_DAY == 0 and now > 0:
                 self.end_of_day(now // MINUTES_PER_DAY - 1)
+            elif now == end:  # a short last day: its metrics so far
+                self.end_of_day(now // MINUTES_PER_DAY)
             if now < end:
                 self.record_knowledge_shares(now)
             self.commit()
@@ -177,6 +181,15 @@ class Town(World):
         for resident in self.living:
             resident.close_span()
         self.commit()
+        self.over = True
+        self.running = False  # residents still awake stop here: nothing after the cut runs
+
+    def request_decision(self, agent: Any, task: Any) -> Any:
+        """From the run's end on no question goes out: the asker waits forever, unanswered
+        (on a short day, residents are still awake at the cut)."""
+        if self.env.now >= self.config.end_minute:
+            return self.env.event()
+        return super().request_decision(agent, task)
 
     def watch(self, intention: Intention) -> Steps:
         """Record an event's attendance the minute it ends (the next hourly commit keeps it)."""

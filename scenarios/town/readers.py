@@ -52,7 +52,7 @@ class Town:
     #: from the spans; this one adds whether each resident had planned to go).
     recorded_attendance: pd.DataFrame
     #: Simulated minutes the run covered (from day 0 00:00 to its last recorded span, or the
-    #: configured days when it ran them all).
+    #: configured days, the last cut at `hours`, when it ran them all).
     end_clock: int
     #: Metrics computed once: the figures, headline and report section share them.
     _memo: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
@@ -131,7 +131,9 @@ def load_town(run: Run) -> Town:
     if not talks.empty:
         ends.append(int((pd.to_numeric(talks["day"], errors="coerce") * MINUTES_PER_DAY
                          + pd.to_numeric(talks["end_minute"], errors="coerce")).max()))
-    days = run.config.get("days")
+    days, hours = run.config.get("days"), run.config.get("hours")
     if isinstance(days, int) and days > 0 and run.meta.get("status") == "finished":
-        ends.append(days * MINUTES_PER_DAY)  # it ran every day: count each in full
+        # it ran every day: count each in full, the last up to its `hours` on a short day
+        last = hours if isinstance(hours, int) and 0 < hours < 24 else 24
+        ends.append((days - 1) * MINUTES_PER_DAY + last * 60)
     return Town(config=dict(run.config), end_clock=max(max(ends), 1), **tables)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenarios.town.plans import ACTIVITIES, Action, Block, broad_strokes, rule_actions, rule_day
-from scenarios.town.replies import ACTIONS, DAY_PLAN, HOUR_PLAN
+from scenarios.town.replies import ACTIONS, DAY_PLAN, hour_plan_format
 from scenarios.town.townmap import Person, TownMap, clock_text
 from sim import ParseError, PromptLibrary, Task, quote_agent_text
 from sim.llm import ReplyFormat, clean_free_text
@@ -168,16 +168,16 @@ class PlanHours(TownTask):
             start=clock_text(self.start), bedtime=clock_text(p.bedtime),
             home=self.ctx.townmap.places[p.home].short_id,
             places=self.ctx.place_list(), activities=", ".join(ACTIVITIES[:-2]),
-            reply_format=HOUR_PLAN.example())
+            reply_format=self.reply_format.example())
 
     @property
     def reply_format(self) -> ReplyFormat:
-        return HOUR_PLAN
+        return hour_plan_format(tuple(x.short_id for x in self.ctx.townmap.spots()))
 
     def read(self, reply: str) -> list[Block]:
         townmap, p = self.ctx.townmap, self.person
         blocks = []
-        for item in HOUR_PLAN.parse(reply).blocks:
+        for item in self.reply_format.parse(reply).blocks:
             place = townmap.resolve(item.place.strip())
             if place is None or townmap.places[place].level != "place":
                 known = ", ".join(x.short_id for x in townmap.spots())

@@ -103,11 +103,15 @@ def cores() -> int:
 
 
 def default_threads() -> int:
-    """llama.cpp threads: every core, unless `SOCIETAS_LOCAL_THREADS` says otherwise.
+    """llama.cpp threads: the cores other work leaves free, unless `SOCIETAS_LOCAL_THREADS`
+    says otherwise.
 
     All cores is fastest on an idle machine. On a busy one it is far slower than fewer threads,
-    because llama.cpp's threads wait for each other at every layer (measured on 2 cores at load
-    4: 1 thread wrote 50 tokens/s, 2 threads 3-14); hence the override.
+    because llama.cpp's threads wait for each other at every layer: reading a town prompt of
+    150-270 new tokens took 4-8 s with one thread and 11-61 s with two on 2 cores at load 4
+    (generation: 1 thread 50 tokens/s, 2 threads 3-14). So the default leaves out the cores the
+    one-minute load average says are taken (at least one thread). The replies do not depend on
+    the thread count (each value is computed by one thread; measured identical for 1 and 2).
     """
     override = os.environ.get(THREADS_ENV, "").strip()
     if override:
@@ -117,7 +121,15 @@ def default_threads() -> int:
             raise ModelUnreachable(f"{THREADS_ENV}={override!r} is not a whole number") from None
         if value >= 1:
             return value
-    return cores()
+    return max(1, cores() - int(_load_average()))
+
+
+def _load_average() -> float:
+    """Runnable processes on this machine, averaged over a minute (0 where unknown)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on Unix
+        return 0.0
 
 
 def lookup(model: str) -> LocalModel:
