@@ -28,7 +28,7 @@ from scenarios.commons.harvest import (
 from scenarios.commons.memory import FisherMemory
 from scenarios.commons.rules import FAMILIES
 from scenarios.commons.tables import SCORE_COLUMNS, TABLES
-from scenarios.commons.tasks import FisheryRules, Harvest, Speak, WriteStrategy, tons
+from scenarios.commons.tasks import FisheryRules, Harvest, Speak, tons, write_strategy
 from sim import LLMBrain, Member, Population, World
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class CommonsGame(World):
     def _write_strategies(self, generation: int, newcomers: list[Fisher],
                           survivors: list[Fisher]) -> Generator[Any, Any, None]:
         culture = self.population.culture(survivors)
-        events = [agent.decide(WriteStrategy(self.rules, agent.name, generation, culture))
+        events = [agent.decide(write_strategy(self.rules, agent.name, generation, culture))
                   for agent in newcomers]
         yield self.env.all_of(events)
         for agent, event in zip(newcomers, events, strict=True):
