@@ -18,6 +18,8 @@ The core, in the order a run meets it:
 - `agent`, `brains`, `tasks`: `SimAgent` asks its brain (`RuleBrain` or `LLMBrain`) a `Task`,
   which carries the observation, the prompt, the reply parser and the fallback; a task that
   asks for JSON declares its reply once as a pydantic `Reply` (`sim.llm.reply_format`);
+- `strategy_task`: `WriteStrategy`, the newcomer's strategy every evolutionary scenario asks
+  for (its prompts stay the scenario's);
 - `prompting`: prompt templates as plain files a user can override;
 - `store`: `RunStore`, one SQLite file per run, one transaction per round;
 - `runner`, `replay`: `run_scenario`, `resume_run` and `replay_run`;
@@ -57,6 +59,7 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.rules": ("RuleFamilies", "RulePolicy"),
     "sim.population": ("POPULATION_TABLES", "Member", "Population", "PopulationConfig", "Slot"),
     "sim.tasks": ("ParseError", "Task"),
+    "sim.strategy_task": ("FALLBACK_STRATEGY", "StrategyReply", "WriteStrategy"),
     "sim.prompting": ("PromptLibrary", "quote_agent_text"),
     "sim.store": ("RunStore", "snapshot"),
     "sim.runner": ("RunOptions", "RunResult", "resume_run", "run_scenario"),

@@ -33,9 +33,9 @@ from scenarios.commons.tasks import (
     FisheryRules,
     Harvest,
     Speak,
-    WriteStrategy,
     others_caught_text,
     tons,
+    write_strategy,
 )
 from sim import LLMBrain, Member, Population, World
 
@@ -123,7 +123,7 @@ class CommonsGame(World):
     def _write_strategies(self, generation: int, newcomers: list[Fisher],
                           survivors: list[Fisher]) -> Generator[Any, Any, None]:
         culture = self.population.culture(survivors)
-        events = [agent.decide(WriteStrategy(self.rules, agent.name, generation, culture))
+        events = [agent.decide(write_strategy(self.rules, agent.name, generation, culture))
                   for agent in newcomers]
         yield self.env.all_of(events)
         for agent, event in zip(newcomers, events, strict=True):

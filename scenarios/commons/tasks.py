@@ -1,5 +1,5 @@
 """The commons' three questions: how much to catch, what to say, and (across generations)
-which strategy to follow.
+which strategy to follow (the engine's `sim.WriteStrategy` with the fishery's prompts).
 
 Prompts are the editable files under `prompts/` (`sim.PromptLibrary`; a run's `prompts_dir`
 overrides any). Everything another fisher said, and a fisher's own memories, reach a model
@@ -12,16 +12,15 @@ no usable answer stays home (catches nothing) or says nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from sim import ParseError, PromptLibrary, Task, approx_tokens, quote_agent_text
+from sim import PromptLibrary, Task, WriteStrategy, approx_tokens, quote_agent_text
 from sim.llm import DEFAULT_NUMBER_MARKERS, Reply, ReplyFormat, clean_free_text, schema_only
 
-FALLBACK_STRATEGY = "(no strategy: the model gave no usable reply)"
 REASONING_MAX_CHARS = 300
 
 
@@ -40,15 +39,8 @@ class UtteranceReply(Reply):
     utterance: str = Field(description="what you say, one or two sentences")
 
 
-class StrategyReply(Reply):
-    """A newcomer's strategy (its length is asked of the model; a longer one is cut)."""
-
-    strategy: str = Field(description="your strategy in one to three sentences")
-
-
 CATCH = ReplyFormat(CatchReply, name="catch")
 UTTERANCE = ReplyFormat(UtteranceReply, name="utterance")
-STRATEGY = ReplyFormat(StrategyReply, name="strategy")
 
 
 def tons(value: float) -> str:
@@ -226,51 +218,12 @@ class Speak(Task):
         return {"utterance": decision}
 
 
-@dataclass
-class WriteStrategy(Task):
-    """A newcomer writes its strategy (only in runs of more than one generation): from the
-    rules alone at first, later after reading the survivors' strategies."""
-
-    rules: FisheryRules
-    agent_id: str
-    generation: int
-    survivor_strategies: list[tuple[str, str]] = field(default_factory=list)
-
-    kind = "write_strategy"
-
-    def observation(self) -> dict[str, Any]:
-        return {"agent": self.agent_id, "generation": self.generation,
-                "survivor_strategies_shown": len(self.survivor_strategies)}
-
-    def messages(self) -> list[dict[str, str]]:
-        values = {"name": self.agent_id, "generation": self.generation + 1,
-                  "reply_format": STRATEGY.describe()}
-        if not self.survivor_strategies:
-            return self.rules.messages("strategy_first.txt", **values)
-        quoted = "\n\n".join(quote_agent_text(text, author=author)
-                             for author, text in self.survivor_strategies)
-        return self.rules.messages("strategy_inherit.txt", survivor_strategies=quoted, **values)
-
-    @property
-    def reply_format(self) -> ReplyFormat:
-        return STRATEGY
-
-    def parse(self, reply: str) -> str:
-        found = STRATEGY.read(reply)
-        text = clean_free_text(found.strategy if found is not None else reply,
-                               max_chars=self.rules.strategy_max_chars)
-        if not text:
-            raise ParseError(f"no strategy found; reply with {STRATEGY.describe()}")
-        return text
-
-    def fallback(self) -> str:
-        return FALLBACK_STRATEGY
-
-    def answer_with_rule(self, policy: Any) -> str:
-        return policy.describe()
-
-    def encode(self, decision: str) -> dict[str, Any]:
-        return {"text": decision}
+def write_strategy(rules: FisheryRules, agent_id: str, generation: int,
+                   survivor_strategies: list[tuple[str, str]]) -> WriteStrategy:
+    """A newcomer's strategy task (`sim.WriteStrategy`) with the fishery's prompts (asked only
+    in runs of more than one generation)."""
+    return WriteStrategy(rules.messages, agent_id, generation, survivor_strategies,
+                         max_chars=rules.strategy_max_chars)
 
 
 def sample_prompt_tokens(config: Any) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from mesa import DataCollector
 from scenarios.public_goods.config import PublicGoodsConfig
 from scenarios.public_goods.rules import FAMILIES
 from scenarios.public_goods.tables import SCORE_COLUMNS, TABLES
-from scenarios.public_goods.tasks import Contribute, GameRules, Punish, WriteStrategy
+from scenarios.public_goods.tasks import Contribute, GameRules, Punish, write_strategy
 from sim import Member, Population, World
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class PublicGoodsGame(World):
     def _write_strategies(self, generation: int, newcomers: list[Contributor],
                           survivors: list[Contributor]) -> Generator[Any, Any, None]:
         culture = self.population.culture(survivors)
-        events = [agent.decide(WriteStrategy(self.game_rules, agent.name, generation, culture))
+        events = [agent.decide(write_strategy(self.game_rules, agent.name, generation, culture))
                   for agent in newcomers]
         yield self.env.all_of(events)
         for agent, event in zip(newcomers, events, strict=True):

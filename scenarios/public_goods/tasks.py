@@ -1,8 +1,9 @@
-"""The public goods game's three questions: write a strategy, contribute, punish.
+"""The public goods game's three questions: write a strategy (the engine's `sim.WriteStrategy`
+with this game's prompts), contribute, punish.
 
 Prompts are the editable files under `prompts/` (`sim.PromptLibrary`; a run's `prompts_dir`
 overrides any of them). What other players wrote (the survivors' strategies) is quoted as data
-with `sim.quote_agent_text`. The contribution and strategy replies are declared once as pydantic
+with `sim.quote_agent_text`. The contribution reply is declared once as a pydantic
 models (`sim.llm.Reply`), which give the response format, the example the prompt shows and the
 validation; punishment, whose keys depend on the group, has a parser of its own. Replies are
 read leniently (JSON, fenced JSON or prose); a reply that cannot be read raises `ParseError`,
@@ -13,24 +14,22 @@ in `llm_calls.error` beside the fallback.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from sim import ParseError, PromptLibrary, Task, approx_tokens, quote_agent_text
+from sim import ParseError, PromptLibrary, Task, WriteStrategy, approx_tokens, quote_agent_text
 from sim.llm import (
     DEFAULT_NUMBER_MARKERS,
     Reply,
     ReplyFormat,
-    clean_free_text,
     find_json_object,
     json_object_format,
     schema_only,
 )
 
-FALLBACK_STRATEGY = "(no strategy: the model gave no usable reply)"
 REASONING_MAX_CHARS = 300
 REASONING_SCHEMA = {"type": "string", "maxLength": REASONING_MAX_CHARS}
 
@@ -45,14 +44,7 @@ class ContributionReply(Reply):
         "contribution", "contribute", "units", "amount"))
 
 
-class StrategyReply(Reply):
-    """A newcomer's strategy (its length is asked of the model; a longer one is cut)."""
-
-    strategy: str = Field(description="your strategy in one to three sentences")
-
-
 CONTRIBUTION = ReplyFormat(ContributionReply, name="contribution")
-STRATEGY = ReplyFormat(StrategyReply, name="strategy")
 _MEMBER_KEY = re.compile(r"^\s*(?:member\s*[_ ]?)?(\d+)\s*$", re.IGNORECASE)
 _PROSE_POINTS = re.compile(
     r"member\s*(\d+)\s*(?:\(you\))?\s*[:=\-–]\s*(\d+(?:\.\d+)?)\s*(?:points?)?", re.IGNORECASE
@@ -115,53 +107,14 @@ def _units(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-@dataclass
-class WriteStrategy(Task):
-    """A newcomer writes its strategy: from the rules alone in the first generation, later
-    after reading the survivors' strategies (cultural transmission)."""
-
-    rules: GameRules
-    agent_id: str
-    generation: int
-    survivor_strategies: list[tuple[str, str]] = field(default_factory=list)
-
-    kind = "write_strategy"
-
-    def observation(self) -> dict[str, Any]:
-        return {"agent": self.agent_id, "generation": self.generation,
-                "survivor_strategies_shown": len(self.survivor_strategies)}
-
-    def messages(self) -> list[dict[str, str]]:
-        values = {"name": self.agent_id, "generation": self.generation + 1,
-                  "punish_clause": ", and whom you punish" if self.rules.punishment else "",
-                  "reply_format": STRATEGY.describe()}
-        if not self.survivor_strategies:
-            return self.rules.messages("strategy_first.txt", **values)
-        quoted = "\n\n".join(quote_agent_text(text, author=author)
-                             for author, text in self.survivor_strategies)
-        return self.rules.messages("strategy_inherit.txt", survivor_strategies=quoted, **values)
-
-    @property
-    def reply_format(self) -> ReplyFormat:
-        return STRATEGY
-
-    def parse(self, reply: str) -> str:
-        found = STRATEGY.read(reply)  # a JSON object, else the reply's prose is the strategy
-        text = clean_free_text(found.strategy if found is not None else reply,
-                               max_chars=self.rules.strategy_max_chars)
-        if not text:
-            raise ParseError(f"no strategy found; reply with {STRATEGY.describe()}")
-        return text
-
-    def fallback(self) -> str:
-        return FALLBACK_STRATEGY
-
-    def answer_with_rule(self, policy: Any) -> str:
-        return policy.describe()
-
-    def encode(self, decision: str) -> dict[str, Any]:
-        return {"text": decision}
-
+def write_strategy(rules: GameRules, agent_id: str, generation: int,
+                   survivor_strategies: list[tuple[str, str]]) -> WriteStrategy:
+    """A newcomer's strategy task (`sim.WriteStrategy`) with this game's prompts; its
+    templates also say whether the strategy covers punishment."""
+    return WriteStrategy(
+        rules.messages, agent_id, generation, survivor_strategies,
+        max_chars=rules.strategy_max_chars,
+        values={"punish_clause": ", and whom you punish" if rules.punishment else ""})
 
 
 @dataclass
@@ -328,5 +281,5 @@ def sample_prompt_tokens(config: Any) -> tuple[int, int]:
         "previous": {"own": 0.0, "others": others, "others_mean": config.endowment / 2}},
         strategy).messages()
     survivors = [(f"g0-a{i:02d}", strategy) for i in range(config.survivors)]
-    inherit = WriteStrategy(rules, "g1-a00", 1, survivors).messages()
+    inherit = write_strategy(rules, "g1-a00", 1, survivors).messages()
     return approx_tokens(contribute), approx_tokens(inherit)
