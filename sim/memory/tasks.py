@@ -124,7 +124,7 @@ class MemoryRules:
         cited = list(records[: self.cite])
         if not cited:
             return []
-        quoted = "; ".join(r.text.strip().rstrip(".!?;") for r in cited)
+        quoted = "; ".join(_gist(r.text) for r in cited)
         return [Insight(f"{question} I recall: {quoted}.",
                         tuple(r.memory_id for r in cited), max(r.importance for r in cited))]
 
@@ -136,6 +136,14 @@ class MemoryRules:
             for r in records
         )
         return clean_free_text(text, max_chars=max_chars)
+
+
+def _gist(text: str) -> str:
+    """A record as a rule insight quotes it: a rule reflection by its question only, so that
+    reflections resting on reflections do not nest their texts ever longer."""
+    text = text.strip()
+    question, marker, _ = text.partition(" I recall: ")
+    return (question if marker else text).rstrip(".!?;")
 
 
 @dataclass
