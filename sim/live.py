@@ -56,8 +56,11 @@ def format_line(s: Snapshot) -> str:
             else f"{s.unit} (step {s.done}/{s.total})")
     if s.failed:
         head += f", {s.failed} not finished"
-    calls = (f"{s.in_flight} calls in flight, {s.calls_per_s:.1f} calls/s, "
-             f"{s.calls} calls, ${s.cost_usd:.4f}")
+    if s.calls or s.in_flight:
+        calls = (f"{s.in_flight} calls in flight, {s.calls_per_s:.1f} calls/s, "
+                 f"{s.calls} calls, ${s.cost_usd:.4f}")
+    else:
+        calls = "no model calls"  # rule brains, or none made yet: no column of zeros
     if s.done >= s.total:
         when = "done"
     else:

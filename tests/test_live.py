@@ -17,8 +17,9 @@ from sim.live import LiveView, Snapshot, TerminalSink, format_line, make_sink
 
 #: One line of a sweep's live view in a log.
 SWEEP_LINE = re.compile(
-    r"^sweep \d+/\d+ runs(, \d+ not finished)? \| \d+ calls in flight, \d+\.\d calls/s, "
-    r"\d+ calls, \$\d+\.\d{4} \| \d+(s|m\d\ds|h\d\dm) elapsed, (ETA (-|\S+)|done)$")
+    r"^sweep \d+/\d+ runs(, \d+ not finished)? \| (\d+ calls in flight, \d+\.\d calls/s, "
+    r"\d+ calls, \$\d+\.\d{4}|no model calls) \| \d+(s|m\d\ds|h\d\dm) elapsed, "
+    r"(ETA (-|\S+)|done)$")
 
 
 class Clock:
@@ -36,7 +37,7 @@ def test_the_line_says_runs_calls_cost_and_eta() -> None:
                     "120 calls, $0.0123 | 1m15s elapsed, ETA 2m05s")
     assert format_line(Snapshot(done=8, total=8, elapsed_s=4000)).endswith("1h06m elapsed, done")
     assert format_line(Snapshot(done=5, total=40, unit="generation 2")).startswith(
-        "generation 2 (step 5/40) | 0 calls in flight")
+        "generation 2 (step 5/40) | no model calls |")
 
 
 def test_in_a_log_each_event_is_a_line_with_calls_per_second_from_the_meter() -> None:
@@ -101,7 +102,7 @@ def test_the_cli_sweep_prints_live_lines_to_a_log_and_nothing_when_quiet(
     lines = capsys.readouterr().err.splitlines()
     # One line a run (and one every 10 s on a slow machine).
     assert len(lines) >= 2 and all(SWEEP_LINE.match(line) for line in lines), lines
-    assert lines[-1].startswith("sweep 2/2 runs | 0 calls in flight")
+    assert lines[-1].startswith("sweep 2/2 runs | no model calls |")
     assert main([*args, "--out", str(tmp_path / "b"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
     with pytest.raises(ValueError):
