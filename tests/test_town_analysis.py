@@ -225,7 +225,7 @@ def test_attendance_from_spans_at_the_party_time(town) -> None:
     summary = attendance_summary(town.intentions, table.reset_index()).iloc[0]
     assert summary[["guests", "knew", "came", "knew_and_came", "knew_not_came",
                     "came_not_knowing"]].tolist() == [3, 2, 1, 1, 1, 0]
-    assert summary["host_present"] and summary["when"] == "day 1 17:00-19:00"
+    assert summary["host_present"] and summary["when"] == "day 2 17:00-19:00"
     # the run's record of who had planned to go: Cal planned to but left early
     planned = attendance_summary(town.intentions, town.attendance()).iloc[0]
     assert planned[["knew_no_plan", "planned_not_came"]].tolist() == [0, 1]
@@ -305,7 +305,7 @@ def test_inspect_shows_plans_memories_and_conversations(town_run: Path, town_kno
     assert main(["inspect", str(town_run), "--agent", "r1"]) == 0
     out = capsys.readouterr().out
     assert "Ana, barista; home t.home1" in out
-    assert "learned of 'party' at day 0 00:00: seeded" in out
+    assert "learned of 'party' at day 1 00:00: seeded" in out
     plans = out[out.index("day plans"):out.index("conversations:")]
     # in time order, each level inside the one above it and indented one step further
     assert plans.index("\n    07:00-22:00 Work at the café") \
@@ -313,11 +313,11 @@ def test_inspect_shows_plans_memories_and_conversations(town_run: Path, town_kno
         < plans.index("\n      17:00-19:00 Host the party @ t.cafe") \
         < plans.index("\n        17:00-17:15 Set out the cups") \
         < plans.index("\n        17:15-17:30 Greet the guests @ t.cafe") \
-        < plans.index("day 1, replan 1:\n    15:00-20:00 Tidy up early")
+        < plans.index("day 2, replan 1:\n    15:00-20:00 Tidy up early")
     talks = out[out.index("conversations:"):]
-    assert "c1: day 0 10:00-10:10 at t.cafe with r2 (Ben), they began, 3 turns" in talks
+    assert "c1: day 1 10:00-10:10 at t.cafe with r2 (Ben), they began, 3 turns" in talks
     assert "10:00 Ana: c1 line 0 - come to my party!" in talks
-    assert talks.index("10:01 Ben: c1 line 1") < talks.index("c2: day 1 09:00")
+    assert talks.index("10:01 Ben: c1 line 1") < talks.index("c2: day 2 09:00")
     assert "Ben came by the café" in out  # the memory view is still there
 
 
@@ -327,7 +327,7 @@ def test_inspect_limit_shortens_plans_and_conversations(town_run: Path, town_kno
     out = describe_agent(town_run, "r1", limit=1)
     assert "(2 earlier conversations not shown" in out
     assert "(1 later actions not shown" in out
-    assert "c4: day 1 15:00" in out and "c1: day 0" not in out
+    assert "c4: day 2 15:00" in out and "c1: day 1" not in out
 
 
 def test_report_section_tables_and_groups(tmp_path: Path, town_known) -> None:
@@ -344,8 +344,8 @@ def test_report_section_tables_and_groups(tmp_path: Path, town_known) -> None:
     assert "chat_probability=0.5 (1 run)." in sentences
     tables = [p for p in parts if isinstance(p, pd.DataFrame)]
     one_run = tables[3]  # the second group's diffusion table
-    assert one_run.loc["party", "end of day 1"] == "3/4 (75%)"
-    assert tables[0].loc["mayor", "end of day 0"] == "25% (25%–25%)"
+    assert one_run.loc["party", "end of day 2"] == "3/4 (75%)"
+    assert tables[0].loc["mayor", "end of day 1"] == "25% (25%–25%)"
     assert tables[4].loc[("run2", "party"), "knew_not_came"] == 1
     html = write_report([runs[2]]).read_text(encoding="utf-8")
     assert "Information and relationships" in html and "3/4 (75%)" in html
@@ -387,4 +387,4 @@ def test_a_real_town_run_is_measured_as_it_measured_itself(tmp_path: Path) -> No
     assert town.time_use().groupby("day")["minutes"].sum().tolist() == [4 * DAY, 4 * DAY]
     host = town.intentions["agent_id"].iloc[0]
     view = describe_agent(tmp_path / "run", host, limit=5)
-    assert "day 0, morning plan:" in view and "conversations:" in view
+    assert "day 1, morning plan:" in view and "conversations:" in view

@@ -77,10 +77,10 @@ def diffusion_table(towns: Sequence[Town]) -> pd.DataFrame:
     for (topic, day), at in rows.groupby(["topic", "day"], sort=False):
         if len(towns) == 1:
             row = at.iloc[0]
-            cells[topic, f"end of day {day}"] = (f"{int(row['knowing'])}/{int(row['present'])}"
+            cells[topic, f"end of day {day + 1}"] = (f"{int(row['knowing'])}/{int(row['present'])}"
                                                  f" ({_percent(row['share'])})")
         else:
-            cells[topic, f"end of day {day}"] = (
+            cells[topic, f"end of day {day + 1}"] = (
                 f"{_percent(at['share'].mean())} ({_percent(at['share'].min())}–"
                 f"{_percent(at['share'].max())})")
     table = pd.Series(cells).unstack().reindex(list(dict.fromkeys(rows["topic"])))

@@ -118,13 +118,13 @@ def plot_density(density: pd.DataFrame, ax: Axes | None = None) -> Figure:
     if rows.empty:
         plot.no_data(ax)
         return fig
-    ax.bar(rows["day"], rows["density"], color="tab:blue", width=0.6)
+    ax.bar(rows["day"] + 1, rows["density"], color="tab:blue", width=0.6)  # days from 1
     for row in rows.itertuples():  # pair counts only for one run (a mean has none)
         counts = "" if pd.isna(row.talked) else f"\n({int(row.talked)}/{int(row.pairs)})"
-        ax.text(row.day, row.density + 0.02, f"{row.density:.3f}{counts}", ha="center",
+        ax.text(row.day + 1, row.density + 0.02, f"{row.density:.3f}{counts}", ha="center",
                 va="bottom", fontsize=8)
     ax.set_ylim(0, 1.15)
-    ax.set_xticks(list(rows["day"]))
+    ax.set_xticks(list(rows["day"] + 1))
     ax.set_xlabel("day (end of)")
     ax.set_ylabel("network density")
     ax.set_title("Relationships: share of pairs who have talked at least once")
@@ -139,6 +139,7 @@ def plot_time_use(use: pd.DataFrame, ax: Axes | None = None) -> Figure:
         return fig
     table = use.pivot_table(index="day", columns="activity", values="per_resident",
                             aggfunc="sum", fill_value=0.0) / 60
+    table.index = table.index + 1  # days counted from 1, as the run's progress line does
     order = table.sum().sort_values(ascending=False).index
     colours = plot.series_colors(len(order))
     bottom = pd.Series(0.0, index=table.index)

@@ -28,10 +28,11 @@ DEFAULT_ATTENDANCE_MINUTES = 15
 TRAVEL = "walk"
 
 def clock_text(clock: float) -> str:
-    """'day 1 17:05' for clock 2465: how the figures and tables name a moment."""
+    """'day 2 17:05' for clock 2465: how the figures and tables name a moment (days counted
+    from 1, as the residents and the progress line count them; the store counts from 0)."""
     clock = int(clock)
     day, minute = divmod(clock, MINUTES_PER_DAY)
-    return f"day {day} {minute // 60:02d}:{minute % 60:02d}"
+    return f"day {day + 1} {minute // 60:02d}:{minute % 60:02d}"
 
 
 def minute_text(minute: float) -> str:

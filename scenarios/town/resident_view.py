@@ -39,8 +39,8 @@ def resident_lines(run: Run, agent_id: str, limit: int) -> list[str]:
     if me.empty:
         return []
     row = me.iloc[-1]
-    last = "still living there" if pd.isna(row["last_day"]) else f"to day {int(row['last_day'])}"
-    first = 0 if pd.isna(row["first_day"]) else int(row["first_day"])
+    last = "still living there" if pd.isna(row["last_day"]) else f"to day {int(row['last_day']) + 1}"
+    first = 1 if pd.isna(row["first_day"]) else int(row["first_day"]) + 1
     lines = [f"  {row['name']}, {row['occupation']}; home {row['home']}; in town from day "
              f"{first} {last}"]
     lines += _wrap(row["persona"], "  persona: ") if isinstance(row["persona"], str) else []
@@ -68,7 +68,7 @@ def plan_lines(run: Run, agent_id: str, limit: int) -> list[str]:
     lines = []
     for (day, revision), plan in mine.groupby(["day", "revision"], sort=True):
         kind = "morning plan" if int(revision) == 0 else f"replan {int(revision)}"
-        lines.append(f"  day {int(day)}, {kind}:")
+        lines.append(f"  day {int(day) + 1}, {kind}:")
         actions = plan[plan["level"] == "action"].sort_values("start_minute", kind="stable")
         shown = pd.concat([plan[plan["level"] != "action"], actions.head(limit)])
         for row in shown.sort_values(["start_minute", "rank"], kind="stable").itertuples():
@@ -105,7 +105,7 @@ def conversation_lines(run: Run, agent_id: str, limit: int) -> list[str]:
     for talk in mine.tail(limit).itertuples():
         other = talk.partner if str(talk.initiator) == agent_id else talk.initiator
         started = "they began" if str(talk.initiator) == agent_id else "the other began"
-        lines.append(f"  {talk.conversation_id}: day {int(talk.day)} "
+        lines.append(f"  {talk.conversation_id}: day {int(talk.day) + 1} "
                      f"{minute_text(talk.start_minute)}-{minute_text(talk.end_minute)} at "
                      f"{talk.place_id} with {other} ({names.get(str(other), '?')}), {started}, "
                      f"{int(talk.turns)} turns, ended by {talk.ended_by}")
