@@ -39,7 +39,7 @@ def resident_lines(run: Run, agent_id: str, limit: int) -> list[str]:
     if me.empty:
         return []
     row = me.iloc[-1]
-    last = ("still living there" if pd.isna(row["last_day"])
+    last = ("and still living there" if pd.isna(row["last_day"])
             else f"to day {int(row['last_day']) + 1}")
     first = 1 if pd.isna(row["first_day"]) else int(row["first_day"]) + 1
     lines = [f"  {row['name']}, {row['occupation']}; home {row['home']}; in town from day "
