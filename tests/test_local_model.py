@@ -176,9 +176,12 @@ def _rows(db: sqlite3.Connection, sql: str) -> list[tuple]:
 
 @pytest.mark.slow
 def test_smollm2_plays_a_small_donor_game_end_to_end(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _skip_without_local_extra()
+    # Every core: the load average the suite's earlier tests leave behind would otherwise cut
+    # llama.cpp to one thread while this process only waits (40 s instead of 26 s on 2 cores).
+    monkeypatch.setenv(local_model.THREADS_ENV, str(local_model.cores()))
     agents, rounds, generations = 2, 1, 2  # 5 calls (3 strategies, 2 donations): 2 cores
     config = load_config(SCENARIO.config_type, values={
         "model": "local/smollm2", "agents": agents, "rounds": rounds,
