@@ -21,3 +21,19 @@ def query(run_dir: Path, sql: str) -> list[tuple]:
         return db.execute(sql).fetchall()
     finally:
         db.close()
+
+
+def checkpoints(run_parent: Path) -> int:
+    """Checkpoints committed by the one run under `run_parent`, read while another process may
+    be writing it (0 before its store exists or while it is locked)."""
+    stores = list(run_parent.glob("*/run.sqlite"))
+    if not stores:
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{stores[0]}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0

@@ -17,7 +17,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from run_helpers import quiet
+from run_helpers import checkpoints, quiet
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.cli import EXIT_PROVIDER_DOWN, main
@@ -279,20 +279,6 @@ def start_cli_run(run_parent: Path, url: str) -> subprocess.Popen:
             args += ["--set", f"{key}={value}"]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ})
-
-
-def checkpoints(run_parent: Path) -> int:
-    stores = list(run_parent.glob("*/run.sqlite"))
-    if not stores:
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{stores[0]}?mode=ro", uri=True, timeout=1)
-        try:
-            return db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]

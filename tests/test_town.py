@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from run_helpers import query, quiet
+from run_helpers import checkpoints, query, quiet
 from town_helpers import GARBAGE, party, tiny_town, town_player
 
 from analysis.run import load as load_run
@@ -261,7 +260,7 @@ def test_a_sigkilled_llm_day_resumes_to_the_same_store(tmp_path: Path) -> None:
                                    env={**os.environ})
         try:
             deadline = time.monotonic() + 120
-            while committed(tmp_path / "runs") < 11:  # 10:00 of the day has been committed
+            while checkpoints(tmp_path / "runs") < 11:  # 10:00 of the day has been committed
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.02)
             process.send_signal(signal.SIGKILL)
@@ -270,25 +269,13 @@ def test_a_sigkilled_llm_day_resumes_to_the_same_store(tmp_path: Path) -> None:
             process.wait(timeout=30)
         (run_dir,) = (tmp_path / "runs").iterdir()
         expected = snapshot(reference.run_dir / "run.sqlite")
-        assert 0 < committed(tmp_path / "runs") < len(expected["checkpoints"])
+        assert 0 < checkpoints(tmp_path / "runs") < len(expected["checkpoints"])
         server.delay = 0
         resumed = resume_run(run_dir, quiet())
     assert resumed.status == "finished" and resumed.replayed_checkpoints >= 11
     assert snapshot(run_dir / "run.sqlite") == expected
 
 
-def committed(runs: Path) -> int:
-    stores = list(runs.glob("*/run.sqlite"))
-    if not stores:
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{stores[0]}?mode=ro", uri=True, timeout=1)
-        try:
-            return db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 def test_a_short_day_ends_at_the_cut_with_spans_closed_and_metrics(tmp_path: Path) -> None:
     cut = 9 * 60
     runs = [run_scenario(SCENARIO, config(days=1, hours=9, residents=4, seed=3),
