@@ -11,6 +11,7 @@ ranges. The policy's own `decide(observation)` and `describe()` are the scenario
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -49,7 +50,7 @@ class RulePolicy(ABC):
     @classmethod
     def _param_names(cls) -> list[str]:
         """Parameter names in declaration order, which fixes the order of mutation draws."""
-        return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        return list(_field_names(cls))
 
     @abstractmethod
     def decide(self, observation: Mapping[str, Any]) -> Any:
@@ -81,6 +82,13 @@ class RulePolicy(ABC):
             low, high = self.bounds[name]
             changes[name] = float(np.clip(getattr(self, name) + step, low, high))
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A policy class's parameter names, read once per class (policies are made by the
+    thousand: every newcomer of a big population)."""
+    return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
 
 class RuleFamilies(Mapping[str, type[RulePolicy]]):

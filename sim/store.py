@@ -13,6 +13,9 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
+from json import encoder as _json_encoder
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +88,35 @@ NONDETERMINISTIC_COLUMNS = {("llm_calls", "latency_s")}
 NONDETERMINISTIC_TABLES = {"meta"}
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _c_encoder() -> Any:
+    """The C encoder `json.dumps` builds on every call, built once (`to_json` is on the hot
+    path of every logged decision); None where this Python has none or it encodes differently."""
+    make = getattr(_json_encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        encode = make(None, _ENCODER.default, _json_encoder.encode_basestring, None, ":", ",",
+                      True, False, True)
+        probe = {"b": [1, 2.5, None, True, "é\n"], "a": {"z": -0.0, "y": 1e300}}
+        if "".join(encode(probe, 0)) != _ENCODER.encode(probe):
+            return None
+    except Exception:
+        return None
+    return encode
+
+
+_C_ENCODE = _c_encoder()
+
+
 def to_json(value: Any) -> str:
-    """Stable JSON (sorted keys) so that equal values give byte-identical cells."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Stable JSON (sorted keys) so that equal values give byte-identical cells: exactly
+    `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`."""
+    if _C_ENCODE is None or isinstance(value, str):
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 class RunStore:
@@ -127,6 +156,8 @@ class RunStore:
             self._db.close()
             raise
         self._columns: dict[str, list[str]] = {}
+        self._kept: dict[str, Any] = {}  # table -> the digest's projection of a row, or None
+        self._queued: dict[str, list[tuple]] = {}  # rows of the open transaction, per table
         self._in_transaction = False
         self._digest = hashlib.sha256()
         self._rows_in_transaction = 0
@@ -142,6 +173,13 @@ class RunStore:
         if not self.read_only:
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
         self._columns[name] = list(columns)
+        kept = [i for i, col in enumerate(columns) if (name, col) not in NONDETERMINISTIC_COLUMNS]
+        self._kept[name] = (None if len(kept) == len(columns) else itemgetter(*kept)
+                            if len(kept) > 1 else lambda row, i=kept[0]: (row[i],))
+
+    def columns(self, table: str) -> list[str]:
+        """A table's columns, in order (as `define_table` gave them)."""
+        return list(self._columns[table])
 
     # -- resuming -------------------------------------------------------------------------
     def last_checkpoint(self) -> int:
@@ -168,6 +206,7 @@ class RunStore:
         primary key, so catching up through a long run stays linear."""
         columns = ("call_id", "request_id", "reply", "prompt_tokens", "completion_tokens",
                    "cost_usd", "latency_s", "attempts", "outcome", "error")
+        self._write_queued()
         found: list[dict[str, Any]] = []
         next_id, page = first_call_id, max(64, 4 * len(request_ids))
         while True:
@@ -192,17 +231,22 @@ class RunStore:
     def insert(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Queue rows in the open transaction; dict/list values are stored as JSON text."""
         columns = self._columns[table]
-        values = [tuple(_cell(row.get(col)) for col in columns) for row in rows]
-        if not values:
+        self.insert_rows(table, _as_tuples(rows, columns))
+
+    def insert_rows(self, table: str, rows: Sequence[tuple]) -> None:
+        """Queue rows given as tuples in the table's column order, every cell already a
+        SQLite value (str, int, float, bytes or None): the bulk path, which skips building a
+        dict per row. The rows are hashed into the transaction's digest now, in order, and
+        written with one `executemany` per table when the transaction commits."""
+        if not rows:
             return
-        skipped = {i for i, c in enumerate(columns) if (table, c) in NONDETERMINISTIC_COLUMNS}
-        update = self._digest.update
-        for value in values:
-            # repr of str/int/float/None tuples is exact and stable (floats print shortest
-            # round-trip), and several times cheaper than JSON on this hot path
-            kept = tuple(cell for i, cell in enumerate(value) if i not in skipped)
-            update(repr((table, kept)).encode("utf-8"))
-        self._rows_in_transaction += len(values)
+        kept = self._kept[table]
+        digested = rows if kept is None else map(kept, rows)
+        # repr of str/int/float/None tuples is exact and stable (floats print shortest
+        # round-trip), and several times cheaper than JSON on this hot path; one join per call
+        # hashes the same bytes as one update per row
+        self._digest.update("".join(map(repr, zip(repeat(table), digested))).encode("utf-8"))
+        self._rows_in_transaction += len(rows)
         if self.catching_up:
             return
         if self.read_only:
@@ -210,11 +254,24 @@ class RunStore:
                 f"re-executing the run wrote {table} rows after its last stored checkpoint "
                 f"({self._catch_up_to}): the code or config differ from the original run's"
             )
+        queued = self._queued.get(table)
+        if queued is None:
+            self._queued[table] = list(rows)
+        else:
+            queued.extend(rows)
+
+    def _write_queued(self) -> None:
+        """Write the queued rows, one `executemany` per table (before any read sees them)."""
+        if not self._queued:
+            return
         self._begin()
-        placeholders = ", ".join("?" for _ in columns)
-        self._db.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values
-        )
+        queued, self._queued = self._queued, {}
+        for table, values in queued.items():
+            columns = self._columns[table]
+            placeholders = ", ".join("?" for _ in columns)
+            self._db.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values
+            )
 
     def set_meta(self, key: str, value: Any) -> None:
         """Facts about the run (not part of checkpoints: they may differ between processes)."""
@@ -228,6 +285,7 @@ class RunStore:
 
     def commit(self) -> None:
         """Make everything written since the last commit durable, atomically, as a checkpoint."""
+        self._write_queued()
         if self._rows_in_transaction:
             digest = self._digest.hexdigest()
             self._committed += 1
@@ -256,6 +314,7 @@ class RunStore:
         """Drop everything written since the last commit (a round that did not finish)."""
         self._digest = hashlib.sha256()
         self._rows_in_transaction = 0
+        self._queued = {}
         if self._in_transaction:
             self._db.execute("ROLLBACK")
             self._in_transaction = False
@@ -275,6 +334,7 @@ class RunStore:
         return None if row is None else row[0]
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        self._write_queued()  # a read sees every row queued so far, as before queueing
         return self._db.execute(sql, params).fetchall()
 
     def __enter__(self) -> RunStore:
@@ -335,6 +395,21 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (dict, list, tuple)):
         return to_json(value)
     return value
+
+
+def _as_tuples(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> list[tuple]:
+    """Dict rows as tuples in column order (a missing key is NULL), with dict, list and tuple
+    cells as JSON; the type check runs over each column at C speed, not cell by cell."""
+    values = [tuple(map(row.get, columns)) for row in rows]
+    if not values:
+        return values
+    cells = list(zip(*values, strict=True))
+    converted = False
+    for index, column in enumerate(cells):
+        if any(issubclass(kind, (dict, list, tuple)) for kind in set(map(type, column))):
+            cells[index] = tuple(map(_cell, column))
+            converted = True
+    return list(zip(*cells, strict=True)) if converted else values
 
 
 def snapshot(path: str | Path) -> dict[str, list[tuple]]:

@@ -1,0 +1,212 @@
+"""Rule decisions in bulk: the same questions, answers, ids and stores as one at a time.
+
+`World.bulk_decisions = False` is the reference path (one event, one answer, one dict row per
+decision, as before the bulk path existed); every store the bulk path writes must equal it,
+table by table, checkpoint digests included.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from run_helpers import quiet
+
+from scenarios.donor_game.config import DonorGameConfig
+from scenarios.donor_game.game import DonorGame
+from scenarios.donor_game.observation import Act, Trace, observation_json
+from scenarios.donor_game.strategies import Donation
+from sim import RuleBrain, SimAgent, Task, World, get_scenario, load_config, snapshot
+from sim.runner import run_scenario
+from sim.store import RunStore, to_json
+
+
+class Echo(Task):
+    kind = "echo"
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def observation(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+    def messages(self) -> list[dict[str, str]]:
+        return [{"role": "user", "content": str(self.value)}]
+
+    def parse(self, reply: str) -> Any:
+        return reply
+
+    def fallback(self) -> Any:
+        return None
+
+    def encode(self, decision: Any) -> dict[str, Any]:
+        return {"value": decision}
+
+
+class Identity:
+    family = "identity"
+
+    def decide(self, observation: dict[str, Any]) -> Any:
+        return observation["value"]
+
+
+def echo_run(bulk: bool, monkeypatch: pytest.MonkeyPatch, path: Path) -> tuple[list, list]:
+    """Two processes, one asking in bulk, one alone, twice: answers and the order they resume."""
+    monkeypatch.setattr(World, "bulk_decisions", bulk)
+    store = RunStore(path)
+    world = World(seed=0, store=store)
+    agents = [SimAgent(world, name=f"a{i}", brain=RuleBrain(Identity())) for i in range(4)]
+    log: list = []
+
+    def many():
+        for turn in range(2):
+            answers = yield world.decide_many(agents[:3], [Echo(f"{turn}-{i}") for i in range(3)])
+            log.append(("many", world.env.now, answers))
+            empty = yield world.decide_many([], [])
+            log.append(("none", world.env.now, empty))
+            yield world.env.timeout(1)
+
+    def alone():
+        for turn in range(2):
+            answer = yield agents[3].decide(Echo(f"alone-{turn}"))
+            log.append(("alone", world.env.now, answer))
+            yield world.env.timeout(1)
+
+    world.process(many())
+    world.process(alone())
+    world.run()
+    store.commit()
+    rows = store.rows("SELECT request_id, agent_id, observation, decision FROM decisions")
+    store.close()
+    return log, rows
+
+
+def test_decide_many_asks_what_decide_asks_in_order(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    bulk = echo_run(True, monkeypatch, tmp_path / "bulk.sqlite")
+    reference = echo_run(False, monkeypatch, tmp_path / "reference.sqlite")
+    assert bulk == reference
+    log, rows = bulk
+    # a question asked alone resumes first, then the group: as if it were an AllOf of its own
+    assert log[:3] == [("alone", 0, "alone-0"), ("many", 0, ["0-0", "0-1", "0-2"]),
+                       ("none", 0, [])]
+    assert [r[0] for r in rows] == list(range(8))  # ids in asking order, as `decide` gives
+    assert rows[3] == (3, "a3", '{"value":"alone-0"}', '{"value":"alone-0"}')
+    assert snapshot(tmp_path / "bulk.sqlite") == snapshot(tmp_path / "reference.sqlite")
+
+
+def test_decide_many_refuses_mismatched_lists() -> None:
+    world = World(seed=0)
+    agent = SimAgent(world, name="a", brain=RuleBrain(Identity()))
+    with pytest.raises(ValueError, match="2 agents and 1 tasks"):
+        world.decide_many([agent, agent], [Echo(1)])
+
+
+DONOR_GAMES = [
+    {"agents": 12, "generations": 2, "rounds": 4, "seed": 1},
+    {"agents": 10, "generations": 2, "rounds": 3, "seed": 2, "punishment": "costly",
+     "brains": {"image_scoring": 1, "standing": 1}},
+    {"agents": 9, "generations": 2, "rounds": 3, "seed": 3, "pairing": "random",
+     "punishment": "partner_choice", "trace_reset": "generation"},
+    {"agents": 8, "generations": 2, "seed": 4, "protocol": "legacy", "trace_depth": 1},
+]
+
+
+@pytest.mark.parametrize("values", DONOR_GAMES)
+def test_donor_game_stores_equal_one_at_a_time(values: dict, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = get_scenario("donor-game")
+    config = load_config(scenario.config_type, values=values)
+    stores = []
+    for bulk in (True, False):
+        monkeypatch.setattr(World, "bulk_decisions", bulk)
+        result = run_scenario(scenario, config, run_dir=tmp_path / str(bulk), options=quiet())
+        assert result.status == "finished"
+        stores.append(snapshot(result.run_dir / "run.sqlite"))
+    assert stores[0] == stores[1]
+    assert stores[0]["decisions"] and stores[0]["checkpoints"]
+
+
+def facts(**changes: Any) -> dict[str, Any]:
+    act = Act(donor="g0-a03", recipient="g0-a00", action="punish", fraction=0.2, step=4,
+              game=1, round=4)
+    values = {"generation": 2, "game": 1, "round": 5, "donor": "g0-a01",
+              "recipient": "g0-a03", "donor_resources": 12.5, "recipient_resources": 31.25,
+              "multiplier": 2.0, "punishment": True, "partner_choice": False,
+              "punishment_multiplier": 2.0, "trace": Trace([act, act])}
+    return {**values, **changes}
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"trace": Trace()}, {"trace": []}, {"donor_resources": 3}, {"multiplier": 2},
+    {"punishment": 1}, {"recipient_resources": np.float64(1.5)}, {"donor": "é\"\\x"},
+    {"donor_resources": math.inf}, {"extra": [1]}, {"game": True},
+    {"trace": [{"donor": "a", "recipient": "b", "action": "donate", "fraction": 1,
+                "step": 0, "game": 0, "round": 0}]},
+])
+def test_a_donations_observation_json_is_exactly_to_json(changes: dict) -> None:
+    values = facts(**changes)
+    assert observation_json(values) == to_json(values)
+    if "game" in changes:  # the cache of a round's scalars tells 1 from True
+        assert observation_json(facts(game=1)) == to_json(facts(game=1))
+
+
+def test_a_donations_decision_json_is_exactly_to_json() -> None:
+    for donation in (Donation("donate", 0.5), Donation("punish", 0.25),
+                     Donation("donate", 1.0, units=3.5), Donation("refuse", 0.0)):
+        assert donation.json == to_json(donation.record())
+
+
+def test_rows_as_tuples_store_what_dict_rows_store(tmp_path: Path) -> None:
+    rows = [{"step": 1, "name": "x", "value": 0.1, "parts": {"b": [1, 2], "a": None}},
+            {"step": 2, "name": "y", "value": None, "parts": [3]}, {"step": 3}]
+    columns = {"step": "INTEGER", "name": "TEXT", "value": "REAL", "parts": "TEXT"}
+    digests = []
+    for how in ("dicts", "tuples"):
+        with RunStore(tmp_path / f"{how}.sqlite") as store:
+            store.define_table("t", columns)
+            if how == "dicts":
+                store.insert("t", rows)
+            else:
+                store.insert_rows("t", [(1, "x", 0.1, '{"a":null,"b":[1,2]}'),
+                                        (2, "y", None, "[3]"), (3, None, None, None)])
+            assert store.rows("SELECT COUNT(*) FROM t") == [(3,)]  # a read sees queued rows
+            store.commit()
+            digests.append(store.rows("SELECT digest FROM checkpoints"))
+    assert digests[0] == digests[1]
+    assert snapshot(tmp_path / "dicts.sqlite") == snapshot(tmp_path / "tuples.sqlite")
+
+
+def test_garbage_is_collected_at_barriers_and_the_collector_comes_back() -> None:
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    world = World(seed=0)
+    agent = SimAgent(world, name="a", brain=RuleBrain(Identity()))
+    seen: list[bool] = []
+
+    def play():
+        cycle = Cycle()
+        ref = weakref.ref(cycle)
+        del cycle  # cyclic garbage now: only a collection frees it
+        for turn in range(3):
+            yield agent.decide(Echo(turn))
+            seen.append(ref() is None)
+
+    assert gc.isenabled()
+    world.process(play())
+    world.run()
+    assert seen[-1]  # freed while the world played, at a barrier
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that turned the collector off keeps it off
+        DonorGame(DonorGameConfig(agents=4, generations=1, rounds=1)).run_model()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
