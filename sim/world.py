@@ -157,6 +157,25 @@ class World(mesa.Model):
         self._group_sizes[event] = len(agents)
         return event
 
+    @property
+    def logs_rule_decisions(self) -> bool:
+        """Whether rule brains' decisions go into the store's `decisions` table (a store and
+        `log_decisions = "all"`): a scenario's fast path that decides for rule brains without
+        asking them may only run when they do not."""
+        return self.store is not None and self.gateway.log_decisions == "all"
+
+    def count_rule_decisions(self, count: int) -> None:
+        """Account for `count` decisions a scenario's fast path made with its rule brains' own
+        policies (the same decisions, computed without the barrier: an IPD match between two
+        rule players in one loop), at the point where it would have asked them. They take the
+        request ids those questions would have had, so every question asked later keeps its
+        id, and count as rule decisions in the run's account."""
+        if self.logs_rule_decisions:
+            raise RuntimeError("rule decisions are logged in this run: ask them (decide), "
+                               "do not count them")
+        self._next_request_id += count
+        self.gateway.stats.decisions["rule"] += count
+
     # -- used by scenarios ----------------------------------------------------------------
     def record(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Add rows to a table of the run's store; a model run in memory has none, and keeps
