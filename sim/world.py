@@ -9,8 +9,8 @@ about one model latency rather than N.
 
 Decisions asked together (`decide_many`: every donor of a round, every seat of a turn) are one
 event for the asking process, answered with the list of decisions, and the gateway answers the
-rule brains among them in bulk; garbage is collected once a barrier, not every few hundred
-allocations of per-decision objects (see `_collector_paused`).
+rule brains among them in bulk; the garbage collector does not pass over per-decision objects
+every few hundred allocations (see `_collector_relaxed`).
 """
 
 from __future__ import annotations
@@ -60,33 +60,32 @@ class _AllDecisions(AllOf):
             self._value = [member._value for member in self._events]
 
 
+#: The collector's thresholds while a world plays: a young pass every 100,000 allocations
+#: (Python's default: 700), a middle one every 50 young ones (default: 10).
+YOUNG_THRESHOLD = 100_000
+MIDDLE_THRESHOLD = 50
+
+
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[bool]:
-    """Automatic garbage collection off while the world plays, young generations collected at
-    every barrier instead (`_collect_young`), the usual scheme back when it stops. Yields
-    whether it paused the collector (not when it was off already, or a world nested inside
-    another's step paused it).
+def _collector_relaxed() -> Iterator[None]:
+    """The garbage collector's young generation collected every 100,000 allocations instead of
+    every 700 while the world plays, the middle one every 50 of those; the oldest by Python's
+    own rule, as always.
 
     A round of 10,000 decisions allocates millions of objects that live until the round ends
-    (tasks, observations, rows); the collector's default pass every 700 allocations traverses
-    them again and again and promotes them into older generations, whose collections then
-    traverse the whole population: about a third of a rule round's time. Collecting once a
-    barrier frees the same cyclic garbage, a round later at most."""
-    if not gc.isenabled():
-        yield False
+    (tasks, observations, rows); a pass every 700 allocations traverses them again and again
+    and promotes them into older generations, whose passes then traverse the whole population:
+    a third of a rule round's time. Cyclic garbage is still freed, a little later. Nested
+    calls (a step inside `run`), and a threshold someone set higher, are left alone."""
+    thresholds = gc.get_threshold()
+    if thresholds[0] >= YOUNG_THRESHOLD or thresholds[0] == 0:
+        yield
         return
-    gc.disable()
+    gc.set_threshold(YOUNG_THRESHOLD, max(thresholds[1], MIDDLE_THRESHOLD), *thresholds[2:])
     try:
-        yield True
+        yield
     finally:
-        gc.enable()
-
-
-def _collect_young() -> None:
-    """One collection of the generations the collector would have reached by now (never the
-    oldest, whose full pass waits until the world stops playing)."""
-    counts, thresholds = gc.get_count(), gc.get_threshold()
-    gc.collect(1 if counts[1] >= thresholds[1] else 0)
+        gc.set_threshold(*thresholds)
 
 
 class World(mesa.Model):
@@ -230,10 +229,10 @@ class World(mesa.Model):
         self._advance(through=until)
 
     def _advance(self, *, before: float | None = None, through: float | None = None) -> None:
-        with _collector_paused() as collecting:
-            self._play(before, through, collecting)
+        with _collector_relaxed():
+            self._play(before, through)
 
-    def _play(self, before: float | None, through: float | None, collecting: bool) -> None:
+    def _play(self, before: float | None, through: float | None) -> None:
         env = self.env
         while True:
             next_time = env.peek()
@@ -241,8 +240,6 @@ class World(mesa.Model):
                 env.step()  # more happens at this instant before anyone is blocked
             elif self._pending:
                 self._resolve_pending()  # every process waits on a decision at `now`
-                if collecting:
-                    _collect_young()
             elif next_time == simpy.core.Infinity:
                 self.running = False  # nothing left to happen: run_model() ends
                 return

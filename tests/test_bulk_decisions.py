@@ -182,31 +182,35 @@ def test_rows_as_tuples_store_what_dict_rows_store(tmp_path: Path) -> None:
     assert snapshot(tmp_path / "dicts.sqlite") == snapshot(tmp_path / "tuples.sqlite")
 
 
-def test_garbage_is_collected_at_barriers_and_the_collector_comes_back() -> None:
+def test_the_collector_passes_less_often_while_the_world_plays_and_still_frees_cycles(
+) -> None:
     class Cycle:
         def __init__(self) -> None:
             self.me = self
 
     world = World(seed=0)
     agent = SimAgent(world, name="a", brain=RuleBrain(Identity()))
-    seen: list[bool] = []
+    seen: list[Any] = []
 
     def play():
+        seen.append(gc.get_threshold())
         cycle = Cycle()
         ref = weakref.ref(cycle)
         del cycle  # cyclic garbage now: only a collection frees it
         for turn in range(3):
             yield agent.decide(Echo(turn))
-            seen.append(ref() is None)
+            _ = [[i] for i in range(150_000)]  # a round's worth of short-lived objects
+        seen.append(ref() is None)
 
-    assert gc.isenabled()
+    before = gc.get_threshold()
     world.process(play())
     world.run()
-    assert seen[-1]  # freed while the world played, at a barrier
-    assert gc.isenabled()
-    gc.disable()
-    try:  # a caller that turned the collector off keeps it off
+    assert seen[0][:2] == (100_000, max(before[1], 50))
+    assert seen[-1]  # freed while the world played
+    assert gc.get_threshold() == before
+    gc.set_threshold(0)
+    try:  # a caller that turned automatic collection off keeps it off
         DonorGame(DonorGameConfig(agents=4, generations=1, rounds=1)).run_model()
-        assert not gc.isenabled()
+        assert gc.get_threshold()[0] == 0
     finally:
-        gc.enable()
+        gc.set_threshold(*before)

@@ -402,11 +402,20 @@ class Gateway:
             self._loop = LoopThread()
         return self._loop
 
+    def transports(self) -> dict[str, str]:
+        """How each model's calls travelled ('direct' or 'litellm', `sim.llm.transport`), for
+        the models that were called."""
+        return {settings.model: client.transport_name
+                for settings, client in self._clients.items() if client.transport_name}
+
     def close(self) -> None:
         """End the run's event loop, cancelling calls in flight and litellm's workers first."""
-        for client in self._clients.values():
-            client.close()  # e.g. stops the server of a local model (sim.llm.local_model)
         loop, self._loop = self._loop, None
+        for client in self._clients.values():
+            if loop is not None and not loop.closed:
+                with contextlib.suppress(Exception):  # its sessions live on this loop
+                    loop.run(client.aclose())
+            client.close()  # e.g. stops the server of a local model (sim.llm.local_model)
         if loop is not None and not loop.closed and hasattr(self.limiter, "aclose"):
             with contextlib.suppress(Exception):  # its connections live on this loop
                 loop.run(self.limiter.aclose())
