@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+if TYPE_CHECKING:  # scikit-learn is imported on first use: a second of every figure command
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 #: Generic English stop words, except those that carry a strategy's meaning ("never punish",
 #: "give nothing", "less than", "their last donation").
@@ -23,16 +26,25 @@ KEPT_WORDS = frozenset({
     "give", "keep", "never", "nothing", "always", "less", "more", "last", "most", "everything",
     "anyone", "none", "no", "not", "all", "least", "few", "fill", "back",
 })
-STOP_WORDS = sorted(ENGLISH_STOP_WORDS - KEPT_WORDS)
 #: Words of two or more letters: numbers are left out, so two texts that differ only in their
 #: parameters ("I give 40%" / "I give 55%") count as the same norm. Amounts are measured by the
 #: scenario's own metrics; the texts are read for their rules.
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 
 
+@cache
+def stop_words() -> list[str]:
+    """scikit-learn's English stop words, less `KEPT_WORDS`."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(ENGLISH_STOP_WORDS - KEPT_WORDS)
+
+
 def vectorizer() -> TfidfVectorizer:
     """The TF-IDF settings used throughout (sklearn defaults otherwise: smooth idf, l2 rows)."""
-    return TfidfVectorizer(stop_words=STOP_WORDS, token_pattern=TOKEN_PATTERN)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(stop_words=stop_words(), token_pattern=TOKEN_PATTERN)
 
 
 def tfidf(texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -183,6 +195,8 @@ def strategy_clusters(
     else:
         options = ({"n_clusters": min(k, n)} if k is not None
                    else {"n_clusters": None, "distance_threshold": 1.0 - min_similarity})
+        from sklearn.cluster import AgglomerativeClustering
+
         model = AgglomerativeClustering(metric="cosine", linkage="average", **options)
         raw = model.fit_predict(matrix)
     # renumber by size (largest first), ties by first appearance, so names are stable

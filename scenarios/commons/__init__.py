@@ -9,11 +9,12 @@ Built only with the engine's public API (`from sim import ...`, `sim.llm`, `sim.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.commons.config import CommonsConfig
-from scenarios.commons.game import CommonsGame
 from sim import RunStore, ScenarioSpec, UsageEstimate
+
+if TYPE_CHECKING:
+    from scenarios.commons.config import CommonsConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -62,8 +63,8 @@ SCENARIO = ScenarioSpec(
     name="commons",
     summary="Commons harvest: fishers share a regrowing lake, may talk between seasons; "
             "does the fishery survive? (GovSim, Piatti et al. 2024)",
-    config_type=CommonsConfig,
-    model=CommonsGame,
+    config_type="scenarios.commons.config:CommonsConfig",
+    model="scenarios.commons.game:CommonsGame",
     summary_table=summary_table,
     draw_figures=draw_figures,
     estimate=estimate,

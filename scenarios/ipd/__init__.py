@@ -7,11 +7,12 @@ the keys, the tables, the figures and the check against the Axelrod library.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.ipd.config import IPDConfig
-from scenarios.ipd.game import IPDTournament
 from sim import RunStore, ScenarioSpec, UsageEstimate
+
+if TYPE_CHECKING:
+    from scenarios.ipd.config import IPDConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -56,8 +57,8 @@ SCENARIO = ScenarioSpec(
     name="ipd-tournament",
     summary="Iterated prisoner's dilemma round robin of classic strategies and LLM players "
             "(Axelrod 1980), or a Moran process over it; checked against the Axelrod library",
-    config_type=IPDConfig,
-    model=IPDTournament,
+    config_type="scenarios.ipd.config:IPDConfig",
+    model="scenarios.ipd.game:IPDTournament",
     summary_table=summary_table,
     draw_figures=draw_figures,
     estimate=estimate,

@@ -7,11 +7,12 @@ Built only with the engine's public API (`from sim import ...`), as the worked e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.public_goods.config import PublicGoodsConfig
-from scenarios.public_goods.game import PublicGoodsGame
 from sim import RunStore, ScenarioSpec, UsageEstimate
+
+if TYPE_CHECKING:
+    from scenarios.public_goods.config import PublicGoodsConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -54,8 +55,8 @@ SCENARIO = ScenarioSpec(
     name="public-goods",
     summary="Public goods game across generations, with optional costly punishment "
             "(Fehr & Gächter 2000)",
-    config_type=PublicGoodsConfig,
-    model=PublicGoodsGame,
+    config_type="scenarios.public_goods.config:PublicGoodsConfig",
+    model="scenarios.public_goods.game:PublicGoodsGame",
     summary_table=summary_table,
     draw_figures=draw_figures,
     estimate=estimate,

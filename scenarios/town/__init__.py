@@ -8,11 +8,12 @@ brains, intentions, generations and every config key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.town.config import TownConfig
-from scenarios.town.model import Town
 from sim import RunStore, ScenarioSpec, UsageEstimate
+
+if TYPE_CHECKING:
+    from scenarios.town.config import TownConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -55,8 +56,8 @@ SCENARIO = ScenarioSpec(
     name="town",
     summary="A generative town: residents plan, talk, remember and pass news on "
             "(Park et al. 2023)",
-    config_type=TownConfig,
-    model=Town,
+    config_type="scenarios.town.config:TownConfig",
+    model="scenarios.town.model:Town",
     summary_table=summary_table,
     draw_figures=draw_figures,
     estimate=estimate,
