@@ -70,3 +70,11 @@ SCENARIO = ScenarioSpec(
     estimate=estimate,
     analysis="scenarios.commons.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`CommonsGame` and `CommonsConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("CommonsGame", "CommonsConfig"):
+        return getattr(SCENARIO, "model" if name == "CommonsGame" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

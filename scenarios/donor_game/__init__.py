@@ -87,3 +87,11 @@ SCENARIO = ScenarioSpec(
     memory_estimate=memory_estimate,
     analysis="scenarios.donor_game.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`DonorGame` and `DonorGameConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("DonorGame", "DonorGameConfig"):
+        return getattr(SCENARIO, "model" if name == "DonorGame" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -64,3 +64,11 @@ SCENARIO = ScenarioSpec(
     estimate=estimate,
     analysis="scenarios.ipd.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`IPDTournament` and `IPDConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("IPDTournament", "IPDConfig"):
+        return getattr(SCENARIO, "model" if name == "IPDTournament" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

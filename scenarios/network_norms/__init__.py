@@ -51,3 +51,11 @@ SCENARIO = ScenarioSpec(
     estimate=estimate,
     analysis="scenarios.network_norms.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`NetworkNorms` and `NetworkNormsConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("NetworkNorms", "NetworkNormsConfig"):
+        return getattr(SCENARIO, "model" if name == "NetworkNorms" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

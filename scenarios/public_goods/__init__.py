@@ -62,3 +62,11 @@ SCENARIO = ScenarioSpec(
     estimate=estimate,
     analysis="scenarios.public_goods.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`PublicGoodsGame` and `PublicGoodsConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("PublicGoodsGame", "PublicGoodsConfig"):
+        return getattr(SCENARIO, "model" if name == "PublicGoodsGame" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

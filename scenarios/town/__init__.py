@@ -63,3 +63,11 @@ SCENARIO = ScenarioSpec(
     estimate=estimate,
     analysis="scenarios.town.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`Town` and `TownConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("Town", "TownConfig"):
+        return getattr(SCENARIO, "model" if name == "Town" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
