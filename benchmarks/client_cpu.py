@@ -22,11 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from child_server import child_server
 
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.tasks import Donate, GameContext
@@ -107,11 +107,7 @@ def main() -> None:
     parser.add_argument("--litellm-calls", type=int, default=300,
                         help="calls through the litellm transport (0: skip it)")
     args = parser.parse_args()
-    server = subprocess.Popen([sys.executable, "-m", "sim.testing", "--reply", REPLY],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        line = server.stdout.readline() if server.stdout else ""
-        url = line.split(" at ", 1)[1].split(" ", 1)[0]
+    with child_server("--reply", REPLY) as (url, _):
         prompts = requests(args.calls)
         warm = prompts[:100]
         societas(url, "direct", warm, args.concurrency)
@@ -128,13 +124,10 @@ def main() -> None:
             through = societas(url, "litellm", few, args.concurrency) / len(few)
             print(f"client CPU per call through litellm: {1000 * through:.2f} ms "
                   f"({through / raw:.1f}x raw aiohttp)")
-        print(f"client CPU per call, raw aiohttp: {1000 * raw:.3f} ms")
-        print(f"client CPU per call, direct transport: {1000 * direct:.3f} ms")
-        print(f"client_cpu_direct_ms {1000 * direct:.3f}")
-        print(f"client_cpu_direct_vs_aiohttp {direct / raw:.2f}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    print(f"client CPU per call, raw aiohttp: {1000 * raw:.3f} ms")
+    print(f"client CPU per call, direct transport: {1000 * direct:.3f} ms")
+    print(f"client_cpu_direct_ms {1000 * direct:.3f}")
+    print(f"client_cpu_direct_vs_aiohttp {direct / raw:.2f}")
 
 
 if __name__ == "__main__":

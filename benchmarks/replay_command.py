@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from child_server import child_server
+
 
 def timed(argv: list[str]) -> tuple[float, str]:
     started = time.perf_counter()
@@ -41,23 +43,15 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=12)
     args = parser.parse_args()
     societas = [sys.executable, "-m", "sim.cli"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sim.testing", "--player", "donor-game", "--delay",
-         str(args.delay)], stdout=subprocess.PIPE, text=True)
-    try:
-        line = server.stdout.readline() if server.stdout else ""
-        url = line.split(" at ", 1)[1].split(" ", 1)[0]
-        with tempfile.TemporaryDirectory() as tmp:
-            run_s, out = timed([*societas, "run", "donor-game", "--model", "openai/scripted",
-                                "--set", f"api_base={url!r}".replace("'", '"'),
-                                "--set", f"generations={args.generations}",
-                                "--set", f"agents={args.agents}", "--out", tmp, "--quiet",
-                                "--no-figures", "--no-cache"])
-            run_dir = Path(out.strip().splitlines()[-1].removeprefix("run: "))
-            replay_s, said = timed([*societas, "replay", str(run_dir)])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with child_server("--player", "donor-game", "--delay", str(args.delay)) as (url, _), \
+            tempfile.TemporaryDirectory() as tmp:
+        run_s, out = timed([*societas, "run", "donor-game", "--model", "openai/scripted",
+                            "--set", f'api_base="{url}"',
+                            "--set", f"generations={args.generations}",
+                            "--set", f"agents={args.agents}", "--out", tmp, "--quiet",
+                            "--no-figures", "--no-cache"])
+        run_dir = Path(out.strip().splitlines()[-1].removeprefix("run: "))
+        replay_s, said = timed([*societas, "replay", str(run_dir)])
     print(f"{args.agents} LLM agents, {args.generations} generations, "
           f"{args.delay:g} s a reply")
     print(f"societas run: {run_s:.1f} s; societas replay: {replay_s:.2f} s "

@@ -16,43 +16,15 @@ from typing import Any
 import numpy as np
 import pytest
 from run_helpers import quiet
+from test_world import Echo, Identity
 
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.game import DonorGame
 from scenarios.donor_game.observation import Act, Trace, observation_json
 from scenarios.donor_game.strategies import Donation
-from sim import RuleBrain, SimAgent, Task, World, get_scenario, load_config, snapshot
+from sim import RuleBrain, SimAgent, World, get_scenario, load_config, snapshot
 from sim.runner import run_scenario
 from sim.store import RunStore, to_json
-
-
-class Echo(Task):
-    kind = "echo"
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def observation(self) -> dict[str, Any]:
-        return {"value": self.value}
-
-    def messages(self) -> list[dict[str, str]]:
-        return [{"role": "user", "content": str(self.value)}]
-
-    def parse(self, reply: str) -> Any:
-        return reply
-
-    def fallback(self) -> Any:
-        return None
-
-    def encode(self, decision: Any) -> dict[str, Any]:
-        return {"value": decision}
-
-
-class Identity:
-    family = "identity"
-
-    def decide(self, observation: dict[str, Any]) -> Any:
-        return observation["value"]
 
 
 def echo_run(bulk: bool, monkeypatch: pytest.MonkeyPatch, path: Path) -> tuple[list, list]:
