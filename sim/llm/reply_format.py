@@ -312,6 +312,8 @@ def _example(prop: dict[str, Any]) -> str:
         return f"[{_example(prop.get('items', {}))}, ...]"
     if kind in ("number", "integer"):
         return f"<{_number_words(prop)}>"
+    if kind == "boolean":
+        return "true or false"
     return f'"<{prop.get("description") or "text"}>"'
 
 
@@ -321,6 +323,9 @@ def _in_words(prop: dict[str, Any]) -> str:
     kind = prop.get("type")
     if kind in ("number", "integer"):
         return ("a " if not prop.get("description") else "") + _number_words(prop)
+    if kind == "boolean":
+        described = prop.get("description")
+        return f"true or false ({described})" if described else "true or false"
     if kind == "array":
         return prop.get("description") or f"a list of {_in_words(prop.get('items', {}))}"
     return prop.get("description") or "text"
@@ -336,6 +341,8 @@ def _sample(prop: dict[str, Any]) -> Any:
         return {key: _sample(value) for key, value in prop.get("properties", {}).items()}
     if kind == "array":
         return [_sample(prop.get("items", {}))] * max(1, prop.get("minItems", 1))
+    if kind == "boolean":
+        return True
     if kind in ("number", "integer"):
         low, high = prop.get("minimum", 0), prop.get("maximum", prop.get("minimum", 0) + 1)
         middle = low + (high - low) / 2
@@ -384,6 +391,8 @@ def _what_is_wrong(problem: Mapping[str, Any], prop: dict[str, Any]) -> str:
         return "must be a number" + got
     if kind == "string_type":
         return "must be text" + got
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false" + got
     if kind == "list_type":
         return "must be a list" + got
     if kind in ("model_type", "model_attributes_type", "dict_type"):
