@@ -8,7 +8,6 @@ Built only with the engine's public API (`from sim import ...`, `sim.llm`, `sim.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from scenarios.commons.config import CommonsConfig
@@ -29,11 +28,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
             for g, v in sorted(by_generation.items())]
     return headers, rows
 
-
-def draw_figures(run_dir: Path) -> list[Path]:
-    from scenarios.commons.figures import draw_commons_figures
-
-    return draw_commons_figures(run_dir)
 
 
 def estimate(config: CommonsConfig) -> UsageEstimate:
@@ -65,7 +59,6 @@ SCENARIO = ScenarioSpec(
     config_type=CommonsConfig,
     model=CommonsGame,
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.commons.analysis:ANALYSIS",
 )

@@ -6,7 +6,6 @@ for the paper it follows.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from scenarios.donor_game.config import DonorGameConfig
@@ -33,12 +32,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
         for g, v in sorted(by_generation.items())
     ]
     return headers, table
-
-
-def draw_figures(run_dir: Path) -> list[Path]:
-    from analysis import draw_run_figures
-
-    return draw_run_figures(run_dir)
 
 
 def estimate(config: DonorGameConfig) -> UsageEstimate:
@@ -80,7 +73,6 @@ SCENARIO = ScenarioSpec(
     config_type=DonorGameConfig,
     model=DonorGame,
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     memory_estimate=memory_estimate,
     analysis="scenarios.donor_game.analysis:ANALYSIS",

@@ -6,7 +6,6 @@ Built only with the engine's public API (`from sim import ...`), as the worked e
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from scenarios.public_goods.config import PublicGoodsConfig
@@ -25,11 +24,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
             for g, v in sorted(by_generation.items())]
     return headers, rows
 
-
-def draw_figures(run_dir: Path) -> list[Path]:
-    from scenarios.public_goods.figures import draw_public_goods_figures
-
-    return draw_public_goods_figures(run_dir)
 
 
 def estimate(config: PublicGoodsConfig) -> UsageEstimate:
@@ -57,7 +51,6 @@ SCENARIO = ScenarioSpec(
     config_type=PublicGoodsConfig,
     model=PublicGoodsGame,
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.public_goods.analysis:ANALYSIS",
 )
