@@ -212,3 +212,11 @@ def test_a_scheme_of_your_own_is_registered_by_name_and_chosen_by_the_config() -
     population.select(0, [4.0, 3.0, 2.0, 1.0], [0, 1, 2, 3])
     (newcomer,) = population.populate(1)
     assert newcomer.name == "g1-a03" and newcomer.parents == ["g0-a00"]
+
+
+def test_newcomers_per_generation_follow_the_scheme_for_call_estimates() -> None:
+    from sim.evolution import newcomers_per_generation
+
+    counts = {scheme: newcomers_per_generation(ToyConfig(agents=10, reproduction=scheme))
+              for scheme in ("truncation", "wright_fisher", "moran", "tournament")}
+    assert counts == {"truncation": 5, "wright_fisher": 10, "moran": 1, "tournament": 10}

@@ -11,6 +11,7 @@ from typing import Any
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.game import DonorGame
 from scenarios.donor_game.tasks import sample_prompt_tokens
+from sim.evolution import newcomers_per_generation
 from sim.registry import ScenarioSpec, UsageEstimate
 from sim.store import RunStore
 
@@ -39,7 +40,7 @@ def estimate(config: DonorGameConfig) -> UsageEstimate:
     llm_share = config.brains.get("llm", 0) / sum(config.brains.values())
     pairs_per_round = config.agents if config.pairing == "random" else config.agents // 2
     donations = config.generations * config.games * config.rounds_per_game * pairs_per_round
-    strategies = config.agents + (config.generations - 1) * (config.agents - config.survivors)
+    strategies = config.agents + (config.generations - 1) * newcomers_per_generation(config)
     donate_tokens, strategy_tokens = sample_prompt_tokens(config)
     calls = round(llm_share * (donations + strategies))
     return UsageEstimate(

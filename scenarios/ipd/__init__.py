@@ -29,7 +29,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
             [[g, *(by.get(s, 0) for s in strategies)] for g, by in sorted(counts.items())])
 
 
-
 def estimate(config: IPDConfig) -> UsageEstimate:
     """Moves of LLM players and their prompt sizes (the history grows turn by turn); for a
     Moran process, as if the first population played every generation up to the cap."""

@@ -38,7 +38,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
     return headers, rows
 
 
-
 def estimate(config: TownConfig) -> UsageEstimate:
     from scenarios.town.budget import estimate_usage
 

@@ -31,12 +31,13 @@ from sim.evolution.schemes import (
     Tournament,
     Truncation,
     WrightFisher,
+    newcomers_per_generation,
     register_reproduction,
 )
 
 __all__ = [
     "FITNESS", "MUTATION", "REPRODUCTION", "Moran", "Pool", "ReproductionScheme", "Tournament",
     "Truncation", "WrightFisher", "exponential_fitness", "gaussian_mutation", "jump_mutation",
-    "no_mutation", "payoff_fitness", "register_fitness", "register_mutation",
-    "register_reproduction", "turnover_rule",
+    "newcomers_per_generation", "no_mutation", "payoff_fitness", "register_fitness",
+    "register_mutation", "register_reproduction", "turnover_rule",
 ]

@@ -109,6 +109,9 @@ class Truncation:
     """The best share stays (or a share drawn ∝ fitness, or at random); newcomers descend
     from survivors drawn uniformly."""
 
+    def newcomers(self, config: Any) -> int:
+        return int(config.agents - config.survivors)
+
     def survivors(self, pool: Pool) -> Sequence[int]:
         k, rng = pool.survivors, pool.rng
         if pool.method == "top":
@@ -159,6 +162,9 @@ class Moran:
     in the birth–death Moran process). A generation is one step of the process, so a run
     of N steps replaces about as many members as one Wright–Fisher generation of N."""
 
+    def newcomers(self, config: Any) -> int:
+        return 1
+
     def survivors(self, pool: Pool) -> Sequence[int]:
         dead = int(pool.rng.integers(pool.size))
         return [i for i in range(pool.size) if i != dead]
@@ -191,6 +197,13 @@ REPRODUCTION: Registry[ReproductionScheme] = Registry("reproduction scheme", {
     "moran": Moran(),
     "tournament": Tournament(),
 })
+
+
+def newcomers_per_generation(config: Any) -> int:
+    """How many newcomers each generation after the first gets under `config`'s scheme (for
+    estimates of model calls): a scheme's own `newcomers(config)`, else everyone."""
+    count = getattr(REPRODUCTION.get(config.reproduction), "newcomers", None)
+    return int(config.agents) if count is None else int(count(config))
 
 
 def register_reproduction(name: str, scheme: ReproductionScheme) -> ReproductionScheme:
