@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.population import Member, Population, PopulationConfig
+from sim.prompting import PromptLibrary
 from sim.rules import RuleFamilies
+from sim.strategy_task import WriteStrategy
 from sim.tasks import Task
 from sim.world import World
 
@@ -67,6 +69,10 @@ class GenerationsOfRounds(World):
 
     #: What progress calls a round ("season" in the commons).
     round_name = "round"
+    #: The scenario's prompt files and the system prompt every question starts with; set them
+    #: in `__init__` to use `messages` and the default `strategy_task`.
+    prompts: PromptLibrary | None = None
+    system_prompt: str = ""
 
     def __init__(
         self,
@@ -107,10 +113,22 @@ class GenerationsOfRounds(World):
 
     def strategy_task(self, agent: Member, generation: int,
                       advice: list[tuple[str, str]]) -> Task:
-        """The question a newcomer answers with its strategy text, usually a
-        `sim.WriteStrategy` with the scenario's prompts; `advice` is what it is shown."""
-        raise NotImplementedError(f"{type(self).__name__} must define strategy_task "
-                                  "(or set writes_strategies to False)")
+        """The question a newcomer answers with its strategy text; `advice` is what it is
+        shown. Default: `sim.WriteStrategy` asked with `messages`, from the prompt files
+        `strategy_first.txt` (first generation) and `strategy_inherit.txt` (later, the advice
+        quoted as `$survivor_strategies`). Override it for templates of your own."""
+        if self.prompts is None:
+            raise NotImplementedError(f"{type(self).__name__} must set self.prompts or define "
+                                      "strategy_task (or set writes_strategies to False)")
+        return WriteStrategy(self.messages, agent.name, generation, advice)
+
+    def messages(self, template: str, /, **values: Any) -> list[dict[str, str]]:
+        """A chat prompt: `system_prompt` (when set), then the prompt file `template` of
+        `prompts` filled in with `values`."""
+        assert self.prompts is not None, "set self.prompts (a PromptLibrary) first"
+        user = {"role": "user", "content": self.prompts.render(template, **values)}
+        return [{"role": "system", "content": self.system_prompt}, user] if self.system_prompt \
+            else [user]
 
     @property
     def writes_strategies(self) -> bool:

@@ -216,3 +216,12 @@ def test_a_bool_field_is_shown_and_repaired_as_true_or_false() -> None:
     assert str(caught.value) == ('"punish" must be true or false (got "perhaps"); reply with '
                                  'a JSON object like {"reasoning": "<one sentence>", '
                                  '"punish": true or false}')
+
+
+def test_prose_can_be_read_for_a_named_choice_or_number_field() -> None:
+    choice = ReplyFormat(reply_model("Pick", choice=(Literal["stag", "hare"], ...)))
+    assert choice.parse("I will hunt the HARE.", prose="choice").choice == "hare"
+    with pytest.raises(ParseError, match="ambiguous"):
+        choice.parse("The stag or the hare?", prose="choice")
+    amount = ReplyFormat(reply_model("Give", units=(float, Field(ge=0, le=10))))
+    assert amount.parse("I give 4 units.", prose="units").units == 4

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.aliases import AliasChoices
 
-from sim.llm.parsing import number_in_text, parse_choice, parse_number
+from sim.llm.parsing import DEFAULT_NUMBER_MARKERS, number_in_text, parse_choice, parse_number
 from sim.llm.parsing._common import fmt, strip_thinking
 from sim.llm.parsing.json_objects import json_objects, lookup_key
 from sim.llm.response_formats import json_object_format
@@ -146,12 +146,17 @@ class ReplyFormat[R: Reply]:
                 found = values
         return None if found is None else self.validate(found)
 
-    def parse(self, reply: str, *, prose: Callable[[str], Mapping[str, Any]] | None = None) -> R:
+    def parse(self, reply: str, *,
+              prose: Callable[[str], Mapping[str, Any]] | str | None = None) -> R:
         """Read the reply as JSON, else as prose with `prose(reply)` (field values, validated
-        like JSON ones); without `prose`, a reply with no JSON object is a `ParseError`."""
+        like JSON ones), or, when `prose` names a field, that field's choice or number read
+        from the prose (`prose_choice`, `prose_number`); without `prose`, a reply with no JSON
+        object is a `ParseError`."""
         found = self.read(reply)
         if found is not None:
             return found
+        if isinstance(prose, str):
+            return self.validate({prose: self._prose_value(reply, prose)})
         if prose is None:
             keys = ", ".join(f'"{key}"' for key in self.fields)
             raise ParseError(f"no JSON object with {keys} found; "
@@ -202,6 +207,14 @@ class ReplyFormat[R: Reply]:
         if markers is None:
             return parse_choice(reply, choices, json_keys=(field,))
         return parse_choice(reply, choices, json_keys=(field,), answer_markers=markers)
+
+    def _prose_value(self, reply: str, field: str) -> Any:
+        prop = self.schema["properties"][field]
+        if "enum" in prop:
+            return self.prose_choice(reply, field)
+        if prop.get("type") in ("number", "integer"):
+            return self.prose_number(reply, field, markers=DEFAULT_NUMBER_MARKERS)
+        raise ValueError(f"prose={field!r}: only a choice or number field can be read from prose")
 
     # -- helpers -----------------------------------------------------------------------------
 
