@@ -224,6 +224,7 @@ class Population:
         self.previous: list[Member] = []
         self._pool: Pool | None = None
         self._culture: list[tuple[str, str]] = []
+        self._texts: dict[str, str] | None = None  # previous's strategies by name, when asked
         #: Extra columns of `generation_scores` the scenario fills (e.g. its headline measure).
         self.score_columns = dict(score_columns or {})
         if model.store is not None:
@@ -255,6 +256,8 @@ class Population:
         what `select` returned; it is accepted for the scenarios that pass it, not needed.)
         """
         rng, pool, previous = self.model.rng, self._pool, self.previous
+        # the candidates of each kind of place, one list each for every newcomer of that kind
+        everyone = list(range(len(previous)))
         rule_parents = [i for i, a in enumerate(previous) if isinstance(a.brain, RuleBrain)]
         newcomers, rows = [], []
         for index, slot in enumerate(self.slots):
@@ -264,8 +267,7 @@ class Population:
             brain: Brain
             if slot.kind == "llm":
                 assert self.llm_settings is not None
-                drawn = (self.reproduction.parents(pool, range(len(previous)),
-                                                   self.config.llm_parents)
+                drawn = (self.reproduction.parents(pool, everyone, self.config.llm_parents)
                          if pool is not None and previous else [])
                 brain, parents = LLMBrain(self.llm_settings), [previous[i].name for i in drawn]
             elif (drawn := self.reproduction.parents(pool, rule_parents, 1)
@@ -301,8 +303,10 @@ class Population:
                       and not isinstance(newcomer.brain, RuleBrain)) or not self._culture
         if not by_parents:
             return self._culture
-        texts = {a.name: a.strategy for a in self.previous}
-        return [(parent, texts[parent]) for parent in newcomer.parents if parent in texts]
+        if self._texts is None:  # once per generation, not once per newcomer
+            self._texts = {a.name: a.strategy for a in self.previous}
+        return [(parent, self._texts[parent]) for parent in newcomer.parents
+                if parent in self._texts]
 
     @staticmethod
     def culture(survivors: Sequence[Member]) -> list[tuple[str, str]]:
@@ -362,6 +366,7 @@ class Population:
                 for column in self.score_columns}}
             for rank, i in enumerate(ranking)
         ])
+        self._texts = None
         if survivors is None:
             self._pool, self.previous, self._culture = None, [], []
             return []

@@ -51,7 +51,10 @@ class Pool:
     config: Any = None  # the run's config, for schemes of your own
     #: Who kept a place (set once `survivors` has answered); truncation draws parents here.
     kept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    _cumulative: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict, repr=False)
+    #: Work done once per list of candidates, not once per newcomer (a turnover of N
+    #: newcomers stays linear in N): keyed by the list's identity, which it keeps alive.
+    _memo: dict[tuple[str, int], tuple[Sequence[int], Any]] = field(default_factory=dict,
+                                                                    repr=False)
 
     @classmethod
     def of(cls, scores: Sequence[float], rng: np.random.Generator, *,
@@ -69,6 +72,20 @@ class Pool:
     def size(self) -> int:
         return len(self.scores)
 
+    def memo(self, what: str, candidates: Sequence[int], make: Any) -> Any:
+        """`make(candidates)`, computed once for this list of candidates (the same object is
+        passed for every newcomer of a kind)."""
+        key = (what, id(candidates))
+        found = self._memo.get(key)
+        if found is None or found[0] is not candidates:
+            found = self._memo[key] = (candidates, make(candidates))
+        return found[1]
+
+    def rank_of(self) -> dict[int, int]:
+        """Member -> its place in the ranking (0: best)."""
+        return self.memo("rank", self.ranking,
+                         lambda ranking: {member: place for place, member in enumerate(ranking)})
+
     def uniform(self, candidates: Sequence[int]) -> int:
         """One of `candidates`, uniformly."""
         return int(candidates[int(self.rng.integers(len(candidates)))])
@@ -76,10 +93,8 @@ class Pool:
     def weighted(self, candidates: Sequence[int]) -> int:
         """One of `candidates`, with probability proportional to fitness (uniformly when none
         has any). One uniform draw, inverted through the cumulative weights."""
-        key = tuple(candidates)
-        cumulative = self._cumulative.get(key)
-        if cumulative is None:
-            cumulative = self._cumulative[key] = np.cumsum(self.fitness[list(candidates)])
+        cumulative = self.memo("cumulative", candidates,
+                               lambda found: np.cumsum(self.fitness[list(found)]))
         if not cumulative.size or cumulative[-1] <= 0:
             return self.uniform(candidates)
         place = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1],
@@ -123,7 +138,8 @@ class Truncation:
         raise ValueError(f"unknown selection method {pool.method!r}")
 
     def parents(self, pool: Pool, candidates: Sequence[int], count: int) -> list[int]:
-        kept = [i for i in candidates if pool.kept[i]]
+        kept = pool.memo("kept", candidates,
+                         lambda found: [i for i in found if pool.kept[i]])
         if not kept:
             return []
         if count == 1:
@@ -182,7 +198,7 @@ class Tournament:
         return []
 
     def parents(self, pool: Pool, candidates: Sequence[int], count: int) -> list[int]:
-        rank = {member: place for place, member in enumerate(pool.ranking)}
+        rank = pool.rank_of()
         size = min(pool.tournament_size, len(candidates))
         winners = []
         for _ in range(count):
