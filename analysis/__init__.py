@@ -40,4 +40,5 @@ def draw_run_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> 
 
     run = load(run_dir)
     target = Path(out_dir) if out_dir is not None else run.path / "figures"
-    return [save(figure.draw(run), target / figure.file) for figure in run.analysis_spec.figures]
+    drawn = ((figure.draw(run), figure.file) for figure in run.analysis_spec.figures)
+    return [save(made, target / file) for made, file in drawn if made is not None]

@@ -353,7 +353,9 @@ def _figures_section(runs: Sequence[Run]) -> str:
             body.append(h.note(f"The scenario {run.scenario!r} declares no figures of a run."))
             continue
         body.append(f"<h3>{h.text(run.path.name)}</h3>")
-        body += [h.figure(f.draw(run), f"{f.caption} ({run.path.name})") for f in figures]
+        drawn = ((f.draw(run), f) for f in figures)
+        body += [h.figure(made, f"{f.caption} ({run.path.name})") for made, f in drawn
+                 if made is not None]  # None: the run has nothing for this figure
     if len(runs) > MAX_RUNS_DETAILED:
         body.append(h.note(f"Figures of the first {MAX_RUNS_DETAILED} runs only."))
     return h.section("figures", "Figures of each run", body)

@@ -15,6 +15,11 @@ The core, in the order a run meets it:
   barrier that hands every pending decision to the gateway at once;
 - `population`, `rules`: slots, brain mixes, selection and lineage across generations, and the
   rule families a population draws its rule brains from;
+- `evolution` (a package): reproduction schemes (truncation, Wright–Fisher, Moran,
+  tournament), fitness mappings and mutation operators, each chosen by a config key and open
+  to your own (`register_reproduction`, `register_fitness`, `register_mutation`);
+- `generations`: `GenerationsOfRounds`, the generations-of-rounds loop written once, so a
+  scenario writes only what a round does;
 - `agent`, `brains`, `tasks`: `SimAgent` asks its brain (`RuleBrain` or `LLMBrain`) a `Task`,
   which carries the observation, the prompt, the reply parser and the fallback; a task that
   asks for JSON declares its reply once as a pydantic `Reply` (`sim.llm.reply_format`);
@@ -58,6 +63,10 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.brains": ("Brain", "LLMBrain", "RuleBrain"),
     "sim.rules": ("RuleFamilies", "RulePolicy"),
     "sim.population": ("POPULATION_TABLES", "Member", "Population", "PopulationConfig", "Slot"),
+    "sim.generations": ("GenerationScores", "GenerationsOfRounds", "generation_summary"),
+    "sim.evolution": ("Pool", "ReproductionScheme", "newcomers_per_generation",
+                      "register_fitness", "register_mutation", "register_reproduction",
+                      "turnover_rule"),
     "sim.tasks": ("ParseError", "Task"),
     "sim.strategy_task": ("FALLBACK_STRATEGY", "StrategyReply", "WriteStrategy"),
     "sim.prompting": ("PromptLibrary", "quote_agent_text"),

@@ -45,11 +45,14 @@ class HeadlineSeries:
 
 @dataclass(frozen=True)
 class RunFigure:
-    """A figure of one run, drawn into `run_dir/figures/<file>` and shown in the report."""
+    """A figure of one run, drawn into `run_dir/figures/<file>` by `societas run` (when the run
+    finishes) and `societas report`, and shown in the report: the one way a scenario declares
+    its figures. `draw(run)` returns a matplotlib `Figure`, or None when the run has nothing
+    for it (a tournament's ranking in a Moran run), which leaves the figure out."""
 
     file: str  # e.g. 'per_generation.png'
     caption: str
-    draw: Callable[[Run], Figure]
+    draw: Callable[[Run], Figure | None]
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,7 @@ display and no global state.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -33,14 +30,6 @@ def strategy_colour(kind: str, known: list[str]) -> str:
         return STRATEGY_COLOURS[kind]
     spares = [k for k in known if k not in STRATEGY_COLOURS]
     return _SPARE[spares.index(kind) % len(_SPARE)]
-
-
-def load_table(run_dir: Path, table: str) -> pd.DataFrame:
-    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
-    try:
-        return pd.read_sql_query(f"SELECT * FROM {table} ORDER BY step", db)
-    finally:
-        db.close()
 
 
 def _figure(ncols: int) -> tuple[Figure, list]:
@@ -113,20 +102,3 @@ def plot_catches(catches: pd.DataFrame,
     total_ax.set_title("Total catch per fisher")
     total_ax.tick_params(axis="x", labelrotation=60, labelsize="small")
     return fig
-
-
-def draw_commons_figures(run_dir: Path) -> list[Path]:
-    """Draw both figures into `run_dir/figures`; returns the files written."""
-    run_dir = Path(run_dir)
-    seasons = load_table(run_dir, "seasons")
-    if seasons.empty:
-        return []
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    figures = (plot_stock(seasons, capacity=float(config["capacity"]),
-                          threshold=float(config["collapse_threshold"])),
-               plot_catches(load_table(run_dir, "catches")))
-    for fig, name in zip(figures, FIGURE_FILES, strict=True):
-        fig.savefig(out / name, dpi=120)
-    return [out / name for name in FIGURE_FILES]

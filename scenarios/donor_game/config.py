@@ -118,6 +118,12 @@ class DonorGameConfig(PopulationConfig):
         "`selection_score`; drawn with probability proportional to it; a random subset; or "
         "the top by reputation (the mean share an agent gave as donor that generation).",
     )
+    advice: Literal["parents", "survivors"] = Field(
+        "survivors",
+        description="What an LLM newcomer reads before writing its strategy: every survivor's "
+        "strategy (the study), or only its parents'. Where nobody survives (wright_fisher, "
+        "tournament reproduction), its parents'.",
+    )
     selection_score: Literal["last_game", "mean_games"] = Field(
         "last_game",
         description="The score 'top' selection ranks on: final resources of the last game "

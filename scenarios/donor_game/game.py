@@ -117,13 +117,13 @@ class DonorGame(World):
     def _write_strategies(
         self, generation: int, newcomers: list[Donor], survivors: list[Donor]
     ) -> Generator[Any, Any, None]:
-        culture = self.population.culture(survivors)
-        shown = dict.fromkeys((agent.name for agent in newcomers), culture)
+        # every survivor's strategy (`advice = "survivors"`, the study) or its parents'
+        shown = {agent.name: self.population.advice(agent) for agent in newcomers}
         shows_memories = False
-        if self.memory is not None and survivors:
+        if self.memory is not None and self.population.previous:
             # culture passes through memory: what a newcomer is shown is what it inherited
             shown = yield from self.memory.inherit(
-                newcomers, survivors, generation, dict(culture)
+                newcomers, self.population.previous, generation, shown
             )
             shows_memories = self.memory.settings.inheritance in ("reflections", "summary")
         events = [

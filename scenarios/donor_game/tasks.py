@@ -25,6 +25,7 @@ from scenarios.donor_game.replies import (
     strategy_format,
 )
 from scenarios.donor_game.strategies import GIVE_NOTHING, Donation
+from sim.evolution import turnover_rule
 from sim.llm.parsing import clean_free_text, parse_choice
 from sim.llm.reply_format import ReplyFormat
 from sim.prompting import PromptLibrary, escape_markup, quote_agent_text
@@ -106,7 +107,8 @@ class GameContext:
                 ),
                 "selection_rule": prompts.render(
                     _SELECTION_RULES[config.selection], survivor_percent=survivor_percent
-                ),
+                ) if config.reproduction == "truncation" and config.advice == "survivors"
+                else turnover_rule(config, players="players", score="final resources"),
             },
             multiplier=config.multiplier,
             punishment=sanction,

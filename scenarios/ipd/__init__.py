@@ -6,7 +6,6 @@ the keys, the tables, the figures and the check against the Axelrod library.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from scenarios.ipd.config import IPDConfig
@@ -28,12 +27,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
     strategies = sorted({s for by in counts.values() for s in by})
     return (["generation", *strategies],
             [[g, *(by.get(s, 0) for s in strategies)] for g, by in sorted(counts.items())])
-
-
-def draw_figures(run_dir: Path) -> list[Path]:
-    from scenarios.ipd.figures import draw_ipd_figures
-
-    return draw_ipd_figures(run_dir)
 
 
 def estimate(config: IPDConfig) -> UsageEstimate:
@@ -59,7 +52,6 @@ SCENARIO = ScenarioSpec(
     config_type=IPDConfig,
     model=IPDTournament,
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.ipd.analysis:ANALYSIS",
 )

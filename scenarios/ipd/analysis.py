@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from scenarios.ipd.figures import (
-    empty_figure,
     plot_payoff_matrix,
     plot_population,
     plot_ranking,
@@ -79,21 +78,21 @@ def tournament_section(runs: Sequence[Run], context: ReportContext) -> list[Any]
     return parts
 
 
+# A tournament has a ranking and a payoff matrix, a Moran process a population: each figure
+# is left out (None) of the runs it does not describe.
 def _ranking_figure(run: Run):
     ranking = run.table("ranking")
-    return plot_ranking(ranking) if not ranking.empty else empty_figure("no ranking (Moran run)")
+    return plot_ranking(ranking) if not ranking.empty else None
 
 
 def _matrix_figure(run: Run):
     matches = run.table("matches")
-    return plot_payoff_matrix(matches) if not matches.empty else empty_figure("no matches")
+    return plot_payoff_matrix(matches) if not run.table("ranking").empty else None
 
 
 def _population_figure(run: Run):
     population = run.table("population")
-    if population.empty:
-        return empty_figure("no population (a tournament, not a Moran run)")
-    return plot_population(population)
+    return plot_population(population) if not population.empty else None
 
 
 ANALYSIS = ScenarioAnalysis(

@@ -11,9 +11,7 @@ them with no display and no global state.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -37,14 +35,6 @@ def strategy_colour(kind: str, known: list[str]) -> str:
         return STRATEGY_COLOURS[kind]
     spares = [k for k in known if k not in STRATEGY_COLOURS]
     return _SPARE[spares.index(kind) % len(_SPARE)]
-
-
-def load_contributions(run_dir: Path) -> pd.DataFrame:
-    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
-    try:
-        return pd.read_sql_query("SELECT * FROM contributions ORDER BY step, agent_id", db)
-    finally:
-        db.close()
 
 
 def _figure(ncols: int) -> tuple[Figure, list]:
@@ -106,21 +96,3 @@ def plot_per_generation(frame: pd.DataFrame,
     for ax in (payoff_ax, count_ax):
         ax.set_xticks(x)
     return fig
-
-
-def draw_public_goods_figures(run_dir: Path) -> list[Path]:
-    """Draw both figures into `run_dir/figures`; returns the files written."""
-    import json
-
-    run_dir = Path(run_dir)
-    frame = load_contributions(run_dir)
-    if frame.empty:
-        return []
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    figures = (plot_contribution_per_round(frame, float(config["endowment"])),
-               plot_per_generation(frame))
-    for fig, name in zip(figures, FIGURE_FILES, strict=True):
-        fig.savefig(out / name, dpi=120)
-    return [out / name for name in FIGURE_FILES]

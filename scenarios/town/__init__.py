@@ -7,7 +7,6 @@ brains, intentions, generations and every config key.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from scenarios.town.config import TownConfig
@@ -39,12 +38,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
     return headers, rows
 
 
-def draw_figures(run_dir: Path) -> list[Path]:
-    from scenarios.town.figures import draw_town_figures
-
-    return draw_town_figures(run_dir)
-
-
 def estimate(config: TownConfig) -> UsageEstimate:
     from scenarios.town.budget import estimate_usage
 
@@ -58,7 +51,6 @@ SCENARIO = ScenarioSpec(
     config_type=TownConfig,
     model=Town,
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.town.analysis:ANALYSIS",
 )
