@@ -61,4 +61,5 @@ SCENARIO = ScenarioSpec(
     draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.town.analysis:ANALYSIS",
+    interviews="scenarios.town.interview:INTERVIEWS",
 )
