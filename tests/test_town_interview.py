@@ -263,6 +263,18 @@ def test_interview_refusals_are_one_line_with_status_2(rule_run: Path, tmp_path:
     assert (damaged / "run.sqlite").read_bytes() == data[: len(data) // 2]  # left as it was
 
 
+def test_interviews_change_nothing_else_in_the_run(tmp_path: Path) -> None:
+    """Measuring is not living: with and without interviews the town lives the same day."""
+    runs = [snapshot(run_scenario(SCENARIO, config(days=1, residents=4, seed=2, interviews={
+        "knowledge": on, "acquaintance": on}), run_dir=tmp_path / f"r{on}",
+        options=quiet()).run_dir / "run.sqlite") for on in (True, False)]
+    measured, plain = runs
+    assert measured["interview_knowledge"] and not plain["interview_knowledge"]
+    for table in ("activities", "plans", "conversations", "utterances", "knowledge",
+                  "memories", "memory_access", "memory_reflections", "attendance"):
+        assert measured[table] == plain[table], table
+
+
 def test_measures_of_hand_made_answers() -> None:
     knowledge = pd.DataFrame(
         [(0, "r1", "party", 1, 1, 1, 0, 0, 1), (0, "r2", "party", 1, 0, 0, 1, 0, 0),

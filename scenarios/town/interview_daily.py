@@ -161,10 +161,12 @@ class TownInterviewer:
                 asked.append((resident, who, task, resident.decide(task)))
         yield town.env.all_of([event for *_, event in asked])
         day = min(now // MINUTES_PER_DAY, town.config.days - 1) if moment == "end" else 0
-        rows = []
+        rows, remembered = [], {}
         for resident, who, task, event in asked:
-            known = named_in(town.bank, resident.name, {o: names[o] for o, _, _ in task.others},
-                             who.summary)
+            if resident.name not in remembered:  # each resident's memories read once
+                remembered[resident.name] = named_in(town.bank, resident.name, names,
+                                                     who.summary)
+            known = remembered[resident.name]
             rows += [{"moment": moment, "day": day, "minute": now - day * MINUTES_PER_DAY,
                       "clock": now, "agent_id": resident.name, "other_id": other,
                       "answer": int(event.value[other]), "in_memory": int(other in known),
