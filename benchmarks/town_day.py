@@ -96,8 +96,7 @@ def resident_model(request: ChatRequest) -> str:
         knows = "party" in prompt.split("What comes to your mind", 1)[1]
         return json.dumps({"answer": "the party" if knows else "no", "knows": knows})
     if "do you know of this person?" in prompt:
-        return json.dumps({"people": [{"id": i, "knows": True} for i in _PRESENT.findall(
-            prompt)]})
+        return json.dumps({i: True for i in _PRESENT.findall(prompt)})
     if "insight" in prompt.lower():
         return '{"insights": [{"insight": "Work is busy", "evidence": [1]}]}'
     if "question" in prompt.lower():

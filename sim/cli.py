@@ -320,7 +320,8 @@ def _replay(run_dir: Path) -> int:
     except (CacheMiss, ResumeDiverged) as error:
         print(f"societas: not reproduced: {error}", file=sys.stderr)
         return EXIT_NOT_REPRODUCED
-    sessions = f" ({result.sessions} interview sessions)" if result.sessions else ""
+    sessions = (f" ({result.sessions} interview session{'s' if result.sessions > 1 else ''})"
+                if result.sessions else "")
     print(f"reproduced all {result.checkpoints} checkpoints of {run_dir}{sessions}: "
           f"{result.decisions} decisions, {result.calls} model calls answered from its store, "
           f"none made; {result.wall_s:.1f} s")

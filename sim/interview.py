@@ -216,10 +216,9 @@ def interview_run(run_dir: str | Path, question: str | None = None, *,
             recorded = scenario.config_type.model_validate(
                 json.loads(store.get_meta("config") or "{}"))
             config = hook.session_config(recorded, model=model, overrides=overrides)
-            store.define_table(SESSION_TABLE, SESSION_COLUMNS)
             request = hook.resolve(store, config, InterviewAsk(
                 question=question, agents=tuple(agents), at=at, battery=battery))
-            session, first_request_id, first_call_id = _next_ids(store)
+            session, first_request_id, first_call_id = _next_ids(store)  # refused: untouched
             cached = store.get_meta("cache_path")
             cache = ResponseCache(Path(cached) if cached else run_dir / CACHE_FILENAME)
             gateway = Gateway(cache=cache, max_repairs=config.max_repairs, seed=config.seed,
@@ -296,8 +295,11 @@ def replay_sessions(scenario: ScenarioSpec, store: RunStore) -> tuple[int, Gatew
 def _next_ids(store: RunStore) -> tuple[int, int, int]:
     """(session number, first request id, first call id) of the next session: after
     everything the run and earlier sessions logged."""
-    (sessions, after_sessions), = store.rows(
-        f"SELECT COUNT(*), MAX(first_request_id + requests) FROM {SESSION_TABLE}")
+    sessions, after_sessions = 0, None
+    if store.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                  (SESSION_TABLE,)):
+        (sessions, after_sessions), = store.rows(
+            f"SELECT COUNT(*), MAX(first_request_id + requests) FROM {SESSION_TABLE}")
     (last_decision,), = store.rows("SELECT MAX(request_id) FROM decisions")
     (last_request, last_call), = store.rows("SELECT MAX(request_id), MAX(call_id) FROM llm_calls")
     firsts = [n + 1 for n in (last_decision, last_request) if n is not None]

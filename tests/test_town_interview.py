@@ -116,7 +116,7 @@ def test_acquaintance_at_the_start_and_the_end(scripted) -> None:
     (told,), = query(run, "SELECT partner FROM conversations WHERE initiator = 'r0'")
     remembered = {(a, o): mem for _, a, o, _, mem in end}
     assert remembered["r0", told] == remembered[told, "r0"] == 1
-    for _, agent, other, yes, mem in end:
+    for _, agent, _, yes, mem in end:
         assert yes == {"r0": 0, "r2": 1}.get(agent, mem)
     density = acquaintance_density(pd.DataFrame(
         rows, columns=["moment", "agent_id", "other_id", "answer", "in_memory"]).assign(
@@ -189,7 +189,8 @@ def test_a_rule_answer_quotes_the_top_memories_as_of_the_moment(rule_run: Path) 
                                     f"{result.session}")
         assert json.loads(shown) == [h.record.memory_id for h in top]
     assert query(rule_run, "SELECT COUNT(*) FROM memory_access") == accessed  # nothing recalled
-    assert replay_run(rule_run).sessions == 2
+    assert replay_run(rule_run).sessions == query(rule_run, "SELECT COUNT(*) FROM "
+                                                            "interview_sessions")[0][0] >= 2
 
 
 def test_the_battery_asks_every_resident_five_categories_and_reports_two_runs_side_by_side(
@@ -228,6 +229,26 @@ def test_the_battery_asks_every_resident_five_categories_and_reports_two_runs_si
     assert asked[3].startswith("What comes to mind: ") and asked[4] == "–"  # not asked there
 
 
+def test_a_rule_run_is_interviewed_with_a_model_given_for_the_session(rule_run: Path,
+                                                                     scripted) -> None:
+    _, server = scripted
+    asked = server.request_count
+    result = interview_run(rule_run, "What do you know about Ben?", agents=["r0", "r2"],
+                           model="openai/scripted",
+                           overrides=[f"api_base={server.url}", "temperature=0.2"])
+    assert server.request_count == asked + 2
+    assert [(a.agent, a.source) for a in result.answers] == [("r0", "llm"), ("r2", "llm")]
+    assert all(a.text.startswith("I remember this: ") for a in result.answers)
+    (settings,), = query(rule_run, "SELECT config FROM interview_sessions WHERE session = "
+                                   f"{result.session}")
+    settings = json.loads(settings)
+    assert (settings["model"], settings["brains"], settings["temperature"]) == (
+        "openai/scripted", "llm", 0.2)
+    assert query(rule_run, "SELECT DISTINCT model FROM llm_calls") == [("openai/scripted",)]
+    assert query(rule_run, "SELECT brain FROM agents WHERE agent_id = 'r0'") == [("rule",)]
+    assert replay_run(rule_run).calls == 2  # answered from the store: no model, no key
+
+
 def _one_error_line(capsys, argv: list[str], expected: str) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -237,6 +258,7 @@ def _one_error_line(capsys, argv: list[str], expected: str) -> None:
 def test_interview_refusals_are_one_line_with_status_2(rule_run: Path, tmp_path: Path,
                                                        capsys) -> None:
     run = str(rule_run)
+    before = snapshot(rule_run / "run.sqlite")
     _one_error_line(capsys, ["interview", run, "--agent", "nobody", "Hello?"],
                     "unknown resident 'nobody' (residents: r0, r1, r2)")
     _one_error_line(capsys, ["interview", run, "--agent", "r0", "Hello?", "--at", "2", "09:00"],
@@ -244,6 +266,7 @@ def test_interview_refusals_are_one_line_with_status_2(rule_run: Path, tmp_path:
     _one_error_line(capsys, ["interview", run, "--agent", "r0", "Hello?", "--set", "days=3"],
                     "takes the model settings")
     _one_error_line(capsys, ["interview", run, "Hello?"], "--agent ID, or ask everyone")
+    assert snapshot(rule_run / "run.sqlite") == before  # nothing of a refused one stored
     with run_lock(rule_run):  # a run or resume writing it
         _one_error_line(capsys, ["interview", run, "--all", "Hello?"], "is in use")
     stopped = tmp_path / "stopped"

@@ -155,9 +155,8 @@ def interview_reply(prompt: str, *, says_yes: bool | None = None) -> str | None:
         return json.dumps({"answer": "Yes, the party at the Cafe." if knows else
                            "No, nothing.", "knows": knows})
     if "do you know of this person?" in prompt:
-        return json.dumps({"people": [
-            {"id": agent, "knows": name in recalled if says_yes is None else says_yes}
-            for agent, name, recalled in _PERSON.findall(prompt)]})
+        return json.dumps({agent: name in recalled if says_yes is None else says_yes
+                           for agent, name, recalled in _PERSON.findall(prompt)})
     if "The interviewer asks:" in prompt:
         first = _FIRST_MEMORY.search(prompt)
         return json.dumps({"answer": f"I remember this: {first.group(1)}" if first

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import AliasChoices, Field
 
 from scenarios.town.tasks import TownTask
-from sim import ParseError, PromptLibrary, quote_agent_text
+from sim import PromptLibrary, quote_agent_text
 from sim.llm import Reply, ReplyFormat, clean_free_text, reply_model, schema_only
 
 #: Memories an interview question is shown: (memory id, text), most relevant first.
@@ -39,26 +39,28 @@ class KnowledgeReply(Reply):
     answer: str = Field(description="what you know about it, in a sentence or two",
                         validation_alias=AliasChoices("answer", "reply", "text"),
                         json_schema_extra=schema_only(maxLength=400))
-    knows: bool = Field(description="true if you know of it", examples=[True],
-                        validation_alias=AliasChoices("knows", "known", "heard"))
+    # shown as `true or false`: an example value would suggest the answer
+    knows: bool = Field(description="whether you know of it",
+                        validation_alias=AliasChoices("knows", "known", "heard"),
+                        json_schema_extra=schema_only(enum=[True, False]))
 
 
+#: Their prompts describe them in words: SmolLM2 copied the example's placeholder back as its
+#: answer ("<what you know about it, ...>").
 ANSWER = ReplyFormat(AnswerReply, name="interview_answer")
 KNOWLEDGE = ReplyFormat(KnowledgeReply, name="interview_knowledge")
 
 
-@lru_cache(maxsize=64)
-def acquaintance_format(ids: tuple[str, ...]) -> ReplyFormat:
-    """One yes/no per resident asked about, each named by id (asked as one of these ids, so a
-    grammar-constrained model cannot name someone else)."""
-    person = reply_model(
-        "Acquaintance",
-        id=(str, Field(description="the id of the person", examples=[ids[0]],
-                       json_schema_extra=schema_only(enum=list(ids)))),
-        knows=(bool, Field(description="true if you know of them", examples=[True])))
-    return ReplyFormat(reply_model("AcquaintanceReply", people=(
-        list[person], Field(min_length=1, validation_alias=AliasChoices(  # type: ignore[valid-type]
-            "people", "answers", "residents")))), name="interview_acquaintance")
+@lru_cache(maxsize=1024)
+def acquaintance_format(people: tuple[tuple[str, str], ...]) -> ReplyFormat:
+    """One key per resident asked about, its id, with true or false: a grammar-constrained
+    model then answers for each of them, and for no one else (asked as a list, SmolLM2
+    answered for one of two)."""
+    fields = {f"person_{i}": (bool, Field(alias=agent, description=f"whether you know of {name}",
+                                          json_schema_extra=schema_only(enum=[True, False])))
+              for i, (agent, name) in enumerate(people)}
+    return ReplyFormat(reply_model("AcquaintanceReply", **fields),
+                       name="interview_acquaintance")
 
 
 def word_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
@@ -141,7 +143,7 @@ class AnswerQuestion(InterviewTask):
         return self.prompts.render(
             "interview_question.txt", name=self.who.name, question=self.question,
             memories=memory_list(self.memories, self.who.agent_id),
-            reply_format=ANSWER.example())
+            reply_format=ANSWER.describe())
 
     @property
     def reply_format(self) -> ReplyFormat:
@@ -177,7 +179,7 @@ class AskKnowledge(InterviewTask):
         return self.prompts.render(
             "interview_knowledge.txt", name=self.who.name, question=self.question,
             memories=memory_list(self.memories, self.who.agent_id),
-            reply_format=KNOWLEDGE.example())
+            reply_format=KNOWLEDGE.describe())
 
     @property
     def reply_format(self) -> ReplyFormat:
@@ -223,21 +225,11 @@ class AskAcquaintance(InterviewTask):
 
     @property
     def reply_format(self) -> ReplyFormat:
-        return acquaintance_format(tuple(i for i, _, _ in self.others))
+        return acquaintance_format(tuple((i, name) for i, name, _ in self.others))
 
     def read(self, reply: str) -> dict[str, bool]:
-        ids = {i: i for i, _, _ in self.others}
-        ids.update({name.lower(): i for i, name, _ in self.others})
-        known: dict[str, bool] = {}
-        for entry in self.reply_format.parse(reply).people:
-            who = ids.get(entry.id.strip()) or ids.get(entry.id.strip().lower())
-            if who is not None:
-                known[who] = bool(entry.knows)
-        missing = [i for i, _, _ in self.others if i not in known]
-        if missing:
-            raise ParseError(f"no answer for {', '.join(missing)}; answer for each of "
-                             f"{', '.join(i for i, _, _ in self.others)}")
-        return known
+        answers = self.reply_format.parse(reply).model_dump(by_alias=True)
+        return {i: bool(answers[i]) for i, _, _ in self.others}
 
     def rule(self) -> dict[str, bool]:
         """Knows of someone when its summary or a memory retrieved for them names them."""
