@@ -249,6 +249,34 @@ def test_a_rule_run_is_interviewed_with_a_model_given_for_the_session(rule_run: 
     assert replay_run(rule_run).calls == 2  # answered from the store: no model, no key
 
 
+def test_the_summary_is_the_latest_the_run_kept_else_the_persona(rule_run: Path,
+                                                                 tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(rule_run, run)
+    db = sqlite3.connect(run / "run.sqlite")
+    db.execute("CREATE TABLE summaries (day INTEGER, minute INTEGER, clock INTEGER, "
+               "agent_id TEXT, text TEXT, source TEXT)")
+    db.executemany("INSERT INTO summaries VALUES (0, ?, ?, 'r0', ?, 'rule')",
+                   [(300, 300, "Ann at dawn."), (900, 900, "Ann in the afternoon.")])
+    db.commit()
+    db.close()
+    for at, expected in (((1, "10:00"), "Ann at dawn."), (None, "Ann in the afternoon.")):
+        session = interview_run(run, "Who are you?", agents=["r0", "r1"], at=at).session
+        rows = query(run, "SELECT i.agent_id, i.summary_source, d.observation FROM interviews i "
+                          "JOIN decisions d ON d.agent_id = i.agent_id AND d.task = 'interview'"
+                          f" AND d.request_id >= (SELECT first_request_id FROM "
+                          f"interview_sessions WHERE session = {session}) WHERE i.session = "
+                          f"{session} ORDER BY i.agent_id, d.request_id")
+        (ann, source, observed), (ben, ben_source, ben_observed) = rows[0], rows[-1]
+        assert (ann, source, json.loads(observed)["summary"]) == ("r0", "summaries", expected)
+        assert (ben, ben_source) == ("r1", "persona")  # the run kept none for Ben
+        assert json.loads(ben_observed)["summary"] == ("Ben Brook, writer in Nook. Ben Brook "
+                                                       "is a resident of Nook.")
+    assert replay_run(run).sessions >= 2
+
+
 def _one_error_line(capsys, argv: list[str], expected: str) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
