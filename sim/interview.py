@@ -111,7 +111,9 @@ class Interviews:
     def conduct(self, world: InterviewWorld, request: InterviewRequest) -> Generator[Any, Any, Any]:
         """A SimPy process: ask every question through agents of `world` (their decisions are
         batched, logged and cached like a run's), record the answers in the scenario's tables
-        (`world.record`) and append them to `world.answers`."""
+        (`world.record`) and append them to `world.answers`. Read only what the run wrote,
+        never what sessions write: a replay re-executes every session against the whole
+        store, later sessions' rows included."""
         raise NotImplementedError
 
     def adjust_config(self, data: dict[str, Any], model: str | None) -> dict[str, Any]:
