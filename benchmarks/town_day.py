@@ -92,6 +92,11 @@ def resident_model(request: ChatRequest) -> str:
                            "end_conversation": turns >= 2})
     if "Will you go?" in prompt:
         return '{"attend": false}'
+    if "whether you know of it (true or false)" in prompt:  # the day's end interview
+        knows = "party" in prompt.split("What comes to your mind", 1)[1]
+        return json.dumps({"answer": "the party" if knows else "no", "knows": knows})
+    if "do you know of this person?" in prompt:
+        return json.dumps({i: True for i in _PRESENT.findall(prompt)})
     if "insight" in prompt.lower():
         return '{"insights": [{"insight": "Work is busy", "evidence": [1]}]}'
     if "question" in prompt.lower():

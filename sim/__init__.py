@@ -28,6 +28,8 @@ The core, in the order a run meets it:
 - `prompting`: prompt templates as plain files a user can override;
 - `store`: `RunStore`, one SQLite file per run, one transaction per round;
 - `runner`, `replay`: `run_scenario`, `resume_run` and `replay_run`;
+- `interview`: `interview_run`, questions put to a finished run's agents (a scenario offers
+  them through `Interviews`), stored as replayable sessions; `interview_cli` its command;
 - `sweeps`, `executors`, `ray_executor`, `live`: many runs at once (`sweep`), each described by
   plain data (`RunSpec`) and run by an executor (in this process, a local process pool or a Ray
   cluster), sharing one model-call rate limit (`sim.llm.ratelimit`), with a live view;
@@ -73,6 +75,8 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.store": ("RunStore", "snapshot"),
     "sim.runner": ("RunOptions", "RunResult", "resume_run", "run_scenario"),
     "sim.replay": ("ReplayResult", "replay_run"),
+    "sim.interview": ("Answer", "InterviewAsk", "InterviewRequest", "InterviewResult",
+                      "InterviewWorld", "Interviews", "Question", "interview_run"),
     "sim.sweeps": ("SweepPlan", "plan_sweep", "run_sweep", "sweep"),
     "sim.executors": ("Executor", "InlineExecutor", "PoolExecutor", "RunOutcome", "RunSpec"),
     "sim.ray_executor": ("RayExecutor",),

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
+from sim.interview_cli import add_interview_parser, interview_command
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: RUN_DIR/report.html; several runs: their parent directory)")
     _add_authoring_commands(commands)
     add_sweep_parser(commands, _positive)
+    add_interview_parser(commands)
     return parser
 
 
@@ -207,6 +209,8 @@ def _main(argv: list[str] | None) -> int:
                 return sweep_command(args, terminated)
         if args.command == "replay":
             return _replay(args.run_dir)
+        if args.command == "interview":
+            return interview_command(args)
         if args.command == "inspect":
             from analysis.inspect import describe_agent
 
@@ -316,9 +320,11 @@ def _replay(run_dir: Path) -> int:
     except (CacheMiss, ResumeDiverged) as error:
         print(f"societas: not reproduced: {error}", file=sys.stderr)
         return EXIT_NOT_REPRODUCED
-    print(f"reproduced all {result.checkpoints} checkpoints of {run_dir}: {result.decisions} "
-          f"decisions, {result.calls} model calls answered from its store, none made; "
-          f"{result.wall_s:.1f} s")
+    sessions = (f" ({result.sessions} interview session{'s' if result.sessions > 1 else ''})"
+                if result.sessions else "")
+    print(f"reproduced all {result.checkpoints} checkpoints of {run_dir}{sessions}: "
+          f"{result.decisions} decisions, {result.calls} model calls answered from its store, "
+          f"none made; {result.wall_s:.1f} s")
     return 0
 
 

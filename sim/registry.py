@@ -18,6 +18,7 @@ from sim.scenario_analysis import NO_ANALYSIS, ScenarioAnalysis
 
 if TYPE_CHECKING:
     from sim.config import RunConfig
+    from sim.interview import Interviews
     from sim.store import RunStore
     from sim.world import World
 
@@ -57,6 +58,10 @@ class ScenarioSpec:
     #: or "module:attribute" naming one (loaded on first use, so that running a scenario
     #: never imports its plotting code); None: the generic analysis only.
     analysis: ScenarioAnalysis | str | None = None
+    #: How the scenario's agents answer interviews after a run (`societas interview`,
+    #: `sim.interview`): an `Interviews`, or "module:attribute" naming one (loaded on first
+    #: use); None: its agents cannot be interviewed.
+    interviews: Interviews | str | None = None
 
     def __post_init__(self) -> None:
         if self.draw_figures is not None:

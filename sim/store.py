@@ -153,6 +153,12 @@ class RunStore:
         self._catch_up_to = self.last_checkpoint()
         return self._catch_up_to
 
+    def append_after_last(self) -> int:
+        """Number the next commits after the stored checkpoints, without re-executing them
+        (an interview session appended to a finished run); returns how many there were."""
+        self._committed = self._catch_up_to = self.last_checkpoint()
+        return self._committed
+
     @property
     def catching_up(self) -> bool:
         return self._committed < self._catch_up_to

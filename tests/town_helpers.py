@@ -88,6 +88,9 @@ def party(agent: str = "r0", day: int = 0) -> list[dict]:
 
 
 _HOME = re.compile(r'your home is "(\w+)"')
+_PERSON = re.compile(r"^- (\w+): ([^.\n]+)\. What you remember about them:\n(.*?)</agent_text>",
+                     re.MULTILINE | re.DOTALL)
+_FIRST_MEMORY = re.compile(r"^1\. (.*)$", re.MULTILINE)
 _PRESENT = re.compile(r"^- (\w+): ", re.MULTILINE)
 _COUNT = re.compile(r"these (\d+) memories")
 
@@ -100,6 +103,9 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
     prompt = request.messages[-1]["content"]
     if garbage_for and garbage_for in system:  # its town and its memory prompts alike
         return GARBAGE
+    interview = interview_reply(prompt)
+    if interview is not None:
+        return interview
     if "Plan your day in broad strokes" in prompt:
         return json.dumps({"plan": [{"start": "09:00", "end": "11:00", "description": "cafe"},
                                     {"start": "11:00", "end": "12:30", "description": "home"}]})
@@ -136,3 +142,23 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
     if "insight" in prompt.lower():
         return '{"insights": [{"insight": "The cafe is where people meet", "evidence": [1]}]}'
     return "{}"
+
+
+def interview_reply(prompt: str, *, says_yes: bool | None = None) -> str | None:
+    """An interviewed resident who answers from what its prompt recalls: it knows of the party
+    when a memory shown names it, of a person when a memory shown names them, and answers a
+    question with its first memory (`says_yes`: always yes, or always no, whatever it
+    recalls). None: not an interview prompt."""
+    if "whether you know of it (true or false)" in prompt:
+        recalled = prompt.split("What comes to your mind", 1)[1]
+        knows = "party" in recalled.lower() if says_yes is None else says_yes
+        return json.dumps({"answer": "Yes, the party at the Cafe." if knows else
+                           "No, nothing.", "knows": knows})
+    if "do you know of this person?" in prompt:
+        return json.dumps({agent: name in recalled if says_yes is None else says_yes
+                           for agent, name, recalled in _PERSON.findall(prompt)})
+    if "The interviewer asks:" in prompt:
+        first = _FIRST_MEMORY.search(prompt)
+        return json.dumps({"answer": f"I remember this: {first.group(1)}" if first
+                           else "Nothing comes to mind."})
+    return None

@@ -53,4 +53,5 @@ SCENARIO = ScenarioSpec(
     summary_table=summary_table,
     estimate=estimate,
     analysis="scenarios.town.analysis:ANALYSIS",
+    interviews="scenarios.town.interview:INTERVIEWS",
 )

@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from scenarios.town.figures import DRAWINGS, plot_density, plot_diffusion
+from scenarios.town.interview_config import INTERVIEW_TABLES
+from scenarios.town.interview_measures import interview_tables, knowledge_by_day
+from scenarios.town.interview_report import FIGURE as INTERVIEW_FIGURE
+from scenarios.town.interview_report import INSPECT as INTERVIEW_INSPECT
+from scenarios.town.interview_report import SECTIONS as INTERVIEW_SECTIONS
+from scenarios.town.interview_report import knowledge_figure
 from scenarios.town.measures import attendance_summary, events
 from scenarios.town.readers import Town, load_town
 from scenarios.town.resident_view import SECTIONS as RESIDENT_SECTIONS
@@ -49,6 +55,14 @@ def knows_share(run: Run) -> pd.DataFrame:
         return pd.DataFrame(columns=["day", "value"])
     curve = end_of_day(town.diffusion())
     first = curve[curve["topic"] == town.topics[0]]
+    return pd.DataFrame({"day": first["day"].to_numpy(), "value": first["share"].to_numpy()})
+
+
+def interview_knows_share(run: Run) -> pd.DataFrame:
+    """Headline: the share of residents who know the first seeded topic by interview (said so
+    and remember it), at the end of each day."""
+    table = knowledge_by_day(interview_tables(run)["interview_knowledge"])
+    first = table[table["topic"] == table["topic"].iloc[0]] if not table.empty else table
     return pd.DataFrame({"day": first["day"].to_numpy(), "value": first["share"].to_numpy()})
 
 
@@ -167,15 +181,18 @@ def _density_figure(towns: Sequence[Town]) -> Figure:
 
 
 ANALYSIS = ScenarioAnalysis(
-    tables=TABLES,
+    tables={**TABLES, **INTERVIEW_TABLES},
     headline=(
         HeadlineSeries("knows_share", "share of residents who know the first seeded topic "
                        "(end of day)", knows_share, x="day", bounds=(0.0, 1.0)),
+        HeadlineSeries("interview_knows_share", "share of residents who know the first "
+                       "seeded topic by interview (end of day)", interview_knows_share, x="day",
+                       bounds=(0.0, 1.0)),
         HeadlineSeries("network_density", "relationship network density (end of day)",
                        network_density, x="day", bounds=(0.0, 1.0)),
     ),
     sections=(ReportSection("information", "Information and relationships",
-                            information_section),),
+                            information_section), *INTERVIEW_SECTIONS),
     figures=(
         RunFigure("diffusion.png", "share of residents who know each topic, per hour",
                   _run_figure("diffusion.png")),
@@ -187,6 +204,9 @@ ANALYSIS = ScenarioAnalysis(
                   _run_figure("time_use.png")),
         RunFigure("map.png", "where everyone is at the first event's start (else noon of "
                   "day 0)", _run_figure("map.png")),
+        RunFigure(INTERVIEW_FIGURE, "who knows each seeded intention by interview at the end "
+                  "of each day, beside the keyword measure and the hallucinated share",
+                  knowledge_figure),
     ),
-    inspect=RESIDENT_SECTIONS,
+    inspect=(*RESIDENT_SECTIONS, *INTERVIEW_INSPECT),
 )

@@ -5,7 +5,9 @@ plan, one hourly plan, and for each waking hour one decomposition and one import
 its actions; perceiving someone new costs a rating and a reaction (about one an hour); a
 conversation costs its utterances and one rating per participant (assumed: two conversations
 a resident a day of `max_turns` utterances, the upper end); a reflection costs a focal question
-call and one insight call per question (two reflections a day, the paper's rate).
+call and one insight call per question (two reflections a day, the paper's rate). The interviews
+that measure the run (`interviews`) add a question per resident and seeded intention at every
+day's end, and the acquaintance questions at the start and the end.
 """
 
 from __future__ import annotations
@@ -41,5 +43,9 @@ def estimate_usage(config: TownConfig) -> UsageEstimate:
         cut = config.hours * 60
         calls += sum(calls_per_resident_day(config, (min(p.bedtime, cut) - p.wake) / 60)
                      for p in people if p.wake < cut)
+    interviews = config.interviews
+    if interviews.knowledge:
+        calls += len(people) * len(config.intentions) * config.days
+    calls += 2 * interviews.acquaintance_calls(len(people))
     return UsageEstimate(calls=calls, prompt_tokens=calls * PROMPT_TOKENS_PER_CALL,
                          max_completion_tokens=calls * config.max_tokens)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scenarios.town.interview_config import InterviewSettings
 from scenarios.town.townmap import Person, TownMap, load_town, parse_clock
 from sim import RunConfig
 from sim.memory import MemoryConfig
@@ -126,6 +127,13 @@ class TownConfig(RunConfig):
                                              inheritance="reflections"),
         description="Retrieval weights, reflection threshold, embedder and inheritance "
         "(docs/memory.md); 'preset' picks 'paper' or 'released_code'. The clock counts minutes.",
+    )
+
+    interviews: InterviewSettings = Field(
+        default_factory=InterviewSettings,
+        description="What the run asks its residents to measure them: knowledge of each "
+        "seeded intention at every day's end, acquaintance with each other resident at the "
+        "start and the end (docs/town.md, 'Interviews').",
     )
 
     @field_validator("memory_settings", mode="before")

@@ -4,7 +4,9 @@
 - `relationships.png`: who talked with whom, edge width by conversations held;
 - `network_density.png`: the network's density at the end of each day;
 - `time_use.png`: hours per resident spent on each activity, per day;
-- `map.png`: where everyone was at one moment (the first event's start, else noon of day 0).
+- `map.png`: where everyone was at one moment (the first event's start, else noon of day 0);
+- `knowledge_by_interview.png`: who knows each seeded intention by interview
+  (`scenarios.town.interview_report`).
 
 Drawn on an Agg canvas without pyplot, so a run, a test or a notebook can draw them with no
 display and no global state. With no data a figure says so rather than failing.
@@ -31,7 +33,7 @@ from scenarios.town.measures import (
 from scenarios.town.readers import Town, load_town
 
 FIGURE_FILES = ("diffusion.png", "relationships.png", "network_density.png", "time_use.png",
-                "map.png")
+                "map.png", "knowledge_by_interview.png")
 
 
 def plot_diffusion(curve: pd.DataFrame, event_rows: pd.DataFrame | None = None,
@@ -251,7 +253,10 @@ def draw_town_figures(run_dir: str | Path) -> list[Path]:
     """Draw every figure of the town run in `run_dir` into `run_dir/figures`; returns the
     files written."""
     from analysis.run import load
+    from scenarios.town.interview_report import FIGURE, knowledge_figure
 
-    town = load_town(load(run_dir))
+    run = load(run_dir)
+    town = load_town(run)
     out = Path(run_dir) / "figures"
-    return [plot.save(draw(town), out / name) for name, draw in DRAWINGS.items()]
+    drawn = [plot.save(draw(town), out / name) for name, draw in DRAWINGS.items()]
+    return [*drawn, plot.save(knowledge_figure(run), out / FIGURE)]

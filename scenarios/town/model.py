@@ -15,6 +15,8 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from scenarios.town.config import Intention, TownConfig, town_and_people
+from scenarios.town.interview_config import INTERVIEW_TABLES
+from scenarios.town.interview_daily import TownInterviewer
 from scenarios.town.plans import Action, Block
 from scenarios.town.resident import MINUTES_PER_DAY, Conversation, Resident
 from scenarios.town.speech import news_sentence
@@ -70,7 +72,7 @@ class Town(World):
         except ValueError as error:  # the config was built without validation
             raise ConfigError(str(error)) from None
         if store is not None:
-            for name, columns in TABLES.items():
+            for name, columns in {**TABLES, **INTERVIEW_TABLES}.items():
                 store.define_table(name, columns)
         self.ctx = TownContext(PromptLibrary("scenarios.town", config.prompts_dir), self.townmap,
                                config.max_turns, config.chat_probability,
@@ -103,6 +105,7 @@ class Town(World):
             for i in config.intentions])
         for person in people:
             self.arrive(person, generation=0, day=0, parents=[])
+        self.interviewer = TownInterviewer(self)
         self.process(self.start())
 
     # -- the store: rows gathered between commits, written one insert per table --------------
@@ -148,6 +151,7 @@ class Town(World):
             seeded.append(self.process(host.remember([text], "plan")))
         if seeded:
             yield self.env.all_of(seeded)
+        yield from self.interviewer.start()
         yield from self.clock()
 
     # -- the clock --------------------------------------------------------------------------
@@ -162,8 +166,11 @@ class Town(World):
             now = int(self.env.now)
             if now % MINUTES_PER_DAY == 0 and now > 0:
                 self.end_of_day(now // MINUTES_PER_DAY - 1)
+                yield from self.interviewer.end_of_day(now // MINUTES_PER_DAY - 1,
+                                                       final=now == end)
             elif now == end:  # a short last day: its metrics so far
                 self.end_of_day(now // MINUTES_PER_DAY)
+                yield from self.interviewer.end_of_day(now // MINUTES_PER_DAY, final=True)
             if now < end:
                 self.record_knowledge_shares(now)
             self.commit()
@@ -186,8 +193,10 @@ class Town(World):
 
     def request_decision(self, agent: Any, task: Any) -> Any:
         """From the run's end on no question goes out: the asker waits forever, unanswered
-        (on a short day, residents are still awake at the cut)."""
-        if self.env.now >= self.config.end_minute:
+        (on a short day, residents are still awake at the cut); only the interviews that
+        measure the run at its end are asked then."""
+        if self.env.now >= self.config.end_minute and \
+                task.kind not in ("interview_knowledge", "interview_acquaintance"):
             return self.env.event()
         return super().request_decision(agent, task)
 
