@@ -159,6 +159,9 @@ class Population:
         self.by_name: dict[str, Member] = {}  # the living members, by name
         #: Extra columns of `generation_scores` the scenario fills (e.g. its headline measure).
         self.score_columns = dict(score_columns or {})
+        #: The last `select`'s ranking, best first, by name (survivors and leavers alike): a
+        #: scenario that shows newcomers the survivors' strategies best first orders by it.
+        self.ranking: list[str] = []
         if model.store is not None:
             for name, columns in POPULATION_TABLES.items():
                 if name == "generation_scores":
@@ -252,6 +255,7 @@ class Population:
         position = {slot: place for place, slot in enumerate(order)}
         values = np.asarray(scores, dtype=float)
         ranking = sorted(range(len(members)), key=lambda i: (-values[i], position[slot_of[i]]))
+        self.ranking = [members[i].name for i in ranking]
         survivors = self._survivors(members, values, ranking, method) if keep else None
         extra = extra or {}
         self.model.record("generation_scores", [
