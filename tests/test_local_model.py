@@ -119,7 +119,9 @@ def test_donor_game_tasks_ask_for_the_json_their_prompts_describe() -> None:
     from scenarios.donor_game.tasks import GameContext
 
     for punishment in (False, True):
-        config = load_config(SCENARIO.config_type, values={"punishment": punishment})
+        # JSON is what constrained output is for; the study's prose answers send no schema
+        config = load_config(SCENARIO.config_type, values={"punishment": punishment,
+                                                           "reasoning_format": "json"})
         context = GameContext.from_config(config)
         facts = {"generation": 0, "game": 0, "round": 0, "donor": "g0-a00",
                  "recipient": "g0-a01", "donor_resources": 10.0, "recipient_resources": 4.0,
