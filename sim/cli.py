@@ -332,7 +332,10 @@ def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
     try:
         result = start()
     except ModelUnreachable as error:
-        print(f"societas: error: model unreachable: {error}", file=sys.stderr)
+        resume = ("" if error.run_dir is None else
+                  f"; finished rounds are saved: once that is fixed, continue with: "
+                  f"societas resume {error.run_dir}")
+        print(f"societas: error: model unreachable: {error}{resume}", file=sys.stderr)
         return EXIT_USAGE
     except EmbeddingError as error:
         print(f"societas: error: memory embedder: {error}", file=sys.stderr)
