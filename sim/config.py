@@ -78,7 +78,7 @@ class RunConfig(BaseModel):
     prompts_dir: str | None = Field(
         None,
         description="Directory whose prompt files replace the scenario's built-in ones of the "
-        "same name.",
+        "same name (a file there that replaces none is refused).",
     )
 
     @field_validator("api_key_env")

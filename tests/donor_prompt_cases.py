@@ -1,11 +1,12 @@
-"""The `legacy` protocol's prompts in many variants, as digests, to pin them to Societas 0.1's.
+"""The `legacy` protocol's prompts in many variants, and small legacy runs' stores, as digests,
+to pin them to Societas 0.1's.
 
-`tests/data/donor_game_legacy_prompts.json` holds these digests as main rendered them before
-the `vh2024` prompts were reworded (issue 21); `test_donor_game_prompts.py` renders the same
-cases and compares. This module uses only what that code had too (`DonorGameConfig`,
-`GameContext`, `Donate`, `WriteStrategy`), so the digests can be made again from an old
-checkout: `PYTHONPATH=OLD_CHECKOUT python tests/donor_prompt_cases.py OUT.json reputation`
-(the last argument: what that code called the `generosity` selection).
+`tests/data/donor_game_legacy.json` holds these digests as main rendered and ran them
+before the `vh2024` prompts were reworded (issue 21); `test_donor_game_prompts.py` renders and
+runs the same cases and compares. This module uses only what that code had too, so the digests
+can be made again from an old checkout:
+`PYTHONPATH=OLD_CHECKOUT python tests/donor_prompt_cases.py OUT.json reputation` (the last
+argument: what that code called the `generosity` selection).
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
@@ -72,8 +77,47 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+#: What a legacy run's store is compared on: the game's own tables whole, and of the engine's
+#: the columns the Donor Game decides (not timings, versions or columns other work may add).
+STORE_COLUMNS = {
+    "agents": "*", "strategies": "*", "donations": "*", "agent_rounds": "*",
+    "generation_scores": "*", "metrics": "*",
+    "decisions": "request_id, agent_id, task, observation, decision, source, n_calls",
+    "llm_calls": "request_id, agent_id, purpose, messages, reply, outcome",
+}
+
+
+def legacy_runs(run_parent: Path) -> Iterator[tuple[str, str]]:
+    """(case, digest of a table) for small legacy runs: LLM brains (the scripted player) under
+    each sanction, and a rule-brained run."""
+    from scenarios.donor_game.scripted_player import scripted_player
+    from sim.registry import get_scenario
+    from sim.runner import run_scenario
+    from sim.testing.scripted_server import ScriptedLLMServer
+
+    scenario = get_scenario("donor-game")
+    with ScriptedLLMServer(scripted_player) as server:
+        runs = {f"llm-{punishment}": {"model": "openai/scripted", "api_base": server.url,
+                                      "timeout_s": 5.0, "punishment": punishment}
+                for punishment in ("none", "costly", "partner_choice")}
+        runs["rule-costly"] = {"punishment": "costly", "agents": 8, "generations": 3}
+        for name, values in runs.items():
+            config = scenario.config_type.model_validate({
+                "protocol": "legacy", "agents": 4, "generations": 2, "rounds": 3, "games": 2,
+                "seed": 5, **values})
+            result = run_scenario(scenario, config, run_dir=run_parent / name, progress=False,
+                                  figures=False)
+            assert result.status == "finished", result.message
+            with closing(sqlite3.connect(run_parent / name / "run.sqlite")) as db:
+                for table, columns in STORE_COLUMNS.items():
+                    rows = db.execute(f"SELECT {columns} FROM {table} ORDER BY rowid").fetchall()
+                    yield f"store/{name}/{table}", digest(json.dumps(rows))
+
+
 if __name__ == "__main__":
     digests = {case: digest(text) for case, text in legacy_prompts(*sys.argv[2:3])}
+    with tempfile.TemporaryDirectory() as runs:
+        digests.update(legacy_runs(Path(runs)))
     with open(sys.argv[1], "w", encoding="utf-8") as out:
         json.dump(digests, out, indent=0, sort_keys=True)
         out.write("\n")

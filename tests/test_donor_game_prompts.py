@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from donor_prompt_cases import digest, legacy_prompts
+from donor_prompt_cases import digest, legacy_prompts, legacy_runs
 from run_helpers import query
 
 from scenarios.donor_game.config import DonorGameConfig
@@ -26,7 +26,7 @@ from sim.tasks import ParseError
 from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
-LEGACY_DIGESTS = Path(__file__).parent / "data" / "donor_game_legacy_prompts.json"
+LEGACY_DIGESTS = Path(__file__).parent / "data" / "donor_game_legacy.json"
 
 TRACE = [
     {"donor": "g0-a03", "recipient": "g0-a05", "action": "donate", "fraction": 0.456,
@@ -163,13 +163,15 @@ def test_each_wording_choice_is_a_key_of_its_own(key: str, value: Any, where: st
     assert DonorGameConfig(protocol="legacy").model_dump()[key] == value
 
 
-def test_legacy_prompts_are_societas_0_1s() -> None:
-    """Every legacy prompt of 249 variants is what main rendered before the rewording."""
+def test_legacy_prompts_and_stores_are_societas_0_1s(tmp_path: Path) -> None:
+    """Every legacy prompt of 249 variants is what main rendered before the rewording, and small
+    legacy runs (LLM brains under each sanction, rule brains) write the same stores."""
     recorded = json.loads(LEGACY_DIGESTS.read_text())
     rendered = {case: digest(text) for case, text in legacy_prompts()}
+    rendered.update(legacy_runs(tmp_path))
     assert set(rendered) == set(recorded)
     changed = sorted(case for case in recorded if rendered[case] != recorded[case])
-    assert not changed, f"legacy prompts changed: {changed[:5]}"
+    assert not changed, f"legacy prompts or stores changed: {changed[:5]}"
 
 
 # -- answers in prose -----------------------------------------------------------------------
