@@ -26,6 +26,7 @@ from sim.interview_cli import add_interview_parser, interview_command
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
+from sim.text_table import format_table
 
 if TYPE_CHECKING:
     from sim.runner import RunOptions, RunResult
@@ -338,7 +339,10 @@ def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
     try:
         result = start()
     except ModelUnreachable as error:
-        print(f"societas: error: model unreachable: {error}", file=sys.stderr)
+        resume = ("" if error.run_dir is None else
+                  f"; finished rounds are saved: once that is fixed, continue with: "
+                  f"societas resume {error.run_dir}")
+        print(f"societas: error: model unreachable: {error}{resume}", file=sys.stderr)
         return EXIT_USAGE
     except EmbeddingError as error:
         print(f"societas: error: memory embedder: {error}", file=sys.stderr)
@@ -428,22 +432,6 @@ def _authoring(args: argparse.Namespace) -> int:
         print(f"wrote {created}: edit its README.md to start; install it with "
               f"pip install -e {created}")
     return 0
-
-
-def format_table(headers: list[str], rows: list[list[object]]) -> str:
-    """A plain aligned text table (no dependency, readable in any log)."""
-    cells = [[_format_cell(value) for value in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
-
-
-def _format_cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
 
 
 if __name__ == "__main__":

@@ -227,6 +227,9 @@ class Population:
         self._texts: dict[str, str] | None = None  # previous's strategies by name, when asked
         #: Extra columns of `generation_scores` the scenario fills (e.g. its headline measure).
         self.score_columns = dict(score_columns or {})
+        #: The last `select`'s ranking, best first, by name (survivors and leavers alike): a
+        #: scenario that shows newcomers the survivors' strategies best first orders by it.
+        self.ranking: list[str] = []
         if model.store is not None:
             for name, columns in POPULATION_TABLES.items():
                 if name == "generation_scores":
@@ -347,6 +350,7 @@ class Population:
         position = {slot: place for place, slot in enumerate(order)}
         values = np.asarray(scores, dtype=float)
         ranking = sorted(range(len(members)), key=lambda i: (-values[i], position[slot_of[i]]))
+        self.ranking = [members[i].name for i in ranking]
         survivors = None
         if keep:
             config = self.config

@@ -29,7 +29,7 @@ from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
 from sim.llm.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
 from sim.llm.limiter_service import connect_limiter
-from sim.llm.outcomes import ProviderDown
+from sim.llm.outcomes import ModelUnreachable, ProviderDown
 from sim.llm.ratelimit import LocalLimiter, RateLimit
 from sim.progress import Progress
 from sim.registry import ScenarioSpec, get_scenario
@@ -308,6 +308,10 @@ def _execute(
     except KeyboardInterrupt:
         store.rollback()
         status, message = "interrupted", "interrupted by the user"
+    except ModelUnreachable as error:
+        store.rollback()  # the finished rounds stay: a renewed key lets the run go on
+        error.run_dir = run_dir
+        raise
     except BaseException:
         store.rollback()  # keep rounds atomic: drop the half-written round
         raise
@@ -321,6 +325,8 @@ def _execute(
             world.close()
         else:
             gateway.close()
+        if status == "failed":  # an error escapes: close the store, or a resume in this
+            store.close()  # process (a notebook, a test) finds the run's file still locked
     wall_s = time.monotonic() - started
     summary = scenario.summary_table(store) if scenario.summary_table else None
     store.close()

@@ -18,6 +18,7 @@ import numpy as np
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.memory import DonorMemory, describe_act
 from scenarios.donor_game.pairing import game_schedule
+from scenarios.donor_game.selection import generation_reputation, updated_reputation
 from scenarios.donor_game.strategies import FAMILIES, GIVE_NOTHING, Donation
 from scenarios.donor_game.tables import SCORE_COLUMNS, TABLES
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
@@ -38,7 +39,9 @@ class Donor(Member):
         super().__init__(model, name=name, brain=brain, generation=generation, parents=parents)
         self.resources = 0.0
         self.final_resources: list[float] = []
-        self.shares_given: list[float] = []  # this generation's gifts, as shares (reputation)
+        self.shares_given: list[float] = []  # this generation's gifts, as shares (generosity)
+        self.reputation: float | None = None  # the study's score in this game (`selection.py`)
+        self.game_reputations: list[float | None] = []  # each game's final score
         self.acts: list[dict[str, Any]] = []  # acts as donor since the trace reset, by step
         self.act_steps: list[int] = []
 
@@ -90,11 +93,13 @@ class DonorGame(World):
             players = self.players
             for agent in players:
                 agent.final_resources, agent.shares_given = [], []
+                agent.game_reputations = []
             for game in range(config.games):
                 for agent in players:
                     if game == 0 or config.trace_reset == "game":
                         agent.forget_acts()
                     agent.resources = config.endowment
+                    agent.reputation = None
                 schedule = game_schedule(
                     config.pairing, len(population.slots), config.rounds_per_game, game,
                     self.rng, order,
@@ -105,6 +110,7 @@ class DonorGame(World):
                     yield from self._play_round(generation, game, round_index, pairs)
                 for agent in players:
                     agent.final_resources.append(agent.resources)
+                    agent.game_reputations.append(agent.reputation)
             last = generation == config.generations - 1
             survivors = self._select(generation, order, keep=config.final_selection or not last)
             self.commit()
@@ -126,6 +132,12 @@ class DonorGame(World):
                 newcomers, self.population.previous, generation, shown
             )
             shows_memories = self.memory.settings.inheritance in ("reflections", "summary")
+        if self.config.survivor_order == "best_first":
+            # the generation's ranking, best first (the study sorts its survivors so); a
+            # stable sort keeps each author's records together and in order
+            rank = {name: place for place, name in enumerate(self.population.ranking)}
+            shown = {name: sorted(items, key=lambda item: rank.get(item[0], len(rank)))
+                     for name, items in shown.items()}
         events = [
             agent.decide(WriteStrategy(self.context, agent.name, generation, shown[agent.name],
                                        shows_memories))
@@ -189,12 +201,6 @@ class DonorGame(World):
                 effect = amount * config.multiplier
             delta[donor.name] -= amount
             delta[recipient.name] += effect
-            act = {"donor": donor.name, "recipient": recipient.name, "action": decision.action,
-                   "fraction": decision.fraction, "step": step, "game": game,
-                   "round": round_index}
-            donor.acts.append(act)
-            donor.act_steps.append(step)
-            donor.shares_given.append(decision.fraction if decision.action == "donate" else 0.0)
             donation_rows.append({
                 "step": step, "generation": generation, "game": game, "round": round_index,
                 "donor": donor.name, "recipient": recipient.name, "action": decision.action,
@@ -202,6 +208,20 @@ class DonorGame(World):
                 "donor_before": held, "recipient_before": start[recipient.name],
                 "source": donor.brain.brain_type,
             })
+        _floor_fines(donation_rows, start, delta)
+        scores = {agent.name: agent.reputation for agent in self.players}
+        for (donor, _, _), row in zip(requests, donation_rows, strict=True):
+            act = {key: row[key] for key in ("donor", "recipient", "action", "fraction", "step",
+                                             "game", "round")}
+            if row["action"] == "punish" and config.trace_format == "plain":
+                # what the plain trace tells of it: its cost and the fine
+                act |= {"units": row["amount"], "lost": -row["effect"]}
+            donor.acts.append(act)
+            donor.act_steps.append(step)
+            donor.shares_given.append(row["fraction"] if row["action"] == "donate" else 0.0)
+            if row["action"] == "donate":
+                donor.reputation = updated_reputation(scores[donor.name], row["fraction"],
+                                                      scores.get(row["recipient"]))
         for agent in self.players:
             agent.resources = max(0.0, start[agent.name] + delta[agent.name])
         if self.memory is not None:
@@ -261,9 +281,10 @@ class DonorGame(World):
         """Score the generation and keep its survivors (see `Population.select`).
 
         The score is `selection_score` (the last game's final resources, or their mean over
-        the games); `reputation` selection ranks the top by the mean share an agent gave;
-        ties fall to the generation's shuffled order, as in the study (its sort is stable over
-        a shuffled list). Without `keep` (the last generation, unless `final_selection`)
+        the games); `reputation` selection ranks the top by the study's reputation score and
+        `generosity` by the mean share an agent gave (see `selection.py`); ties fall to the
+        generation's shuffled order, as in the study (its sort is stable over a shuffled
+        list). Without `keep` (the last generation, unless `final_selection`)
         nobody leaves and `survived` is left empty: no selection happened.
         """
         config, players = self.config, self.players
@@ -271,9 +292,13 @@ class DonorGame(World):
         final_mean = finals.mean(axis=1)
         scores = finals[:, -1] if config.selection_score == "last_game" else final_mean
         shares = np.array([np.mean(a.shares_given) if a.shares_given else 0.0 for a in players])
-        method = "top" if config.selection == "reputation" else config.selection
+        ranked_on = {
+            "reputation": np.array([generation_reputation(a.game_reputations) for a in players]),
+            "generosity": shares,
+        }
+        method = "top" if config.selection in ranked_on else config.selection
         kept = self.population.select(
-            generation, shares if config.selection == "reputation" else scores, order,
+            generation, ranked_on.get(config.selection, scores), order,
             method=method, keep=keep,
             extra={"final_mean": final_mean, "share_given": shares},
         )
@@ -291,3 +316,22 @@ class DonorGame(World):
         ])
         return kept  # type: ignore[return-value]
 
+
+
+def _floor_fines(rows: list[dict[str, Any]], start: dict[str, float],
+                 delta: dict[str, float]) -> None:
+    """Record what punishments really took. Nobody's resources go below 0, so a player fined
+    more than it holds loses only what it holds; the fines it met that round are scaled down
+    together, in proportion, so that `effect` is the change each act made (and the effects of
+    a round still add up to what every player's resources did)."""
+    fines: dict[str, float] = {}
+    for row in rows:
+        if row["action"] == "punish":
+            fines[row["recipient"]] = fines.get(row["recipient"], 0.0) - row["effect"]
+    for name, fined in fines.items():
+        shortfall = -(start[name] + delta[name])
+        if shortfall > 0 and fined > 0:
+            kept = max(0.0, 1.0 - shortfall / fined)
+            for row in rows:
+                if row["action"] == "punish" and row["recipient"] == name:
+                    row["effect"] *= kept

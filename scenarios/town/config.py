@@ -74,6 +74,9 @@ DEFAULT_INTENTIONS = [
 class TownConfig(RunConfig):
     """A small town of residents living days on the SimPy clock (Park et al. 2023)."""
 
+    #: One `prompts_dir` replaces the town's templates and the memory stream's alike.
+    PROMPT_PACKAGES = ("scenarios.town", "sim.memory")
+
     town_file: str | None = Field(
         None, description="TOML file describing the town (places, residents, newcomers); "
         "None: the packaged default town of Larkfield (scenarios/town/default_town.toml)."
