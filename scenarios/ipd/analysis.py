@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.scenario import run_palette
 from scenarios.ipd.figures import (
     empty_figure,
     plot_payoff_matrix,
@@ -27,10 +28,11 @@ if TYPE_CHECKING:
 
 
 def cooperation_per_turn(run: Run) -> pd.DataFrame:
-    """Share of the moves played that were cooperations, turn by turn across the run."""
+    """Share of the moves played that were cooperations, turn by turn across the run (`turn`
+    as stored, from 0: the metrics rows' `step`)."""
     metrics = run.metrics
     rows = metrics[(metrics["scope"] == "step") & (metrics["name"] == "cooperation")]
-    return pd.DataFrame({"step": rows["step"].astype(int).to_numpy(),
+    return pd.DataFrame({"turn": rows["step"].astype(int).to_numpy(),
                          "value": rows["value"].to_numpy()})
 
 
@@ -81,7 +83,9 @@ def tournament_section(runs: Sequence[Run], context: ReportContext) -> list[Any]
 
 def _ranking_figure(run: Run):
     ranking = run.table("ranking")
-    return plot_ranking(ranking) if not ranking.empty else empty_figure("no ranking (Moran run)")
+    if ranking.empty:
+        return empty_figure("no ranking (Moran run)")
+    return plot_ranking(ranking, colour=run_palette(run).color)
 
 
 def _matrix_figure(run: Run):
@@ -93,13 +97,13 @@ def _population_figure(run: Run):
     population = run.table("population")
     if population.empty:
         return empty_figure("no population (a tournament, not a Moran run)")
-    return plot_population(population)
+    return plot_population(population, colour=run_palette(run).color)
 
 
 ANALYSIS = ScenarioAnalysis(
     tables=TABLES,
     headline=(HeadlineSeries("cooperation", "share of moves that cooperate",
-                             cooperation_per_turn, x="step", bounds=(0.0, 1.0)),),
+                             cooperation_per_turn, x="turn", bounds=(0.0, 1.0)),),
     strategy_labels=strategy_labels,
     sections=(ReportSection("tournament", "Tournament", tournament_section),),
     figures=(
