@@ -44,5 +44,6 @@ def draw_run_figures(run_dir: str | Path | Run, out_dir: str | Path | None = Non
     run = run_dir if isinstance(run_dir, Run) else load(run_dir)
     target = Path(out_dir) if out_dir is not None else run.path / "figures"
     with run.cached():  # each table read once for all the figures
-        return [save(figure.draw(run), target / figure.file)
-                for figure in run.analysis_spec.figures]
+        for figure in run.analysis_spec.figures:
+            run.figure_files[figure.file] = save(figure.draw(run), target / figure.file)
+    return [run.figure_files[figure.file] for figure in run.analysis_spec.figures]

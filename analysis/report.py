@@ -380,7 +380,9 @@ def _figures_section(runs: Sequence[Run]) -> str:
             body.append(h.note(f"The scenario {run.scenario!r} declares no figures of a run."))
             continue
         body.append(f"<h3>{h.text(run.path.name)}</h3>")
-        body += [h.figure(f.draw(run), f"{f.caption} ({run.path.name})") for f in figures]
+        # a figure `societas report` has just drawn into RUN_DIR/figures is not drawn again
+        body += [h.figure(run.figure_files.get(f.file) or f.draw(run),
+                          f"{f.caption} ({run.path.name})") for f in figures]
     if len(runs) > MAX_RUNS_DETAILED:
         body.append(h.note(f"Figures of the first {MAX_RUNS_DETAILED} runs only."))
     return h.section("figures", "Figures of each run", body)

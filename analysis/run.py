@@ -61,6 +61,9 @@ class Run:
         #: until a report assigns one.
         self.palette: Palette | None = None
         self._kept: dict[str, pd.DataFrame] | None = None  # tables read in `cached()`
+        #: Figure file name -> the PNG `analysis.draw_run_figures` wrote for this Run object
+        #: (a report built from the same object embeds it instead of drawing it again).
+        self.figure_files: dict[str, Path] = {}
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
