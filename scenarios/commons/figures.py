@@ -27,6 +27,8 @@ from analysis.palette import Palette
 FIGURE_FILES = ("stock_over_seasons.png", "catches_per_agent.png")
 #: Beyond this many fishers the catches figure shows strategies, not one line per fisher.
 MAX_FISHERS_DRAWN = 40
+
+
 def load_table(run_dir: Path, table: str) -> pd.DataFrame:
     db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
     try:
