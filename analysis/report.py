@@ -299,12 +299,13 @@ def _lineage_section(runs: Sequence[Run], context: ReportContext) -> str:
         if len(agents) > FULL_TREE_MAX:
             body.append(h.note(
                 f"{len(agents)} agents are too many for a bar each, so the lineage is drawn in "
-                f"aggregate: left, the {TOP_FAMILIES} largest family lines (an agent's family "
-                "is its founder, reached along primary parents) as shares of each generation; "
-                f"right, a sample of {SAMPLE_LINES} lines, not all of them: the agents alive "
-                "in the last generation at evenly spaced positions in family order (so large "
-                "families get more lines; the same run always gives the same sample), with "
-                "their ancestors."))
+                "aggregate: left, each generation by its family lines (an agent's family is its "
+                "founder, reached along primary parents), stacked by the founders' strategies, "
+                f"the {TOP_FAMILIES} largest lines solid and the number of lines still alive "
+                f"above each bar; right, a sample of {SAMPLE_LINES} lines, not all of them: "
+                "the agents alive in the last generation at evenly spaced positions in family "
+                "order (so large families get more lines; the same run always gives the same "
+                "sample), with their ancestors."))
         body.append(h.figure(plot_lineage(agents, run.generation_scores,
                                           labels=strategy_labels(run), palette=context.palette,
                                           full_tree_max=FULL_TREE_MAX),
