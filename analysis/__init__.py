@@ -22,7 +22,7 @@ __all__ = ["Run", "Sweep", "draw_run_figures", "load", "load_many", "load_sweep"
            "runs_table", "write_report"]
 
 
-def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) -> Path:
+def write_report(run_dirs: Iterable[str | Path | Run], out: str | Path | None = None) -> Path:
     """Write the HTML report of `run_dirs`; see `analysis.report.write_report`.
 
     Imported lazily: the report pulls in scikit-learn, which `import analysis` should not pay
@@ -33,12 +33,20 @@ def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) 
     return write(run_dirs, out)
 
 
-def draw_run_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+def draw_run_figures(run_dir: str | Path | Run, out_dir: str | Path | None = None
+                     ) -> list[Path]:
     """Draw the figures the run's scenario declares into `run_dir/figures` (or `out_dir`);
-    return the files written (none for a scenario that declares no figures)."""
+    return the files written (none for a scenario that declares no figures). `run_dir` may
+    be a loaded `Run` (its tables then read once for the figures and whatever else reads it
+    inside its `cached()` block, as `societas report` does)."""
     from analysis._plotting import save
 
-    run = load(run_dir)
+    run = run_dir if isinstance(run_dir, Run) else load(run_dir)
     target = Path(out_dir) if out_dir is not None else run.path / "figures"
-    drawn = ((figure.draw(run), figure.file) for figure in run.analysis_spec.figures)
-    return [save(made, target / file) for made, file in drawn if made is not None]
+    with run.cached():  # each table read once for all the figures
+        for figure in run.analysis_spec.figures:
+            made = figure.draw(run)
+            if made is not None:  # None: the run has nothing for this figure
+                run.figure_files[figure.file] = save(made, target / figure.file)
+    return [run.figure_files[figure.file] for figure in run.analysis_spec.figures
+            if figure.file in run.figure_files]

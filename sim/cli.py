@@ -403,14 +403,17 @@ def _report(run_dirs: list[Path], out: Path | None = None) -> int:
     run_dirs = expand_sweeps(run_dirs)  # a sweep directory stands for its runs
     if not run_dirs:
         raise UserError("no runs to report: the sweep has not started any run yet")
-    for run_dir in run_dirs:
-        run = load(run_dir)
-        drawn = draw_run_figures(run_dir)
-        if not drawn:
-            print(f"scenario {run.scenario or '(unnamed)'} declares no figures")
-        for path in drawn:
-            print(f"figure: {path}")
-    print(f"report: {write_report(run_dirs, out)}")
+    runs = [load(run_dir) for run_dir in run_dirs]
+    with contextlib.ExitStack() as reading:  # each table read once, for figures and report
+        for run in runs:
+            reading.enter_context(run.cached())
+        for run in runs:
+            drawn = draw_run_figures(run)
+            if not drawn:
+                print(f"scenario {run.scenario or '(unnamed)'} declares no figures")
+            for path in drawn:
+                print(f"figure: {path}")
+        print(f"report: {write_report(runs, out)}")
     return 0
 
 

@@ -202,7 +202,7 @@ def test_two_conditions_are_two_groups_named_by_the_key_that_differs(tmp_path):
     headline = page[page.index('id="headline"'):page.index("</section>",
                                                          page.index('id="headline"'))]
     for group in ("punishment=none", "punishment=costly"):  # each pools its two seeds only
-        assert re.search(rf"<td>{group}</td>\s*<td>0</td>\s*<td>2</td>", headline)
+        assert re.search(rf"<td>{group}</td>\s*<td>1</td>\s*<td>2</td>", headline)
 
 
 def test_seeds_of_one_condition_are_one_group(tmp_path):

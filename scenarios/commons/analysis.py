@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.scenario import run_palette
 from scenarios.commons.figures import plot_catches, plot_stock
 from scenarios.commons.tables import SCORE_COLUMNS, TABLES
 from sim import (
@@ -62,7 +63,7 @@ def _stock_figure(run: Run):
 
 
 def _catches_figure(run: Run):
-    return plot_catches(run.table("catches"))
+    return plot_catches(run.table("catches"), colour=run_palette(run).color)
 
 
 def sustainability_section(runs: Sequence[Run], context: ReportContext) -> list[Any]:

@@ -25,8 +25,10 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
             "SELECT generation, strategy, count FROM population ORDER BY generation"):
         counts.setdefault(generation, {})[strategy] = count
     strategies = sorted({s for by in counts.values() for s in by})
+    # generations counted from 1, as the progress line counts them: the population that
+    # played each generation, and last the one the last generation left
     return (["generation", *strategies],
-            [[g, *(by.get(s, 0) for s in strategies)] for g, by in sorted(counts.items())])
+            [[g + 1, *(by.get(s, 0) for s in strategies)] for g, by in sorted(counts.items())])
 
 
 def estimate(config: IPDConfig) -> UsageEstimate:

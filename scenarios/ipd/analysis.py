@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.scenario import run_palette
 from scenarios.ipd.figures import (
     plot_payoff_matrix,
     plot_population,
@@ -26,10 +27,11 @@ if TYPE_CHECKING:
 
 
 def cooperation_per_turn(run: Run) -> pd.DataFrame:
-    """Share of the moves played that were cooperations, turn by turn across the run."""
+    """Share of the moves played that were cooperations, turn by turn across the run (`turn`
+    as stored, from 0: the metrics rows' `step`)."""
     metrics = run.metrics
     rows = metrics[(metrics["scope"] == "step") & (metrics["name"] == "cooperation")]
-    return pd.DataFrame({"step": rows["step"].astype(int).to_numpy(),
+    return pd.DataFrame({"turn": rows["step"].astype(int).to_numpy(),
                          "value": rows["value"].to_numpy()})
 
 
@@ -82,7 +84,7 @@ def tournament_section(runs: Sequence[Run], context: ReportContext) -> list[Any]
 # is left out (None) of the runs it does not describe.
 def _ranking_figure(run: Run):
     ranking = run.table("ranking")
-    return plot_ranking(ranking) if not ranking.empty else None
+    return plot_ranking(ranking, colour=run_palette(run).color) if not ranking.empty else None
 
 
 def _matrix_figure(run: Run):
@@ -92,13 +94,14 @@ def _matrix_figure(run: Run):
 
 def _population_figure(run: Run):
     population = run.table("population")
-    return plot_population(population) if not population.empty else None
+    return (plot_population(population, colour=run_palette(run).color)
+            if not population.empty else None)
 
 
 ANALYSIS = ScenarioAnalysis(
     tables=TABLES,
     headline=(HeadlineSeries("cooperation", "share of moves that cooperate",
-                             cooperation_per_turn, x="step", bounds=(0.0, 1.0)),),
+                             cooperation_per_turn, x="turn", bounds=(0.0, 1.0)),),
     strategy_labels=strategy_labels,
     sections=(ReportSection("tournament", "Tournament", tournament_section),),
     figures=(

@@ -18,16 +18,18 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis.counting import shown
+from analysis.palette import Palette
+
 TOURNAMENT_FIGURES = ("ranking.png", "payoff_matrix.png")
 MORAN_FIGURES = ("population.png",)
-_PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-            "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
 
 
 def _colour(strategies: list[str], colour: Callable[[str], str] | None) -> dict[str, str]:
-    known = sorted(set(strategies))
-    return {s: colour(s) if colour else _PALETTE[known.index(s) % len(_PALETTE)]
-            for s in known}
+    """Each strategy's colour: a report's (`colour`), else a palette of the strategies drawn."""
+    palette = Palette(strategies)
+    shade = colour if colour is not None else palette.color
+    return {s: shade(s) for s in palette.labels}
 
 
 def _figure(width: float, height: float) -> tuple[Figure, object]:
@@ -87,13 +89,16 @@ def plot_payoff_matrix(matches: pd.DataFrame) -> Figure:
 
 def plot_population(population: pd.DataFrame,
                     colour: Callable[[str], str] | None = None) -> Figure:
-    """Members of each strategy, generation by generation (a Moran process)."""
+    """Members of each strategy at the start of each generation (counted from 1; the last
+    point is the population the last generation left), a Moran process."""
     counts = population.pivot_table(index="generation", columns="strategy", values="count",
                                     aggfunc="sum", fill_value=0).sort_index()
     fig, ax = _figure(8.0, 4.5)
     shades = _colour(list(counts.columns), colour)
-    ax.stackplot(counts.index, counts.to_numpy().T, labels=list(counts.columns),
+    counts = counts[list(shades)]  # stacked in the palette's order
+    ax.stackplot(shown(counts.index), counts.to_numpy().T, labels=list(counts.columns),
                  colors=[shades[s] for s in counts.columns], step="post")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("generation")
     ax.set_ylabel("members")
     ax.set_ylim(0, counts.sum(axis=1).max())

@@ -120,6 +120,7 @@ def density_table(towns: Sequence[Town], runs: Sequence[Run]) -> pd.DataFrame:
                           for run, town in zip(runs, towns, strict=True)})
     if len(runs) > 1:
         frame["mean"] = frame.mean(axis=1)
+    frame.index = frame.index + 1  # days counted from 1, as a person reads them
     frame.index.name = "day"
     return frame.round(3)
 
@@ -203,7 +204,7 @@ ANALYSIS = ScenarioAnalysis(
         RunFigure("time_use.png", "hours per resident on each activity, per day",
                   _run_figure("time_use.png")),
         RunFigure("map.png", "where everyone is at the first event's start (else noon of "
-                  "day 0)", _run_figure("map.png")),
+                  "the first day)", _run_figure("map.png")),
         RunFigure(INTERVIEW_FIGURE, "who knows each seeded intention by interview at the end "
                   "of each day, beside the keyword measure and the hallucinated share",
                   knowledge_figure),
