@@ -18,6 +18,7 @@ from scenarios.town.measures import attendance_summary, events
 from scenarios.town.readers import Town, load_town
 from scenarios.town.resident_view import SECTIONS as RESIDENT_SECTIONS
 from scenarios.town.tables import TABLES
+from scenarios.town.view import PANELS, TIMELINE
 from sim.scenario_analysis import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
 
 if TYPE_CHECKING:
@@ -189,4 +190,6 @@ ANALYSIS = ScenarioAnalysis(
                   "day 0)", _run_figure("map.png")),
     ),
     inspect=RESIDENT_SECTIONS,
+    panels=PANELS,
+    timeline=TIMELINE,
 )
