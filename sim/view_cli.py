@@ -42,7 +42,8 @@ def add_view_parser(commands: argparse._SubParsersAction) -> None:
         "view", help="watch a run in the browser: replay a finished run, follow a running one "
         "(needs the 'view' extra)"
     )
-    view.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    view.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                      help="a run directory, or a directory of runs (runs/, a sweep) to list")
     view.add_argument("--port", type=_port, default=DEFAULT_PORT,
                       help=f"port to serve on (default {DEFAULT_PORT}; 0: any free port)")
     view.add_argument("--host", default=LOOPBACK,
@@ -67,9 +68,10 @@ def add_view_options(parser: argparse.ArgumentParser) -> None:
 
 def view_command_main(args: argparse.Namespace) -> int:
     """`societas view`: the view's process in the foreground until Ctrl-C; its exit status."""
-    if not (args.run_dir / STORE_FILENAME).is_file():
-        raise UserError(f"{args.run_dir} is not a run directory: "
-                        f"{args.run_dir / STORE_FILENAME} does not exist")
+    run_dir = args.run_dir
+    if not (run_dir / STORE_FILENAME).is_file() and not any(run_dir.glob(f"*/{STORE_FILENAME}")):
+        raise UserError(f"{run_dir} is not a run directory (no {STORE_FILENAME} in it) nor a "
+                        "directory of runs")
     child = start_viewer(view_command(args.run_dir, host=args.host, port=args.port,
                                       browser=not args.no_browser))
     try:

@@ -59,8 +59,11 @@ def Controls(state: StepState, playing: solara.Reactive[bool], following: solara
             solara.Select("jump to", values=labels, value=None,
                           on_value=lambda label: move(dict(state.marks)[label]))
     if state.last > state.first:
+        # While following a growing run the slider only shows where it is; untick 'follow
+        # the run' (or step, play, go to) to move away from the newest step.
         solara.SliderInt(state.unit, value=state.step, min=state.first, max=state.last,
-                         on_value=move, thumb_label=False)
+                         on_value=move, thumb_label=False,
+                         disabled=following.value and state.progress.live)
     if message.value:
         solara.v.Html(tag="div", children=[message.value], style_="color: #b00")
 
@@ -69,7 +72,10 @@ def Controls(state: StepState, playing: solara.Reactive[bool], following: solara
 def RunPage(source: RunSource) -> None:
     """The view of one run; `source` may be a run still being written."""
     go = solara.use_reactive(0)
-    following = solara.use_reactive(bool(source.progress().live))
+    # use_reactive follows its argument when it changes: a run that ends must not stop the
+    # following, so the argument is the status when the page opened, kept
+    live_at_start = solara.use_memo(lambda: bool(source.progress().live), dependencies=[])
+    following = solara.use_reactive(live_at_start)
     playing = solara.use_reactive(False)
     selected = solara.use_reactive(None)
     tick = solara.use_reactive(0)

@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 import webbrowser
 from pathlib import Path
 
@@ -55,20 +56,24 @@ def url_of(sock: socket.socket) -> str:
 
 def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
           browser: bool = True) -> int:
-    """Serve the view of `run_dir` until SIGINT/SIGTERM; prints `view: URL` once it answers."""
+    """Serve the view of `run_dir` (or of every run in a directory of runs) until SIGINT or
+    SIGTERM; prints `view: URL` once it answers."""
     run_dir = Path(run_dir)
-    if not (run_dir / "run.sqlite").is_file():
-        print(f"societas: error: {run_dir} is not a run directory: {run_dir / 'run.sqlite'} "
-              "does not exist", file=sys.stderr)
+    if not run_dir.is_dir():
+        print(f"societas: error: {run_dir} is not a run directory (nor a directory of runs)",
+              file=sys.stderr)
         return 2
     sock = bind(host, port)
     os.environ.update(OFFLINE_SETTINGS)
     os.environ[RUN_ENV] = str(run_dir.resolve())
+    # Solara warns on every page that cookies for iframes need https: not our use
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none")
     import uvicorn
     from solara.server.starlette import app
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=2, ws="websockets"))
+                                           timeout_graceful_shutdown=2,
+                                           ws="websockets-sansio"))
     url = url_of(sock)
 
     def announce() -> None:
