@@ -24,6 +24,8 @@ from sim.scenario_analysis import HeadlineSeries, ViewPanel
 MAX_ROWS = 40
 #: Decisions read back from the selected step to find each agent's latest.
 RECENT_WINDOW = 4000
+#: Decisions read back from the selected step to find the selected agent's latest.
+SELECTED_WINDOW = 50_000
 TEXT_LIMIT = 600
 
 
@@ -90,17 +92,12 @@ def _latest_decisions(view: StepView, window: int) -> pd.DataFrame:
                       "ORDER BY rowid", (bound, bound - window))
 
 
-def _agents(view: StepView) -> pd.DataFrame:
-    if not view.has("agents"):
-        return pd.DataFrame(columns=["agent_id", "generation", "brain", "kind", "model",
-                                     "params"])
-    frame = view.frame("SELECT agent_id, generation, brain, kind, model, params FROM agents "
-                       "ORDER BY rowid")
+def _born_by(view: StepView) -> tuple[str, tuple]:
+    """The agents born by the selected step's generation (all, without generations)."""
     generation = view.position.get("generation")
-    if generation is not None:
-        frame = frame[pd.to_numeric(frame["generation"], errors="coerce").fillna(0)
-                      <= generation]
-    return frame
+    if generation is None:
+        return "", ()
+    return " WHERE COALESCE(generation, 0) <= ?", (int(generation),)
 
 
 def _decision_text(row: Any) -> str:
@@ -110,15 +107,20 @@ def _decision_text(row: Any) -> str:
 def agents(view: StepView) -> list[Any]:
     """Every agent (so far) with its brain and its latest decision; counts by group when
     there are more than MAX_ROWS."""
-    frame = _agents(view)
-    if frame.empty:
+    if not view.has("agents"):
         return []
-    if len(frame) > MAX_ROWS:
-        counts = (frame.assign(model=frame["model"].fillna("")).groupby(
-            ["generation", "brain", "kind", "model"], dropna=False).size()
-            .rename("agents").reset_index())
-        return [f"{len(frame):,} agents so far: counts by the generation they were born in, "
+    where, params = _born_by(view)
+    count = view.one(f"SELECT COUNT(*) FROM agents{where}", params)
+    if not count or not count[0]:
+        return []
+    if count[0] > MAX_ROWS:
+        counts = view.frame("SELECT generation, brain, kind, COALESCE(model, '') AS model, "
+                            f"COUNT(*) AS agents FROM agents{where} GROUP BY 1, 2, 3, 4 "
+                            "ORDER BY 1, 2, 3, 4", params)
+        return [f"{count[0]:,} agents so far: counts by the generation they were born in, "
                 "brain and kind (a click on an agent elsewhere shows it below)", counts]
+    frame = view.frame(f"SELECT agent_id, brain, kind, model FROM agents{where} ORDER BY rowid",
+                       params)
     bound = view.snapshot.last_rowid_at_most("decisions", "sim_time", view.step) \
         if view.has("decisions") else 0
     latest = view.frame(  # SQLite's bare columns come from the row of MAX(rowid)
@@ -136,14 +138,18 @@ def agents(view: StepView) -> list[Any]:
 
 
 def _llm_calls(view: StepView, request_ids: list[int]) -> dict[int, tuple[str, str]]:
-    """request id -> (the prompt's last message, the reply) of its first model call."""
+    """request id -> (the prompt's last message, the reply) of its first model call (calls
+    are logged in request order: found by binary search, not by scanning the log)."""
     if not request_ids or not view.has("llm_calls"):
         return {}
+    snap = view.snapshot
+    low = snap.last_rowid_at_most("llm_calls", "request_id", min(request_ids) - 1)
+    high = snap.last_rowid_at_most("llm_calls", "request_id", max(request_ids))
     marks = ",".join("?" for _ in request_ids)
     found: dict[int, tuple[str, str]] = {}
     for request, messages, reply in view.rows(
-            f"SELECT request_id, messages, reply FROM llm_calls WHERE request_id IN ({marks}) "
-            "ORDER BY call_id", request_ids):
+            f"SELECT request_id, messages, reply FROM llm_calls WHERE rowid > ? AND rowid <= ? "
+            f"AND request_id IN ({marks}) ORDER BY call_id", [low, high, *request_ids]):
         if request in found:
             continue
         try:
@@ -156,7 +162,10 @@ def _llm_calls(view: StepView, request_ids: list[int]) -> dict[int, tuple[str, s
 
 
 def _decision_rows(view: StepView, frame: pd.DataFrame) -> pd.DataFrame:
-    kinds = dict(view.rows("SELECT agent_id, kind FROM agents")) if view.has("agents") else {}
+    agents = sorted({str(a) for a in frame["agent_id"]})
+    kinds = dict(view.rows(f"SELECT agent_id, kind FROM agents WHERE agent_id IN "
+                           f"({','.join('?' for _ in agents)})", agents)) \
+        if view.has("agents") and agents else {}
     calls = _llm_calls(view, [int(r) for r, s in zip(frame["request_id"], frame["source"],
                                                       strict=True) if s != "rule"])
     rows = []
@@ -191,9 +200,11 @@ def selected_agent(view: StepView) -> list[Any]:
         return []
     bound = view.snapshot.last_rowid_at_most("decisions", "sim_time", view.step)
     frame = view.frame("SELECT rowid AS row, * FROM decisions WHERE agent_id = ? AND "
-                       "rowid <= ? ORDER BY rowid DESC LIMIT 6", (view.selected, bound))
+                       "rowid <= ? AND rowid > ? ORDER BY rowid DESC LIMIT 6",
+                       (view.selected, bound, bound - SELECTED_WINDOW))
     if frame.empty:
-        return [f"{view.selected}: no decision logged up to this step."]
+        return [f"{view.selected}: no decision among the last {SELECTED_WINDOW:,} logged up "
+                "to this step."]
     return [f"{view.selected}: its latest decisions", _decision_rows(view, frame)]
 
 

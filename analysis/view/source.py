@@ -78,7 +78,10 @@ class Snapshot:
         a few index lookups however long the table. 0 when there is none."""
         if not self.has(table):
             return 0
-        bounds = self.one(f'SELECT MIN(rowid), MAX(rowid) FROM "{table}"')
+        # two subqueries: SQLite answers MIN(rowid) and MAX(rowid) alone from the b-tree's
+        # ends, but both in one SELECT by scanning the whole table
+        bounds = self.one(f'SELECT (SELECT MIN(rowid) FROM "{table}"), '
+                          f'(SELECT MAX(rowid) FROM "{table}")')
         if bounds is None or bounds[0] is None:
             return 0
         low, high, found = bounds[0], bounds[1], 0

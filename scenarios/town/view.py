@@ -15,6 +15,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.view.parts import Choices, Place, TownMap, Walker
@@ -24,6 +25,8 @@ from sim.scenario_analysis import ViewPanel, ViewTimeline
 
 MAX_WALKERS = 40
 RECENT_MEMORIES = 8
+#: Memories read back from the selected minute for the clicked resident's latest ones.
+MEMORY_WINDOW = 20_000
 PLACE_PICK = "place:"
 _DAY_TIME = re.compile(r"^\s*(?:day\s*)?(?:(\d+)[ ,]+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 KNOWS, UNAWARE = "#dd8452", "#4c72b0"
@@ -83,9 +86,19 @@ def _table(view: StepView, name: str, sql: str) -> pd.DataFrame:
         name) else pd.DataFrame())
 
 
-def _activities(view: StepView) -> pd.DataFrame:
-    return _table(view, "activities", "SELECT clock_start, clock_end, agent_id, place_id, "
-                  "activity, description FROM activities ORDER BY rowid")
+def _activities(view: StepView) -> dict[str, np.ndarray]:
+    """The activity spans as numpy columns (strings as objects): a minute's spans are then
+    found with two comparisons over arrays, without pandas' per-column copies."""
+    def compute() -> dict[str, np.ndarray]:
+        rows = view.rows("SELECT clock_start, clock_end, agent_id, place_id, activity, "
+                         "description FROM activities ORDER BY rowid") if view.has(
+            "activities") else []
+        names = ("clock_start", "clock_end", "agent_id", "place_id", "activity",
+                 "description")
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        return {name: np.array(column, dtype=np.int64 if name.startswith("clock") else object)
+                for name, column in zip(names, columns, strict=True)}
+    return view.current("town:activities", compute)
 
 
 def _residents(view: StepView) -> pd.DataFrame:
@@ -104,26 +117,32 @@ def _in_town(residents: pd.DataFrame, day: int) -> pd.DataFrame:
     return residents[(first <= day) & (day <= last)]
 
 
+def _span_ends(view: StepView) -> dict[tuple[str, int], str]:
+    """(agent, minute a span ended) -> its place, for every span that is not a walk."""
+    def compute() -> dict[tuple[str, int], str]:
+        spans = _activities(view)
+        return {(str(a), int(e)): p for a, e, p, act in zip(
+            spans["agent_id"], spans["clock_end"], spans["place_id"], spans["activity"],
+            strict=True) if act != TRAVEL}
+    return view.current("town:span-ends", compute)
+
+
 def spans_at(view: StepView) -> pd.DataFrame:
     """Each resident's span at the selected minute (the store's `place_id`), with where a
     walker set out from (`origin`) and how far along they are (`along`, 0..1)."""
     spans = _activities(view)
-    if spans.empty:
-        return spans.assign(origin=None, along=0.0)
-    now = spans[(spans["clock_start"] <= view.step) & (view.step < spans["clock_end"])]
-    now = now.drop_duplicates("agent_id", keep="last").copy()
-    walking = now[now["activity"] == TRAVEL]
-    origins: dict[str, Any] = {}
-    if not walking.empty:
-        before = spans[spans["agent_id"].isin(walking["agent_id"])
-                       & (spans["activity"] != TRAVEL)]
-        for agent, start in zip(walking["agent_id"], walking["clock_start"], strict=True):
-            earlier = before[(before["agent_id"] == agent) & (before["clock_end"] <= start)]
-            origins[agent] = earlier["place_id"].iloc[-1] if not earlier.empty else None
-    now["origin"] = now["agent_id"].map(origins)
-    length = (now["clock_end"] - now["clock_start"]).clip(lower=1)
-    now["along"] = ((view.step - now["clock_start"]) / length).clip(0, 1)
-    return now
+    columns = ["agent_id", "place_id", "activity", "description", "origin", "along"]
+    at = np.nonzero((spans["clock_start"] <= view.step) & (view.step < spans["clock_end"]))[0]
+    ends = _span_ends(view)  # a walk starts where the span before it ended
+    found: dict[str, list[Any]] = {}
+    for i in at:  # in store order: a later span of the same agent wins
+        agent, start, end = str(spans["agent_id"][i]), spans["clock_start"][i], \
+            spans["clock_end"][i]
+        activity = spans["activity"][i]
+        found[agent] = [agent, spans["place_id"][i], activity, spans["description"][i],
+                        ends.get((agent, int(start))) if activity == TRAVEL else None,
+                        min(1.0, max(0.0, (view.step - start) / max(1, end - start)))]
+    return pd.DataFrame(list(found.values()), columns=columns)
 
 
 def _speech(view: StepView) -> dict[str, str]:
@@ -304,17 +323,20 @@ def _plan(view: StepView, agent: str) -> list[Any]:
 def _memories(view: StepView, agent: str) -> list[Any]:
     if not view.has("memories"):
         return []
+    # memories are stored as they happen: read back from the selected minute's last one
+    bound = view.snapshot.last_rowid_at_most("memories", "created", view.step)
+    window = (agent, view.step, bound, bound - MEMORY_WINDOW)
     recent = view.frame("SELECT memory_id, kind, created, importance, text FROM memories WHERE "
-                        "owner = ? AND created <= ? ORDER BY memory_id DESC LIMIT ?",
-                        (agent, view.step, RECENT_MEMORIES))
+                        "owner = ? AND created <= ? AND memory_id <= ? AND memory_id > ? "
+                        "ORDER BY memory_id DESC LIMIT ?", (*window, RECENT_MEMORIES))
     parts: list[Any] = []
     if not recent.empty:
         parts += ["recent memories", pd.DataFrame({
             "when": recent["created"].map(clock_text), "kind": recent["kind"],
             "importance": recent["importance"], "memory": recent["text"]})]
     reflections = view.frame("SELECT memory_id, created, text FROM memories WHERE owner = ? "
-                             "AND kind = 'reflection' AND created <= ? ORDER BY memory_id DESC "
-                             "LIMIT 3", (agent, view.step))
+                             "AND created <= ? AND memory_id <= ? AND memory_id > ? AND kind = "
+                             "'reflection' ORDER BY memory_id DESC LIMIT 3", window)
     for memory_id, created, text in reflections.itertuples(index=False):
         evidence = view.rows("SELECT m.text FROM memory_evidence e JOIN memories m ON "
                              "m.memory_id = e.evidence_id WHERE e.memory_id = ? AND e.relation "

@@ -130,12 +130,13 @@ def gifts(view: StepView) -> list[Any]:
     if generation is None or not view.has("donations"):
         return []
     generation = int(generation)
+    survivors = _survivors(view, generation)
+    living_count = sum(_living_kinds(view, generation).values())
+    if living_count > MAX_AGENTS:
+        return _gifts_by_strategy(view, generation, living_count, survivors)
     living = _living(view)
     low, high = _gift_rows(view, generation)
-    survivors = _survivors(view, generation)
     kinds, palette = _kinds(view), _palette(view)
-    if len(living) > MAX_AGENTS:
-        return _gifts_by_strategy(view, generation, living, (low, high), survivors)
     pairs = view.rows(
         "SELECT donor, recipient, AVG(fraction), COUNT(*), SUM(amount) FROM donations "
         "WHERE rowid > ? AND rowid <= ? AND action = 'donate' GROUP BY donor, recipient",
@@ -160,27 +161,77 @@ def gifts(view: StepView) -> list[Any]:
     return [Network(nodes, edges, caption, legend, name="gifts")]
 
 
-def _gifts_by_strategy(view: StepView, generation: int, living: pd.DataFrame,
-                       rows: tuple[int, int], survivors: dict[str, bool] | None) -> list[Any]:
-    kinds, palette = _kinds(view), _palette(view)
-    groups = living.assign(kind=living["agent_id"].map(kinds).fillna("?"))
-    counts = groups.groupby("kind").size()
-    kept = groups.assign(survived=groups["agent_id"].map(survivors or {}).fillna(False)) \
-        .groupby("kind")["survived"].sum()
-    pairs = view.rows(
-        "SELECT a.kind, b.kind, AVG(d.fraction), COUNT(*) FROM donations d "
-        "JOIN agents a ON a.agent_id = d.donor JOIN agents b ON b.agent_id = d.recipient "
-        "WHERE d.rowid > ? AND d.rowid <= ? AND d.action = 'donate' GROUP BY 1, 2", rows)
+def _generation_start(view: StepView, generation: int) -> int:
+    rowid = view.snapshot.first_rowid_above("agent_rounds", "generation", generation - 1)
+    row = view.one("SELECT step FROM agent_rounds WHERE rowid = ?", (rowid,))
+    return int(row[0]) if row else view.step
+
+
+def _settled(view: StepView, step: int) -> bool:
+    """Whether a round's rows can change no more (a later round is committed, or the run
+    ended): what is computed from it can be kept for the life of the view."""
+    return step < view.last or not view.progress.live
+
+
+def _kept(view: StepView, key: str, step: int, compute: Any) -> Any:
+    return view.memo(key, compute) if _settled(view, step) else compute()
+
+
+def _round_gifts(view: StepView, step: int) -> list[tuple[str, str, float, int]]:
+    """(donor kind, recipient kind, sum of shares, gifts) of one round."""
+    def compute() -> list[tuple[str, str, float, int]]:
+        low = view.snapshot.last_rowid_at_most("donations", "step", step - 1)
+        high = view.snapshot.last_rowid_at_most("donations", "step", step)
+        return view.rows(
+            "SELECT a.kind, b.kind, SUM(d.fraction), COUNT(*) FROM donations d "
+            "JOIN agents a ON a.agent_id = d.donor JOIN agents b ON b.agent_id = d.recipient "
+            "WHERE d.rowid > ? AND d.rowid <= ? AND d.action = 'donate' GROUP BY 1, 2",
+            (low, high))
+    return _kept(view, f"donor:gifts:{step}", step, compute)
+
+
+def _living_kinds(view: StepView, generation: int) -> dict[str, int]:
+    """Strategy -> agents alive in the generation (the same in each of its rounds)."""
+    first = _generation_start(view, generation)
+
+    def compute() -> dict[str, int]:
+        kinds, counts = _kinds(view), {}
+        for (agent,) in view.rows(
+                "SELECT agent_id FROM agent_rounds WHERE rowid > ? AND rowid <= ?",
+                (view.snapshot.last_rowid_at_most("agent_rounds", "step", first - 1),
+                 view.snapshot.last_rowid_at_most("agent_rounds", "step", first))):
+            kind = kinds.get(str(agent), "?")
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+    return _kept(view, f"donor:living:{generation}", first, compute)
+
+
+def _gifts_by_strategy(view: StepView, generation: int, living: int,
+                       survivors: dict[str, bool] | None) -> list[Any]:
+    palette = _palette(view)
+    counts = _living_kinds(view, generation)
+    kept: dict[str, int] = {}
+    if survivors is not None:
+        kinds = _kinds(view)
+        for agent, survived in survivors.items():
+            if survived:
+                kept[kinds.get(agent, "?")] = kept.get(kinds.get(agent, "?"), 0) + 1
+    totals: dict[tuple[str, str], list[float]] = {}
+    for step in range(_generation_start(view, generation), view.step + 1):
+        for a, b, shares, n in _round_gifts(view, step):
+            total = totals.setdefault((str(a), str(b)), [0.0, 0])
+            total[0] += float(shares or 0.0)
+            total[1] += int(n)
     nodes = [Node(str(k), f"{k} ({n:,})", palette.color(str(k)), size=float(n),
-                  marked=survivors is not None and kept.get(k, 0) > 0,
+                  marked=kept.get(k, 0) > 0,
                   title=f"{k}: {n:,} agents" + ("" if survivors is None else
-                                               f", {int(kept.get(k, 0)):,} survived"))
-             for k, n in counts.items()]
-    edges = [Edge(str(a), str(b), float(share or 0.0),
-                  f"{a} → {b}: {n:,} gifts, mean share {float(share or 0):.0%}")
-             for a, b, share, n in pairs]
-    caption = (f"Generation {generation + 1}: {len(living):,} agents, grouped by strategy "
-               "(node size: agents; arrow width: mean share given between groups).")
+                                               f", {kept.get(k, 0):,} survived"))
+             for k, n in sorted(counts.items())]
+    edges = [Edge(a, b, shares / n, f"{a} → {b}: {n:,} gifts, mean share {shares / n:.0%}")
+             for (a, b), (shares, n) in sorted(totals.items()) if n]
+    caption = (f"Generation {generation + 1}: {living:,} agents, grouped by strategy "
+               "(node size: agents; arrow width: mean share given between groups; ringed: "
+               "groups with survivors, once the generation has ended).")
     return [Network(nodes, edges, caption, {}, name="gifts")]
 
 
@@ -191,15 +242,15 @@ def strategies(view: StepView) -> list[Any]:
         return []
     generation = int(generation)
     survivors = _survivors(view, generation)
+    living_count = sum(_living_kinds(view, generation).values())
+    if living_count > MAX_AGENTS:
+        first = _generation_start(view, generation)
+        texts = _kept(view, f"donor:texts:{generation}", first, lambda: _common_texts(
+            view, first))
+        return [f"{living_count:,} agents: their {MAX_TEXTS} most common strategies", texts]
     living = _living(view)
     low = view.snapshot.last_rowid_at_most("agent_rounds", "step", view.step - 1)
     high = view.snapshot.last_rowid_at_most("agent_rounds", "step", view.step)
-    if len(living) > MAX_AGENTS:  # each agent's text is stored once, when it was born
-        texts = view.frame(
-            "SELECT s.text AS strategy, COUNT(*) AS agents FROM agent_rounds r JOIN strategies "
-            "s ON s.agent_id = r.agent_id WHERE r.rowid > ? AND r.rowid <= ? GROUP BY s.text "
-            "ORDER BY agents DESC LIMIT ?", (low, high, MAX_TEXTS))
-        return [f"{len(living):,} agents: their {MAX_TEXTS} most common strategies", texts]
     texts = dict(view.rows(
         "SELECT s.agent_id, s.text FROM agent_rounds r JOIN strategies s ON s.agent_id = "
         "r.agent_id WHERE r.rowid > ? AND r.rowid <= ? ORDER BY s.rowid", (low, high)))
@@ -213,6 +264,17 @@ def strategies(view: StepView) -> list[Any]:
         "strategy": [texts.get(str(a), "") for a in living["agent_id"]],
     })
     return [table]
+
+
+def _common_texts(view: StepView, step: int) -> pd.DataFrame:
+    """The most common strategy texts of those who played round `step` (each agent's text is
+    stored once, when it was born)."""
+    low = view.snapshot.last_rowid_at_most("agent_rounds", "step", step - 1)
+    high = view.snapshot.last_rowid_at_most("agent_rounds", "step", step)
+    return view.frame(
+        "SELECT text AS strategy, COUNT(*) AS agents FROM strategies WHERE agent_id IN "
+        "(SELECT agent_id FROM agent_rounds WHERE rowid > ? AND rowid <= ?) GROUP BY text "
+        "ORDER BY agents DESC LIMIT ?", (low, high, MAX_TEXTS))
 
 
 def cooperation(view: StepView) -> list[Any]:
