@@ -221,3 +221,28 @@ def _line(stream, pattern: str, timeout: float = 120.0) -> str:
     reader.join(timeout)
     assert found, f"no line matching {pattern!r} within {timeout} s"
     return found[0]
+
+
+@pytest.mark.skipif(not HAS_VIEW, reason="needs the 'view' extra (pip install "
+                    "'societas[view]')")
+def test_view_of_a_run_renders_as_notebook_widgets(donor: Path) -> None:
+    """What a notebook cell ending in `view(run)` displays: Solara renders the page into
+    widgets, here without a browser."""
+    import ipyvue
+    import solara
+
+    from analysis import load
+    from analysis.view import view
+
+    _box, context = solara.render(view(load(donor)), handle_error=False)
+    try:
+        (label,) = [w for w in context.find(ipyvue.Html, tag="span").widgets
+                    if "data-step" in (w.attributes or {})]
+        assert label.attributes["data-status"] == "finished"
+        assert label.children == ["generation 1 · game 1 · round 1 (round 1 of the run)"]
+        drawings = [w for w in context.find(ipyvue.VueTemplate).widgets
+                    if getattr(w, "name", None) == "gifts"]
+        assert drawings and any(s["attrs"].get("data-node") == "g0-a00"
+                                for s in drawings[0].shapes)
+    finally:
+        context.close()

@@ -148,7 +148,7 @@ class Watched:
     def shot(self, name: str) -> None:
         folder = os.environ.get("SOCIETAS_VIEW_SCREENSHOTS")
         if folder:
-            self.page.screenshot(path=str(Path(folder) / name), full_page=True)
+            self.page.screenshot(path=str(Path(folder) / name))  # the first screenful
 
     def check(self) -> None:
         assert not self.problems, self.problems

@@ -43,7 +43,9 @@ def series_shapes(series: Series) -> tuple[tuple[int, int], list[Shape]]:
                             text="no data yet"))
         return (width, height), shapes
     xs = [x for x, _ in points] + ([series.cursor] if series.cursor is not None else [])
-    x0, x1 = min(xs), max(xs)
+    x0, x1 = series.x_range if series.x_range is not None else (min(xs), max(xs))
+    if series.cursor is not None:
+        x0, x1 = min(x0, series.cursor), max(x1, series.cursor)
     if series.bounds is not None:
         y0, y1 = series.bounds
     else:

@@ -48,8 +48,10 @@ def _series_part(view: StepView, series: HeadlineSeries) -> list[Any]:
     keep = (xs <= cursor) if cursor is not None else xs.notna()
     points = [(float(x), float(y)) for x, y in zip(xs[keep], values[keep], strict=True)
               if not math.isnan(x)]
+    known = xs.dropna()
     return [Series(series.label, {series.name: points}, x_label=series.x, cursor=cursor,
-                   bounds=series.bounds)]
+                   bounds=series.bounds,
+                   x_range=(float(known.min()), float(known.max())) if len(known) else None)]
 
 
 def headline(view: StepView) -> list[Any]:
@@ -79,7 +81,7 @@ def step_metrics(view: StepView) -> list[Any]:
                                  ("values per step", others, None)):
         if group:
             parts.append(Series(title, dict(list(group.items())[:8]), x_label="step",
-                                cursor=now, bounds=bounds))
+                                cursor=now, bounds=bounds, x_range=(view.first, view.last)))
     return parts
 
 

@@ -29,6 +29,9 @@ class Series:
     bounds: tuple[float, float] | None = None
     x_shift: int = 1
     colors: Mapping[str, str] = field(default_factory=dict)
+    #: The x axis' extent (e.g. every generation of the run), so that the cursor travels
+    #: along it; None: the points' and the cursor's.
+    x_range: tuple[float, float] | None = None
 
 
 @dataclass

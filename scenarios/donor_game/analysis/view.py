@@ -285,7 +285,8 @@ def cooperation(view: StepView) -> list[Any]:
                      "'mean_fraction' AND step <= ? ORDER BY step", (view.step,))
     return [Series("mean share of resources donated, per round",
                    {"donated": [(float(s), float(v)) for s, v in rows if v is not None]},
-                   x_label="round", cursor=view.step, bounds=(0.0, 1.0))]
+                   x_label="round", cursor=view.step, bounds=(0.0, 1.0),
+                   x_range=(view.first, view.last))]
 
 
 PANELS = (
