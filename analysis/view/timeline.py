@@ -44,10 +44,16 @@ def describe(spec: ViewTimeline, view: StepView) -> str:
     return f"{spec.unit} {view.step + 1}"
 
 
+def default_position(view: StepView) -> dict[str, float]:
+    """The step, and its generation where the per-step metrics record one."""
+    found = view.one("SELECT generation FROM metrics WHERE scope = 'step' AND step <= ? AND "
+                     "generation IS NOT NULL ORDER BY step DESC LIMIT 1", (view.step,)) \
+        if view.has("metrics") else None
+    return {"step": view.step, **({"generation": found[0]} if found else {})}
+
+
 def position(spec: ViewTimeline, view: StepView) -> Mapping[str, float]:
-    if spec.position is not None:
-        return spec.position(view)
-    return {"step": view.step}
+    return (spec.position or default_position)(view)
 
 
 def parse(spec: ViewTimeline, text: str, view: StepView) -> int | None:

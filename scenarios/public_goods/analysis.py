@@ -20,6 +20,7 @@ from sim import (
     ReportSection,
     RunFigure,
     ScenarioAnalysis,
+    ViewTimeline,
 )
 
 if TYPE_CHECKING:
@@ -102,4 +103,5 @@ ANALYSIS = ScenarioAnalysis(
         RunFigure("per_generation.png",
                   "payoffs and population by strategy, per generation", _generation_figure),
     ),
+    timeline=ViewTimeline(unit="round"),  # how societas view counts steps
 )
