@@ -105,6 +105,19 @@ def test_a_town_minute_puts_everyone_at_their_span_and_shows_the_clicked_plan(to
     assert "news" in {p.key for p in state.panels}
 
 
+def test_a_residents_reflections_come_with_their_evidence(town: Path) -> None:
+    reflection, owner, created = query(town, "SELECT memory_id, owner, created FROM memories "
+                                       "WHERE kind = 'reflection' ORDER BY memory_id LIMIT 1")[0]
+    evidence = [text for (text,) in query(
+        town, f"SELECT m.text FROM memory_evidence e JOIN memories m ON m.memory_id = "
+        f"e.evidence_id WHERE e.memory_id = {reflection} AND e.relation = 'evidence' ORDER BY "
+        "e.position")]
+    parts = step_state(RunSource(town), int(created) + 1, owner).panel("resident").parts
+    (shown,) = [p for p in parts if isinstance(p, str) and p.startswith("reflection (")]
+    assert evidence and shown.count("because: ") == len(evidence)
+    assert all(f"because: {text}" in shown for text in evidence)
+
+
 def test_a_crowded_town_map_shows_people_per_place(town: Path, monkeypatch) -> None:
     monkeypatch.setattr(town_view, "MAX_WALKERS", 2)
     state = step_state(RunSource(town), 600)

@@ -240,6 +240,9 @@ def test_planted_markup_in_a_model_reply_stays_text(open_run):
     assert view.page.evaluate("window.__planted") is None
     assert view.page.locator('img[src="x"]').count() == 0
     assert view.page.locator("[data-panel] script").count() == 0
+    # the latest decisions show an LLM agent's prompt and the model's reply
+    decisions = view.page.locator('[data-panel="decisions"]').inner_text()
+    assert "prompt: " in decisions and "reply: " in decisions
     view.check()
 
 

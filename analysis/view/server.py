@@ -64,6 +64,9 @@ def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
               file=sys.stderr)
         return 2
     sock = bind(host, port)
+    if not host.startswith("127.") and host not in ("localhost", "::1"):
+        print(f"societas: the view is served to the network on {host}: anyone who can reach "
+              "this machine can read the run", file=sys.stderr, flush=True)
     os.environ.update(OFFLINE_SETTINGS)
     os.environ[RUN_ENV] = str(run_dir.resolve())
     # Solara warns on every page that cookies for iframes need https: not our use
