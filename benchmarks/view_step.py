@@ -4,7 +4,7 @@ Donor Game, against the 200 ms the view promises.
 
 Both runs are made here with rule brains (a 100-resident town of one day, generated as in
 `town_day.py`; a Donor Game of 10,000 agents, 2 generations of 4 rounds, every decision logged).
-Then `analysis.view.state.step_state` is timed at random steps of each, a resident or an agent
+Then `analysis.viewer.state.step_state` is timed at random steps of each, a resident or an agent
 selected as a user would have one, after one warm-up step (the first look reads what a run
 never changes: the town's places, the agents' kinds). Headline series are computed in the
 background and are not part of a step. The last line is the worse of the two medians in ms.
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from town_day import town_file
 
-from analysis.view.source import RunSource
-from analysis.view.state import step_state
+from analysis.viewer.source import RunSource
+from analysis.viewer.state import step_state
 from sim.config import load_config
 from sim.registry import get_scenario
 from sim.runner import RunOptions, run_scenario

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from analysis.run import Run
     from analysis.scenario import ReportContext
-    from analysis.view.step import StepView
+    from analysis.viewer.step import StepView
 
 
 @dataclass(frozen=True)
@@ -86,15 +86,15 @@ class AgentSection:
 
 @dataclass(frozen=True)
 class ViewPanel:
-    """A panel of the scenario's own in `societas view` (and `analysis.view.view(run)`),
+    """A panel of the scenario's own in `societas view` (and `analysis.viewer.view(run)`),
     declared as figures are: the view calls `render(step)` for the step the user selected.
 
-    `step` (`analysis.view.StepView`) holds the selected step (`step.step`), the agent the user
+    `step` (`analysis.viewer.StepView`) holds the selected step (`step.step`), the agent the user
     clicked (`step.selected`), read-only queries on the run's store as it was at that moment
     (`step.frame(sql, params)`, `step.rows(...)`), and `step.memo(key, compute)` for what does
     not change while the run grows. `render` returns the panel's parts, as report sections do:
     strings (shown as text, never as markup), pandas DataFrames (tables) and the drawings of
-    `analysis.view.parts` (`Series`, `Network`, `TownMap`, `Choices`). An empty list hides the
+    `analysis.viewer.parts` (`Series`, `Network`, `TownMap`, `Choices`). An empty list hides the
     panel. It must answer in well under 200 ms on a large run: read only what the step needs.
     """
 

@@ -1,6 +1,6 @@
 """The command line of the view: `societas view RUN_DIR` and `societas run|resume --view`.
 
-Both start `analysis.view` as a child process (`sim.viewer`); this module holds their flags
+Both start `analysis.viewer` as a child process (`sim.view_process`); this module holds their flags
 and what the command does around the child: wait for Ctrl-C, and never leave the view behind.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sim.errors import UserError
 from sim.store import STORE_FILENAME
-from sim.viewer import (
+from sim.view_process import (
     DEFAULT_PORT,
     LOOPBACK,
     ViewAlongside,

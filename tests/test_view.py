@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from run_helpers import query, quiet
 
-from analysis.view.parts import Choices, Network, TownMap
-from analysis.view.source import RunSource
-from analysis.view.state import parse_step, step_state
+from analysis.viewer.parts import Choices, Network, TownMap
+from analysis.viewer.source import RunSource
+from analysis.viewer.state import parse_step, step_state
 from scenarios.donor_game.analysis import view as donor_view
 from scenarios.town import view as town_view
 from sim import store as store_module
@@ -106,14 +106,16 @@ def test_a_town_minute_puts_everyone_at_their_span_and_shows_the_clicked_plan(to
 
 
 def test_a_residents_reflections_come_with_their_evidence(town: Path) -> None:
-    reflection, owner, created = query(town, "SELECT memory_id, owner, created FROM memories "
-                                       "WHERE kind = 'reflection' ORDER BY memory_id LIMIT 1")[0]
+    reflection, owner, created, text = query(
+        town, "SELECT memory_id, owner, created, text FROM memories WHERE kind = 'reflection' "
+        "ORDER BY memory_id DESC LIMIT 1")[0]
     evidence = [text for (text,) in query(
         town, f"SELECT m.text FROM memory_evidence e JOIN memories m ON m.memory_id = "
         f"e.evidence_id WHERE e.memory_id = {reflection} AND e.relation = 'evidence' ORDER BY "
         "e.position")]
     parts = step_state(RunSource(town), int(created) + 1, owner).panel("resident").parts
-    (shown,) = [p for p in parts if isinstance(p, str) and p.startswith("reflection (")]
+    (shown,) = [p for p in parts if isinstance(p, str) and p.startswith("reflection (")
+                and text in p]
     assert evidence and shown.count("because: ") == len(evidence)
     assert all(f"because: {text}" in shown for text in evidence)
 
@@ -174,9 +176,9 @@ def test_a_reader_that_never_lets_go_cannot_fail_a_finished_run(tmp_path: Path,
 # -- the command line ---------------------------------------------------------------------------
 def test_without_the_view_extra_view_is_one_line_and_exit_2(donor: Path, tmp_path: Path,
                                                              monkeypatch, capsys) -> None:
-    from sim import viewer
+    from sim import view_process
 
-    monkeypatch.setattr(viewer, "VIEW_MODULES", ("solara", "no_such_module_for_the_view"))
+    monkeypatch.setattr(view_process, "VIEW_MODULES", ("solara", "no_such_module_for_the_view"))
     assert main(["view", str(donor)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "pip install 'societas[view]'" in err
@@ -244,8 +246,7 @@ def test_view_of_a_run_renders_as_notebook_widgets(donor: Path) -> None:
     import ipyvue
     import solara
 
-    from analysis import load
-    from analysis.view import view
+    from analysis import load, view
 
     _box, context = solara.render(view(load(donor)), handle_error=False)
     try:

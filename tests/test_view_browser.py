@@ -84,7 +84,7 @@ def server(root: Path, tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as out:  # a file, not a pipe nobody reads: a full pipe would block it
         process = subprocess.Popen(
-            [sys.executable, "-m", "analysis.view", str(root), "--port", "0", "--no-browser"],
+            [sys.executable, "-m", "analysis.viewer", str(root), "--port", "0", "--no-browser"],
             stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
         yield _announced_url(process, log)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from analysis._plotting import Palette
-from analysis.view.parts import Edge, Network, Node
-from analysis.view.step import StepView
+from analysis.viewer.parts import Edge, Network, Node
+from analysis.viewer.step import StepView
 from sim.scenario_analysis import ViewPanel
 
 MAX_NODES = 150

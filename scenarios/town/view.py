@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.view.parts import Choices, Place, TownMap, Walker
-from analysis.view.step import StepView
+from analysis.viewer.parts import Choices, Place, TownMap, Walker
+from analysis.viewer.step import StepView
 from scenarios.town.measures import MINUTES_PER_DAY, TRAVEL, clock_text, locator, minute_text
 from sim.scenario_analysis import ViewPanel, ViewTimeline
 

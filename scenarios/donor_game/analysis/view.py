@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from analysis._plotting import Palette
-from analysis.view.parts import Edge, Network, Node, Series
-from analysis.view.step import StepView
+from analysis.viewer.parts import Edge, Network, Node, Series
+from analysis.viewer.step import StepView
 from sim.scenario_analysis import ViewPanel, ViewTimeline
 
 MAX_AGENTS = 40

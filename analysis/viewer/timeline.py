@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from analysis.view.step import StepView
+from analysis.viewer.step import StepView
 from sim.scenario_analysis import ViewTimeline
 
 DEFAULT = ViewTimeline()

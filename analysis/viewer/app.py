@@ -1,5 +1,5 @@
 """The Solara app `societas view` serves (the directory comes in SOCIETAS_VIEW_RUN, set by
-`analysis.view.server` before Solara imports this module).
+`analysis.viewer.server` before Solara imports this module).
 
 A run directory is shown at `/`. A directory of runs (`runs/`, a sweep's folder) lists its
 runs at `/`, each shown at `/?run=NAME`, and runs that appear later (a sweep going on) are
@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, quote
 
 import solara
 
-from analysis.view.page import RunPage
-from analysis.view.server import RUN_ENV
-from analysis.view.source import RunSource
+from analysis.viewer.page import RunPage
+from analysis.viewer.server import RUN_ENV
+from analysis.viewer.source import RunSource
 from sim.store import STORE_FILENAME
 
 ROOT = Path(os.environ[RUN_ENV])

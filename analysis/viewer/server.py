@@ -22,13 +22,13 @@ import warnings
 import webbrowser
 from pathlib import Path
 
-#: The run the served app shows (`analysis.view.app` reads it).
+#: The run the served app shows (`analysis.viewer.app` reads it).
 RUN_ENV = "SOCIETAS_VIEW_RUN"
 #: Solara's settings, fixed before Solara is imported.
 OFFLINE_SETTINGS = {
     "SOLARA_MODE": "production",
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-    "SOLARA_APP": "analysis.view.app:Page",
+    "SOLARA_APP": "analysis.viewer.app:Page",
     "SOLARA_THEME_SHOW_BANNER": "False",
 }
 

@@ -13,9 +13,9 @@ import threading
 
 import solara
 
-from analysis.view.source import RunSource
-from analysis.view.state import StepState, parse_step, step_state
-from analysis.view.widgets import Part
+from analysis.viewer.source import RunSource
+from analysis.viewer.state import StepState, parse_step, step_state
+from analysis.viewer.widgets import Part
 
 #: Seconds between two looks at the store.
 POLL_S = 1.0

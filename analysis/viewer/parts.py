@@ -2,7 +2,7 @@
 
 A panel's `render(step)` (see `sim.ViewPanel`) returns a list of parts: strings (text, never
 markup), pandas DataFrames (tables, every cell shown as text) and the drawings below, which the
-view turns into SVG in the page (`analysis.view.drawing`). Everything an agent wrote reaches
+view turns into SVG in the page (`analysis.viewer.drawing`). Everything an agent wrote reaches
 the page as text content, so a reply holding `<script>` shows those characters and does
 nothing. Ids given as `pick` make a shape clickable: clicking selects that agent
 (`StepView.selected`), which panels can then show in detail.

@@ -1,7 +1,7 @@
 """The parts of a panel as Solara components (needs the `view` extra).
 
 Two Vue templates draw everything a panel returns: `vue/svg.vue` (the shapes of
-`analysis.view.drawing`) and `vue/table.vue` (a DataFrame, every cell as text). Text reaches
+`analysis.viewer.drawing`) and `vue/table.vue` (a DataFrame, every cell as text). Text reaches
 the browser only as Vue text interpolation (`{{ }}`) or as the text of an element, never as
 HTML, so what an agent wrote cannot become markup or script.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import solara
 
-from analysis.view.drawing import map_shapes, network_shapes, series_shapes
-from analysis.view.parts import Choices, Network, Series, TownMap
+from analysis.viewer.drawing import map_shapes, network_shapes, series_shapes
+from analysis.viewer.parts import Choices, Network, Series, TownMap
 
 #: Columns whose values are agent ids: clicking their row selects that agent.
 AGENT_COLUMNS = ("agent", "agent_id", "resident", "id")

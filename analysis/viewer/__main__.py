@@ -1,12 +1,12 @@
-"""`python -m analysis.view RUN_DIR [--host H] [--port P] [--no-browser]`: what `societas view`
-and `societas run --view` start (see `sim.viewer`)."""
+"""`python -m analysis.viewer RUN_DIR [--host H] [--port P] [--no-browser]`: what `societas view`
+and `societas run --view` start (see `sim.view_process`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from analysis.view.server import serve
+from analysis.viewer.server import serve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,10 +11,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.view import timeline
-from analysis.view.generic import PANELS
-from analysis.view.source import Progress, RunSource
-from analysis.view.step import StepView
+from analysis.viewer import timeline
+from analysis.viewer.generic import PANELS
+from analysis.viewer.source import Progress, RunSource
+from analysis.viewer.step import StepView
 from sim.scenario_analysis import ViewTimeline
 
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from analysis.run import Run
-from analysis.view.source import Progress, RunSource, Snapshot
+from analysis.viewer.source import Progress, RunSource, Snapshot
 
 T = TypeVar("T")
 

@@ -1,8 +1,8 @@
 """Starting `societas view`: the browser view of a run, as a program of its own.
 
-The view lives in `analysis.view` (it reads runs as analysis does) and needs the optional
+The view lives in `analysis.viewer` (it reads runs as analysis does) and needs the optional
 `view` extra (Solara). The engine never imports it: the CLI starts it as a child process
-(`python -m analysis.view RUN_DIR ...`), which keeps the dependency one-way and has a second
+(`python -m analysis.viewer RUN_DIR ...`), which keeps the dependency one-way and has a second
 virtue for `societas run --view`: the view's reads and page rendering run on another core and
 under another interpreter lock, so watching a run cannot slow it down.
 """
@@ -23,7 +23,7 @@ from sim.errors import UserError
 VIEW_MODULES = ("solara", "solara_assets")
 VIEW_HINT = "pip install 'societas[view]'"
 #: The view's module, started as `python -m VIEW_MODULE`.
-VIEW_MODULE = "analysis.view"
+VIEW_MODULE = "analysis.viewer"
 DEFAULT_PORT = 8765
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1

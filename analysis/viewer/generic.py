@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.view.parts import Series
-from analysis.view.step import StepView
+from analysis.viewer.parts import Series
+from analysis.viewer.step import StepView
 from sim.scenario_analysis import HeadlineSeries, ViewPanel
 
 #: Above this many agents a panel shows counts by group instead of one row per agent.

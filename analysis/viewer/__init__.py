@@ -23,8 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analysis.view.parts import Choices, Edge, Network, Node, Place, Series, TownMap, Walker
-from analysis.view.step import StepView
+from analysis.viewer.parts import Choices, Edge, Network, Node, Place, Series, TownMap, Walker
+from analysis.viewer.step import StepView
 
 if TYPE_CHECKING:
     from analysis.run import Run
@@ -37,11 +37,11 @@ def view(run: Run | str | Path) -> Any:
     """The view of a run as a Solara element: the last expression of a notebook cell shows
     it inline (a run still being written is followed live). Needs the `view` extra."""
     try:
-        from analysis.view.page import RunPage
+        from analysis.viewer.page import RunPage
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError("the view needs the 'view' extra: pip install 'societas[view]'"
                           ) from error
-    from analysis.view.source import RunSource
+    from analysis.viewer.source import RunSource
 
     path = run.path if hasattr(run, "path") else Path(run)
     return RunPage(RunSource(path))

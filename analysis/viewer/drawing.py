@@ -1,4 +1,4 @@
-"""The drawings of `analysis.view.parts` as SVG shapes: plain dicts the page's one SVG
+"""The drawings of `analysis.viewer.parts` as SVG shapes: plain dicts the page's one SVG
 template (`vue/svg.vue`) draws, each with its attributes, an optional hover title, text
 content (shown as text) and an optional agent id that a click selects.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from analysis.view.parts import Network, Series, TownMap
+from analysis.viewer.parts import Network, Series, TownMap
 
 Shape = dict[str, Any]
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
