@@ -229,6 +229,14 @@ def test_a_donor_game_steps_to_generation_3_with_its_gifts_and_survivors(open_ru
     assert nodes == {a for (a,) in rows(root / "donor", "SELECT agent_id FROM agent_rounds "
                                         "WHERE step = ?", (end,))}
     view.shot("view_donor_game.png")
+    # play steps through the rounds from the first; pause stops it
+    view.go_to("1", 0)
+    view.page.get_by_role("button", name="play").click()
+    view.page.locator('[data-step="2"]').wait_for(timeout=WAIT_MS)
+    view.page.get_by_role("button", name="pause").click()
+    stopped = view.step()
+    time.sleep(1.5)
+    assert view.step() in (stopped, stopped + 1)  # at most the tick already under way
     view.check()
 
 

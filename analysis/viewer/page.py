@@ -93,9 +93,12 @@ def RunPage(source: RunSource) -> None:
         lambda: step_state(source, go.value, selected.value, last=following.value),
         dependencies=[go.value, following.value, selected.value, tick.value])
 
+    shown = solara.use_ref(state)  # the play thread's view of the step on the page
+    shown.current = state
+
     def play(cancel: threading.Event) -> None:
         while playing.value and not cancel.wait(PLAY_S):
-            current = step_state_cache["state"]
+            current = shown.current
             if current.step >= current.last:
                 if not current.progress.live:
                     playing.set(False)
@@ -104,8 +107,6 @@ def RunPage(source: RunSource) -> None:
             following.set(False)
             go.set(current.step + current.stride)
 
-    step_state_cache = solara.use_memo(dict, dependencies=[])
-    step_state_cache["state"] = state
     solara.use_thread(play, dependencies=[playing.value], intrusive_cancel=False)
 
     run = source.run
