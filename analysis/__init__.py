@@ -5,7 +5,8 @@ a table or a per-run summary of several runs into one frame tagged with each run
 and parameters; `load_sweep(sweep_dir)` reads a sweep's runs with its swept keys as columns.
 `analysis.metrics` and `analysis.figures` hold what every scenario shares
 (survival, lineage, strategy texts, inequality, LLM calls), `analysis.scenario` the grouping of
-runs and the strategy palette, and `analysis.report` the HTML report (`societas report`). What
+runs and the strategy palette, `analysis.report` the HTML report (`societas report`) and
+`analysis.viewer` the browser view (`societas view`, `view(run)` in a notebook). What
 is particular to a scenario it declares in a `sim.ScenarioAnalysis` (the Donor Game's is in
 `scenarios.donor_game.analysis`). Importing `analysis` imports no scenario. See
 docs/analysis.md.
@@ -19,7 +20,7 @@ from analysis.run import Run, load
 from analysis.sweep import Sweep, load_sweep
 
 __all__ = ["Run", "Sweep", "draw_run_figures", "load", "load_many", "load_sweep", "run_info",
-           "runs_table", "write_report"]
+           "runs_table", "view", "write_report"]
 
 
 def write_report(run_dirs: Iterable[str | Path | Run], out: str | Path | None = None) -> Path:
@@ -31,6 +32,15 @@ def write_report(run_dirs: Iterable[str | Path | Run], out: str | Path | None = 
     from analysis.report import write_report as write
 
     return write(run_dirs, out)
+
+
+def view(run: Run | str | Path) -> object:
+    """The run's browser view (`societas view`) as a Solara element: the last expression of a
+    notebook cell shows it inline, and a run still being written is followed live. Needs the
+    `view` extra; see `analysis.viewer` and docs/view.md."""
+    from analysis.viewer import view as run_view
+
+    return run_view(run)
 
 
 def draw_run_figures(run_dir: str | Path | Run, out_dir: str | Path | None = None

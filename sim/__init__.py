@@ -8,8 +8,8 @@ The core, in the order a run meets it:
 - `registry`: which scenarios exist (`ScenarioSpec`, `get_scenario`; third-party ones come
   through the `societas.scenarios` entry point group);
 - `scenario_analysis`: what a scenario declares for analysis and reports (`ScenarioAnalysis`:
-  its tables, headline series, strategy labels, report sections, figures and what
-  `societas inspect` adds to an agent's view);
+  its tables, headline series, strategy labels, report sections, figures, what
+  `societas inspect` adds to an agent's view and its panels in `societas view`);
 - `config`: a scenario's pydantic `RunConfig`, from TOML files and `--set key=value`;
 - `world`: `World`, a `mesa.Model` whose clock is a SimPy environment, with the decision
   barrier that hands every pending decision to the gateway at once;
@@ -58,7 +58,7 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.registry": ("ScenarioSpec", "UnknownScenario", "UsageEstimate", "approx_tokens",
                      "get_scenario", "scenario_names"),
     "sim.scenario_analysis": ("AgentSection", "HeadlineSeries", "ReportSection", "RunFigure",
-                              "ScenarioAnalysis"),
+                              "ScenarioAnalysis", "ViewPanel", "ViewTimeline"),
     "sim.config": ("ConfigError", "RunConfig", "load_config"),
     "sim.world": ("DecisionRequest", "World"),
     "sim.agent": ("SimAgent",),

@@ -1,4 +1,4 @@
-"""The `societas` command: run, resume, list, report, export and write scenarios.
+"""The `societas` command: run, resume, view, list, report, export and write scenarios.
 
 Errors a user can fix (unknown scenario, bad flag or config key, unusable path, damaged store,
 busy run, unreachable model) print one line that names the problem and exit with status 2; a
@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from sim import view_cli
 from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.interview_cli import add_interview_parser, interview_command
@@ -92,6 +93,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     add_rate_limit_option(parser, "this run's own")
+    view_cli.add_view_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check that it reproduces every committed round (writes nothing)"
     )
     replay.add_argument("run_dir", type=Path)
+    view_cli.add_view_parser(commands)
 
     commands.add_parser("list", help="list available scenarios")
 
@@ -212,6 +215,8 @@ def _main(argv: list[str] | None) -> int:
             return _replay(args.run_dir)
         if args.command == "interview":
             return interview_command(args)
+        if args.command == "view":
+            return view_cli.view_command_main(args)
         if args.command == "inspect":
             from analysis.inspect import describe_agent
 
@@ -280,7 +285,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         replay_only=args.replay_only,
         budget=Budget(max_cost_usd=args.max_cost, max_calls=args.max_calls),
         progress=not args.quiet,
-        figures=not args.no_figures, limit=args.rate_limit,
+        figures=not args.no_figures, limit=args.rate_limit, on_start=view_cli.viewer_for(args),
     )
 
 
@@ -297,15 +302,16 @@ def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
     options = _run_options(args)
     if config.model is not None and scenario.estimate is not None:
         print(scenario.estimate(config).describe(config.model), file=sys.stderr)
-    return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options),
-                   terminated)
+    return view_cli.run_with_view(options, lambda: _finish(
+        lambda: run_scenario(scenario, config, out=args.out, options=options), terminated))
 
 
 def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
     from sim.runner import resume_run
 
     options = _run_options(args)
-    return _finish(lambda: resume_run(args.run_dir, options), terminated)
+    return view_cli.run_with_view(options, lambda: _finish(
+        lambda: resume_run(args.run_dir, options), terminated))
 
 
 def _replay(run_dir: Path) -> int:

@@ -16,6 +16,7 @@ import platform
 import sqlite3
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,9 @@ class RunOptions:
     limit: RateLimit | None = None
     #: the address of a limiter shared with other runs (a sweep's; `sim.llm.limiter_service`).
     limiter: str | None = None
+    #: Called with the run directory once its store is open and marked running, before the
+    #: first round (`societas run --view` starts the viewer there).
+    on_start: Callable[[Path], None] | None = None
 
 
 @dataclass
@@ -285,6 +289,8 @@ def _execute(
     )
     store.set_meta("status", "running")
     store.commit()
+    if options.on_start is not None:
+        options.on_start(run_dir)
     started = time.monotonic()
     status, message = "failed", ""
     bar: Progress | None = None

@@ -21,6 +21,7 @@ from sim import (
     ReportSection,
     RunFigure,
     ScenarioAnalysis,
+    ViewTimeline,
 )
 
 if TYPE_CHECKING:
@@ -120,4 +121,5 @@ ANALYSIS = ScenarioAnalysis(
         RunFigure("catches_per_agent.png", "each fisher's catch per season and in total",
                   _catches_figure),
     ),
+    timeline=ViewTimeline(unit="season"),  # how societas view counts steps
 )

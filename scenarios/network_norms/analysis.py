@@ -23,6 +23,7 @@ from scenarios.network_norms.figures import (
     plot_shares,
 )
 from scenarios.network_norms.tables import TABLES
+from scenarios.network_norms.view import PANELS
 from sim import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
 
 if TYPE_CHECKING:
@@ -162,4 +163,5 @@ ANALYSIS = ScenarioAnalysis(
         RunFigure("graph.png", "the graph, nodes coloured by their final strategy "
                   "(seeded deviants ringed)", _run_graph_figure),
     ),
+    panels=PANELS,
 )

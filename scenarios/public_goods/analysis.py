@@ -21,6 +21,7 @@ from sim import (
     ReportSection,
     RunFigure,
     ScenarioAnalysis,
+    ViewTimeline,
 )
 
 if TYPE_CHECKING:
@@ -104,4 +105,5 @@ ANALYSIS = ScenarioAnalysis(
         RunFigure("per_generation.png",
                   "payoffs and population by strategy, per generation", _generation_figure),
     ),
+    timeline=ViewTimeline(unit="round"),  # how societas view counts steps
 )

@@ -24,6 +24,7 @@ from scenarios.town.measures import attendance_summary, events
 from scenarios.town.readers import Town, load_town
 from scenarios.town.resident_view import SECTIONS as RESIDENT_SECTIONS
 from scenarios.town.tables import TABLES
+from scenarios.town.view import PANELS, TIMELINE
 from sim.scenario_analysis import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
 
 if TYPE_CHECKING:
@@ -210,4 +211,6 @@ ANALYSIS = ScenarioAnalysis(
                   knowledge_figure),
     ),
     inspect=(*RESIDENT_SECTIONS, *INTERVIEW_INSPECT),
+    panels=PANELS,
+    timeline=TIMELINE,
 )
