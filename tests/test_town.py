@@ -228,7 +228,8 @@ def test_llm_day_with_a_garbage_resident_falls_back_with_reasons(tmp_path: Path)
     assert by[("r0", "llm")] >= 5 and by[("r0", "fallback")] == 0
     reasons = {e for (e,) in query(run_dir, "SELECT error FROM llm_calls WHERE agent_id = 'r2' "
                                             "AND outcome = 'unparsed'")}
-    assert any(e.startswith('no JSON object with "plan"') for e in reasons)
+    assert any(e.startswith('no JSON object with "wake"') for e in reasons)  # the day plan
+    assert any(e.startswith('no JSON object with "core"') for e in reasons)  # the summary
     assert {r for (r,) in query(run_dir, "SELECT reply FROM llm_calls WHERE agent_id = 'r2'")} \
         == {GARBAGE}
     spoken = query(run_dir, "SELECT speaker, text, source FROM utterances")

@@ -3,10 +3,12 @@ brains, the seeded intentions, generations and memory settings."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scenarios.town.architecture import Architecture
 from scenarios.town.townmap import Person, TownMap, load_town, parse_clock
 from sim import RunConfig
 from sim.memory import MemoryConfig
@@ -51,6 +53,11 @@ class Intention(BaseModel):
     def start_minute(self) -> int:
         return parse_clock(self.start or "00:00", f"intention {self.topic!r} start")
 
+    def day_text(self, day: int) -> str:
+        """'Tuesday 14 February 2023 (day 2)': how prompts name a day (days counted from 1)."""
+        date = self.start_date + dt.timedelta(days=day)
+        return f"{date:%A} {date.day} {date:%B %Y} (day {day + 1})"
+
     @property
     def end_minute(self) -> int:
         return parse_clock(self.end or "00:00", f"intention {self.topic!r} end")
@@ -59,23 +66,13 @@ class Intention(BaseModel):
         return [w.lower() for w in (self.keywords or [self.topic])]
 
 
-DEFAULT_INTENTIONS = [
-    {"agent": "mara", "topic": "party", "kind": "event",
-     "description": "is hosting a harvest party at the Copper Kettle on day 2 from 17:00 "
-                    "to 19:00, and everyone is welcome",
-     "place": "kettle", "day": 1, "start": "17:00", "end": "19:00"},
-    {"agent": "ines", "topic": "mayor", "kind": "announcement",
-     "description": "is running for mayor of Larkfield at the next election",
-     "keywords": ["mayor", "election"]},
-]
-
-
 class TownConfig(RunConfig):
     """A small town of residents living days on the SimPy clock (Park et al. 2023)."""
 
     town_file: str | None = Field(
-        None, description="TOML file describing the town (places, residents, newcomers); "
-        "None: the packaged default town of Larkfield (scenarios/town/default_town.toml)."
+        None, description="TOML file describing the town (places, residents, newcomers, its "
+        "own intentions), or the name of a packaged town: 'larkfield' (10 residents; None "
+        "means it) or 'brackenford' (25 residents, the paper's scale)."
     )
     days: int = Field(2, ge=1, le=365, description="Simulated days in the run.")
     hours: int | None = Field(
@@ -84,7 +81,8 @@ class TownConfig(RunConfig):
         "at the cut. None: whole days."
     )
     residents: int | None = Field(
-        None, ge=2, description="Use only the first N residents of the town file (None: all)."
+        None, ge=2, description="Use only the first N residents of the town file (None: all); "
+        "more than the file holds is an error."
     )
     brains: Literal["rule", "llm"] | None = Field(
         None, description="'rule' or 'llm' for every resident; None: 'llm' when a model is "
@@ -111,9 +109,10 @@ class TownConfig(RunConfig):
     attendance_minutes: int = Field(15, ge=1, description="Minutes at an event's place during "
                                     "its window that count as attending.")
     intentions: list[Intention] = Field(
-        default_factory=lambda: [dict(i) for i in DEFAULT_INTENTIONS], validate_default=True,
+        default_factory=list,
         description="Seeded intentions ([[intentions]] tables): agent, topic, kind "
-        "('event'|'announcement'), description, keywords, place, day, start, end.",
+        "('event'|'announcement'), description, keywords, place, day, start, end. Unset: the "
+        "town file's own (Larkfield: a party and a mayoral run).",
     )
     days_per_generation: int | None = Field(
         None, ge=1, description="Every this many days a share of residents leave and newcomers "
@@ -121,6 +120,15 @@ class TownConfig(RunConfig):
     )
     leave_share: float = Field(0.3, gt=0, lt=1, description="Share of residents who leave at "
                                "each generation's end.")
+    architecture: Architecture = Field(
+        default_factory=Architecture,
+        description="Which parts of the paper's agent architecture the residents run, each "
+        "defaulting to the paper ('preset': 'paper' or 'lean'); docs/town.md.",
+    )
+    start_date: dt.date = Field(
+        dt.date(2023, 2, 13), description="The date of day 1, as prompts give it (with its "
+        "weekday); the paper's town began on Monday 13 February 2023."
+    )
     memory_settings: MemoryConfig = Field(
         default_factory=lambda: MemoryConfig(hours_per_time_unit=HOURS_PER_MINUTE,
                                              inheritance="reflections"),
@@ -145,6 +153,17 @@ class TownConfig(RunConfig):
             data = {**data, "brains": "llm" if data.get("model") else "rule"}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _town_intentions(cls, data: Any) -> Any:
+        # Unset intentions are the town file's own, resolved here so that the run's resolved
+        # config (and a resume) names them.
+        if isinstance(data, dict) and data.get("intentions") is None:
+            town = data.get("town_file")
+            data = {**data, "intentions": load_town(town if isinstance(town, str) else None)
+                    .intentions}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> TownConfig:
         if self.brains == "llm" and not self.model:
@@ -159,6 +178,11 @@ class TownConfig(RunConfig):
     def llm(self) -> bool:
         return self.brains == "llm"
 
+    def day_text(self, day: int) -> str:
+        """'Tuesday 14 February 2023 (day 2)': how prompts name a day (days counted from 1)."""
+        date = self.start_date + dt.timedelta(days=day)
+        return f"{date:%A} {date.day} {date:%B %Y} (day {day + 1})"
+
     @property
     def end_minute(self) -> int:
         """The clock minute the run ends at: midnight after the last day, or its `hours`."""
@@ -170,7 +194,8 @@ def town_and_people(config: TownConfig) -> tuple[TownMap, list[Person]]:
     townmap = load_town(config.town_file)
     if config.residents and config.residents > len(townmap.residents):
         raise ValueError(f"residents = {config.residents} but the town file has only "
-                         f"{len(townmap.residents)}")
+                         f"{len(townmap.residents)} (a larger town: town_file = "
+                         "'brackenford' has 25)")
     people = townmap.residents[: config.residents or None]
     ids = {p.agent_id for p in people}
     for i in config.intentions:

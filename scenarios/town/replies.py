@@ -4,7 +4,7 @@ schema sent, the JSON example the prompt shows and the validation come from thes
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 
@@ -23,6 +23,12 @@ class Chunk(Reply):
 
 
 class DayPlanReply(Reply):
+    plan: list[Chunk] = Field(min_length=1, json_schema_extra=schema_only(maxItems=10))
+
+
+class WakeDayPlanReply(Reply):
+    wake: str = Field(description="HH:MM you wake up", examples=["07:00"],
+                      json_schema_extra=CLOCK)
     plan: list[Chunk] = Field(min_length=1, json_schema_extra=schema_only(maxItems=10))
 
 
@@ -51,9 +57,20 @@ class ActionsReply(Reply):
         "actions", "steps", "plan"))
 
 
+class StateStep(Step):
+    object_state: str = Field("", description="the object's state while you use it, or empty",
+                              json_schema_extra=schema_only(maxLength=80))
+
+
+class StateActionsReply(Reply):
+    actions: list[StateStep] = Field(min_length=1, validation_alias=AliasChoices(
+        "actions", "steps", "plan"))
+
+
 class ReactReply(Reply):
-    action: Literal["continue", "talk", "change_plan"] = Field(
-        description="continue your plan, talk to someone here, or change your plan")
+    action: Literal["continue", "talk", "wait", "change_plan"] = Field(
+        description="continue your plan, talk to someone here, wait until they are done, or "
+        "change your plan")
     talk_to: str = Field("", description="the id of the person to talk to, or empty")
     new_plan: str = Field("", description="what you will do instead, or empty")
 
@@ -72,14 +89,44 @@ class AttendReply(Reply):
     reason: str = Field("", description="one sentence")
 
 
+def _statement(description: str) -> Any:
+    return Field(description=description, json_schema_extra=schema_only(maxLength=300))
+
+
+class SummaryReply(Reply):
+    core: str = _statement("core characteristics")
+    occupation: str = _statement("current daily occupation and routine")
+    progress: str = _statement("feelings about recent progress in life")
+    currently: str = _statement("what they are up to today")
+    carry_over: str = _statement("what to carry over from yesterday")
+
+
+class ContextReply(Reply):
+    summary: str = Field(description="two or three sentences",
+                         validation_alias=AliasChoices("summary", "context", "text"),
+                         json_schema_extra=schema_only(maxLength=400))
+
+
+class AftermathReply(Reply):
+    summary: str = Field(description="the conversation in one sentence",
+                         json_schema_extra=schema_only(maxLength=300))
+    importance: int = Field(ge=1, le=10, description="1 routine to 10 life-changing",
+                            examples=[4])
+    planning_thought: str = Field(description="what to remember for your plans",
+                                  json_schema_extra=schema_only(maxLength=300))
+    memo: str = Field(description="what to remember about them or what was said",
+                      json_schema_extra=schema_only(maxLength=300))
+
+
 DAY_PLAN = ReplyFormat(DayPlanReply, name="day_plan")
+WAKE_DAY_PLAN = ReplyFormat(WakeDayPlanReply, name="day_plan")
 HOUR_PLAN = ReplyFormat(HourPlanReply, name="hour_plan")
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=512)
 def hour_plan_format(places: tuple[str, ...]) -> ReplyFormat:
-    """`HOUR_PLAN` whose place is asked as one of this town's place ids, so a
-    grammar-constrained model cannot name a place that does not exist (SmolLM2 wrote
+    """`HOUR_PLAN` whose place is asked as one of the places the resident knows (their ids),
+    so a grammar-constrained model cannot name a place that does not exist (SmolLM2 wrote
     "garden" and "kettle, quill_flat"); reading stays lenient (a dotted path is a place too)."""
     place = Field(description="a place id from the list", examples=[places[0]],
                   json_schema_extra=schema_only(enum=list(places)))
@@ -90,6 +137,10 @@ def hour_plan_format(places: tuple[str, ...]) -> ReplyFormat:
     return ReplyFormat(reply_model("HourPlanReply", blocks=(list[block], blocks)),  # type: ignore[valid-type]
                        name="hour_plan")
 ACTIONS = ReplyFormat(ActionsReply, name="actions")
+STATE_ACTIONS = ReplyFormat(StateActionsReply, name="actions")
 REACT = ReplyFormat(ReactReply, name="react")
 SPEAK = ReplyFormat(SpeakReply, name="speak")
 ATTEND = ReplyFormat(AttendReply, name="attend")
+SUMMARY = ReplyFormat(SummaryReply, name="agent_summary")
+CONTEXT = ReplyFormat(ContextReply, name="context_summary")
+AFTERMATH = ReplyFormat(AftermathReply, name="after_conversation")
