@@ -62,13 +62,25 @@ _WHO = re.compile(r"You are Person (\d+)")
 
 
 def resident_model(request: ChatRequest) -> str:
-    """Work 09:00-17:00 at one of three places (a third each), home otherwise; quarter-hour
-    actions; talk to whoever is new; three-turn conversations that mention the party."""
+    """Wake at 07:00, work 09:00-17:00 at one of three places (a third each), home otherwise;
+    quarter-hour actions; talk to whoever is new; three-turn conversations that mention the
+    party; a short summary of oneself, of the other person and of each conversation."""
     prompt = request.messages[-1]["content"]
     who = _WHO.search(request.messages[0]["content"])
     place = PLACES[int(who.group(1)) % len(PLACES)][0] if who else "cafe"
+    if "as they are this morning" in prompt:
+        return json.dumps({"core": "hard-working", "occupation": "works all day",
+                           "progress": "content", "currently": "working",
+                           "carry_over": "nothing"})
+    if "summarise what" in prompt:
+        return json.dumps({"summary": "A colleague I see most days."})
+    if "sum up the conversation" in prompt:
+        return json.dumps({"summary": "We talked about the party.", "importance": 4,
+                           "planning_thought": "Maybe go to the party.",
+                           "memo": "They know about the party."})
     if "Plan your day in broad strokes" in prompt:
-        return json.dumps({"plan": [{"start": "07:00", "end": "09:00", "description": "home"},
+        return json.dumps({"wake": "07:00",
+                           "plan": [{"start": "07:00", "end": "09:00", "description": "home"},
                                     {"start": "09:00", "end": "17:00", "description": "work"},
                                     {"start": "17:00", "end": "22:00", "description": "home"}]})
     if "into blocks of about one hour" in prompt:
@@ -85,7 +97,9 @@ def resident_model(request: ChatRequest) -> str:
     if "Rate it from 1 to 10" in prompt:
         return '{"importance": 4}'
     if "Do you carry on" in prompt:
-        return json.dumps({"action": "talk", "talk_to": _PRESENT.findall(prompt)[0]})
+        free = _PRESENT.findall(prompt.split("free to talk")[1])
+        return json.dumps({"action": "talk", "talk_to": free[0]} if free
+                          else {"action": "continue"})
     if "Say the next thing" in prompt:
         turns = prompt.split("The conversation so far")[1].count("<agent_text author=")
         return json.dumps({"utterance": "Have you heard about the party?",

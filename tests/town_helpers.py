@@ -144,7 +144,9 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
     if "Do you carry on" in prompt and replanner and replanner in system:
         return json.dumps({"action": "change_plan", "new_plan": "go home and bake bread"})
     if "Do you carry on" in prompt:
-        return json.dumps({"action": "talk", "talk_to": _PRESENT.findall(prompt)[0]})
+        free = _PRESENT.findall(prompt.split("free to talk")[1])
+        return json.dumps({"action": "talk", "talk_to": free[0]} if free
+                          else {"action": "continue"})
     if "Say the next thing" in prompt:
         turns = prompt.count("<agent_text author=") - prompt.split("The conversation so far")[
             0].count("<agent_text author=")

@@ -21,7 +21,7 @@ ARCHITECTURE_PRESETS: dict[str, dict[str, Any]] = {
         "agent_summary": "daily", "persona_memories": True, "plan_from_yesterday": True,
         "wake": "resident", "attention_bandwidth": 8, "retention": 8, "passing_radius": 1.0,
         "object_states": True, "known_places": "own", "reaction_context": "summary",
-        "dialogue_context": "turn", "news_nudge": False, "after_conversation": "summary",
+        "dialogue_context": "conversation", "news_nudge": False, "after_conversation": "summary",
         "replan_after_conversation": True,
     },
     "lean": {
@@ -78,11 +78,13 @@ class Architecture(BaseModel):
         "summary", description="What a reaction sees of the person noticed: a summary the "
         "resident writes of two retrievals about them (one call), or the retrieved memories "
         "listed as they are (no call).")
-    dialogue_context: Literal["turn", "conversation", "memories"] = Field(
-        "turn", description="What each utterance sees of the listener: a summary of the "
-        "speaker's memories of them and of the last utterance, written at every turn (the "
-        "paper and its code: a call per utterance), once per conversation per speaker, or "
-        "the retrieved memories listed as they are (no call).")
+    dialogue_context: Literal["conversation", "turn", "memories"] = Field(
+        "conversation", description="What each utterance sees of the listener: a summary of "
+        "what the speaker knows and feels about them, written once per conversation (the "
+        "initiator's when it decided to talk), with the memories the last utterance brings "
+        "to mind listed; 'turn': that summary written again at every utterance, the last "
+        "utterance included (the paper and its code: a call per utterance); 'memories': the "
+        "retrieved memories listed, no summary (no call).")
     news_nudge: bool = Field(
         False, description="The speak prompt suggests passing on news the listener may not "
         "have heard (not in the paper; it makes diffusion faster).")

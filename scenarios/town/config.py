@@ -4,6 +4,7 @@ brains, the seeded intentions, generations and memory settings."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -55,8 +56,7 @@ class Intention(BaseModel):
 
     def day_text(self, day: int) -> str:
         """'Tuesday 14 February 2023 (day 2)': how prompts name a day (days counted from 1)."""
-        date = self.start_date + dt.timedelta(days=day)
-        return f"{date:%A} {date.day} {date:%B %Y} (day {day + 1})"
+        return _day_text(self.start_date, day)
 
     @property
     def end_minute(self) -> int:
@@ -180,13 +180,18 @@ class TownConfig(RunConfig):
 
     def day_text(self, day: int) -> str:
         """'Tuesday 14 February 2023 (day 2)': how prompts name a day (days counted from 1)."""
-        date = self.start_date + dt.timedelta(days=day)
-        return f"{date:%A} {date.day} {date:%B %Y} (day {day + 1})"
+        return _day_text(self.start_date, day)
 
     @property
     def end_minute(self) -> int:
         """The clock minute the run ends at: midnight after the last day, or its `hours`."""
         return ((self.days - 1) * 24 + (self.hours or 24)) * 60
+
+
+@lru_cache(maxsize=1024)
+def _day_text(start: dt.date, day: int) -> str:
+    date = start + dt.timedelta(days=day)
+    return f"{date:%A} {date.day} {date:%B %Y} (day {day + 1})"
 
 
 def town_and_people(config: TownConfig) -> tuple[TownMap, list[Person]]:

@@ -56,26 +56,35 @@ class Talking:
                  for who in (self, partner)}
         for who in (self, partner):
             who.state = "talk"
-        partner.life.interrupt(conversation)
+        if partner.interruptible:
+            partner.life.interrupt(conversation)  # it joins from its action
+        else:
+            partner.invitation = conversation  # deciding at this minute: it joins when done
         other = {self.name: partner, partner.name: self}
         for who in (self, partner):
             who.begin("chat", self.place, f"talking with {other[who.name].person.name}",
                       source)
         first = self.contexts.pop(partner.name, "")  # what the initiator made of them
-        contexts: dict[str, str] = {}
+        relation: dict[str, Any] = {}
         if arch.dialogue_context == "conversation":
-            asked = {who.name: town.process(who.context_about(
-                other[who.name], f"{other[who.name].person.name} is "
-                f"{doing[other[who.name].name]}", summarise=True)) for who in (self, partner)}
-            yield env.all_of(list(asked.values()))
-            contexts = {name: step.value for name, step in asked.items()}
+            # what each makes of the other, once: the initiator's from its reaction; the
+            # partner's asked now, in the batch of the first utterance
+            for who in (self, partner):
+                them = other[who.name]
+                relation[who.name] = first if who is self and first else town.process(
+                    who.context_about(them, f"{them.person.name} is {doing[them.name]}",
+                                      summarise=True))
         planned = 2 + int(self.rolls(1)[0] * (town.config.max_turns - 1))
         for turn in range(town.config.max_turns):
             speaker = self if turn % 2 == 0 else partner
             listener = other[speaker.name]
             last = conversation.dialogue[-1][1] if conversation.dialogue else ""
             if arch.dialogue_context == "conversation":
-                context = contexts[speaker.name]
+                if not isinstance(relation[speaker.name], str):
+                    relation[speaker.name] = yield relation[speaker.name]
+                recalled = speaker.recall(f"{listener.person.name} {last}") if last else ""
+                context = relation[speaker.name] + (
+                    f"\nWhat comes to mind now:\n{recalled}" if recalled else "")
             elif turn == 0 and first:
                 context = first
             elif arch.dialogue_context == "turn":

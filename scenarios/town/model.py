@@ -39,9 +39,11 @@ if TYPE_CHECKING:
 
 Steps = Generator[Any, Any, Any]
 
-#: How a rule brain rates a town memory: news and events stand out from routine.
+#: How a rule brain rates a town memory: news and events stand out; talk and plans a little;
+#: walking and sleeping are 1 (the paper's brushing one's teeth), anything else 2.
 TOWN_IMPORTANCE = {**DEFAULT_IMPORTANCE_KEYWORDS, "party": 6, "mayor": 6, "election": 6,
-                   "heard": 4, "said": 3, "hosting": 6, "plan": 3, "walking": 1, "sleeping": 1}
+                   "heard": 4, "said": 3, "talked": 3, "hosting": 6, "plan": 3,
+                   "walking": 1, "sleeping": 1}
 
 
 class TownRule:
@@ -84,6 +86,7 @@ class Town(Recording, News, World):
                                     rules=TownRules(self, importance),
                                     config=settings, names=self.names)
         self.object_states: dict[str, tuple[str, str]] = {}  # object -> (state, user)
+        self.present: dict[str, dict[str, Resident]] = {}  # place -> who is there
         self._days: dict[int, Any] = {}  # day -> the event of its beginning
         self.llm_settings = config.llm_settings() if config.llm else None
         self._rows: dict[str, list[dict[str, Any]]] = {}
@@ -302,6 +305,7 @@ class Town(Recording, News, World):
         for parent, _ in arrivals:
             parent.close_span()
             parent.state = "gone"
+            parent.place = None
             self.living.remove(parent)
             del self.by_name[parent.name]
             parent.remove()
@@ -314,6 +318,8 @@ class TownRules(MemoryRules):
     def __init__(self, town: Town, importance: KeywordImportance) -> None:
         super().__init__(importance=importance)
         self.town = town
+        self._compiled: tuple[int, dict[str, list[tuple[int, str, str]]]] | None = None
+        self._subjects: dict[str, list[str]] = {}  # text -> its subjects (texts repeat)
 
     def focal_questions(self, records: Sequence[MemoryRecord], n: int) -> list[str]:
         salient = [r for r in records if r.importance >= self.salient_importance] or records
@@ -329,12 +335,44 @@ class TownRules(MemoryRules):
     def town_subjects(self, text: str) -> list[str]:
         """The residents, places and news a memory names, whole ("Mara Quill", "the Copper
         Kettle", "the party"), else its content words; never a fragment of a time."""
-        town, lowered = self.town, text.lower()
-        names = [*town.names.values(), *(p.name for p in town.townmap.spots()),
-                 *(f"the {w}" for i in town.config.intentions for w in i.words())]
-        found = [(lowered.find(n.lower().removeprefix("the ")), n)
-                 for n in dict.fromkeys(names)
-                 if re.search(rf"\b{re.escape(n.lower().removeprefix('the '))}\b", lowered)]
-        if found:
-            return [n for _, n in sorted(found)]
-        return [w for w in content_words(text) if w.isalpha()]
+        found = self._subjects.get(text)
+        if found is None:
+            starting = self._names()
+            words = _WORDS.findall(text.lower())
+            found, i = [], 0
+            while i < len(words):  # the longest name starting at each word, left to right
+                for length, key, name in starting.get(words[i], ()):
+                    if " ".join(words[i:i + length]) == key:
+                        found.append(name)
+                        i += length
+                        break
+                else:
+                    i += 1
+            found = list(dict.fromkeys(found)) or [w for w in content_words(text)
+                                                   if w.isalpha()]
+            if len(self._subjects) > 100_000:
+                self._subjects.clear()
+            self._subjects[text] = found
+        return found
+
+    def _names(self) -> dict[str, list[tuple[int, str, str]]]:
+        """Every name by its first lower-case word: (words, key, name), longest first
+        (rebuilt when a newcomer arrives)."""
+        town = self.town
+        if self._compiled is None or self._compiled[0] != len(town.names):
+            subjects = [*town.names.values(), *(p.name for p in town.townmap.spots()),
+                        *(f"the {w}" for i in town.config.intentions for w in i.words())]
+            starting: dict[str, list[tuple[int, str, str]]] = {}
+            for name in dict.fromkeys(subjects):
+                words = _WORDS.findall(name.lower().removeprefix("the "))
+                if words:
+                    starting.setdefault(words[0], []).append((len(words), " ".join(words),
+                                                              name))
+            for options in starting.values():
+                options.sort(key=lambda option: -option[0])
+            self._compiled = (len(town.names), starting)
+            self._subjects.clear()
+        return self._compiled[1]
+
+
+_WORDS = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")

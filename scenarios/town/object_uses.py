@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from scenarios.town.townmap import Place
 
@@ -59,6 +60,8 @@ USES: tuple[tuple[str, str, str, str], ...] = (
     ("work:park", "pond", "painting the {o}", "being painted"),
     ("work:park", "flower", "weeding the {o}", "being weeded"),
     ("work:park", "greenhouse", "potting seedlings in the {o}", "warm and busy"),
+    ("work:harbour", "boat", "mending nets on the {o}", "strewn with nets"),
+    ("work:harbour", "pier", "unloading the catch on the {o}", "busy with crates"),
     ("leisure", "bench", "sitting on the {o}", "occupied"),
     ("leisure", "pond", "feeding the ducks at the {o}", "busy with ducks"),
     ("leisure", "bandstand", "listening to music at the {o}", "busy with a crowd"),
@@ -101,6 +104,12 @@ def uses(activity: str, kind: str, objects: Sequence[Place]
     """The (action, object, state) a rule resident may do for `activity` at a place of `kind`
     with these objects: the entries for the activity at this kind of place if any fit an
     object, else those for the activity anywhere, else actions without an object."""
+    return _uses(activity, kind, tuple(objects))
+
+
+@lru_cache(maxsize=4096)
+def _uses(activity: str, kind: str, objects: tuple[Place, ...]
+          ) -> list[tuple[str, Place | None, str | None]]:
     for key in (f"{activity}:{kind}", activity):
         found = [(action.format(o=obj.name), obj, state)
                  for entry, word, action, state in USES if entry == key

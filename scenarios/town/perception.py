@@ -38,35 +38,48 @@ class Event:
     text: str  # how it is remembered
     person: Resident | None
     object_id: str | None
-    near: bool  # at the object the perceiver is using
+    distance: float  # from the perceiver, within the place (0: at the same object)
+
+    @property
+    def near(self) -> bool:
+        return self.distance == 0
 
 
-def events_at(resident: Resident) -> list[Event]:
-    """Every event at the resident's place but its own, unordered."""
+def events_at(resident: Resident, limit: int | None = None) -> list[Event]:
+    """The events at the resident's place but its own, nearest first (ties by who or what),
+    the first `limit` of them (None: all).
+
+    Within a place, everyone stands at a spot between 0 and 1: the spot of the object they
+    use, or one drawn when they arrived; an object's spot is fixed by its order in the place.
+    So the nearest stay the nearest while nobody moves, as on the paper's tile map."""
     town = resident.model
     place = resident.place
-    name = town.townmap.name_of(place)
-    mine = resident.current.object_id if resident.current is not None and \
-        resident.state == "act" else None
-    per_stay = town.config.architecture.retention is None
-    found = []
-    for other in town.living:
-        if other is resident or other.place != place or \
-                other.state not in ("act", "talk", "walk"):
-            continue
-        theirs = other.span[5] if other.span is not None else None
-        key = other.name if per_stay else f"{other.name}|{other.doing}"
-        found.append(Event(key, f"{other.person.name} is {other.doing} at {name}", other,
-                           theirs, bool(mine) and theirs == mine))
+    here = resident.spot_now()
+    spot_of = town.townmap.spot_of
+    found: list[tuple[float, str, Any]] = []
+    for other in town.present.get(place, {}).values():
+        if other is not resident and other.state in ("act", "talk", "walk"):
+            obj = other.span[5] if other.span is not None else None
+            found.append((abs((spot_of(obj) if obj else other.spot) - here), other.name, other))
     if town.config.architecture.object_states:
         for obj in town.townmap.objects(place):
             state = town.object_states.get(obj.place_id)
-            if state is None or state[1] == resident.name:
-                continue
-            found.append(Event(f"{obj.place_id}|{state[0]}",
-                               f"the {obj.name} at {name} is {state[0]}", None, obj.place_id,
-                               obj.place_id == mine))
-    return found
+            if state is not None and state[1] != resident.name:
+                found.append((abs(spot_of(obj.place_id) - here), obj.place_id, (obj, state[0])))
+    found.sort(key=lambda f: (f[0], f[1]))
+    name = town.townmap.name_of(place)
+    per_stay = town.config.architecture.retention is None
+    events = []
+    for distance, _, what in found[:limit]:
+        if isinstance(what, tuple):
+            obj, state = what
+            events.append(Event(f"{obj.place_id}|{state}", f"the {obj.name} at {name} is {state}",
+                                None, obj.place_id, distance))
+        else:
+            key = what.name if per_stay else f"{what.name}|{what.doing}"
+            events.append(Event(key, f"{what.person.name} is {what.doing} at {name}", what,
+                                what.span[5] if what.span is not None else None, distance))
+    return events
 
 
 class Perceiving:
@@ -74,13 +87,12 @@ class Perceiving:
 
     def attended(self: Resident) -> list[Event]:
         """The events it attends to: the nearest `attention_bandwidth` (all with None)."""
-        events = events_at(self)
-        if not events:
-            return []
-        draws = self.dice.random(len(events))
-        order = sorted(range(len(events)), key=lambda i: (not events[i].near, draws[i]))
-        bandwidth = self.model.config.architecture.attention_bandwidth
-        return [events[i] for i in order][:bandwidth]
+        return events_at(self, self.model.config.architecture.attention_bandwidth)
+
+    def spot_now(self: Resident) -> float:
+        """Where in its place the resident stands: at the object it uses, else its spot."""
+        obj = self.span[5] if self.span is not None else None
+        return self.model.townmap.spot_of(obj) if obj else self.spot
 
     def perceive(self: Resident, day: int) -> Steps:
         """Notice what is new here, remember it, and react to the nearest new person when
@@ -110,7 +122,8 @@ class Perceiving:
         self.contexts = {other.name: context}  # the first utterance, if they talk
         task = React(town.ctx, self.person, self.place, self.doing,
                      {"agent_id": other.name, "name": other.person.name, "doing": other.doing,
-                      "same_object": focal.near},
+                      "same_object": focal.near,
+                      "housemate": other.person.home == self.person.home},
                      [{"agent_id": r.name, "name": r.person.name, "doing": r.doing}
                       for r in free],
                      [e.person.name for e in new if e.person is not None], self.rolls(1)[0],

@@ -26,7 +26,7 @@ ACTIVITIES = ("sleep", "home", "eat", "work", "study", "shop", "leisure", "exerc
 WORK_HOURS: dict[str, tuple[int, int]] = {
     "cafe": (6 * 60, 14 * 60), "shop": (7 * 60, 15 * 60), "office": (8 * 60 + 30, 16 * 60 + 30),
     "school": (8 * 60, 15 * 60 + 30), "library": (10 * 60, 18 * 60), "bar": (16 * 60, 23 * 60),
-    "park": (9 * 60, 15 * 60),
+    "park": (9 * 60, 15 * 60), "harbour": (5 * 60, 13 * 60),
 }
 DEFAULT_WORK_HOURS = (9 * 60, 17 * 60)
 
@@ -98,7 +98,8 @@ def rule_day(person: Person, townmap: TownMap, rolls: Sequence[float],
     cafes = [p for p in spots if p.kind == "cafe"]
     breakfast = cafes[0].place_id if cafes and r.next() < 0.3 else home
     paint(wake + 45, wake + 75, "eat", breakfast, "having breakfast")
-    leisure = [p.place_id for p in spots if p.kind in ("park", "library", "cafe", "shop", "bar")]
+    leisure = [p.place_id for p in spots
+               if p.kind in ("park", "library", "cafe", "shop", "bar", "harbour")]
     if person.work is not None:
         kind = townmap.places[person.work].kind
         start, end = WORK_HOURS.get(kind, DEFAULT_WORK_HOURS)

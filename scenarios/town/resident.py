@@ -56,11 +56,14 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
         self.first_day = first_day
         self.parents = parents
         self.dice = np.random.default_rng([town.seed or 0, index])
+        self._place: str | None = None
         self.place = person.home  # where they are (while walking: the last place passed)
+        self.spot = 0.5  # where within the place, when not at an object (drawn on arrival)
         self.state = "sleep"  # sleep | busy | act | talk | walk | gone
         self.span: tuple[int, str, str, str, str, str | None, str | None] | None = None
         self.spans: list[tuple[int, int, str, str]] = []  # closed: start, end, place, activity
-        self.interruptible = False
+        self.interruptible = False  # waiting out an action: a conversation may interrupt it
+        self.invitation: Any = None  # a conversation begun with them while they were deciding
         self.seen: set[str] = set()  # events noticed during this stay (retention None)
         self.recent: deque[str] = deque(maxlen=arch.retention or 1)  # last events perceived
         self.last_chat: dict[str, int] = {}
@@ -86,6 +89,21 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
             self.learn_place(place, "start")
         self.begin("sleep", person.home, "sleeping", "rule")
         self.life = town.process(self.live())
+
+    @property
+    def place(self) -> str | None:
+        return self._place
+
+    @place.setter
+    def place(self, value: str | None) -> None:
+        """Where the resident is, kept in the town's index of who is where (perception reads
+        the people at one place, not the whole town)."""
+        present = self.model.present
+        if self._place is not None:
+            present[self._place].pop(self.name, None)
+        self._place = value
+        if value is not None:
+            present.setdefault(value, {})[self.name] = self
 
     @property
     def llm(self) -> bool:
@@ -130,9 +148,10 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
         return self.span[3] if self.span else "nothing in particular"
 
     def available(self, other: Resident) -> bool:
-        """Free to be spoken to by `other`: busy with an action here, no recent chat."""
+        """Free to be spoken to by `other`: busy with an action here (or deciding what to do
+        next at this very minute), not talking, no recent chat between them."""
         last = self.last_chat.get(other.name)
-        return (self.interruptible and self.state == "act" and self.place == other.place
+        return (self.state == "act" and self.invitation is None and self.place == other.place
                 and (last is None or self.now - last >= self.model.config.chat_cooldown))
 
     def learn_place(self, place: str, how: str, source: str | None = None) -> None:
@@ -187,6 +206,8 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
             if self.state == "gone":
                 return
             yield from self.live_day(day)
+            if self.invitation is not None:
+                yield from self.join(resume=False)
             if self.place != p.home:
                 yield from self.walk(p.home, day)
             self.state = "sleep"
@@ -271,7 +292,10 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
 
     def do_block(self, day: int, block: Block, until: int) -> Steps:
         """Decompose the block and do its actions until `until`; True if it got there (not
-        cut short by a change of plan, news, or a conversation that re-plans the hour)."""
+        cut short by a change of plan or news). After a conversation the action it
+        interrupted resumes, and the rest of the hour is decomposed again from its end (with
+        the planning thought in mind), so actions keep to the hour's grid and the new
+        question goes out with everyone's at that minute."""
         town = self.model
         start_of_day = day * MINUTES_PER_DAY
         prepared, self.prepared = self.prepared, None
@@ -306,6 +330,10 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
                 return False
             if self.now >= end:
                 continue
+            if self.invitation is not None:  # someone began talking to them meanwhile
+                yield from self.join(resume=False)
+                if self.now >= end:
+                    continue
             self.state, self.current, self.current_source = "act", action, task.source
             self.begin(action.activity, block.place, action.description, task.source,
                        action.object_id, action.object_state)
@@ -316,7 +344,7 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
                                           embedding=vector)], now=started)
             yield from maybe_reflect(town.bank, self, context=town.memory,
                                      generation=self.generation)
-            if self.replanned or self.redecompose is not None:
+            if self.replanned:
                 return False
             if reaction is not None and reaction.action == "wait" and reaction.talk_to:
                 yield from self.wait_for(reaction.talk_to, end)
@@ -325,22 +353,30 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
 
     def spend(self, until: int) -> Steps:
         """Let time pass doing the current action; a conversation started by someone else
-        interrupts it, and the action resumes after (unless the conversation re-plans it)."""
+        interrupts it, and the action resumes after."""
         while self.now < until:
+            if self.invitation is not None:
+                yield from self.join()
+                continue
             self.interruptible = True
             try:
                 yield self.model.env.timeout(until - self.now)
             except simpy.Interrupt as interrupt:
                 self.interruptible = False
-                conversation = interrupt.cause
-                yield conversation.done
-                if self.current is not None and self.place == conversation.place:
-                    self.state = "act"
-                    self.resume_action()
-                if self.redecompose is not None:
-                    return
+                self.invitation = interrupt.cause
+                yield from self.join()
             finally:
                 self.interruptible = False
+
+    def join(self, resume: bool = True) -> Steps:
+        """Take part in the conversation someone began with them until it ends (the one who
+        began it speaks for both), then go back to the action it interrupted."""
+        conversation = self.invitation
+        yield conversation.done
+        self.invitation = None
+        if resume and self.current is not None and self.place == conversation.place:
+            self.state = "act"
+            self.resume_action()
 
     def resume_action(self) -> None:
         action = self.current
@@ -353,7 +389,7 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
         other = self.model.by_name.get(other_id)
         until = min(end, other.action_end() if other is not None else self.now)
         if other is None or until <= self.now or self.current is None or \
-                other.doing.startswith("waiting"):
+                self.invitation is not None or other.doing.startswith("waiting"):
             return
         self.begin(self.current.activity, self.place,
                    f"waiting for {other.person.name} to finish {other.doing}",
@@ -373,6 +409,8 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
         """Walk there, passing the places near the way: at each the walker perceives who is
         there and may stop to talk (`passing_radius`; 0: a walk meets no one)."""
         town = self.model
+        if self.invitation is not None:
+            yield from self.join(resume=False)
         radius = town.config.architecture.passing_radius
         route = town.townmap.route(self.place, destination, radius)
         label = f"walking to {town.townmap.name_of(destination)}"
@@ -385,7 +423,7 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
             if minute > elapsed:
                 yield town.env.timeout(minute - elapsed)
                 elapsed = minute
-            self.place, self.seen = place, set()
+            self.place, self.seen, self.spot = place, set(), self.rolls(1)[0]
             self.learn_place(place, "passed" if place != destination else "visited")
             if place == destination:
                 break

@@ -32,7 +32,7 @@ class React(TownTask):
     person: Person
     place: str
     doing: str
-    focal: dict[str, Any]  # agent_id, name, doing, same_object: the person reacted to
+    focal: dict[str, Any]  # agent_id, name, doing, same_object, housemate: whom it is about
     present: list[dict[str, str]]  # agent_id, name, doing: those free to talk, newly seen first
     new: list[str]
     roll: float
@@ -87,12 +87,13 @@ class React(TownTask):
 
     def rule(self) -> Reaction:
         """Talk to someone newly seen and free with `chat_probability`; else wait for someone
-        using the object one's action needs (unless they are waiting themselves); else carry
-        on."""
+        using the object one's action needs (not a housemate: they share; not someone waiting
+        themselves); else carry on."""
         fresh = [x["agent_id"] for x in self.present if x["agent_id"] in self.new]
         if fresh and self.roll < self.ctx.chat_probability:
             return Reaction("talk", fresh[0])
-        if self.focal.get("same_object") and not self.focal["doing"].startswith("waiting"):
+        if self.focal.get("same_object") and not self.focal.get("housemate") and \
+                not self.focal["doing"].startswith("waiting"):
             return Reaction("wait", self.focal["agent_id"])
         return Reaction("continue")
 

@@ -84,6 +84,8 @@ class TownMap:
     _by_short: dict[str, str] = field(default_factory=dict)
     #: The file's [[intentions]] tables, unvalidated (the config checks them).
     intentions: list[dict[str, Any]] = field(default_factory=list)
+    _names: tuple[Any, dict[str, str]] | None = field(default=None, repr=False)
+    _spots: dict[str, float] = field(default_factory=dict, repr=False)
 
     def resolve(self, ref: str) -> str | None:
         """A place's dotted path from either its id or its path; None if it does not exist."""
@@ -97,6 +99,16 @@ class TownMap:
 
     def objects(self, place_id: str) -> list[Place]:
         return [p for p in self.places.values() if p.parent == place_id and p.level == "object"]
+
+    def spot_of(self, object_id: str) -> float:
+        """Where an object stands within its place, between 0 and 1 (by its order there)."""
+        spot = self._spots.get(object_id)
+        if spot is None:
+            siblings = self.objects(self.places[object_id].parent or "")
+            for i, obj in enumerate(siblings):
+                self._spots[obj.place_id] = (i + 0.5) / len(siblings)
+            spot = self._spots[object_id]
+        return spot
 
     def of_kind(self, kind: str) -> list[Place]:
         return [p for p in self.spots() if p.kind == kind]
@@ -146,14 +158,20 @@ class TownMap:
     def places_named_in(self, text: str) -> list[str]:
         """The places (level 'place') a text names, by their names with or without a leading
         'the' (case-insensitive, whole words): how a listener learns of a place."""
-        lowered = text.lower()
-        found = []
-        for place in self.spots():
-            name = place.name.lower()
-            name = name[4:] if name.startswith("the ") else name
-            if len(name) >= 3 and re.search(rf"\b{re.escape(name)}\b", lowered):
-                found.append(place.place_id)
-        return found
+        if self._names is None:
+            by_name = {}
+            for place in self.spots():
+                name = place.name.lower().removeprefix("the ")
+                if len(name) >= 3:
+                    by_name.setdefault(name, place.place_id)
+            words = sorted(by_name, key=len, reverse=True)
+            pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b",
+                                 re.IGNORECASE) if words else None
+            self._names = (pattern, by_name)
+        pattern, by_name = self._names
+        if pattern is None:
+            return []
+        return list(dict.fromkeys(by_name[m.group(0).lower()] for m in pattern.finditer(text)))
 
 
 def load_town(path: str | Path | None) -> TownMap:

@@ -51,6 +51,7 @@ class KeywordImportance:
     def __init__(self, table: Mapping[str, int] | None = None, default: int = DEFAULT_IMPORTANCE):
         self.table = {k.lower(): int(v) for k, v in (table or DEFAULT_IMPORTANCE_KEYWORDS).items()}
         self.default = default
+        self._memo: dict[str, int] = {}
         words = sorted(self.table, key=len, reverse=True)
         self._pattern = re.compile(
             r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE
@@ -59,8 +60,14 @@ class KeywordImportance:
     def __call__(self, text: str, kind: str = "observation") -> int:
         if self._pattern is None:
             return self.default
-        found = [self.table[m.group(0).lower()] for m in self._pattern.finditer(text)]
-        return max(found) if found else self.default
+        value = self._memo.get(text)  # simulations repeat their texts
+        if value is None:
+            found = [self.table[m.group(0).lower()] for m in self._pattern.finditer(text)]
+            value = max(found) if found else self.default
+            if len(self._memo) >= 100_000:
+                self._memo.clear()
+            self._memo[text] = value
+        return value
 
 
 _NAME_RE = re.compile(r"(?<![\w'’-])([A-Z][a-z]+|[A-Za-z]*\d[\w-]*)(?:['’]s)?(?![\w'’])")
