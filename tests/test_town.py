@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from analysis.run import load as load_run
 from scenarios.town import SCENARIO
 from scenarios.town.budget import estimate_usage
 from scenarios.town.config import TownConfig
+from scenarios.town.model import Town
 from scenarios.town.readers import load_town as load_run_town
 from scenarios.town.townmap import TownFileError, load_town, parse_town
 from sim import Budget, ConfigError, load_config, snapshot
@@ -101,6 +103,11 @@ def test_cli_refuses_a_bad_town_file_and_intention_with_status_2(tmp_path: Path,
                  "kind='announcement', description='is here'}]", "--out",
                  str(tmp_path)]) == 2
     assert "intention 'x': unknown resident 'nobody'" in capsys.readouterr().err
+    assert main(["run", "town", "--set", "residents=11", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()  # more people than the town holds: no silent cap
+    assert err == ("societas: error: residents = 11 but the town file has only 10 (a larger "
+                   "town: town_file = 'brackenford' has 25)")
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.toml"]
 
 
 # -- a rule town -------------------------------------------------------------------------------
@@ -171,6 +178,98 @@ def test_a_rule_day_covers_everyone_and_writes_every_table(rule_run: Path) -> No
     assert walks[0][0] > 20
     kinds = dict(query(rule_run, "SELECT kind, COUNT(*) FROM memories GROUP BY kind"))
     assert {"observation", "action", "conversation", "plan", "reflection"} <= set(kinds)
+
+
+def test_rule_speakers_tell_news_only_while_it_is_news(rule_run: Path) -> None:
+    """Never to the host, never back to whoever told them, never an event after its end."""
+    told = query(rule_run, "SELECT speaker, listener, text, clock FROM utterances WHERE text "
+                           "LIKE 'Have you heard?%'")
+    source = {(a, t): s for t, a, s in query(rule_run, "SELECT topic, agent_id, source_agent "
+                                                       "FROM knowledge")}
+    hosts = {"party": "mara", "mayor": "ines"}
+    assert len(told) >= 5
+    for speaker, listener, text, clock in told:
+        topic = "party" if "party" in text else "mayor"
+        assert listener != hosts[topic] and source.get((speaker, topic)) != listener
+        assert topic != "party" or clock < 1440 + 19 * 60  # the party ends on day 2 at 19:00
+
+
+def test_rule_reflections_ask_about_whole_names_never_fragments(rule_run: Path) -> None:
+    names = {n for (n,) in query(rule_run, "SELECT name FROM residents")}
+    names |= {n for (n,) in query(rule_run, "SELECT name FROM places WHERE level = 'place'")}
+    names |= {"the party", "the mayor", "the election"}
+    fragments = {w for n in names if " " in n for w in n.split()}
+    subjects = {re.match(r"What do I know about (.+?)\? I recall", t).group(1)  # type: ignore
+                for (t,) in query(rule_run, "SELECT text FROM memories WHERE kind = "
+                                            "'reflection'")}
+    assert len(subjects) >= 5 and subjects & names
+    for subject in subjects:
+        assert not re.search(r"\d", subject) and subject not in fragments, subject
+        assert subject in names or re.fullmatch(r"[a-z]+", subject), subject
+
+
+def test_objects_fit_their_actions_and_others_see_their_state_while_in_use(
+        rule_run: Path) -> None:
+    spans = query(rule_run, "SELECT activity, description, object_id, object_state, place_id "
+                            "FROM activities WHERE object_id IS NOT NULL")
+    assert len(spans) > 100
+    for activity, description, obj, state, place in spans:
+        assert obj.startswith(place + ".") and state, (description, obj)
+        if activity == "eat":  # a meal at a kitchen, a table, a counter or a bar; never a bed
+            assert re.search(r"kitchen|table|counter|bar|staff_room", obj), (description, obj)
+        if activity == "work" and "lantern" in place:
+            assert not obj.endswith("dartboard"), description
+    # others perceive the states the actions put their objects in
+    in_use = query(rule_run, "SELECT p.name, a.object_state, a.clock_start FROM activities a "
+                             "JOIN places p ON p.place_id = a.object_id")
+    seen = query(rule_run, "SELECT text, created FROM memories WHERE kind = 'observation' "
+                           "AND text LIKE 'the % at % is %'")
+    assert len(seen) > 20
+    for text, created in seen:
+        assert any(text.startswith(f"the {n} at ") and text.endswith(f" is {s}") and
+                   a <= created for n, s, a in in_use), text
+
+
+def test_an_object_is_in_a_state_only_while_its_action_lasts() -> None:
+    town = Town(config(days=1, residents=5, seed=4))
+    states = 0
+    for hour in range(7, 22):
+        town.run(until=hour * 60 + 7)
+        for obj, (state, user) in town.object_states.items():
+            span = town.by_name[user].span
+            assert span is not None and span[5:] == (obj, state)  # its user is at it still
+        states += len(town.object_states)
+    assert states > 10
+    town.run_model()
+    assert town.object_states == {}  # every action ended: every object idle again
+
+
+def test_residents_plan_only_places_they_know_and_learn_others(rule_run: Path) -> None:
+    known = {(a, p): c for a, p, c in query(rule_run, "SELECT agent_id, place_id, clock FROM "
+                                                      "known_places")}
+    plans = query(rule_run, "SELECT agent_id, place_id, day, start_minute FROM plans WHERE "
+                            "level = 'hour'")
+    assert plans
+    for agent, place, day, start in plans:
+        assert known.get((agent, place), 10**9) <= day * 1440 + start, (agent, place)
+    spots = query(rule_run, "SELECT COUNT(*) FROM places WHERE level = 'place'")[0][0]
+    at_first = Counter(a for (a, p), c in known.items() if c == 0)
+    assert max(at_first.values()) < spots  # nobody starts knowing the whole town
+
+
+def test_personas_are_seed_memories_and_everyone_describes_themselves_each_morning(
+        rule_run: Path) -> None:
+    from scenarios.town.resident import persona_clauses
+
+    seeds = query(rule_run, "SELECT owner, text FROM memories WHERE kind = 'thought' AND "
+                            "created = 0")
+    for agent, persona in query(rule_run, "SELECT agent_id, persona FROM residents"):
+        assert {t for o, t in seeds if o == agent} == set(persona_clauses(persona)) != set()
+    rows = query(rule_run, "SELECT day, clock, agent_id, source, text FROM summaries")
+    assert sorted((d, a) for d, _, a, _, _ in rows) == sorted(
+        (d, a) for d in (0, 1) for (a,) in query(rule_run, "SELECT agent_id FROM residents"))
+    assert all(c == d * 1440 and s == "rule" and t.startswith("Core characteristics: ")
+               for d, c, _, s, t in rows)
 
 
 def test_same_seed_same_store_other_seed_another(tmp_path: Path) -> None:

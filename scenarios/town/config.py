@@ -198,9 +198,10 @@ def town_and_people(config: TownConfig) -> tuple[TownMap, list[Person]]:
     """The config's town and its first `residents` people, checked against the intentions."""
     townmap = load_town(config.town_file)
     if config.residents and config.residents > len(townmap.residents):
+        larger = " (a larger town: town_file = 'brackenford' has 25)" \
+            if len(townmap.residents) < 25 else ""
         raise ValueError(f"residents = {config.residents} but the town file has only "
-                         f"{len(townmap.residents)} (a larger town: town_file = "
-                         "'brackenford' has 25)")
+                         f"{len(townmap.residents)}{larger}")
     people = townmap.residents[: config.residents or None]
     ids = {p.agent_id for p in people}
     for i in config.intentions:

@@ -16,19 +16,19 @@ from functools import lru_cache
 from scenarios.town.townmap import Place
 
 #: (activity, or activity:kind of place; the object word; the action ({o}: the object's name);
-#: the object's state while the action lasts)
+#: the object's state while the action lasts, as in "the kitchen is <state>")
 USES: tuple[tuple[str, str, str, str], ...] = (
     ("home", "bed", "making the bed", "being made"),
     ("home", "bed", "resting on the bed", "occupied"),
-    ("home", "kitchen", "making tea in the kitchen", "with a kettle on the boil"),
-    ("home", "kitchen", "washing up in the kitchen", "with the sink full of suds"),
+    ("home", "kitchen", "making tea in the kitchen", "steamy from the kettle"),
+    ("home", "kitchen", "washing up in the kitchen", "full of suds"),
     ("home", "garden", "watering the garden", "freshly watered"),
     ("home", "balcony", "reading on the balcony", "occupied"),
     ("home", "studio", "sketching in the studio", "scattered with sketches"),
     ("home", "desk", "writing letters at the {o}", "covered in letters"),
     ("home", "sofa", "resting on the sofa", "occupied"),
     ("home", "workshop", "mending a chair in the workshop", "covered in sawdust"),
-    ("eat", "kitchen", "cooking a meal in the kitchen", "with a pan sizzling on the stove"),
+    ("eat", "kitchen", "cooking a meal in the kitchen", "sizzling with a pan on the stove"),
     ("eat", "kitchen", "eating at the kitchen table", "set for a meal"),
     ("eat", "table", "eating at the {o}", "taken by someone eating"),
     ("eat", "counter", "ordering a bite at the {o}", "busy with an order"),

@@ -19,7 +19,8 @@ class Chunk(Reply):
     start: str = Field(description="HH:MM", examples=["07:00"], json_schema_extra=CLOCK)
     end: str = Field(description="HH:MM", examples=["09:00"], json_schema_extra=CLOCK)
     description: str = Field(description="what you will do",
-                             validation_alias=AliasChoices("description", "activity", "task"))
+                             validation_alias=AliasChoices("description", "activity", "task"),
+                             json_schema_extra=schema_only(minLength=1, maxLength=120))
 
 
 class DayPlanReply(Reply):
@@ -37,7 +38,8 @@ class HourBlock(Reply):
     end: str = Field(description="HH:MM", examples=["08:00"], json_schema_extra=CLOCK)
     activity: str = Field(description="one of the activity labels", examples=["work"])
     place: str = Field(description="a place id from the list", examples=["kettle"])
-    description: str = Field("", description="what you will do")
+    description: str = Field("", description="what you will do",
+                             json_schema_extra=schema_only(maxLength=80))
 
 
 class HourPlanReply(Reply):
@@ -48,8 +50,10 @@ class HourPlanReply(Reply):
 class Step(Reply):
     minutes: int = Field(ge=1, le=60, json_schema_extra=schema_only(minimum=5, maximum=15))
     description: str = Field(description="what you do", validation_alias=AliasChoices(
-        "description", "action", "task"))
-    object: str = Field("", description="an object of the place, or empty")
+        "description", "action", "task"), json_schema_extra=schema_only(minLength=1,
+                                                                         maxLength=80))
+    object: str = Field("", description="an object of the place, or empty",
+                        json_schema_extra=schema_only(maxLength=40))
 
 
 class ActionsReply(Reply):
@@ -59,7 +63,7 @@ class ActionsReply(Reply):
 
 class StateStep(Step):
     object_state: str = Field("", description="the object's state while you use it, or empty",
-                              json_schema_extra=schema_only(maxLength=80))
+                              json_schema_extra=schema_only(maxLength=40))
 
 
 class StateActionsReply(Reply):
@@ -78,7 +82,7 @@ class ReactReply(Reply):
 class SpeakReply(Reply):
     utterance: str = Field(description="what you say next",
                            validation_alias=AliasChoices("utterance", "say", "text", "reply"),
-                           json_schema_extra=schema_only(maxLength=400))
+                           json_schema_extra=schema_only(minLength=1, maxLength=400))
     end_conversation: bool = Field(False, description="true to say goodbye and end it",
                                    examples=[False],
                                    validation_alias=AliasChoices("end_conversation", "end"))
@@ -90,7 +94,8 @@ class AttendReply(Reply):
 
 
 def _statement(description: str) -> Any:
-    return Field(description=description, json_schema_extra=schema_only(maxLength=300))
+    return Field(description=description,
+                 json_schema_extra=schema_only(minLength=1, maxLength=300))
 
 
 class SummaryReply(Reply):
@@ -104,22 +109,31 @@ class SummaryReply(Reply):
 class ContextReply(Reply):
     summary: str = Field(description="two or three sentences",
                          validation_alias=AliasChoices("summary", "context", "text"),
-                         json_schema_extra=schema_only(maxLength=400))
+                         json_schema_extra=schema_only(minLength=1, maxLength=400))
 
 
 class AftermathReply(Reply):
     summary: str = Field(description="the conversation in one sentence",
-                         json_schema_extra=schema_only(maxLength=300))
-    importance: int = Field(ge=1, le=10, description="1 routine to 10 life-changing",
+                         json_schema_extra=schema_only(minLength=1, maxLength=300))
+    importance: int = Field(ge=1, le=10, description="how much it matters to you",
                             examples=[4])
     planning_thought: str = Field(description="what to remember for your plans",
-                                  json_schema_extra=schema_only(maxLength=300))
+                                  json_schema_extra=schema_only(minLength=1, maxLength=300))
     memo: str = Field(description="what to remember about them or what was said",
-                      json_schema_extra=schema_only(maxLength=300))
+                      json_schema_extra=schema_only(minLength=1, maxLength=300))
 
 
 DAY_PLAN = ReplyFormat(DayPlanReply, name="day_plan")
-WAKE_DAY_PLAN = ReplyFormat(WakeDayPlanReply, name="day_plan")
+
+
+@lru_cache(maxsize=512)
+def wake_day_plan_format(usual: str) -> ReplyFormat:
+    """`WAKE_DAY_PLAN` whose example wake hour is the resident's usual one: a small model
+    copies the example, and SmolLM2 woke everyone at the example's 07:00."""
+    wake = Field(description="HH:MM you wake up", examples=[usual], json_schema_extra=CLOCK)
+    plan = WakeDayPlanReply.model_fields["plan"]
+    return ReplyFormat(reply_model("WakeDayPlanReply", wake=(str, wake),
+                                   plan=(list[Chunk], plan)), name="day_plan")
 HOUR_PLAN = ReplyFormat(HourPlanReply, name="hour_plan")
 
 
@@ -138,6 +152,24 @@ def hour_plan_format(places: tuple[str, ...]) -> ReplyFormat:
                        name="hour_plan")
 ACTIONS = ReplyFormat(ActionsReply, name="actions")
 STATE_ACTIONS = ReplyFormat(StateActionsReply, name="actions")
+
+
+@lru_cache(maxsize=512)
+def actions_format(objects: tuple[str, ...], states: bool) -> ReplyFormat:
+    """`ACTIONS` (with object states, or not) whose object is one of the place's, or empty,
+    so a grammar-constrained model cannot use one that is not there (SmolLM2 wrote "buying
+    coffee from the Kettle"); reading stays lenient (an unknown object is no object)."""
+    if not objects:
+        return STATE_ACTIONS if states else ACTIONS
+    step_model = StateStep if states else Step
+    used = Field("", description="an object of the place, or empty",
+                 json_schema_extra=schema_only(enum=[*objects, ""]))
+    step = reply_model("Step", **{
+        name: (info.annotation, used if name == "object" else info)
+        for name, info in step_model.model_fields.items()})
+    actions = ActionsReply.model_fields["actions"]
+    return ReplyFormat(reply_model("ActionsReply", actions=(list[step], actions)),  # type: ignore[valid-type]
+                       name="actions")
 REACT = ReplyFormat(ReactReply, name="react")
 SPEAK = ReplyFormat(SpeakReply, name="speak")
 ATTEND = ReplyFormat(AttendReply, name="attend")

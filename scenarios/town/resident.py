@@ -379,17 +379,22 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
             self.resume_action()
 
     def resume_action(self) -> None:
+        """Back to the current action after a conversation or a wait, if it is not over."""
         action = self.current
-        if action is not None:
+        if action is not None and self.now < self.action_end():
             self.begin(action.activity, self.place, action.description, self.current_source,
                        action.object_id, action.object_state)
 
     def wait_for(self, other_id: str, end: int) -> Steps:
-        """Wait, at the place, until the other has finished their action (or `end`)."""
+        """Wait, at the place, until the other has finished the action that uses the object
+        one needs (or until `end`); nothing if they are done with it already."""
         other = self.model.by_name.get(other_id)
-        until = min(end, other.action_end() if other is not None else self.now)
-        if other is None or until <= self.now or self.current is None or \
-                self.invitation is not None or other.doing.startswith("waiting"):
+        mine = self.current.object_id if self.current is not None else None
+        if other is None or mine is None or self.invitation is not None or \
+                other.span is None or other.span[5] != mine:  # done with it already
+            return
+        until = min(end, other.action_end())
+        if until <= self.now:
             return
         self.begin(self.current.activity, self.place,
                    f"waiting for {other.person.name} to finish {other.doing}",
@@ -400,7 +405,7 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
 
     def action_end(self) -> int:
         """When the current action ends (now, when there is none)."""
-        if self.current is None or self.state != "act":
+        if self.current is None or self.state not in ("act", "talk"):
             return self.now
         day = self.now // MINUTES_PER_DAY
         return day * MINUTES_PER_DAY + self.current.start + self.current.minutes

@@ -99,7 +99,7 @@ class DescribeSelf(TownTask):
             previous=quote_agent_text(self.previous, author=p.agent_id) if self.previous
             else "(none: this is the first morning)",
             yesterday=quote_agent_text(self.yesterday, author=p.agent_id) if self.yesterday
-            else "(nothing yet)", reply_format=SUMMARY.example())
+            else "(nothing yet)", reply_format=SUMMARY.describe())
 
     @property
     def reply_format(self) -> ReplyFormat:

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from scenarios.town.plans import ACTIVITIES, Action, Block, broad_strokes, rule_actions, rule_day
 from scenarios.town.replies import (
-    ACTIONS,
     DAY_PLAN,
-    STATE_ACTIONS,
-    WAKE_DAY_PLAN,
+    actions_format,
     hour_plan_format,
+    wake_day_plan_format,
 )
 from scenarios.town.townmap import Person, TownMap, clock_text
 from sim import ParseError, PromptLibrary, Task, quote_agent_text
@@ -175,7 +174,8 @@ class PlanDay(TownTask):
 
     @property
     def reply_format(self) -> ReplyFormat:
-        return WAKE_DAY_PLAN if self.ask_wake else DAY_PLAN
+        return wake_day_plan_format(clock_text(self.person.wake)) if self.ask_wake \
+            else DAY_PLAN
 
     def read(self, reply: str) -> tuple[int, list[Block]]:
         answer = self.reply_format.parse(reply)
@@ -185,13 +185,14 @@ class PlanDay(TownTask):
             wake = min(_minute(answer.wake, "wake"), self.person.bedtime - 120)
         chunks = []
         for chunk in answer.plan:
-            start, end = _minute(chunk.start, "start"), _minute(chunk.end, "end")
+            # times given the wrong way round are read as the span between them
+            start, end = sorted((_minute(chunk.start, "start"), _minute(chunk.end, "end")))
             text = clean(chunk.description, 200)
             if end > start and text:
                 chunks.append(Block(start, end, "other", None, text))
         if not chunks:
-            raise ParseError(f"no chunk with an end after its start; reply like "
-                             f"{self.reply_format.example()}")
+            raise ParseError("no chunk has both a description and an end after its start; "
+                             f"reply like {self.reply_format.example()}")
         return wake, sorted(chunks, key=lambda b: b.start)
 
     def default(self) -> tuple[int, list[Block]]:
@@ -336,7 +337,8 @@ class Decompose(TownTask):
 
     @property
     def reply_format(self) -> ReplyFormat:
-        return STATE_ACTIONS if self.ctx.arch.object_states else ACTIONS
+        objects = tuple(o.name for o in self.ctx.townmap.objects(self.block.place or ""))
+        return actions_format(objects, self.ctx.arch.object_states)
 
     def read(self, reply: str) -> list[Action]:
         townmap, b = self.ctx.townmap, self.block

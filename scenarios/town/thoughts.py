@@ -43,7 +43,7 @@ class SummariseContext(TownTask):
                 if self.last_line else "")
         return self.ctx.messages(p, "context_summary.txt", name=p.name, other=self.other.name,
                                  last_line=line, memories=self.memories or "(nothing)",
-                                 reply_format=CONTEXT.example())
+                                 reply_format=CONTEXT.describe())
 
     @property
     def reply_format(self) -> ReplyFormat:
@@ -104,7 +104,7 @@ class AfterConversation(TownTask):
         return self.ctx.messages(p, "after_conversation.txt", name=p.name, time=self.time,
                                  other=self.other.name, place=self.place_name,
                                  dialogue=lines or "(nothing was said)",
-                                 reply_format=AFTERMATH.example())
+                                 reply_format=AFTERMATH.describe())
 
     @property
     def reply_format(self) -> ReplyFormat:
