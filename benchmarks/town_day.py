@@ -17,6 +17,7 @@ The residents are generated (a town of 25 with a café, a park and a library) an
 model plans the day on hour and quarter-hour boundaries, as the rule residents do.
 
     python benchmarks/town_day.py [--residents 25] [--delay 1.0] [--max-concurrency 25]
+                                  [--architecture paper|lean]
 """
 
 from __future__ import annotations
@@ -113,13 +114,14 @@ def resident_model(request: ChatRequest) -> str:
     return "{}"
 
 
-def run(residents: int, delay: float, concurrency: int, tmp: Path, name: str) -> tuple:
+def run(residents: int, delay: float, concurrency: int, tmp: Path, name: str,
+        architecture: str = "paper") -> tuple:
     scenario = get_scenario("town")
     with ScriptedLLMServer(resident_model, delay=delay) as server:
         config = load_config(scenario.config_type, values={
             "model": "openai/scripted", "api_base": server.url, "days": 1,
             "town_file": str(town_file(tmp / f"{name}.toml", residents)),
-            "max_concurrency": concurrency,
+            "max_concurrency": concurrency, "architecture": {"preset": architecture},
             "intentions": [{"agent": "p00", "topic": "party", "kind": "announcement",
                             "description": "is planning a party"}]})
         options = RunOptions(use_cache=False, progress=False, figures=False)
@@ -137,15 +139,20 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=1.0, help="server latency per call (s)")
     parser.add_argument("--max-concurrency", type=int, help="calls in flight (default: one "
                         "per resident)")
+    parser.add_argument("--architecture", choices=("paper", "lean"), default="paper",
+                        help="the residents' architecture preset (lean: the town before it)")
     args = parser.parse_args()
     concurrency = args.max_concurrency or args.residents
     with tempfile.TemporaryDirectory() as tmp:
         run(2, 0.0, concurrency, Path(tmp), "warm")
-        result, wall = run(args.residents, args.delay, concurrency, Path(tmp), "day")
+        result, wall = run(args.residents, args.delay, concurrency, Path(tmp), "day",
+                           args.architecture)
     stats = result.stats
     one_at_a_time = stats.calls * args.delay
     print(f"residents={args.residents} delay={args.delay}s max_concurrency={concurrency} "
-          f"calls={stats.calls} (sum of measured latencies {stats.call_seconds:.1f} s)")
+          f"architecture={args.architecture} calls={stats.calls} "
+          f"({stats.calls / args.residents:.1f} per resident-day; sum of measured latencies "
+          f"{stats.call_seconds:.1f} s)")
     print(f"one simulated day: {wall:.1f} s wall; the same calls one at a time: "
           f"{one_at_a_time:.1f} s")
     print(f"town_day_speedup {one_at_a_time / wall:.1f}")

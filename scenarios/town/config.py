@@ -125,9 +125,9 @@ class TownConfig(RunConfig):
         description="Which parts of the paper's agent architecture the residents run, each "
         "defaulting to the paper ('preset': 'paper' or 'lean'); docs/town.md.",
     )
-    start_date: dt.date = Field(
-        dt.date(2023, 2, 13), description="The date of day 1, as prompts give it (with its "
-        "weekday); the paper's town began on Monday 13 February 2023."
+    start_date: str = Field(
+        "2023-02-13", description="The date of day 1 (YYYY-MM-DD), as prompts give it (with "
+        "its weekday); the paper's town began on Monday 13 February 2023."
     )
     memory_settings: MemoryConfig = Field(
         default_factory=lambda: MemoryConfig(hours_per_time_unit=HOURS_PER_MINUTE,
@@ -145,6 +145,15 @@ class TownConfig(RunConfig):
             return {"hours_per_time_unit": HOURS_PER_MINUTE, "inheritance": "reflections",
                     **value}
         return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _a_date(cls, value: str) -> str:
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError(f"start_date must be a date like 2023-02-13, got {value!r}") \
+                from None
 
     @model_validator(mode="before")
     @classmethod
@@ -189,8 +198,8 @@ class TownConfig(RunConfig):
 
 
 @lru_cache(maxsize=1024)
-def _day_text(start: dt.date, day: int) -> str:
-    date = start + dt.timedelta(days=day)
+def _day_text(start: str, day: int) -> str:
+    date = dt.date.fromisoformat(start) + dt.timedelta(days=day)
     return f"{date:%A} {date.day} {date:%B %Y} (day {day + 1})"
 
 

@@ -4,7 +4,10 @@ travels between them, who attends the seeded events, and generations of resident
 Besides one process per resident, one process keeps the town's clock: every simulated hour it
 records who knows each topic and commits the store (a checkpoint: a stopped run resumes from
 there), every midnight it records the day's network and conversation counts and, every
-`days_per_generation` days, lets a share of residents leave and newcomers arrive.
+`days_per_generation` days, lets a share of residents leave and newcomers arrive; only then
+does the new day begin for the residents (`day_begins`), who describe themselves and plan.
+The news and attendance are `news.News`, the rows `recording.Recording`; rule residents'
+memory questions are answered by `TownRules`.
 """
 
 from __future__ import annotations

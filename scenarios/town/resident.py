@@ -3,9 +3,10 @@
 At midnight (once the town's clock has closed the day before) a resident describes itself
 (the agent summary), plans its day in broad strokes and then in hourly blocks, choosing when
 to wake; it sleeps until then. At each block it decomposes the block into 5-15 minute
-actions and walks where the block is (walking takes simulated time, and passes places on the
-way); at each action it perceives (`perception`) and may react: talk (`conversation`), wait,
-or change its plan. At bedtime it walks home and sleeps.
+actions and walks where the block is (`walking`: it takes simulated time, and passes places on
+the way); at each action it perceives (`perception`) and may react: talk (`conversation`),
+wait, or change its plan; news of an event may send it there (`attending`). At bedtime it
+walks home and sleeps.
 
 Residents never wait for each other except inside a conversation: every decision of a chain
 (perceive -> react -> speak) is asked when the chain reaches it, and the world hands all
@@ -31,6 +32,7 @@ from scenarios.town.plans import Action, Block, overlay
 from scenarios.town.summary import render_summary, summary_task
 from scenarios.town.tasks import Decompose, PlanDay, PlanHours
 from scenarios.town.townmap import Person, clock_text
+from scenarios.town.walking import Walking
 from sim import SimAgent
 from sim.memory import NewMemory, describe_memories, maybe_reflect, remember
 
@@ -41,7 +43,7 @@ Steps = Generator[Any, Any, Any]
 MINUTES_PER_DAY = 1440
 
 
-class Resident(Perceiving, Talking, Attending, SimAgent):
+class Resident(Perceiving, Talking, Attending, Walking, SimAgent):
     """A person of the town: who they are, where they are, what they are doing, their plans,
     what they know of places and of the others."""
 
@@ -384,62 +386,6 @@ class Resident(Perceiving, Talking, Attending, SimAgent):
         if action is not None and self.now < self.action_end():
             self.begin(action.activity, self.place, action.description, self.current_source,
                        action.object_id, action.object_state)
-
-    def wait_for(self, other_id: str, end: int) -> Steps:
-        """Wait, at the place, until the other has finished the action that uses the object
-        one needs (or until `end`); nothing if they are done with it already."""
-        other = self.model.by_name.get(other_id)
-        mine = self.current.object_id if self.current is not None else None
-        if other is None or mine is None or self.invitation is not None or \
-                other.span is None or other.span[5] != mine:  # done with it already
-            return
-        until = min(end, other.action_end())
-        if until <= self.now:
-            return
-        self.begin(self.current.activity, self.place,
-                   f"waiting for {other.person.name} to finish {other.doing}",
-                   self.current_source)
-        yield from self.spend(until)
-        if self.state == "act":
-            self.resume_action()
-
-    def action_end(self) -> int:
-        """When the current action ends (now, when there is none)."""
-        if self.current is None or self.state not in ("act", "talk"):
-            return self.now
-        day = self.now // MINUTES_PER_DAY
-        return day * MINUTES_PER_DAY + self.current.start + self.current.minutes
-
-    def walk(self, destination: str, day: int) -> Steps:
-        """Walk there, passing the places near the way: at each the walker perceives who is
-        there and may stop to talk (`passing_radius`; 0: a walk meets no one)."""
-        town = self.model
-        if self.invitation is not None:
-            yield from self.join(resume=False)
-        radius = town.config.architecture.passing_radius
-        route = town.townmap.route(self.place, destination, radius)
-        label = f"walking to {town.townmap.name_of(destination)}"
-        self.state, self.current, self.seen = "walk", None, set()
-        origin = self.place
-        self.begin("walk", destination, label, "rule")
-        self.place = origin
-        elapsed = 0
-        for minute, place in route:
-            if minute > elapsed:
-                yield town.env.timeout(minute - elapsed)
-                elapsed = minute
-            self.place, self.seen, self.spot = place, set(), self.rolls(1)[0]
-            self.learn_place(place, "passed" if place != destination else "visited")
-            if place == destination:
-                break
-            yield from self.perceive(day)
-            if self.span is None or self.span[1] != "walk":  # they stopped to talk
-                self.state = "walk"
-                self.begin("walk", destination, label, "rule")
-                self.place = place
-        self.place = destination
-        self.state = "busy"
-
 
 def persona_clauses(persona: str) -> list[str]:
     """A persona's clauses as seed memories: its sentences, split again at semicolons."""
