@@ -66,6 +66,7 @@ class Resident(Perceiving, Talking, Attending, Walking, SimAgent):
         self.spans: list[tuple[int, int, str, str]] = []  # closed: start, end, place, activity
         self.interruptible = False  # waiting out an action: a conversation may interrupt it
         self.invitation: Any = None  # a conversation begun with them while they were deciding
+        self.passing = False  # walking past a place: those there may stop them to talk
         self.seen: set[str] = set()  # events noticed during this stay (retention None)
         self.recent: deque[str] = deque(maxlen=arch.retention or 1)  # last events perceived
         self.last_chat: dict[str, int] = {}
@@ -151,9 +152,11 @@ class Resident(Perceiving, Talking, Attending, Walking, SimAgent):
 
     def available(self, other: Resident) -> bool:
         """Free to be spoken to by `other`: busy with an action here (or deciding what to do
-        next at this very minute), not talking, no recent chat between them."""
+        next at this very minute) or walking past it, not talking, no recent chat between
+        them."""
         last = self.last_chat.get(other.name)
-        return (self.state == "act" and self.invitation is None and self.place == other.place
+        busy = self.state == "act" or (self.state == "walk" and self.passing)
+        return (busy and self.invitation is None and self.place == other.place
                 and (last is None or self.now - last >= self.model.config.chat_cooldown))
 
     def learn_place(self, place: str, how: str, source: str | None = None) -> None:

@@ -1,14 +1,17 @@
 """Going somewhere and waiting for someone: the `Walking` part of a `Resident`.
 
 A walk takes the straight-line walking time; on the way the walker passes the places near its
-path (`passing_radius`), perceives who is there and may stop to talk. A resident who needs
-the object someone else is using waits until they are done with it.
+path (`passing_radius`), perceives who is there and may stop to talk, and until it reaches
+the next, whoever is there may stop it to talk. A resident who needs the object someone else
+is using waits until they are done with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
+
+import simpy
 
 if TYPE_CHECKING:
     from scenarios.town.resident import Resident
@@ -61,16 +64,43 @@ class Walking:
         elapsed = 0
         for minute, place in route:
             if minute > elapsed:
-                yield town.env.timeout(minute - elapsed)
+                yield from self.walk_on(minute - elapsed, destination, label)
                 elapsed = minute
             self.place, self.seen, self.spot = place, set(), self.rolls(1)[0]
             self.learn_place(place, "passed" if place != destination else "visited")
             if place == destination:
                 break
+            self.passing = True  # until the next place: someone here may stop them to talk
             yield from self.perceive(day)
             if self.span is None or self.span[1] != "walk":  # they stopped to talk
-                self.state = "walk"
-                self.begin("walk", destination, label, "rule")
-                self.place = place
+                self.walk_again(destination, label)
+        self.passing = False
         self.place = destination
         self.state = "busy"
+
+    def walk_on(self: Resident, minutes: int, destination: str, label: str) -> Steps:
+        """Walk on for `minutes`; near a place passed, someone there may stop the walker to
+        talk, and the walk goes on afterwards for the minutes it had left."""
+        left = minutes
+        while left > 0:
+            if self.invitation is not None:
+                yield from self.join(resume=False)
+                self.walk_again(destination, label)
+            started = self.now
+            self.interruptible = self.passing
+            try:
+                yield self.model.env.timeout(left)
+                left = 0
+            except simpy.Interrupt as interrupt:
+                self.interruptible = False
+                left -= self.now - started
+                self.invitation = interrupt.cause
+            finally:
+                self.interruptible = False
+
+    def walk_again(self: Resident, destination: str, label: str) -> None:
+        """After a conversation on the way: walking again, from where they stopped."""
+        place = self.place
+        self.state = "walk"
+        self.begin("walk", destination, label, "rule")
+        self.place = place
