@@ -281,8 +281,6 @@ def test_headline_series(town_run: Path) -> None:
     run = load(town_run)
     assert knows_share(run)["value"].tolist() == pytest.approx([2 / 4, 3 / 4])
     assert network_density(run)["value"].tolist() == pytest.approx([1 / 6, 4 / 6])
-    # a person reads days from 1, in the headline's table and figure alike
-    assert knows_share(run)["day"].tolist() == network_density(run)["day"].tolist() == [1, 2]
 
 
 @pytest.fixture
@@ -339,7 +337,7 @@ def test_inspect_limit_shortens_plans_and_conversations(town_run: Path, town_kno
 
 
 def test_report_section_tables_and_groups(tmp_path: Path, town_known) -> None:
-    from analysis.report import render_parts, write_report
+    from analysis.report import write_report
     from analysis.scenario import report_context
     from scenarios.town.analysis import information_section
 
@@ -355,11 +353,6 @@ def test_report_section_tables_and_groups(tmp_path: Path, town_known) -> None:
     assert one_run.loc["party", "end of day 2"] == "3/4 (75%)"
     assert tables[0].loc["mayor", "end of day 1"] == "25% (25%–25%)"
     assert tables[4].loc[("run2", "party"), "knew_not_came"] == 1
-    density = tables[5]  # the second group's density per day: the day is a column, from 1
-    assert density["day"].tolist() == [1, 2] and density["run2"].tolist() == pytest.approx(
-        [0.167, 0.667])
-    rendered = "".join(render_parts([density], "density"))
-    assert "<th>day</th>" in rendered.replace(' style="text-align: right;"', "")
     html = write_report([runs[2]]).read_text(encoding="utf-8")
     assert "Information and relationships" in html and "3/4 (75%)" in html
     assert "network density" in html.lower() and html.count("data:image/png") >= 8

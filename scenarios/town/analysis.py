@@ -43,20 +43,19 @@ def end_of_day(curve: pd.DataFrame) -> pd.DataFrame:
 
 def knows_share(run: Run) -> pd.DataFrame:
     """Headline: the share of residents who know the first seeded topic, at the end of each
-    day (days counted from 1, as a person reads them)."""
+    day."""
     town = load_town(run)
     if not town.topics:
         return pd.DataFrame(columns=["day", "value"])
     curve = end_of_day(town.diffusion())
     first = curve[curve["topic"] == town.topics[0]]
-    return pd.DataFrame({"day": first["day"].to_numpy() + 1, "value": first["share"].to_numpy()})
+    return pd.DataFrame({"day": first["day"].to_numpy(), "value": first["share"].to_numpy()})
 
 
 def network_density(run: Run) -> pd.DataFrame:
-    """Headline: the relationship network's density at the end of each day (days from 1)."""
+    """Headline: the relationship network's density at the end of each day."""
     density = load_town(run).density()
-    return pd.DataFrame({"day": density["day"].to_numpy() + 1,
-                         "value": density["density"].to_numpy()})
+    return pd.DataFrame({"day": density["day"], "value": density["density"]})
 
 
 def _run_figure(name: str):
@@ -102,16 +101,13 @@ def mean_curve(towns: Sequence[Town]) -> pd.DataFrame:
 
 
 def density_table(towns: Sequence[Town], runs: Sequence[Run]) -> pd.DataFrame:
-    """Day × run: density (pairs who have talked / all pairs), and the mean across runs; the
-    day a column of its own, counted from 1 (an index of 0, 1, ... would be dropped as a
-    mere row number when the report renders it)."""
+    """Day × run: density (pairs who have talked / all pairs), and the mean across runs."""
     frame = pd.DataFrame({run.path.name: town.density().set_index("day")["density"]
                           for run, town in zip(runs, towns, strict=True)})
     if len(runs) > 1:
         frame["mean"] = frame.mean(axis=1)
-    frame = frame.round(3)
-    frame.insert(0, "day", [int(day) + 1 for day in frame.index])
-    return frame.reset_index(drop=True)
+    frame.index.name = "day"
+    return frame.round(3)
 
 
 def attendance_table(towns: Sequence[Town], runs: Sequence[Run]) -> pd.DataFrame:
