@@ -100,13 +100,28 @@ def test_town_replies_become_grammars_of_times_of_day_and_the_town_s_places() ->
     grammar = pytest.importorskip("llama_cpp.llama_grammar")  # the server's own converter
     places = tuple(p.short_id for p in load_town(None).spots())
     hour_plan = replies.hour_plan_format(places)
-    formats = [replies.DAY_PLAN, hour_plan, replies.ACTIONS, replies.REACT,
-               replies.SPEAK, replies.ATTEND, IMPORTANCE, importances_format(3)]
+    known = replies.hour_plan_format(places[:3])  # a resident's own map: what it knows
+    formats = [replies.DAY_PLAN, replies.wake_day_plan_format("05:30"), hour_plan, known,
+               replies.actions_format(("counter", "window table"), True), replies.ACTIONS,
+               replies.STATE_ACTIONS, replies.REACT, replies.SPEAK, replies.ATTEND,
+               replies.SUMMARY, replies.CONTEXT, replies.AFTERMATH, IMPORTANCE,
+               importances_format(3)]
     for reply in formats:
         schema = local_model.for_llama_cpp(reply.response_format())["schema"]
         assert "root ::=" in grammar.json_schema_to_gbnf(json.dumps(schema))
     block = _schema(hour_plan.response_format())["properties"]["blocks"]["items"]
     assert block["properties"]["place"]["enum"] == list(places) and "kettle" in places
+    own = _schema(known.response_format())["properties"]["blocks"]["items"]
+    assert own["properties"]["place"]["enum"] == list(places[:3])
+    wake = _schema(replies.wake_day_plan_format("05:30").response_format())["properties"]
+    assert re.fullmatch(wake["wake"]["pattern"], "06:45") and not re.fullmatch(
+        wake["wake"]["pattern"], "6:45am")
+    assert '"wake": "05:30"' in replies.wake_day_plan_format("05:30").example()
+    step = _schema(replies.actions_format(("counter",), True).response_format())["properties"][
+        "actions"]["items"]["properties"]
+    assert step["object"]["enum"] == ["counter", ""] and step["object_state"]["maxLength"]
+    rating = local_model.for_llama_cpp(replies.AFTERMATH.response_format())["schema"]
+    assert rating["properties"]["importance"] == {"enum": list(range(1, 11))}
     for key in ("start", "end"):
         pattern = block["properties"][key]["pattern"]
         assert all(re.fullmatch(pattern, clock_text(m)) for m in range(1440))

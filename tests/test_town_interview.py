@@ -253,9 +253,8 @@ def test_the_summary_is_the_latest_the_run_kept_else_the_persona(tmp_path: Path)
     town = tiny_town(tmp_path / "town.toml", 2)
     run = run_scenario(SCENARIO, config(town_file=str(town), days=1, intentions=party()),
                        run_dir=tmp_path / "run", options=quiet()).run_dir
-    db = sqlite3.connect(run / "run.sqlite")  # as a run that synthesised summaries keeps them
-    db.execute("CREATE TABLE summaries (day INTEGER, minute INTEGER, clock INTEGER, "
-               "agent_id TEXT, text TEXT, source TEXT)")
+    db = sqlite3.connect(run / "run.sqlite")  # summaries of our own, none for Ben
+    db.execute("DELETE FROM summaries")
     db.executemany("INSERT INTO summaries VALUES (0, ?, ?, 'r0', ?, 'rule')",
                    [(300, 300, "Ann at dawn."), (900, 900, "Ann in the afternoon.")])
     db.commit()

@@ -170,6 +170,20 @@ def open_run(browser, server) -> Iterator[Callable[[str], Watched]]:
         watched.page.close()
 
 
+def settled(read: Callable[[], Any], expected: Any, timeout_s: float = WAIT_MS / 1000) -> Any:
+    """What `read()` returns once it equals `expected`, or its last value after `timeout_s`.
+
+    The page's step label and its panels are separate widgets, updated by separate messages:
+    a panel may show the step before for a moment after the label moved on, so what the page
+    shows is read again until it settles (as playwright's own `expect` retries)."""
+    deadline = time.monotonic() + timeout_s
+    value = read()
+    while value != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
 def rows(run_dir: Path, sql: str, params: tuple = ()) -> list[tuple]:
     with closing(sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)) as db:
         return db.execute(sql, params).fetchall()
@@ -187,8 +201,8 @@ def test_a_town_replays_with_every_resident_where_the_store_puts_them(open_run, 
         root / "town", "SELECT agent_id, place_id FROM activities WHERE clock_start <= ? AND "
         "? < clock_end ORDER BY rowid", (minute, minute))}
     walkers = view.page.locator("[data-walker]")
-    shown = {w.get_attribute("data-walker"): w.get_attribute("data-place")
-             for w in walkers.all()}
+    shown = settled(lambda: {w.get_attribute("data-walker"): w.get_attribute("data-place")
+                             for w in walkers.all()}, expected)
     assert shown == expected and len(shown) == 4
     assert "yes" in [w.get_attribute("data-walking") for w in walkers.all()]
     # the slider moves the clock one minute at a time
@@ -215,19 +229,21 @@ def test_a_donor_game_steps_to_generation_3_with_its_gifts_and_survivors(open_ru
     view.go_to("generation 3", end)
     assert "generation 3" in view.page.locator("[data-step]").inner_text()
     network = view.page.locator('svg[data-drawing="gifts"]')
-    edges = {(e.get_attribute("data-source"), e.get_attribute("data-target"))
-             for e in network.locator("line[data-source]").all()}
     expected = set(rows(root / "donor", "SELECT DISTINCT donor, recipient FROM donations WHERE "
                         "generation = 2 AND action = 'donate'"))
+    edges = settled(lambda: {(e.get_attribute("data-source"), e.get_attribute("data-target"))
+                             for e in network.locator("line[data-source]").all()}, expected)
     assert edges == expected and expected
-    marked = {n.get_attribute("data-node") for n in
-              network.locator('circle[data-marked="yes"]').all()}
     survivors = {a for (a,) in rows(root / "donor", "SELECT agent_id FROM generation_scores "
                                     "WHERE generation = 2 AND survived = 1")}
+    marked = settled(lambda: {n.get_attribute("data-node") for n in
+                              network.locator('circle[data-marked="yes"]').all()}, survivors)
     assert marked == survivors and survivors
-    nodes = {n.get_attribute("data-node") for n in network.locator("circle[data-node]").all()}
-    assert nodes == {a for (a,) in rows(root / "donor", "SELECT agent_id FROM agent_rounds "
-                                        "WHERE step = ?", (end,))}
+    living = {a for (a,) in rows(root / "donor", "SELECT agent_id FROM agent_rounds "
+                                 "WHERE step = ?", (end,))}
+    nodes = settled(lambda: {n.get_attribute("data-node") for n in
+                             network.locator("circle[data-node]").all()}, living)
+    assert nodes == living
     view.shot("view_donor_game.png")
     # play steps through the rounds from the first; pause stops it
     view.go_to("1", 0)

@@ -95,6 +95,25 @@ _PRESENT = re.compile(r"^- (\w+): ", re.MULTILINE)
 _COUNT = re.compile(r"these (\d+) memories")
 
 
+def thinking(prompt: str) -> str | None:
+    """The scripted answers to a resident's thoughts about itself and others: its morning
+    summary, what it knows of someone (mentioning the party when its memories do), and what it
+    keeps of a conversation (the party, when it was said)."""
+    if "Describe" in prompt and "as they are this morning" in prompt:
+        return json.dumps({"core": "friendly", "occupation": "works in Nook",
+                           "progress": "content", "currently": "having a usual day",
+                           "carry_over": "nothing"})
+    if "summarise what" in prompt:
+        return json.dumps({"summary": "They should hear about the party." if "party" in prompt
+                           else "A neighbour I see at the cafe."})
+    if "sum up the conversation" in prompt:
+        about = "the party" if "party" in prompt else "the weather"
+        return json.dumps({"summary": f"We talked about {about}.", "importance": 6,
+                           "planning_thought": f"Remember {about}.",
+                           "memo": f"They mentioned {about}."})
+    return None
+
+
 def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
                 replanner: str | None = None) -> str:
     """A scripted resident: everyone spends 09:00-12:00 at the cafe (so they meet), talks to
@@ -106,8 +125,12 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
     interview = interview_reply(prompt)
     if interview is not None:
         return interview
+    reply = thinking(prompt)
+    if reply is not None:
+        return reply
     if "Plan your day in broad strokes" in prompt:
-        return json.dumps({"plan": [{"start": "09:00", "end": "11:00", "description": "cafe"},
+        return json.dumps({"wake": "09:00",
+                           "plan": [{"start": "09:00", "end": "11:00", "description": "cafe"},
                                     {"start": "11:00", "end": "12:30", "description": "home"}]})
     if "into blocks of about one hour" in prompt:
         home = _HOME.search(prompt).group(1)  # type: ignore[union-attr]
@@ -127,7 +150,9 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
     if "Do you carry on" in prompt and replanner and replanner in system:
         return json.dumps({"action": "change_plan", "new_plan": "go home and bake bread"})
     if "Do you carry on" in prompt:
-        return json.dumps({"action": "talk", "talk_to": _PRESENT.findall(prompt)[0]})
+        free = _PRESENT.findall(prompt.split("free to talk")[1])
+        return json.dumps({"action": "talk", "talk_to": free[0]} if free
+                          else {"action": "continue"})
     if "Say the next thing" in prompt:
         turns = prompt.count("<agent_text author=") - prompt.split("The conversation so far")[
             0].count("<agent_text author=")

@@ -29,10 +29,12 @@ def persona_summary(name: str, occupation: str, persona: str, town: str) -> str:
 
 
 def current_summary(resident: Resident) -> tuple[str, str]:
-    """(summary, where it came from) for a resident interviewed while the run goes on.
-
-    The single place a live resident's synthesised summary is read from once the town keeps
-    one; until then, its persona (`persona_summary`)."""
+    """(summary, where it came from) for a resident interviewed while the run goes on: the
+    agent summary it wrote this morning (`Resident.summary`, as `summary_at` reads it from a
+    stored run), or its persona (`persona_summary`) when the town keeps none
+    (`architecture.agent_summary = "off"`)."""
+    if resident.summary:
+        return resident.summary, "summaries"
     p = resident.person
     return persona_summary(p.name, p.occupation, p.persona, resident.model.townmap.name), "persona"
 
