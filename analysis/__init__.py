@@ -5,7 +5,8 @@ a table or a per-run summary of several runs into one frame tagged with each run
 and parameters; `load_sweep(sweep_dir)` reads a sweep's runs with its swept keys as columns.
 `analysis.metrics` and `analysis.figures` hold what every scenario shares
 (survival, lineage, strategy texts, inequality, LLM calls), `analysis.scenario` the grouping of
-runs and the strategy palette, and `analysis.report` the HTML report (`societas report`). What
+runs and the strategy palette, `analysis.report` the HTML report (`societas report`) and
+`analysis.viewer` the browser view (`societas view`, `view(run)` in a notebook). What
 is particular to a scenario it declares in a `sim.ScenarioAnalysis` (the Donor Game's is in
 `scenarios.donor_game.analysis`). Importing `analysis` imports no scenario. See
 docs/analysis.md.
@@ -19,10 +20,10 @@ from analysis.run import Run, load
 from analysis.sweep import Sweep, load_sweep
 
 __all__ = ["Run", "Sweep", "draw_run_figures", "load", "load_many", "load_sweep", "run_info",
-           "runs_table", "write_report"]
+           "runs_table", "view", "write_report"]
 
 
-def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) -> Path:
+def write_report(run_dirs: Iterable[str | Path | Run], out: str | Path | None = None) -> Path:
     """Write the HTML report of `run_dirs`; see `analysis.report.write_report`.
 
     Imported lazily: the report pulls in scikit-learn, which `import analysis` should not pay
@@ -33,11 +34,29 @@ def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) 
     return write(run_dirs, out)
 
 
-def draw_run_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+def view(run: Run | str | Path) -> object:
+    """The run's browser view (`societas view`) as a Solara element: the last expression of a
+    notebook cell shows it inline, and a run still being written is followed live. Needs the
+    `view` extra; see `analysis.viewer` and docs/view.md."""
+    from analysis.viewer import view as run_view
+
+    return run_view(run)
+
+
+def draw_run_figures(run_dir: str | Path | Run, out_dir: str | Path | None = None
+                     ) -> list[Path]:
     """Draw the figures the run's scenario declares into `run_dir/figures` (or `out_dir`);
-    return the files written (none for a scenario that declares no figures)."""
+    return the files written (none for a scenario that declares no figures). `run_dir` may
+    be a loaded `Run` (its tables then read once for the figures and whatever else reads it
+    inside its `cached()` block, as `societas report` does)."""
     from analysis._plotting import save
 
-    run = load(run_dir)
+    run = run_dir if isinstance(run_dir, Run) else load(run_dir)
     target = Path(out_dir) if out_dir is not None else run.path / "figures"
-    return [save(figure.draw(run), target / figure.file) for figure in run.analysis_spec.figures]
+    with run.cached():  # each table read once for all the figures
+        for figure in run.analysis_spec.figures:
+            made = figure.draw(run)
+            if made is not None:  # None: the run has nothing for this figure
+                run.figure_files[figure.file] = save(made, target / figure.file)
+    return [run.figure_files[figure.file] for figure in run.analysis_spec.figures
+            if figure.file in run.figure_files]

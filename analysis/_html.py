@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -52,11 +53,16 @@ def text(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def figure(fig: Figure, alt: str) -> str:
-    """A figure as an <img> with the PNG embedded as base64 (no external file to lose)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PNG_DPI)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+def figure(fig: Figure | Path, alt: str) -> str:
+    """A figure as an <img> with the PNG embedded as base64 (no external file to lose); a
+    `Path` is a PNG file this process has just drawn, embedded as it is."""
+    if isinstance(fig, Path):
+        png = fig.read_bytes()
+    else:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=PNG_DPI)
+        png = buffer.getvalue()
+    data = base64.b64encode(png).decode("ascii")
     return f'<img class="figure" alt="{text(alt)}" src="data:image/png;base64,{data}">'
 
 

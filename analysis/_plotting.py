@@ -16,6 +16,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis.counting import shown
+from analysis.palette import Palette  # noqa: F401  (figures use it as plot.Palette)
+
 DPI = 120
 LINE_COLOR = "tab:blue"
 BOUNDARY_COLOR = "0.55"
@@ -53,18 +56,20 @@ def mean_band(
 def generation_boundaries(ax: Axes, steps: pd.DataFrame) -> None:
     """Thin vertical lines where a new generation starts; "gen N" centred over each span.
 
-    `steps` is indexed by generation with columns `first` and `last` (global round steps).
-    A line sits half a step before a generation's first round, between the two generations'
-    points.
+    `steps` is indexed by generation with columns `first` and `last` (global round steps), both
+    as stored (from 0); the axes show rounds and generations counted from 1, as a person reads
+    them (`analysis.counting`). A line sits half a round before a generation's first round,
+    between the two generations' points.
     """
     low, high = ax.get_ylim()
     ax.set_ylim(low, high + 0.1 * (high - low))  # headroom so the labels clear the data
     top = ax.get_xaxis_transform()  # x in data units, y in axes fraction
     for i, (generation, span) in enumerate(steps.iterrows()):
+        first, last = shown(span["first"]), shown(span["last"])
         if i > 0:
-            ax.axvline(span["first"] - 0.5, color=BOUNDARY_COLOR, linewidth=0.8,
+            ax.axvline(first - 0.5, color=BOUNDARY_COLOR, linewidth=0.8,
                        linestyle="--", label="generation boundary" if i == 1 else None)
-        ax.text((span["first"] + span["last"]) / 2, 0.98, f"gen {generation}", transform=top,
+        ax.text((first + last) / 2, 0.98, f"gen {shown(int(generation))}", transform=top,
                 fontsize=8, color="0.35", va="top", ha="center")
 
 
@@ -83,44 +88,6 @@ def save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
     return path
-
-
-def _base_colors() -> list[str]:
-    """Distinct colours in a fixed order: tab10, then tab20's light half, then tab20b."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    colors = [to_hex(c) for c in colormaps["tab10"].colors]
-    colors += [to_hex(c) for c in colormaps["tab20"].colors[1::2]]
-    colors += [to_hex(c) for c in colormaps["tab20b"].colors]
-    return list(dict.fromkeys(colors))
-
-
-class Palette:
-    """One colour per strategy label, for every figure of a report or notebook.
-
-    Labels are coloured in sorted order, so the same set of labels always gets the same
-    colours, and no two labels share one (beyond the 40 tabulated colours, evenly spaced hues).
-    """
-
-    def __init__(self, labels: Sequence[str] = ()) -> None:
-        from matplotlib import colormaps
-        from matplotlib.colors import to_hex
-
-        base = _base_colors()
-        ordered = sorted({str(label) for label in labels})
-        extra = max(1, len(ordered) - len(base))
-        self.colors: dict[str, str] = {}
-        for i, label in enumerate(ordered):
-            self.colors[label] = (base[i] if i < len(base)
-                                  else to_hex(colormaps["hsv"](0.9 * (i - len(base)) / extra)))
-
-    def color(self, label: str) -> str:
-        """The label's colour; one the palette was not built with gets grey."""
-        return self.colors.get(str(label), "#7f7f7f")
-
-    def __repr__(self) -> str:
-        return f"Palette({self.colors!r})"
 
 
 def series_colors(n: int) -> list:

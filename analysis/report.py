@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import _html as h
+from analysis.counting import shown, shown_columns
 from analysis.figures import (
     plot_cluster_shares,
     plot_lineage,
@@ -28,6 +30,7 @@ from analysis.figures import (
     plot_text_similarity,
 )
 from analysis.figures.headline import across_seeds, plot_headline
+from analysis.figures.lineage import FULL_TREE_MAX, SAMPLE_LINES, TOP_FAMILIES
 from analysis.many import RunLike, as_run, run_info
 from analysis.metrics import (
     call_statistics,
@@ -70,17 +73,19 @@ def default_path(run_dirs: Sequence[Path]) -> Path:
     return Path(os.path.commonpath(parents)) / REPORT_NAME
 
 
-def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) -> Path:
-    """Write the HTML report of `run_dirs` and return its path.
+def write_report(run_dirs: Iterable[str | Path | Run], out: str | Path | None = None) -> Path:
+    """Write the HTML report of `run_dirs` (directories or loaded `Run`s) and return its path.
 
     `out` is a file (ending in .html) or a directory to put `report.html` in; by default the
     report goes beside the run (`default_path`; a sweep's goes in the sweep directory). A sweep
     directory among `run_dirs` stands for the runs it holds.
     """
-    dirs = expand_sweeps(run_dirs)  # a sweep directory stands for its runs
-    if not dirs:
+    runs = [entry if isinstance(entry, Run) else as_run(d)  # FileNotFoundError: not a run
+            for entry in run_dirs
+            for d in ([entry] if isinstance(entry, Run) else expand_sweeps([entry]))]
+    if not runs:  # a sweep directory above stood for its runs
         raise ValueError("a report needs at least one run directory")
-    runs = [as_run(d) for d in dirs]  # FileNotFoundError for a path that is not a run
+    dirs = [run.path for run in runs]
     if out is None:
         path = default_path(dirs)
     else:
@@ -93,8 +98,16 @@ def write_report(run_dirs: Iterable[str | Path], out: str | Path | None = None) 
 
 
 def build_report(runs: Sequence[RunLike]) -> str:
-    """The report's HTML text."""
+    """The report's HTML text. Each run's tables are read once for the whole report
+    (`Run.cached`)."""
     runs = [as_run(r) for r in runs]
+    with ExitStack() as reading:
+        for run in runs:
+            reading.enter_context(run.cached())
+        return _build(runs)
+
+
+def _build(runs: list[Run]) -> str:
     context = report_context(runs)
     title = (f"Societas report: {runs[0].path.name}" if len(runs) == 1
              else f"Societas report: {len(runs)} runs")
@@ -131,7 +144,10 @@ def render_parts(parts: Sequence[object], caption: str) -> list[str]:
         elif isinstance(part, str):
             body.append(h.note(part))
         elif isinstance(part, pd.DataFrame):
-            body.append(h.table(part, index=not isinstance(part.index, pd.RangeIndex)))
+            # a table's index is shown unless it is the unnamed 0, 1, 2, ... of a plain frame
+            # (a generation index 0..n-1 is a RangeIndex too, but a named one)
+            plain = isinstance(part.index, pd.RangeIndex) and part.index.name is None
+            body.append(h.table(part, index=not plain))
         elif isinstance(part, Figure):
             body.append(h.figure(part, caption))
         else:
@@ -220,7 +236,7 @@ def _headline_section(runs: Sequence[Run], context: ReportContext) -> str:
             body.append(h.figure(plot_headline(frame, series.label, x=series.x,
                                                bounds=series.bounds),
                                  f"{series.label} per {series.x}, by group"))
-            table = across_seeds(frame, series.x).set_index(["group", series.x])
+            table = shown_columns(across_seeds(frame, series.x)).set_index(["group", series.x])
             body.append(h.note(f"{series.label}: mean across the group's runs and its 95% "
                                "t interval (none for a group of one run)."))
             body.append(h.table(table))
@@ -279,9 +295,21 @@ def _lineage_section(runs: Sequence[Run], context: ReportContext) -> str:
                            "yet, so the lineage trees have no links."))
     for run in runs[:MAX_RUNS_DETAILED]:
         body.append(f"<h3>{h.text(run.path.name)}</h3>")
-        body.append(h.figure(plot_lineage(run.agents, run.generation_scores,
-                                          labels=strategy_labels(run), palette=context.palette),
-                             f"lineage tree of {run.path.name}"))
+        agents = run.agents
+        if len(agents) > FULL_TREE_MAX:
+            body.append(h.note(
+                f"{len(agents)} agents are too many for a bar each, so the lineage is drawn in "
+                "aggregate: left, each generation by its family lines (an agent's family is its "
+                "founder, reached along primary parents), stacked by the founders' strategies, "
+                f"the {TOP_FAMILIES} largest lines solid and the number of lines still alive "
+                f"above each bar; right, a sample of {SAMPLE_LINES} lines, not all of them: "
+                "the agents alive in the last generation at evenly spaced positions in family "
+                "order (so large families get more lines; the same run always gives the same "
+                "sample), with their ancestors."))
+        body.append(h.figure(plot_lineage(agents, run.generation_scores,
+                                          labels=strategy_labels(run), palette=context.palette,
+                                          full_tree_max=FULL_TREE_MAX),
+                             f"lineage of {run.path.name}"))
     if len(runs) > MAX_RUNS_DETAILED:
         body.append(h.note(f"Lineage trees of the first {MAX_RUNS_DETAILED} runs only."))
     return h.section("lineage", "Lineage", body)
@@ -333,7 +361,7 @@ def _examples_section(runs: Sequence[Run]) -> str:
         parts = [f"<details{' open' if i == 0 else ''}><summary>{h.text(run.path.name)}"
                  f" ({len(strategies)} strategies)</summary>"]
         for generation, written in strategies.groupby("generation"):
-            parts.append(f"<h4>Generation {int(generation)}</h4>")
+            parts.append(f"<h4>Generation {shown(int(generation))}</h4>")
             for row in written.head(EXAMPLES_PER_GENERATION).itertuples(index=False):
                 label = labels.get(row.agent_id, "?")
                 by = "" if row.source in (label, "rule", "llm") else f", {row.source}"
@@ -353,7 +381,10 @@ def _figures_section(runs: Sequence[Run]) -> str:
             body.append(h.note(f"The scenario {run.scenario!r} declares no figures of a run."))
             continue
         body.append(f"<h3>{h.text(run.path.name)}</h3>")
-        body += [h.figure(f.draw(run), f"{f.caption} ({run.path.name})") for f in figures]
+        # a figure `societas report` has just drawn into RUN_DIR/figures is not drawn again
+        drawn = ((run.figure_files.get(f.file) or f.draw(run), f) for f in figures)
+        body += [h.figure(made, f"{f.caption} ({run.path.name})") for made, f in drawn
+                 if made is not None]  # None: the run has nothing for this figure
     if len(runs) > MAX_RUNS_DETAILED:
         body.append(h.note(f"Figures of the first {MAX_RUNS_DETAILED} runs only."))
     return h.section("figures", "Figures of each run", body)

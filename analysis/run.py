@@ -3,16 +3,19 @@
 Analysis never writes to a run: every read opens its own read-only SQLite connection, so a
 notebook can follow a run that the simulator is still writing (the store is in WAL mode, so
 readers see the last committed round) and can never corrupt it. Tables are re-read on every
-access for the same reason; callers that need a table repeatedly should keep the DataFrame.
+access for the same reason; callers that need a table repeatedly should keep the DataFrame, or
+read inside `with run.cached():`, as the report and the figures do (a report of a large run
+reads each table once, not once per figure).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,6 +24,9 @@ from sim.population import POPULATION_TABLES
 from sim.registry import UnknownScenario, get_scenario
 from sim.scenario_analysis import NO_ANALYSIS, ScenarioAnalysis
 from sim.store import ENGINE_TABLES, STORE_FILENAME, verify_store
+
+if TYPE_CHECKING:
+    from analysis.palette import Palette
 
 CONFIG_FILENAME = "config.json"
 
@@ -50,6 +56,14 @@ class Run:
         self.config = config
         self._analysis: ScenarioAnalysis | None = None
         self._scenario_known: bool | None = None
+        #: The strategy palette a report assigned to this run and the others it shows, so
+        #: that every figure of the report agrees (`analysis.scenario.run_palette`); None
+        #: until a report assigns one.
+        self.palette: Palette | None = None
+        self._kept: dict[str, pd.DataFrame] | None = None  # tables read in `cached()`
+        #: Figure file name -> the PNG `analysis.draw_run_figures` wrote for this Run object
+        #: (a report built from the same object embeds it instead of drawing it again).
+        self.figure_files: dict[str, Path] = {}
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
@@ -87,13 +101,43 @@ class Run:
         uri = f"{self.db_path.resolve().as_uri()}?mode=ro"
         return sqlite3.connect(uri, uri=True)
 
+    @contextmanager
+    def cached(self) -> Iterator[Run]:
+        """Within the block, each table is read from the store once and kept (every access
+        gets its own copy, so no caller can change what the next one reads); after it, reads
+        go to the store again. Nested blocks share the outer one's tables."""
+        if self._kept is not None:
+            yield self
+            return
+        self._kept = {}
+        try:
+            yield self
+        finally:
+            self._kept = None
+
+    def derived(self, key: str, compute: Callable[[Run], pd.DataFrame]) -> pd.DataFrame:
+        """`compute(self)`, computed once per `cached()` block and kept under `key` (outside a
+        block, every call computes): for a frame several report sections derive from the same
+        tables, such as the Donor Game's gift pairs."""
+        if self._kept is None:
+            return compute(self)
+        name = f" derived {key}"
+        if name not in self._kept:
+            self._kept[name] = compute(self)
+        return self._kept[name].copy()
+
     def tables(self) -> list[str]:
         """Names of the tables present in the store, sorted."""
+        if self._kept is not None and " tables" in self._kept:
+            return list(self._kept[" tables"]["name"])
         with closing(self._connect()) as db:
             rows = db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
             ).fetchall()
-        return [name for (name,) in rows]
+        names = [name for (name,) in rows]
+        if self._kept is not None:
+            self._kept[" tables"] = pd.DataFrame({"name": names})
+        return names
 
     def table(self, name: str) -> pd.DataFrame:
         """One table as a DataFrame, in insertion order.
@@ -102,6 +146,8 @@ class Run:
         back empty with its usual columns; an unknown name that is not in the store raises
         KeyError listing what is there.
         """
+        if self._kept is not None and name in self._kept:
+            return self._kept[name].copy()
         present = self.tables()
         if name not in present:
             known = self.known_columns()
@@ -110,7 +156,11 @@ class Run:
             raise NotInRun(f"no table {name!r} in {self.db_path}; tables: {present}")
         with closing(self._connect()) as db:
             # The name was checked against sqlite_master above, so quoting it is safe.
-            return pd.read_sql_query(f'SELECT * FROM "{name}" ORDER BY rowid', db)
+            frame = pd.read_sql_query(f'SELECT * FROM "{name}" ORDER BY rowid', db)
+        if self._kept is not None:
+            self._kept[name] = frame
+            return frame.copy()
+        return frame
 
     @property
     def meta(self) -> dict[str, str]:

@@ -3,7 +3,9 @@
 A report of several runs must never pool two conditions as if they were seeds, so runs are
 grouped by every config key whose value differs between them, except the seed and the keys
 that cannot change what a run computes (`NON_RESULT_KEYS`). Strategy labels come from the
-scenario (or the `agents` table's `kind`), and each label gets one colour for the whole report.
+scenario (or the `agents` table's `kind`), and each label gets one colour for the whole report:
+`report_context` builds one palette of every label of the report's runs and hands it to each
+run, so a run's own figures (`RunFigure`) colour with it too (`run_palette`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analysis._plotting import Palette
+from analysis.palette import Palette
 from analysis.run import Run
 
 __all__ = ["NON_RESULT_KEYS", "Html", "Palette", "ReportContext", "config_text", "group_label",
-           "grouping_keys", "report_context", "strategy_labels"]
+           "grouping_keys", "report_context", "run_palette", "strategy_labels"]
 
 #: Config keys that never count when grouping runs: the seed (what repeats a condition) and
 #: keys that change how a run talks to its model or logs, not what it computes.
@@ -83,9 +85,21 @@ class ReportContext:
         return self.palette.color(label)
 
 
+def run_palette(run: Run) -> Palette:
+    """The strategy palette a run's figures colour with: the one its report assigned to all
+    of its runs (`report_context`), else, for a run drawn on its own (`societas run`), a
+    palette of the run's own labels."""
+    if run.palette is None:
+        run.palette = Palette(strategy_labels(run).values())
+    return run.palette
+
+
 def report_context(runs: Sequence[Run]) -> ReportContext:
-    """Groups and palette of a set of runs."""
+    """Groups and palette of a set of runs; every run is given the palette (`run_palette`)."""
     keys = grouping_keys([run.config for run in runs])
     groups = {run.path.name: group_label(run.config, keys) for run in runs}
     labels = {label for run in runs for label in strategy_labels(run).values()}
-    return ReportContext(list(runs), keys, groups, Palette(sorted(labels)))
+    palette = Palette(labels)
+    for run in runs:
+        run.palette = palette
+    return ReportContext(list(runs), keys, groups, palette)

@@ -123,6 +123,7 @@ def main() -> None:
     config = load_config(scenario.config_type, values={
         "model": MODEL, "temperature": 0.0, "agents": args.agents,
         "generations": args.generations, "rounds": args.rounds, "games": 1, "seed": args.seed,
+        "reasoning_format": "json",  # SmolLM2 needs a schema (docs/local_llm.md)
     })
     _load_litellm()  # its ~3 s import is paid once per process, not per decision
 

@@ -64,7 +64,8 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    context = GameContext.from_config(DonorGameConfig(agents=4, punishment="costly"))
+    context = GameContext.from_config(DonorGameConfig(agents=4, punishment="costly",
+                                                      reasoning_format="json"))
     with_reply_format(context, 100)  # warm: the cached format, pydantic's validators
     with_bare_readers(100)
     best = {"format": float("inf"), "bare": float("inf")}

@@ -17,6 +17,7 @@ The residents are generated (a town of 25 with a café, a park and a library) an
 model plans the day on hour and quarter-hour boundaries, as the rule residents do.
 
     python benchmarks/town_day.py [--residents 25] [--delay 1.0] [--max-concurrency 25]
+                                  [--architecture paper|lean]
 """
 
 from __future__ import annotations
@@ -62,13 +63,25 @@ _WHO = re.compile(r"You are Person (\d+)")
 
 
 def resident_model(request: ChatRequest) -> str:
-    """Work 09:00-17:00 at one of three places (a third each), home otherwise; quarter-hour
-    actions; talk to whoever is new; three-turn conversations that mention the party."""
+    """Wake at 07:00, work 09:00-17:00 at one of three places (a third each), home otherwise;
+    quarter-hour actions; talk to whoever is new; three-turn conversations that mention the
+    party; a short summary of oneself, of the other person and of each conversation."""
     prompt = request.messages[-1]["content"]
     who = _WHO.search(request.messages[0]["content"])
     place = PLACES[int(who.group(1)) % len(PLACES)][0] if who else "cafe"
+    if "as they are this morning" in prompt:
+        return json.dumps({"core": "hard-working", "occupation": "works all day",
+                           "progress": "content", "currently": "working",
+                           "carry_over": "nothing"})
+    if "summarise what" in prompt:
+        return json.dumps({"summary": "A colleague I see most days."})
+    if "sum up the conversation" in prompt:
+        return json.dumps({"summary": "We talked about the party.", "importance": 4,
+                           "planning_thought": "Maybe go to the party.",
+                           "memo": "They know about the party."})
     if "Plan your day in broad strokes" in prompt:
-        return json.dumps({"plan": [{"start": "07:00", "end": "09:00", "description": "home"},
+        return json.dumps({"wake": "07:00",
+                           "plan": [{"start": "07:00", "end": "09:00", "description": "home"},
                                     {"start": "09:00", "end": "17:00", "description": "work"},
                                     {"start": "17:00", "end": "22:00", "description": "home"}]})
     if "into blocks of about one hour" in prompt:
@@ -85,13 +98,20 @@ def resident_model(request: ChatRequest) -> str:
     if "Rate it from 1 to 10" in prompt:
         return '{"importance": 4}'
     if "Do you carry on" in prompt:
-        return json.dumps({"action": "talk", "talk_to": _PRESENT.findall(prompt)[0]})
+        free = _PRESENT.findall(prompt.split("free to talk")[1])
+        return json.dumps({"action": "talk", "talk_to": free[0]} if free
+                          else {"action": "continue"})
     if "Say the next thing" in prompt:
         turns = prompt.split("The conversation so far")[1].count("<agent_text author=")
         return json.dumps({"utterance": "Have you heard about the party?",
                            "end_conversation": turns >= 2})
     if "Will you go?" in prompt:
         return '{"attend": false}'
+    if "whether you know of it (true or false)" in prompt:  # the day's end interview
+        knows = "party" in prompt.split("What comes to your mind", 1)[1]
+        return json.dumps({"answer": "the party" if knows else "no", "knows": knows})
+    if "do you know of this person?" in prompt:
+        return json.dumps({i: True for i in _PRESENT.findall(prompt)})
     if "insight" in prompt.lower():
         return '{"insights": [{"insight": "Work is busy", "evidence": [1]}]}'
     if "question" in prompt.lower():
@@ -99,13 +119,14 @@ def resident_model(request: ChatRequest) -> str:
     return "{}"
 
 
-def run(residents: int, delay: float, concurrency: int, tmp: Path, name: str) -> tuple:
+def run(residents: int, delay: float, concurrency: int, tmp: Path, name: str,
+        architecture: str = "paper") -> tuple:
     scenario = get_scenario("town")
     with ScriptedLLMServer(resident_model, delay=delay) as server:
         config = load_config(scenario.config_type, values={
             "model": "openai/scripted", "api_base": server.url, "days": 1,
             "town_file": str(town_file(tmp / f"{name}.toml", residents)),
-            "max_concurrency": concurrency,
+            "max_concurrency": concurrency, "architecture": {"preset": architecture},
             "intentions": [{"agent": "p00", "topic": "party", "kind": "announcement",
                             "description": "is planning a party"}]})
         options = RunOptions(use_cache=False, progress=False, figures=False)
@@ -123,15 +144,20 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=1.0, help="server latency per call (s)")
     parser.add_argument("--max-concurrency", type=int, help="calls in flight (default: one "
                         "per resident)")
+    parser.add_argument("--architecture", choices=("paper", "lean"), default="paper",
+                        help="the residents' architecture preset (lean: the town before it)")
     args = parser.parse_args()
     concurrency = args.max_concurrency or args.residents
     with tempfile.TemporaryDirectory() as tmp:
         run(2, 0.0, concurrency, Path(tmp), "warm")
-        result, wall = run(args.residents, args.delay, concurrency, Path(tmp), "day")
+        result, wall = run(args.residents, args.delay, concurrency, Path(tmp), "day",
+                           args.architecture)
     stats = result.stats
     one_at_a_time = stats.calls * args.delay
     print(f"residents={args.residents} delay={args.delay}s max_concurrency={concurrency} "
-          f"calls={stats.calls} (sum of measured latencies {stats.call_seconds:.1f} s)")
+          f"architecture={args.architecture} calls={stats.calls} "
+          f"({stats.calls / args.residents:.1f} per resident-day; sum of measured latencies "
+          f"{stats.call_seconds:.1f} s)")
     print(f"one simulated day: {wall:.1f} s wall; the same calls one at a time: "
           f"{one_at_a_time:.1f} s")
     print(f"town_day_speedup {one_at_a_time / wall:.1f}")

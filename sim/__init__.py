@@ -8,13 +8,18 @@ The core, in the order a run meets it:
 - `registry`: which scenarios exist (`ScenarioSpec`, `get_scenario`; third-party ones come
   through the `societas.scenarios` entry point group);
 - `scenario_analysis`: what a scenario declares for analysis and reports (`ScenarioAnalysis`:
-  its tables, headline series, strategy labels, report sections, figures and what
-  `societas inspect` adds to an agent's view);
+  its tables, headline series, strategy labels, report sections, figures, what
+  `societas inspect` adds to an agent's view and its panels in `societas view`);
 - `config`: a scenario's pydantic `RunConfig`, from TOML files and `--set key=value`;
 - `world`: `World`, a `mesa.Model` whose clock is a SimPy environment, with the decision
   barrier that hands every pending decision to the gateway at once;
 - `population`, `rules`: slots, brain mixes, selection and lineage across generations, and the
   rule families a population draws its rule brains from;
+- `evolution` (a package): reproduction schemes (truncation, Wright–Fisher, Moran,
+  tournament), fitness mappings and mutation operators, each chosen by a config key and open
+  to your own (`register_reproduction`, `register_fitness`, `register_mutation`);
+- `generations`: `GenerationsOfRounds`, the generations-of-rounds loop written once, so a
+  scenario writes only what a round does;
 - `agent`, `brains`, `tasks`: `SimAgent` asks its brain (`RuleBrain` or `LLMBrain`) a `Task`,
   which carries the observation, the prompt, the reply parser and the fallback; a task that
   asks for JSON declares its reply once as a pydantic `Reply` (`sim.llm.reply_format`);
@@ -23,6 +28,8 @@ The core, in the order a run meets it:
 - `prompting`: prompt templates as plain files a user can override;
 - `store`: `RunStore`, one SQLite file per run, one transaction per round;
 - `runner`, `replay`: `run_scenario`, `resume_run` and `replay_run`;
+- `interview`: `interview_run`, questions put to a finished run's agents (a scenario offers
+  them through `Interviews`), stored as replayable sessions; `interview_cli` its command;
 - `sweeps`, `executors`, `ray_executor`, `live`: many runs at once (`sweep`), each described by
   plain data (`RunSpec`) and run by an executor (in this process, a local process pool or a Ray
   cluster), sharing one model-call rate limit (`sim.llm.ratelimit`), with a live view;
@@ -51,19 +58,25 @@ __all__, __getattr__, __dir__ = lazy_exports(globals(), {
     "sim.registry": ("ScenarioSpec", "UnknownScenario", "UsageEstimate", "approx_tokens",
                      "get_scenario", "scenario_names"),
     "sim.scenario_analysis": ("AgentSection", "HeadlineSeries", "ReportSection", "RunFigure",
-                              "ScenarioAnalysis"),
+                              "ScenarioAnalysis", "ViewPanel", "ViewTimeline"),
     "sim.config": ("ConfigError", "RunConfig", "load_config"),
     "sim.world": ("DecisionRequest", "World"),
     "sim.agent": ("SimAgent",),
     "sim.brains": ("Brain", "LLMBrain", "RuleBrain"),
     "sim.rules": ("RuleFamilies", "RulePolicy"),
     "sim.population": ("POPULATION_TABLES", "Member", "Population", "PopulationConfig", "Slot"),
+    "sim.generations": ("GenerationScores", "GenerationsOfRounds", "generation_summary"),
+    "sim.evolution": ("Pool", "ReproductionScheme", "newcomers_per_generation",
+                      "register_fitness", "register_mutation", "register_reproduction",
+                      "turnover_rule"),
     "sim.tasks": ("ParseError", "Task"),
     "sim.strategy_task": ("FALLBACK_STRATEGY", "StrategyReply", "WriteStrategy"),
     "sim.prompting": ("PromptLibrary", "quote_agent_text"),
     "sim.store": ("RunStore", "snapshot"),
     "sim.runner": ("RunOptions", "RunResult", "resume_run", "run_scenario"),
     "sim.replay": ("ReplayResult", "replay_run"),
+    "sim.interview": ("Answer", "InterviewAsk", "InterviewRequest", "InterviewResult",
+                      "InterviewWorld", "Interviews", "Question", "interview_run"),
     "sim.sweeps": ("SweepPlan", "plan_sweep", "run_sweep", "sweep"),
     "sim.executors": ("Executor", "InlineExecutor", "PoolExecutor", "RunOutcome", "RunSpec"),
     "sim.ray_executor": ("RayExecutor",),

@@ -1,4 +1,4 @@
-"""The `societas` command: run, resume, list, report, export and write scenarios.
+"""The `societas` command: run, resume, view, list, report, export and write scenarios.
 
 Errors a user can fix (unknown scenario, bad flag or config key, unusable path, damaged store,
 busy run, unreachable model) print one line that names the problem and exit with status 2; a
@@ -20,11 +20,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from sim import view_cli
 from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
+from sim.interview_cli import add_interview_parser, interview_command
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
+from sim.text_table import format_table
 
 if TYPE_CHECKING:
     from sim.runner import RunOptions, RunResult
@@ -90,6 +93,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     add_rate_limit_option(parser, "this run's own")
+    view_cli.add_view_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check that it reproduces every committed round (writes nothing)"
     )
     replay.add_argument("run_dir", type=Path)
+    view_cli.add_view_parser(commands)
 
     commands.add_parser("list", help="list available scenarios")
 
@@ -146,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: RUN_DIR/report.html; several runs: their parent directory)")
     _add_authoring_commands(commands)
     add_sweep_parser(commands, _positive)
+    add_interview_parser(commands)
     return parser
 
 
@@ -207,6 +213,10 @@ def _main(argv: list[str] | None) -> int:
                 return sweep_command(args, terminated)
         if args.command == "replay":
             return _replay(args.run_dir)
+        if args.command == "interview":
+            return interview_command(args)
+        if args.command == "view":
+            return view_cli.view_command_main(args)
         if args.command == "inspect":
             from analysis.inspect import describe_agent
 
@@ -275,7 +285,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         replay_only=args.replay_only,
         budget=Budget(max_cost_usd=args.max_cost, max_calls=args.max_calls),
         progress=not args.quiet,
-        figures=not args.no_figures, limit=args.rate_limit,
+        figures=not args.no_figures, limit=args.rate_limit, on_start=view_cli.viewer_for(args),
     )
 
 
@@ -292,15 +302,16 @@ def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
     options = _run_options(args)
     if config.model is not None and scenario.estimate is not None:
         print(scenario.estimate(config).describe(config.model), file=sys.stderr)
-    return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options),
-                   terminated)
+    return view_cli.run_with_view(options, lambda: _finish(
+        lambda: run_scenario(scenario, config, out=args.out, options=options), terminated))
 
 
 def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
     from sim.runner import resume_run
 
     options = _run_options(args)
-    return _finish(lambda: resume_run(args.run_dir, options), terminated)
+    return view_cli.run_with_view(options, lambda: _finish(
+        lambda: resume_run(args.run_dir, options), terminated))
 
 
 def _replay(run_dir: Path) -> int:
@@ -316,9 +327,11 @@ def _replay(run_dir: Path) -> int:
     except (CacheMiss, ResumeDiverged) as error:
         print(f"societas: not reproduced: {error}", file=sys.stderr)
         return EXIT_NOT_REPRODUCED
-    print(f"reproduced all {result.checkpoints} checkpoints of {run_dir}: {result.decisions} "
-          f"decisions, {result.calls} model calls answered from its store, none made; "
-          f"{result.wall_s:.1f} s")
+    sessions = (f" ({result.sessions} interview session{'s' if result.sessions > 1 else ''})"
+                if result.sessions else "")
+    print(f"reproduced all {result.checkpoints} checkpoints of {run_dir}{sessions}: "
+          f"{result.decisions} decisions, {result.calls} model calls answered from its store, "
+          f"none made; {result.wall_s:.1f} s")
     return 0
 
 
@@ -332,7 +345,10 @@ def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
     try:
         result = start()
     except ModelUnreachable as error:
-        print(f"societas: error: model unreachable: {error}", file=sys.stderr)
+        resume = ("" if error.run_dir is None else
+                  f"; finished rounds are saved: once that is fixed, continue with: "
+                  f"societas resume {error.run_dir}")
+        print(f"societas: error: model unreachable: {error}{resume}", file=sys.stderr)
         return EXIT_USAGE
     except EmbeddingError as error:
         print(f"societas: error: memory embedder: {error}", file=sys.stderr)
@@ -393,14 +409,17 @@ def _report(run_dirs: list[Path], out: Path | None = None) -> int:
     run_dirs = expand_sweeps(run_dirs)  # a sweep directory stands for its runs
     if not run_dirs:
         raise UserError("no runs to report: the sweep has not started any run yet")
-    for run_dir in run_dirs:
-        run = load(run_dir)
-        drawn = draw_run_figures(run_dir)
-        if not drawn:
-            print(f"scenario {run.scenario or '(unnamed)'} declares no figures")
-        for path in drawn:
-            print(f"figure: {path}")
-    print(f"report: {write_report(run_dirs, out)}")
+    runs = [load(run_dir) for run_dir in run_dirs]
+    with contextlib.ExitStack() as reading:  # each table read once, for figures and report
+        for run in runs:
+            reading.enter_context(run.cached())
+        for run in runs:
+            drawn = draw_run_figures(run)
+            if not drawn:
+                print(f"scenario {run.scenario or '(unnamed)'} declares no figures")
+            for path in drawn:
+                print(f"figure: {path}")
+        print(f"report: {write_report(runs, out)}")
     return 0
 
 
@@ -422,22 +441,6 @@ def _authoring(args: argparse.Namespace) -> int:
         print(f"wrote {created}: edit its README.md to start; install it with "
               f"pip install -e {created}")
     return 0
-
-
-def format_table(headers: list[str], rows: list[list[object]]) -> str:
-    """A plain aligned text table (no dependency, readable in any log)."""
-    cells = [[_format_cell(value) for value in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
-
-
-def _format_cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
 
 
 if __name__ == "__main__":

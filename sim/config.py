@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -18,6 +18,7 @@ from sim.errors import UserError, describe_os_error
 from sim.llm.redaction import check_key_env_name, watch_env
 from sim.llm.settings import LLMSettings, check_api_base
 from sim.llm.transport import check_transport
+from sim.prompting import PromptError, check_overrides, template_names
 
 #: Keys whose rejected value is never repeated in an error: it may be an API key.
 SECRET_INPUTS = frozenset({"api_key_env"})
@@ -32,6 +33,10 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    #: The packages whose `prompts/` templates `prompts_dir` may replace. None: the package the
+    #: config class is defined in (a scenario whose config lives beside its prompts).
+    PROMPT_PACKAGES: ClassVar[tuple[str, ...] | None] = None
+
     seed: int = Field(
         0, ge=0, description="Seed of the world's random generator; same seed, same run."
     )
@@ -44,10 +49,18 @@ class RunConfig(BaseModel):
     api_key_env: str | None = Field(
         None, description="Name of the environment variable holding the API key (never stored)."
     )
-    temperature: float = Field(0.8, ge=0, le=2, description="Sampling temperature (paper: 0.8).")
+    temperature: float = Field(
+        0.8, ge=0, le=2,
+        description="Sampling temperature, sent to every model (Vallinder & Hughes set 0.8 for "
+        "their Anthropic model only and left the others at their APIs' defaults).",
+    )
     max_tokens: int = Field(400, gt=0, description="Reply length cap per call.")
     timeout_s: float = Field(60.0, gt=0, description="Per-attempt timeout of a model call.")
-    max_retries: int = Field(3, ge=0, description="Retries after a failed call (paper: 3).")
+    max_retries: int = Field(
+        3, ge=0,
+        description="Retries after a failed call (so 4 attempts in all; Vallinder & Hughes made "
+        "3 attempts).",
+    )
     max_concurrency: int = Field(10, gt=0, description="Model calls in flight at once.")
     max_repairs: int = Field(
         1, ge=0, description="Re-prompts after an unparseable reply before the fallback."
@@ -74,7 +87,7 @@ class RunConfig(BaseModel):
     prompts_dir: str | None = Field(
         None,
         description="Directory whose prompt files replace the scenario's built-in ones of the "
-        "same name.",
+        "same name (a file there that replaces none is refused).",
     )
 
     @field_validator("api_key_env")
@@ -103,11 +116,28 @@ class RunConfig(BaseModel):
     @field_validator("prompts_dir")
     @classmethod
     def _prompts_dir_exists(cls, directory: str | None) -> str | None:
-        # A mistyped directory would otherwise silently run the built-in prompts.
-        if directory is not None and not Path(directory).is_dir():
+        # A mistyped directory, or a file in it that replaces nothing, would otherwise
+        # silently run the built-in prompts.
+        if directory is None:
+            return directory
+        if not Path(directory).is_dir():
             problem = "is not a directory" if Path(directory).exists() else "does not exist"
             raise ValueError(f"{directory} {problem}")
+        packages = cls.prompt_packages()
+        try:
+            if packages:
+                check_overrides(directory, packages)
+        except PromptError as error:
+            raise ValueError(error.args[0]) from None
         return directory
+
+    @classmethod
+    def prompt_packages(cls) -> tuple[str, ...]:
+        """The packages whose templates `prompts_dir` may replace (see `PROMPT_PACKAGES`)."""
+        if cls.PROMPT_PACKAGES is not None:
+            return cls.PROMPT_PACKAGES
+        package = cls.__module__.rpartition(".")[0]
+        return (package,) if package and template_names(package) else ()
 
     @model_validator(mode="after")
     def _transport_can_reach(self) -> RunConfig:

@@ -11,6 +11,10 @@ fills them unless they are given. Writing them into a config file would freeze t
 later change of the preset would silently stop reaching them, so the TOML file leaves them
 commented out. Which keys a preset governs is found by trying the preset's other values, not
 declared anywhere, so a new preset is documented correctly without touching this module.
+
+Likewise a validator may work a key's default out from other keys (`brains` is all rule
+brains without a model, all LLM brains with one): the reference shows the default a run
+without that key actually gets, says it is worked out, and the TOML file leaves it commented.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import annotated_types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from sim.config import RunConfig, to_toml
@@ -47,6 +51,9 @@ class ConfigKey:
     group: str  # the heading it is listed under
     #: The key whose value sets this key's default when it is not given ('protocol'), if any.
     preset_by: str | None = None
+    #: True when a validator works the default out from other keys (shown: its value for a
+    #: config that sets nothing), e.g. `brains`.
+    computed: bool = False
     #: For a nested setting: what its table (e.g. `memory_settings`) is for.
     table_description: str = ""
 
@@ -67,10 +74,17 @@ def config_keys(config_type: type[RunConfig], scenario: str = "") -> list[Config
                                       values.get(sub_name), description, group,
                                       table_description=field.description or ""))
             continue
-        keys.append(ConfigKey(name, describe_type(field), _jsonable(default),
+        keys.append(ConfigKey(name, describe_type(field), _jsonable(default, field),
                               field.description or "", group))
     presets = _preset_keys(config_type, keys)
-    return [dataclasses.replace(k, preset_by=presets.get(k.name)) for k in keys]
+    effective = config_type.model_validate({}).model_dump(mode="json")
+    resolved = []
+    for key in keys:
+        value = _at(effective, key.name)
+        computed = value != key.default and key.name not in presets
+        resolved.append(dataclasses.replace(key, preset_by=presets.get(key.name),
+                                            default=value, computed=computed))
+    return resolved
 
 
 def describe_type(field: FieldInfo) -> str:
@@ -109,8 +123,18 @@ def _toml(value: Any) -> str:
     return to_toml({"v": value}).strip().removeprefix("v = ")
 
 
-def _jsonable(value: Any) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+def _jsonable(value: Any, field: FieldInfo | None = None) -> Any:
+    """A default as JSON, the way the validated config holds it (a nested model's defaults
+    filled in), so that it compares equal to the value a run actually gets."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if field is not None and field.annotation is not None:
+        try:
+            adapter = TypeAdapter(field.annotation)
+            return adapter.dump_python(adapter.validate_python(value), mode="json")
+        except (PydanticSchemaGenerationError, ValidationError, ValueError, TypeError):
+            return value
+    return value
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -215,7 +239,8 @@ def format_toml(scenario: str, summary: str, keys: list[ConfigKey]) -> str:
         f"# Config of the {scenario} scenario: {summary}",
         f"# Use: societas run {scenario} --config THIS_FILE   (--set KEY=VALUE overrides a key)",
         "# Every key is here with its default; delete or change what you like. Keys commented",
-        "# out are unset by default, or take their default from a preset key unless given.",
+        "# out are unset by default, or take their default from a preset key or from other",
+        "# keys unless given.",
     ]
     for key, new_group, new_table in _walk(keys):
         if new_group:
@@ -231,7 +256,7 @@ def format_toml(scenario: str, summary: str, keys: list[ConfigKey]) -> str:
                                subsequent_indent="#   ")
         if key.default is None:
             lines.append(f"# {key.name} = ...")
-        elif key.preset_by:
+        elif key.preset_by or key.computed:
             lines.append(f"# {key.name} = {_toml(key.default)}")
         else:
             lines.append(f"{key.name} = {_toml(key.default)}")
@@ -244,6 +269,8 @@ def _note(key: ConfigKey) -> str:
         note = note.removesuffix(" (optional)") + "; unset by default"
     if key.preset_by:
         note += f"; default set by {key.preset_by} unless given"
+    if key.computed:
+        note += "; default worked out from other keys unless given (shown: with none set)"
     return note
 
 

@@ -1,19 +1,21 @@
-"""Populations across generations: slots, brain mixes, selection, inheritance, lineage.
+"""Populations across generations: slots, brain mixes, reproduction, inheritance, lineage.
 
 Cultural-evolution scenarios share one skeleton. A population has a fixed number of *slots*,
 each with a brain kind that never changes ('llm' or a rule family), so a mixed population stays
-mixed while its contents evolve. Every generation the empty slots are filled with newcomers:
+mixed while its contents evolve. After a generation has played, `select` ranks the members on
+the scenario's scores and the run's reproduction scheme (`sim.evolution`: truncation,
+Wright–Fisher, Moran, tournament or one of your own) says who keeps a place; the others leave
+the model. `populate` then fills every empty slot with a newcomer whose parents the scheme
+draws from the generation that played:
 
-- an LLM newcomer gets a fresh model brain and, as its parents, every survivor (it will read
-  their strategy texts: the population's *culture*);
-- a rule newcomer inherits the rule of a uniformly drawn surviving rule agent, its parameters
-  mutated (`RulePolicy.mutate`), or a fresh rule of its slot's family if no rule agent
-  survived.
+- a rule newcomer has one parent, a rule-brained member, and inherits its rule through the
+  run's mutation operator (`gaussian` by default), or a fresh rule of its slot's family when
+  there is no generation before it;
+- an LLM newcomer has `llm_parents` parents drawn from every member and a fresh model brain; it
+  reads their strategy texts (`advice`), or with `advice = "survivors"` every survivor's.
 
-After the generation has played, `select` ranks the agents on the scenario's scores and keeps
-the survivors (top share, or drawn proportionally to score, or at random); the rest leave the
-model. The engine tables `agents` (with lineage), `strategies` and `generation_scores` are
-written here, so analysis reads every population scenario alike.
+The engine tables `agents` (with each newcomer's parents), `strategies` and
+`generation_scores` are written here, so analysis reads every population scenario alike.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pydantic import Field, model_validator
 from sim.agent import SimAgent
 from sim.brains import Brain, LLMBrain, RuleBrain
 from sim.config import RunConfig
+from sim.evolution import FITNESS, MUTATION, REPRODUCTION, Pool
 from sim.rules import RuleFamilies
 
 if TYPE_CHECKING:
@@ -71,6 +74,49 @@ class PopulationConfig(RunConfig):
     mutation_sd: float = Field(
         0.05, ge=0, description="SD of the Gaussian mutation of an inherited rule's parameters."
     )
+    reproduction: str = Field(
+        "truncation",
+        description="How a generation gives way to the next: 'truncation' (the best "
+        "survivor_fraction stay, newcomers descend from them), 'wright_fisher' (everyone is "
+        "replaced; each newcomer's parent drawn with replacement in proportion to fitness), "
+        "'moran' (one member drawn at random dies and the offspring of one drawn in proportion "
+        "to fitness takes its place: a generation is one step of the process), 'tournament' "
+        "(everyone is replaced; each parent the best of tournament_size members drawn at "
+        "random), or a scheme registered with sim.evolution.register_reproduction.",
+    )
+    fitness: str = Field(
+        "payoff",
+        description="How scores become chances of reproducing (Wright-Fisher, Moran, "
+        "proportional survivors): 'payoff' (the score, negative counted as 0), 'exponential' "
+        "(exp(selection_strength x score)), or one registered with "
+        "sim.evolution.register_fitness.",
+    )
+    selection_strength: float = Field(
+        1.0, ge=0, description="w of exponential fitness: 0 is neutral, larger is stronger."
+    )
+    mutation: str = Field(
+        "gaussian",
+        description="How a rule newcomer's rule differs from its parent's: 'gaussian' "
+        "(parameters jittered by mutation_sd), 'jump' (with probability mutation_rate a random "
+        "rule of a family in the brains mix, parameters uniform in their ranges; else a copy), "
+        "'none' (a copy), or one registered with sim.evolution.register_mutation.",
+    )
+    mutation_rate: float = Field(
+        0.05, ge=0, le=1, description="mu of 'jump' mutation: the chance a newcomer's rule jumps."
+    )
+    tournament_size: int = Field(
+        2, ge=1, description="Members drawn for each tournament ('tournament' reproduction)."
+    )
+    llm_parents: int = Field(
+        1, ge=1, description="Parents of an LLM newcomer, drawn as the reproduction scheme "
+        "draws a parent; it reads their strategy texts before it plays.",
+    )
+    advice: Literal["parents", "survivors"] = Field(
+        "parents",
+        description="What an LLM newcomer reads before it plays: its parents' strategies, or "
+        "every survivor's (as in the Donor Game study); where nobody survives "
+        "(wright_fisher, tournament), its parents'.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -93,6 +139,12 @@ class PopulationConfig(RunConfig):
             raise ValueError("brains include 'llm' but no model is set (use --model)")
         if not 1 <= self.survivors < self.agents:
             raise ValueError("survivor_fraction leaves no survivors or no newcomers")
+        for key, registry in (("reproduction", REPRODUCTION), ("fitness", FITNESS),
+                              ("mutation", MUTATION)):
+            registry.get(getattr(self, key))  # ValueError naming the known ones
+        if self.tournament_size > self.agents:
+            raise ValueError(f"tournament_size ({self.tournament_size}) is larger than the "
+                             f"population (agents = {self.agents})")
         return self
 
     @property
@@ -128,6 +180,10 @@ class Member(SimAgent):
         self.parents = parents
         self.strategy = ""
 
+    def start_generation(self) -> None:
+        """Reset what the member tallies over one generation; the generations-of-rounds driver
+        (`sim.GenerationsOfRounds`) calls it on every member before the first round."""
+
 
 @dataclass
 class Slot:
@@ -157,8 +213,23 @@ class Population:
         self.slots = [Slot(kind) for kind in allocate(config.brains, config.agents,
                                                       families.names)]
         self.by_name: dict[str, Member] = {}  # the living members, by name
+        self.reproduction = REPRODUCTION.get(config.reproduction)
+        self.fitness = FITNESS.get(config.fitness)
+        self.mutation = MUTATION.get(config.mutation)
+        #: The families a rule may jump to: those the brains mix names (all for 'rule').
+        named = [f for f in families.names if config.brains.get(f, 0) > 0]
+        self.mutant_families = (families if config.brains.get("rule", 0) > 0 or not named
+                                else RuleFamilies(families[f] for f in named))
+        #: The generation that played last, as `select` left it: newcomers' parents come from it.
+        self.previous: list[Member] = []
+        self._pool: Pool | None = None
+        self._culture: list[tuple[str, str]] = []
+        self._texts: dict[str, str] | None = None  # previous's strategies by name, when asked
         #: Extra columns of `generation_scores` the scenario fills (e.g. its headline measure).
         self.score_columns = dict(score_columns or {})
+        #: The last `select`'s ranking, best first, by name (survivors and leavers alike): a
+        #: scenario that shows newcomers the survivors' strategies best first orders by it.
+        self.ranking: list[str] = []
         if model.store is not None:
             for name, columns in POPULATION_TABLES.items():
                 if name == "generation_scores":
@@ -180,10 +251,17 @@ class Population:
         return [int(i) for i in self.model.rng.permutation(len(self.slots))]
 
     # -- newcomers ---------------------------------------------------------------------------
-    def populate(self, generation: int, survivors: Sequence[Member]) -> list[Member]:
-        """Fill every empty slot with a newcomer, record it with its parents, return them."""
-        rng = self.model.rng
-        rule_survivors = [a for a in survivors if isinstance(a.brain, RuleBrain)]
+    def populate(self, generation: int, survivors: Sequence[Member] = ()) -> list[Member]:
+        """Fill every empty slot with a newcomer, record it with its parents, return them.
+
+        Parents are drawn by the reproduction scheme from the generation the last `select`
+        ranked (`previous`); before any selection the newcomers are founders. (`survivors` is
+        what `select` returned; it is accepted for the scenarios that pass it, not needed.)
+        """
+        rng, pool, previous = self.model.rng, self._pool, self.previous
+        # the candidates of each kind of place, one list each for every newcomer of that kind
+        everyone = list(range(len(previous)))
+        rule_parents = [i for i, a in enumerate(previous) if isinstance(a.brain, RuleBrain)]
         newcomers, rows = [], []
         for index, slot in enumerate(self.slots):
             if slot.agent is not None:
@@ -192,10 +270,14 @@ class Population:
             brain: Brain
             if slot.kind == "llm":
                 assert self.llm_settings is not None
-                brain, parents = LLMBrain(self.llm_settings), [a.name for a in survivors]
-            elif rule_survivors and generation > 0:
-                parent = rule_survivors[int(rng.integers(len(rule_survivors)))]
-                policy = parent.brain.policy.mutate(rng, self.config.mutation_sd)
+                drawn = (self.reproduction.parents(pool, everyone, self.config.llm_parents)
+                         if pool is not None and previous else [])
+                brain, parents = LLMBrain(self.llm_settings), [previous[i].name for i in drawn]
+            elif (drawn := self.reproduction.parents(pool, rule_parents, 1)
+                  if pool is not None and rule_parents else []):
+                parent = previous[drawn[0]]
+                policy = self.mutation(parent.brain.policy, rng, self.config,
+                                       self.mutant_families)
                 brain, parents = RuleBrain(policy), [parent.name]
             else:
                 family = slot.kind if slot.kind in self.families else self.families.names[
@@ -214,10 +296,25 @@ class Population:
         self.model.record("agents", rows)
         return newcomers
 
+    def advice(self, newcomer: Member) -> list[tuple[str, str]]:
+        """The strategy texts (author, text) a newcomer is shown before it writes its own: its
+        parents' (an LLM newcomer's, with `advice = "parents"`), else every survivor's (one
+        list shared by all newcomers), or its parents' where nobody survived. Rule newcomers
+        describe their rule and read nothing; they are shown the survivors', as before
+        reproduction schemes existed, so that stores of earlier versions stay the same."""
+        by_parents = (self.config.advice == "parents"
+                      and not isinstance(newcomer.brain, RuleBrain)) or not self._culture
+        if not by_parents:
+            return self._culture
+        if self._texts is None:  # once per generation, not once per newcomer
+            self._texts = {a.name: a.strategy for a in self.previous}
+        return [(parent, self._texts[parent]) for parent in newcomer.parents
+                if parent in self._texts]
+
     @staticmethod
     def culture(survivors: Sequence[Member]) -> list[tuple[str, str]]:
-        """What newcomers read: every survivor's strategy text with its author. One list for
-        all newcomers of a generation (a copy each would grow with the population squared)."""
+        """Every survivor's strategy text with its author. One list for all newcomers of a
+        generation (a copy each would grow with the population squared)."""
         return [(a.name, a.strategy) for a in survivors]
 
     def record_strategies(self, generation: int, agents: Sequence[Member]) -> None:
@@ -241,18 +338,28 @@ class Population:
     ) -> list[Member]:
         """Rank the members (slot order) by `scores`, record the ranking, keep the survivors.
 
-        Ties fall to `order`, the generation's shuffled order of slots. `top` keeps the best
-        `survivor_fraction`; `proportional` draws that many without replacement with
-        probability proportional to score (negative scores count as 0); `random` draws them
-        uniformly. With `keep=False` (no selection after this generation) nobody leaves
-        and `survived` is recorded as NULL. `extra` fills the scenario's `score_columns`.
+        Ties fall to `order`, the generation's shuffled order of slots. Who survives is the
+        reproduction scheme's answer: under truncation, `top` keeps the best
+        `survivor_fraction`, `proportional` draws that many without replacement in proportion
+        to fitness, `random` uniformly. With `keep=False` (no selection after this generation)
+        nobody leaves and `survived` is recorded as NULL. `extra` fills the scenario's
+        `score_columns`. Returns the survivors in slot order.
         """
         members = self.members
         slot_of = [i for i, slot in enumerate(self.slots) if slot.agent is not None]
         position = {slot: place for place, slot in enumerate(order)}
         values = np.asarray(scores, dtype=float)
         ranking = sorted(range(len(members)), key=lambda i: (-values[i], position[slot_of[i]]))
-        survivors = self._survivors(members, values, ranking, method) if keep else None
+        self.ranking = [members[i].name for i in ranking]
+        survivors = None
+        if keep:
+            config = self.config
+            pool = Pool(values, np.asarray(self.fitness(values, config), dtype=float),
+                        self.model.rng, ranking, survivors=config.survivors, method=method,
+                        tournament_size=config.tournament_size, config=config)
+            pool.kept = np.zeros(len(members), dtype=bool)
+            pool.kept[list(self.reproduction.survivors(pool))] = True
+            survivors = {members[i].name for i in np.flatnonzero(pool.kept)}
         extra = extra or {}
         self.model.record("generation_scores", [
             {"generation": generation, "agent_id": members[i].name,
@@ -263,37 +370,16 @@ class Population:
                 for column in self.score_columns}}
             for rank, i in enumerate(ranking)
         ])
+        self._texts = None
         if survivors is None:
+            self._pool, self.previous, self._culture = None, [], []
             return []
+        self._pool, self.previous = pool, members
         for slot in self.slots:
             if slot.agent is not None and slot.agent.name not in survivors:
                 del self.by_name[slot.agent.name]
                 slot.agent.remove()
                 slot.agent = None
-        return [a for a in members if a.name in survivors]
-
-    def _survivors(self, members: Sequence[Member], values: np.ndarray, ranking: list[int],
-                   method: str) -> set[str]:
-        k = self.config.survivors
-        if method == "top":
-            chosen = ranking[:k]
-        elif method == "random":
-            chosen = [int(i) for i in self.model.rng.permutation(len(members))[:k]]
-        elif method == "proportional":
-            chosen = self._proportional(np.clip(values, 0.0, None), k)
-        else:
-            raise ValueError(f"unknown selection method {method!r}")
-        return {members[i].name for i in chosen}
-
-    def _proportional(self, weights: np.ndarray, k: int) -> list[int]:
-        """k distinct members drawn with probability proportional to their weights; when fewer
-        than k have a positive weight, all of those survive and the rest are drawn uniformly
-        from the others (a payoff of 0 gives no claim, but slots must be filled)."""
-        rng = self.model.rng
-        positive = np.flatnonzero(weights > 0)
-        if positive.size >= k:
-            p = weights / weights.sum()
-            return [int(i) for i in rng.choice(weights.size, size=k, replace=False, p=p)]
-        rest = np.flatnonzero(weights <= 0)
-        return [int(i) for i in positive] + [
-            int(i) for i in rng.choice(rest, size=k - positive.size, replace=False)]
+        kept = [a for a in members if a.name in survivors]
+        self._culture = self.culture(kept)
+        return kept

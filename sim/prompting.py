@@ -8,8 +8,11 @@ sits in, and the prompts tell the model that such blocks are information, not in
 
 from __future__ import annotations
 
+import difflib
 import string
+from collections.abc import Iterable, Sequence
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from sim.errors import UserError
@@ -22,13 +25,49 @@ def escape_markup(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def quote_agent_text(text: str, *, author: str) -> str:
-    """Delimit untrusted agent-written text so it reads as quoted data."""
-    return f'<{AGENT_TEXT_TAG} author="{author}">\n{escape_markup(text)}\n</{AGENT_TEXT_TAG}>'
+def quote_agent_text(text: str, *, author: str | None) -> str:
+    """Delimit untrusted agent-written text so it reads as quoted data; `author=None` quotes it
+    without naming who wrote it (a scenario that shows advice anonymously)."""
+    opening = AGENT_TEXT_TAG if author is None else f'{AGENT_TEXT_TAG} author="{author}"'
+    return f"<{opening}>\n{escape_markup(text)}\n</{AGENT_TEXT_TAG}>"
 
 
 class PromptError(UserError, KeyError):
     """A prompt template (usually a user's override) does not fit the values it is given."""
+
+
+def template_names(package: str) -> set[str]:
+    """Every template a package ships under its `prompts/` folder, as `parts/rule_costly.txt`."""
+    root = resources.files(package).joinpath("prompts")
+    return set(_files(root, "")) if root.is_dir() else set()
+
+
+def _files(folder: Traversable, prefix: str) -> Iterable[str]:
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            yield from _files(entry, f"{prefix}{entry.name}/")
+        elif entry.name.endswith(".txt"):
+            yield f"{prefix}{entry.name}"
+
+
+def check_overrides(directory: str | Path, packages: Sequence[str]) -> None:
+    """Refuse a prompt directory holding a file that replaces no template of `packages`.
+
+    A misspelt or outdated name (`question_unit.txt`, a template a release renamed) would
+    otherwise be ignored in silence, and the run would use the built-in prompt the user meant
+    to replace. Hidden files (`.DS_Store`, editor swap files) are left alone.
+    """
+    known: set[str] = set().union(*(template_names(p) for p in packages)) if packages else set()
+    root = Path(directory)
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if path.is_dir() or any(part.startswith(".") for part in name.split("/")):
+            continue
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"did you mean {close[0]}?" if close else "no template has that name"
+            raise PromptError(f"prompts_dir {root}: {name} replaces no prompt template ({hint}; "
+                              "the templates are listed in the scenario's docs)")
 
 
 class PromptLibrary:

@@ -7,6 +7,7 @@ because Mesa has a `Scenario` class of its own, and a scenario's model may well 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -17,6 +18,7 @@ from sim.scenario_analysis import NO_ANALYSIS, ScenarioAnalysis
 
 if TYPE_CHECKING:
     from sim.config import RunConfig
+    from sim.interview import Interviews
     from sim.store import RunStore
     from sim.world import World
 
@@ -47,7 +49,9 @@ class ScenarioSpec:
     model: type[World]
     #: (headers, rows) of the end-of-run summary table, read from the store.
     summary_table: Callable[[RunStore], tuple[list[str], list[list[Any]]]] | None = None
-    #: Draws the run's figures into `run_dir/figures`, returning the files written.
+    #: Deprecated: declare the figures as `RunFigure`s of the scenario's `analysis`, which
+    #: `societas run` and `societas report` both draw. Still called (in place of those) by
+    #: `societas run` for scenarios written before, with a `DeprecationWarning`.
     draw_figures: Callable[[Path], list[Path]] | None = None
     #: What a run with LLM brains will ask of its models, shown before it starts.
     estimate: Callable[[Any], UsageEstimate] | None = None
@@ -59,6 +63,17 @@ class ScenarioSpec:
     #: or "module:attribute" naming one (loaded on first use, so that running a scenario
     #: never imports its plotting code); None: the generic analysis only.
     analysis: ScenarioAnalysis | str | None = None
+    #: How the scenario's agents answer interviews after a run (`societas interview`,
+    #: `sim.interview`): an `Interviews`, or "module:attribute" naming one (loaded on first
+    #: use); None: its agents cannot be interviewed.
+    interviews: Interviews | str | None = None
+
+    def __post_init__(self) -> None:
+        if self.draw_figures is not None:
+            warnings.warn(
+                f"ScenarioSpec.draw_figures (scenario {self.name!r}) is deprecated: declare "
+                "the figures as RunFigure(file, caption, draw) in its ScenarioAnalysis",
+                DeprecationWarning, stacklevel=3)
 
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)

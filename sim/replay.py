@@ -4,7 +4,8 @@
 only: every model call is answered from the store's own `llm_calls` (failures included), no
 model is asked, no file is written, and every committed round is hashed and compared with its
 checkpoint digest. A run directory copied to another machine can be checked this way without a
-key, a network or a response cache.
+key, a network or a response cache. Interview sessions held after the run (`sim.interview`) are
+re-executed after it, in order, and checked the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.interview import replay_sessions
 from sim.llm.gateway import Gateway
 from sim.registry import get_scenario
 from sim.store import STORE_FILENAME, ResumeDiverged, RunStore
@@ -29,6 +31,7 @@ class ReplayResult:
     decisions: int
     calls: int  # model calls answered from the store
     wall_s: float
+    sessions: int = 0  # interview sessions re-executed after the run
 
 
 def replay_run(run_dir: str | Path) -> ReplayResult:
@@ -58,13 +61,15 @@ def replay_run(run_dir: str | Path) -> ReplayResult:
             store.commit()  # rows after the scenario's last commit were the original's last
         finally:
             gateway.close()
+        sessions, asked = replay_sessions(scenario, store)
         if store.checkpoints_passed != stored:
             raise ResumeDiverged(
                 f"re-executing the run produced {store.checkpoints_passed} of its {stored} "
                 "stored checkpoints: the code or config differ from the original run's"
             )
         stats = gateway.stats
-        return ReplayResult(stored, sum(stats.decisions.values()), stats.replayed_calls,
-                            time.monotonic() - started)
+        return ReplayResult(stored, sum(stats.decisions.values()) + sum(asked.decisions.values()),
+                            stats.replayed_calls + asked.replayed_calls,
+                            time.monotonic() - started, sessions)
     finally:
         store.close()

@@ -5,7 +5,8 @@ cooperator) subclass `RulePolicy` as frozen dataclasses whose fields are all flo
 with a valid range in `bounds`. That is enough for the engine to validate them, store them as
 JSON (`params`), rebuild them (`RuleFamilies.make`) and let them evolve: a newcomer inherits a
 survivor's rule with every parameter jittered (`mutate`), a clipped random walk inside the
-ranges. The policy's own `decide(observation)` and `describe()` are the scenario's business.
+ranges (or another operator of `sim.evolution.mutation`). The policy's own `decide(observation)`
+and `describe()` are the scenario's business.
 """
 
 from __future__ import annotations
@@ -82,6 +83,13 @@ class RulePolicy(ABC):
             low, high = self.bounds[name]
             changes[name] = float(np.clip(getattr(self, name) + step, low, high))
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> Self:
+        """A policy of this family with every parameter drawn uniformly in its range (what a
+        `jump` mutation lands on), drawn in declaration order."""
+        return cls(**{name: float(rng.uniform(*cls.bounds[name]))  # type: ignore[call-arg]
+                      for name in cls._param_names()})
 
 
 @functools.cache

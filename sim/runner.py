@@ -16,6 +16,7 @@ import platform
 import sqlite3
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
 from sim.llm.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
 from sim.llm.limiter_service import connect_limiter
-from sim.llm.outcomes import ProviderDown
+from sim.llm.outcomes import ModelUnreachable, ProviderDown
 from sim.llm.ratelimit import LocalLimiter, RateLimit
 from sim.progress import Progress
 from sim.registry import ScenarioSpec, get_scenario
@@ -55,6 +56,9 @@ class RunOptions:
     limit: RateLimit | None = None
     #: the address of a limiter shared with other runs (a sweep's; `sim.llm.limiter_service`).
     limiter: str | None = None
+    #: Called with the run directory once its store is open and marked running, before the
+    #: first round (`societas run --view` starts the viewer there).
+    on_start: Callable[[Path], None] | None = None
 
 
 @dataclass
@@ -285,6 +289,8 @@ def _execute(
     )
     store.set_meta("status", "running")
     store.commit()
+    if options.on_start is not None:
+        options.on_start(run_dir)
     started = time.monotonic()
     status, message = "failed", ""
     bar: Progress | None = None
@@ -308,6 +314,10 @@ def _execute(
     except KeyboardInterrupt:
         store.rollback()
         status, message = "interrupted", "interrupted by the user"
+    except ModelUnreachable as error:
+        store.rollback()  # the finished rounds stay: a renewed key lets the run go on
+        error.run_dir = run_dir
+        raise
     except BaseException:
         store.rollback()  # keep rounds atomic: drop the half-written round
         raise
@@ -323,6 +333,8 @@ def _execute(
             world.close()
         else:
             gateway.close()
+        if status == "failed":  # an error escapes: close the store, or a resume in this
+            store.close()  # process (a notebook, a test) finds the run's file still locked
     wall_s = time.monotonic() - started
     summary = scenario.summary_table(store) if scenario.summary_table else None
     store.close()

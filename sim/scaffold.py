@@ -7,8 +7,9 @@ to the package's name and the `.tmpl` suffix dropped. Written as templates rathe
 generated in Python, so that what a user receives can be read (and reviewed) as it will be.
 
 The result is a small but complete game that uses only the public API (`from sim import ...`):
-its own `pyproject.toml` with the `societas.scenarios` entry point, a config, a `World` whose
-rules are a SimPy process, rule brains, an LLM task with a prompt file and a parser, a table, a
+its own `pyproject.toml` with the `societas.scenarios` entry point, a config, a model on the
+engine's generations-of-rounds driver (`GenerationsOfRounds`: it writes only its round and its
+scores), rule brains, an LLM task with its reply declared once, prompt files, a table, a
 metric, a figure, a README saying what to edit, and tests that pass as generated.
 """
 

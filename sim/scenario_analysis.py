@@ -1,4 +1,4 @@
-"""What a scenario tells `analysis` and `societas report` about its runs.
+"""What a scenario tells `analysis`, `societas report` and `societas view` about its runs.
 
 The engine's tables are the same in every scenario; everything else a run holds is the
 scenario's business. A scenario declares it once, in a `ScenarioAnalysis` on its
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from analysis.run import Run
     from analysis.scenario import ReportContext
+    from analysis.viewer.step import StepView
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,14 @@ class HeadlineSeries:
 
 @dataclass(frozen=True)
 class RunFigure:
-    """A figure of one run, drawn into `run_dir/figures/<file>` and shown in the report."""
+    """A figure of one run, drawn into `run_dir/figures/<file>` by `societas run` (when the run
+    finishes) and `societas report`, and shown in the report: the one way a scenario declares
+    its figures. `draw(run)` returns a matplotlib `Figure`, or None when the run has nothing
+    for it (a tournament's ranking in a Moran run), which leaves the figure out."""
 
     file: str  # e.g. 'per_generation.png'
     caption: str
-    draw: Callable[[Run], Figure]
+    draw: Callable[[Run], Figure | None]
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,49 @@ class AgentSection:
 
 
 @dataclass(frozen=True)
+class ViewPanel:
+    """A panel of the scenario's own in `societas view` (and `analysis.viewer.view(run)`),
+    declared as figures are: the view calls `render(step)` for the step the user selected.
+
+    `step` (`analysis.viewer.StepView`) holds the selected step (`step.step`), the agent the user
+    clicked (`step.selected`), read-only queries on the run's store as it was at that moment
+    (`step.frame(sql, params)`, `step.rows(...)`), and `step.memo(key, compute)` for what does
+    not change while the run grows. `render` returns the panel's parts, as report sections do:
+    strings (shown as text, never as markup), pandas DataFrames (tables) and the drawings of
+    `analysis.viewer.parts` (`Series`, `Network`, `TownMap`, `Choices`). An empty list hides the
+    panel. It must answer in well under 200 ms on a large run: read only what the step needs.
+    """
+
+    key: str
+    title: str
+    render: Callable[[StepView], list[Any]]
+
+
+@dataclass(frozen=True)
+class ViewTimeline:
+    """How the view's time slider counts a run of the scenario: what one step is, how a person
+    reads it and which moments are worth jumping to. Every field is optional; the default
+    counts the engine's simulated time (`decisions.sim_time`) as 'step 1, step 2, ...'.
+    """
+
+    #: What one step of the slider is, in words ('round', 'minute').
+    unit: str = "step"
+    #: Steps one tick of 'play' advances (a town plays 5 minutes at a time).
+    stride: int = 1
+    #: The first and last step the store holds so far (read again as a live run grows).
+    extent: Callable[[StepView], tuple[int, int]] | None = None
+    #: The selected step as a person reads it ('generation 3, game 1, round 4').
+    describe: Callable[[StepView], str] | None = None
+    #: The selected step on the x axes of the headline series, e.g. {'generation': 2}.
+    position: Callable[[StepView], Mapping[str, float]] | None = None
+    #: What a person typed in 'go to' ('generation 3', 'day 2 14:05') as a step; None: not
+    #: understood. The default reads a number counted from 1.
+    parse: Callable[[str, StepView], int | None] | None = None
+    #: Moments to jump to, as (label, step), e.g. the end of each generation.
+    marks: Callable[[StepView], Sequence[tuple[str, int]]] | None = None
+
+
+@dataclass(frozen=True)
 class ScenarioAnalysis:
     """A scenario's declared analysis; see the module doc. Every field is optional."""
 
@@ -103,6 +150,10 @@ class ScenarioAnalysis:
     figures: Sequence[RunFigure] = ()
     #: What `societas inspect` adds to the view of one agent.
     inspect: Sequence[AgentSection] = ()
+    #: The scenario's own panels in `societas view`, after the generic ones.
+    panels: Sequence[ViewPanel] = ()
+    #: How the view's slider counts the scenario's time; None: the engine's simulated time.
+    timeline: ViewTimeline | None = None
 
     def columns(self) -> dict[str, tuple[str, ...]]:
         """The declared tables as name -> column names."""

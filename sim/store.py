@@ -9,9 +9,11 @@ scenarios call at the end of every round.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from json import encoder as _json_encoder
@@ -147,7 +149,7 @@ class RunStore:
             if existing:  # check before writing anything: a damaged file stays as it was
                 _verify(self._db, self.path)
             if not read_only:
-                self._db.execute("PRAGMA journal_mode=WAL")
+                _switch_journal(self._db, "WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as error:
             self._db.close()
@@ -190,6 +192,12 @@ class RunStore:
         """Replay mode for a resume: returns how many committed checkpoints will be skipped."""
         self._catch_up_to = self.last_checkpoint()
         return self._catch_up_to
+
+    def append_after_last(self) -> int:
+        """Number the next commits after the stored checkpoints, without re-executing them
+        (an interview session appended to a finished run); returns how many there were."""
+        self._committed = self._catch_up_to = self.last_checkpoint()
+        return self._committed
 
     @property
     def catching_up(self) -> bool:
@@ -325,7 +333,11 @@ class RunStore:
             self._db.close()
             return
         self.commit()
-        self._db.execute("PRAGMA journal_mode=DELETE")
+        if not _switch_journal(self._db, "DELETE", required=False):
+            # Someone kept the file open past our patience: everything committed is moved
+            # into the main file all the same, and the run stays in WAL mode, complete.
+            with contextlib.suppress(sqlite3.OperationalError):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
     # -- reading --------------------------------------------------------------------------
@@ -342,6 +354,38 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: How long switching the journal mode waits for readers to let go of the file (seconds).
+JOURNAL_SWITCH_PATIENCE_S = 10.0
+
+
+def _switch_journal(db: sqlite3.Connection, mode: str, *, required: bool = True) -> bool:
+    """Set the journal mode, waiting for readers; True once it is set.
+
+    SQLite changes a file's journal mode only while no other connection has it open, and
+    refuses at once ('database is locked') otherwise: a busy timeout does not wait for that.
+    Readers (a notebook, `societas view` following the run) open the store for a moment per
+    read, so trying again for a while succeeds; a finished run must never fail because someone
+    was watching it, so closing (`required=False`) gives up quietly after the patience.
+    """
+    deadline = time.monotonic() + JOURNAL_SWITCH_PATIENCE_S
+    delay = 0.002
+    while True:
+        try:
+            row = db.execute(f"PRAGMA journal_mode={mode}").fetchone()
+            if row is not None and str(row[0]).lower() == mode.lower():
+                return True
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        if time.monotonic() >= deadline:
+            if required:
+                raise StoreError(f"cannot set the journal mode of the run store to {mode}: "
+                                 "another process keeps it open")
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def peek_meta(path: str | Path, key: str) -> str | None:

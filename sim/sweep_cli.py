@@ -14,6 +14,7 @@ from typing import Any
 
 from sim.errors import Terminated, UserError
 from sim.executors import EXECUTORS, make_executor
+from sim.text_table import format_table
 
 EXIT_RUNS_FAILED = 1
 
@@ -99,7 +100,6 @@ def _sweep(args: argparse.Namespace) -> int:
         raise UserError("--address is for --executor ray")
     executor = make_executor(args.executor, args.workers, address=args.address)
     outcomes = run_sweep(plan, executor, progress=False if args.quiet else "terminal")
-    from sim.cli import format_table
 
     rows = [[o.name, "finished (before)" if o.status == "skipped" else o.status,
              f"{o.wall_s:.2f}", o.message[:80]] for o in outcomes]

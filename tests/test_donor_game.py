@@ -279,6 +279,8 @@ def expected_traces(
 
     for row in dicts(db_path, "donations", order="step, rowid"):
         act = {key: row[key] for key in ACT_KEYS}
+        if row["action"] == "punish":  # the trace states what it cost and what it took
+            act |= {"units": row["amount"], "lost": -row["effect"]}
         acts[(*scope(row), row["donor"])].append(act)
         step_of[(row["generation"], row["game"], row["round"], row["donor"])] = row["step"]
     result = {}
@@ -382,7 +384,7 @@ def test_trace_chain_on_hand_built_history() -> None:
 
 def donate_facts(**changes: Any) -> dict[str, Any]:
     trace = [{"donor": "g0-a03", "recipient": "g0-a00", "action": "punish", "fraction": 0.2,
-              "step": 4, "game": 1, "round": 4}]
+              "step": 4, "game": 1, "round": 4, "units": 2.0, "lost": 4.0}]
     facts = {"generation": 2, "game": 1, "round": 5, "donor": "g0-a01", "recipient": "g0-a03",
              "donor_resources": 12.5, "recipient_resources": 31.25, "multiplier": 2.0,
              "punishment": True, "partner_choice": False, "punishment_multiplier": 2.0,
@@ -401,7 +403,8 @@ def test_prompts_render_with_the_agent_name() -> None:
     assert "punish" in system["content"]
     text = user["content"]
     assert "g0-a01" in text and "12.50" in text and "my plan" in text
-    assert "In round 5, g0-a03 spent 20% of their resources to punish g0-a00." in text
+    assert ("In round 5, g0-a03 spent 2.00 units (20.00% of their resources) to punish g0-a00, "
+            "who lost 4.00 units.") in text
     assert "g0-a00 had not been a donor before that in this game." in text
     assert "$" not in text
 
@@ -419,7 +422,7 @@ def test_study_prompts_hide_the_horizon_and_show_the_recipients_resources() -> N
     assert "g0-a03 currently has 31.25 units" in text
     assert "Here is the strategy you decided to follow: I give half to givers." in text
     assert "agent_text" not in text  # the donor's own plan is not quoted as someone else's
-    assert "Any number from 0 to 12.50" in text and '"units"' in text
+    assert "Any number from 0 to 12.50" in text and '"Answer: <a number from 0 to 12.50>"' in text
     assert "percent" not in text.lower()
 
 
@@ -446,7 +449,7 @@ def test_one_factor_at_a_time_overrides_the_protocol() -> None:
 
 
 def test_units_answers_parse_within_the_donors_resources() -> None:
-    context = GameContext.from_config(DonorGameConfig(agents=4))
+    context = GameContext.from_config(DonorGameConfig(agents=4, reasoning_format="json"))
     task = Donate(context, donate_facts(punishment=False), "plan")
     decision = task.parse('{"reasoning": "they punished", "units": 2.5}')
     assert decision.units == 2.5 and decision.fraction == pytest.approx(0.2)
@@ -461,7 +464,11 @@ def test_units_answers_parse_within_the_donors_resources() -> None:
 def test_partner_choice_answers_and_prompts() -> None:
     context = GameContext.from_config(DonorGameConfig(agents=4, punishment="partner_choice"))
     task = Donate(context, donate_facts(punishment=False, partner_choice=True), "plan")
-    assert "refuse to play" in task.messages()[0]["content"]
+    assert "punish the recipient by refusing to interact" in task.messages()[0]["content"]
+    assert task.parse("They gave nothing last time.\nAnswer: Refuse") == Donation("refuse", 0.0)
+    legacy = GameContext.from_config(DonorGameConfig(agents=4, punishment="partner_choice",
+                                                     protocol="legacy"))
+    assert "refuse to play" in Donate(legacy, task.facts, "plan").messages()[0]["content"]
     assert task.parse('{"action": "refuse", "units": 0}') == Donation("refuse", 0.0)
     assert task.parse('{"action": "give", "units": 5}').units == 5.0
 
@@ -577,16 +584,24 @@ def test_punishment_costs_the_recipient_the_multiple_and_floors_at_zero(
     kinds = dict(query(db, "SELECT agent_id, kind FROM agents"))
     punished = [r for r in dicts(db, "donations") if r["action"] == "punish"]
     assert punished, "discriminators facing defectors should punish"
+    floored = 0
     for row in punished:
         assert kinds[row["donor"]] in ("image_scoring", "standing")
         assert row["fraction"] == pytest.approx(0.6)
         assert row["amount"] == pytest.approx(0.6 * row["donor_before"])
-        assert row["effect"] == pytest.approx(-3.0 * row["amount"])
+        # the recipient loses 3x what the punisher paid, but never more than it holds: the
+        # effect is what it really lost (in the round-robin nobody meets two donors a round)
+        fine = 3.0 * row["amount"]
+        floored += fine > row["recipient_before"]
+        assert row["effect"] == pytest.approx(-min(fine, row["recipient_before"]))
+    assert floored > 0, "the run should fine someone more than it holds, to exercise the floor"
     assert min(r for (r,) in query(db, "SELECT resources FROM agent_rounds")) >= 0.0
     expected, clamps = replay_resources(db, endowment=10.0)
-    assert clamps > 0, "the run should drive someone below zero, to exercise the floor"
+    assert clamps == 0, "the recorded effects already account for the floor"
     for step, agent, resources in query(db, "SELECT step, agent_id, resources FROM agent_rounds"):
         assert resources == pytest.approx(expected[(step, agent)])
+    lengths = check_traces(db, depth=3)  # later donors read each punishment's cost and fine
+    assert lengths[1] + lengths[2] + lengths[3] > 0
     punishments = query(
         db, "SELECT step, value FROM metrics WHERE scope = 'step' AND name = 'punishments'"
     )
@@ -673,16 +688,19 @@ def test_survivors_keep_names_and_newcomers_inherit_from_survivors(
 
 
 def hand_worked_game(tmp_path: Path, **values: Any) -> tuple[DonorGame, dict[str, Donor]]:
-    """Four agents A-D in slots 0-3 with finals and gifts set by hand (no game played)."""
+    """Four agents A-D in slots 0-3 with finals, gifts and each game's reputation score set by
+    hand (no game played)."""
     store = RunStore(tmp_path / "hand.sqlite")
     game = DonorGame(DonorGameConfig(agents=4, **values), store=store)
     agents = {}
     finals = {"A": [30.0, 5.0], "B": [5.0, 30.0], "C": [20.0, 20.0], "D": [20.0, 5.0]}
     shares = {"A": [0.9, 0.7], "B": [0.0, 0.2], "C": [0.5], "D": [0.9, 0.7]}
+    reputations = {"A": [0.9, 0.5], "B": [0.8, None], "C": [0.1, 0.3], "D": [0.2, 0.2]}
     for slot, name in zip(game.population.slots, "ABCD", strict=True):
         agent = Donor(game, name=name, brain=RuleBrain(make_policy("always_defect")),
                       generation=0, parents=[])
         agent.final_resources, agent.shares_given = finals[name], shares[name]
+        agent.game_reputations = reputations[name]
         slot.agent = agents[name] = game.population.by_name[name] = agent
     return game, agents
 
@@ -695,9 +713,12 @@ SHUFFLED = [3, 1, 0, 2]  # the generation's shuffled order of slots: D, B, A, C
     ({}, ["B", "C", "D", "A"], {"B", "C"}),
     # mean of the games: C 20, then A and B tie at 17.5: B comes first in the shuffled order
     ({"selection_score": "mean_games"}, ["C", "B", "A", "D"], {"C", "B"}),
-    # reputation: mean share given: A and D tie at 0.8 (D first), then C 0.5, B 0.1
-    ({"selection": "reputation"}, ["D", "A", "C", "B"], {"D", "A"}),
-], ids=["last-game", "mean-games", "reputation"])
+    # generosity: mean share given: A and D tie at 0.8 (D first), then C 0.5, B 0.1
+    ({"selection": "generosity"}, ["D", "A", "C", "B"], {"D", "A"}),
+    # reputation: the games' final scores averaged (B gave in one game only): B 0.8, A 0.7,
+    # then C and D tie at 0.2 (D first)
+    ({"selection": "reputation"}, ["B", "A", "D", "C"], {"B", "A"}),
+], ids=["last-game", "mean-games", "generosity", "reputation"])
 def test_selection_by_hand(
     tmp_path: Path, values: dict[str, Any], ranking: list[str], survivors: set[str]
 ) -> None:
@@ -710,9 +731,9 @@ def test_selection_by_hand(
     assert [r[1] for r in rows] == ranking
     assert {r[1] for r in rows if r[2] == 1} == survivors
     by_name = {r[1]: r for r in rows}
-    ranked_on = {"last-game": 5.0, "mean-games": 17.5, "reputation": pytest.approx(0.8)}
-    expected = ranked_on["mean-games" if values.get("selection_score") else
-                         "reputation" if values.get("selection") else "last-game"]
+    ranked_on = {"top": 5.0, "mean_games": 17.5, "generosity": pytest.approx(0.8),
+                 "reputation": pytest.approx(0.7)}
+    expected = ranked_on[values.get("selection_score", values.get("selection", "top"))]
     assert by_name["A"][3:] == (expected, 17.5, pytest.approx(0.8))  # score: what was ranked
     assert set(game.population.by_name) == survivors  # the others left the population
     assert all(slot.agent is None or slot.agent.name in survivors

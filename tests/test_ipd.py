@@ -337,6 +337,9 @@ def test_figures_and_report_section(tmp_path: Path) -> None:
     (fixation,) = [t for t in tables if "fixated" in t.columns]
     assert fixation["generations"].iloc[0] == runs[1].table("population")["generation"].max()
     assert ranking["player"].iloc[0] == runs[0].table("ranking")["player"].iloc[0]
-    assert all(f.draw(run).axes for f in spec.figures for run in runs)
+    for run, files in zip(runs, (TOURNAMENT_FIGURES, MORAN_FIGURES), strict=True):
+        drawn = {f.file: f.draw(run) for f in spec.figures}  # None: not this kind of run's
+        assert {file for file, made in drawn.items() if made is not None} == set(files)
+        assert all(drawn[file].axes for file in files)
     cooperation = spec.headline[0].compute(runs[0])
     assert len(cooperation) == 5 and cooperation["value"].between(0, 1).all()

@@ -100,13 +100,28 @@ def test_town_replies_become_grammars_of_times_of_day_and_the_town_s_places() ->
     grammar = pytest.importorskip("llama_cpp.llama_grammar")  # the server's own converter
     places = tuple(p.short_id for p in load_town(None).spots())
     hour_plan = replies.hour_plan_format(places)
-    formats = [replies.DAY_PLAN, hour_plan, replies.ACTIONS, replies.REACT,
-               replies.SPEAK, replies.ATTEND, IMPORTANCE, importances_format(3)]
+    known = replies.hour_plan_format(places[:3])  # a resident's own map: what it knows
+    formats = [replies.DAY_PLAN, replies.wake_day_plan_format("05:30"), hour_plan, known,
+               replies.actions_format(("counter", "window table"), True), replies.ACTIONS,
+               replies.STATE_ACTIONS, replies.REACT, replies.SPEAK, replies.ATTEND,
+               replies.SUMMARY, replies.CONTEXT, replies.AFTERMATH, IMPORTANCE,
+               importances_format(3)]
     for reply in formats:
         schema = local_model.for_llama_cpp(reply.response_format())["schema"]
         assert "root ::=" in grammar.json_schema_to_gbnf(json.dumps(schema))
     block = _schema(hour_plan.response_format())["properties"]["blocks"]["items"]
     assert block["properties"]["place"]["enum"] == list(places) and "kettle" in places
+    own = _schema(known.response_format())["properties"]["blocks"]["items"]
+    assert own["properties"]["place"]["enum"] == list(places[:3])
+    wake = _schema(replies.wake_day_plan_format("05:30").response_format())["properties"]
+    assert re.fullmatch(wake["wake"]["pattern"], "06:45") and not re.fullmatch(
+        wake["wake"]["pattern"], "6:45am")
+    assert '"wake": "05:30"' in replies.wake_day_plan_format("05:30").example()
+    step = _schema(replies.actions_format(("counter",), True).response_format())["properties"][
+        "actions"]["items"]["properties"]
+    assert step["object"]["enum"] == ["counter", ""] and step["object_state"]["maxLength"]
+    rating = local_model.for_llama_cpp(replies.AFTERMATH.response_format())["schema"]
+    assert rating["properties"]["importance"] == {"enum": list(range(1, 11))}
     for key in ("start", "end"):
         pattern = block["properties"][key]["pattern"]
         assert all(re.fullmatch(pattern, clock_text(m)) for m in range(1440))
@@ -119,7 +134,9 @@ def test_donor_game_tasks_ask_for_the_json_their_prompts_describe() -> None:
     from scenarios.donor_game.tasks import GameContext
 
     for punishment in (False, True):
-        config = load_config(SCENARIO.config_type, values={"punishment": punishment})
+        # JSON is what constrained output is for; the study's prose answers send no schema
+        config = load_config(SCENARIO.config_type, values={"punishment": punishment,
+                                                           "reasoning_format": "json"})
         context = GameContext.from_config(config)
         facts = {"generation": 0, "game": 0, "round": 0, "donor": "g0-a00",
                  "recipient": "g0-a01", "donor_resources": 10.0, "recipient_resources": 4.0,
@@ -183,9 +200,10 @@ def test_smollm2_plays_a_small_donor_game_end_to_end(
     # llama.cpp to one thread while this process only waits (40 s instead of 26 s on 2 cores).
     monkeypatch.setenv(local_model.THREADS_ENV, str(local_model.cores()))
     agents, rounds, generations = 2, 1, 2  # 5 calls (3 strategies, 2 donations): 2 cores
+    # the study's protocol, answers in JSON: the key docs/local_llm.md gives for small models
     config = load_config(SCENARIO.config_type, values={
         "model": "local/smollm2", "agents": agents, "rounds": rounds,
-        "generations": generations, "games": 1, "seed": 0,
+        "generations": generations, "games": 1, "seed": 0, "reasoning_format": "json",
     })
     started = time.perf_counter()
     result = run_scenario(SCENARIO, config, run_dir=tmp_path / "run", progress=False,
@@ -230,6 +248,7 @@ def test_smollm2_plays_a_small_donor_game_end_to_end(
         else:
             assert outcomes[request_id][-1] == "ok"
     assert sum(source == "fallback" for *_, source, _n, _d in decisions) == stats.fallbacks
+    assert stats.fallbacks == 0  # with the schema JSON answers bring, SmolLM2 answers every call
 
     # strategies were written by the model, and stored as it wrote them
     written = [json.loads(d)["text"] for _, task, source, _n, d in decisions

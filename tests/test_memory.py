@@ -450,8 +450,9 @@ def test_released_code_preset_fills_what_is_unset_and_explicit_keys_win() -> Non
     assert code.recency == "access_rank_as_released"
     assert (code.recency_weight, code.relevance_weight, code.importance_weight) == (0.5, 3, 2)
     assert (code.reflection_threshold, code.evidence_per_question) == (250, 30)
-    assert code.focal_records == "since_reflection" and code.reflection_counts == ["observation"]
-    assert code.retrieval_excludes == ["conversation"]
+    assert code.focal_records == "since_reflection"
+    assert code.reflection_counts == ["observation", "action", "conversation"]
+    assert code.retrieval_excludes == []
     assert MemoryConfig(preset="released_code", reflection_threshold=99).reflection_threshold == 99
     with pytest.raises(ValueError, match="dream"):
         MemoryConfig(retrieval_excludes=["dream"])
@@ -473,16 +474,21 @@ def test_access_rank_recency_by_hand() -> None:
             assert {h.record.text: h.recency for h in hits} == pytest.approx(expected)
 
 
-def test_released_code_counts_only_observations_and_skips_conversations() -> None:
+def test_released_code_counts_perceived_events_and_retrieves_conversations() -> None:
+    """The code's reflection counter takes every perceived event (others' doings, its own
+    actions, its chats), never plans or thoughts; its retrieval finds a chat's summary."""
     bank = MemoryBank(HashingEmbedder(), MemoryConfig(preset="released_code"))
     bank.add("ann", "we talked about the party", kind="conversation", importance=9, now=0.0)
     bank.add("ann", "I planned my day", kind="plan", importance=5, now=0.0)
     bank.add("ann", "Bob gave me bread", kind="observation", importance=3, now=0.0)
-    assert bank.stream("ann").importance_since_reflection == 3
+    bank.add("ann", "I baked bread", kind="action", importance=2, now=0.0)
+    bank.add("ann", "For my planning: buy flour", kind="thought", importance=4, now=0.0)
+    assert bank.stream("ann").importance_since_reflection == 9 + 3 + 2
     hits = bank.retrieve("ann", "party", now=1.0, k=10)
-    assert {h.record.kind for h in hits} == {"plan", "observation"}
+    assert "conversation" in {h.record.kind for h in hits}
     paper = MemoryBank(HashingEmbedder(), MemoryConfig())
     paper.add("ann", "we talked about the party", kind="conversation", importance=9, now=0.0)
+    paper.add("ann", "For my planning: buy flour", kind="thought", importance=4, now=0.0)
     assert paper.stream("ann").importance_since_reflection == 9
 
 

@@ -9,9 +9,12 @@ and render its report, each in a fresh process as a user's shell would.
 from __future__ import annotations
 
 import ast
+import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -64,7 +67,9 @@ def test_the_package_has_every_part_and_uses_only_the_public_api(installed: dict
         "README.md", "pyproject.toml", "tests/test_stag_hunt.py",
         *(f"{PACKAGE}/{name}" for name in ("__init__.py", "config.py", "model.py",
                                            "report.py", "rules.py", "tasks.py",
-                                           "prompts/hunt.txt")),
+                                           "prompts/hunt.txt", "prompts/rules.txt",
+                                           "prompts/strategy_first.txt",
+                                           "prompts/strategy_inherit.txt")),
     ])
     pyproject = (package_dir / "pyproject.toml").read_text()
     assert '[project.entry-points."societas.scenarios"]' in pyproject
@@ -85,7 +90,7 @@ def test_its_own_tests_pass_as_generated(installed: dict) -> None:
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                  installed["env"], installed["package_dir"])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert "8 passed" in result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +114,27 @@ def test_it_is_found_through_its_entry_point_and_runs_offline(used: dict) -> Non
     lines = (run_dir / "export" / "hunts.csv").read_text().splitlines()
     assert lines[0] == "step,generation,round,agent_id,partner,choice,payoff,source"
     assert len(lines) == 1 + 2 * 6 * 4  # generations x rounds x hunters
+
+
+def test_its_generations_turn_over_by_wright_fisher_or_moran_by_config_alone(
+        installed: dict) -> None:
+    env, root = installed["env"], installed["root"]
+    ran = run([*societas(), "sweep", NAME, "--grid", "reproduction=wright_fisher,moran",
+               "--set", "generations=3", "--set", "agents=4", "--out", str(root / "schemes"),
+               "--executor", "inline", "--quiet"], env, root)
+    assert ran.returncode == 0, ran.stderr
+    for reproduction in ("wright_fisher", "moran"):
+        store = root / "schemes" / f"reproduction-{reproduction}__seed-0" / "run.sqlite"
+        with closing(sqlite3.connect(store)) as db:
+            born = db.execute("SELECT generation, parents FROM agents WHERE generation > 0"
+                              ).fetchall()
+            kept = db.execute("SELECT generation, SUM(survived) FROM generation_scores "
+                              "WHERE survived IS NOT NULL GROUP BY generation").fetchall()
+        assert all(len(json.loads(parents)) == 1 for _, parents in born)  # its own parent
+        if reproduction == "moran":  # one death and one birth per generation
+            assert kept == [(0, 3), (1, 3)] and [g for g, _ in born] == [1, 2]
+        else:  # the whole generation is replaced
+            assert kept == [(0, 0), (1, 0)] and len(born) == 2 * 4
 
 
 def test_its_report_is_written(used: dict) -> None:

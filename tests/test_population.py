@@ -98,7 +98,8 @@ def test_newcomers_inherit_a_survivors_rule_mutated_and_are_recorded(tmp_path: P
     assert json.loads(last[4]) == newcomers[1].parents
 
 
-def test_llm_newcomers_read_every_survivor(tmp_path: Path) -> None:
+def test_llm_newcomers_descend_from_drawn_survivors_and_read_their_texts(
+        tmp_path: Path) -> None:
     pop = population(tmp_path, model="openai/x", brains={"llm": 1, "keeper": 1})
     founders = pop.populate(0, [])
     for agent in founders:
@@ -106,13 +107,34 @@ def test_llm_newcomers_read_every_survivor(tmp_path: Path) -> None:
     survivors = pop.select(0, [1.0, 2.0, 3.0, 4.0], [0, 1, 2, 3])
     newcomers = pop.populate(1, survivors)
     llm = [a for a in newcomers if isinstance(a.brain, LLMBrain)]
-    assert llm and all(a.parents == [s.name for s in survivors] for a in llm)
+    names = [s.name for s in survivors]
+    assert llm and all(len(a.parents) == 1 and a.parents[0] in names for a in llm)
+    for agent in llm:  # its advice is its own parent's text, nobody else's
+        assert pop.advice(agent) == [(agent.parents[0], f"text of {agent.parents[0]}")]
     rules = [a for a in newcomers if isinstance(a.brain, RuleBrain)]
     assert all(a.brain.policy.family == "keeper" for a in rules)
-    culture = pop.culture(survivors)
-    assert culture == [(s.name, f"text of {s.name}") for s in survivors]
+    assert pop.culture(survivors) == [(s.name, f"text of {s.name}") for s in survivors]
     pop.record_strategies(0, founders)
     assert len(pop.model.store.rows("SELECT * FROM strategies")) == 4
+    recorded = dict(pop.model.store.rows("SELECT agent_id, parents FROM agents"))
+    assert all(json.loads(recorded[a.name]) == a.parents for a in llm)
+
+
+def test_llm_newcomers_may_read_several_parents_or_every_survivor() -> None:
+    def llm_newcomers(**values: Any) -> tuple[Population, list[Any], list[Any]]:
+        pop = population(model="openai/x", brains={"llm": 1}, agents=6, **values)
+        for agent in pop.populate(0, []):
+            agent.strategy = f"text of {agent.name}"
+        survivors = pop.select(0, [6.0, 5.0, 4.0, 3.0, 2.0, 1.0], list(range(6)))
+        return pop, survivors, pop.populate(1, survivors)
+
+    pop, survivors, newcomers = llm_newcomers(llm_parents=2)
+    for agent in newcomers:  # two distinct survivors, read in the order drawn
+        assert len(set(agent.parents)) == 2 and set(agent.parents) <= {s.name for s in survivors}
+        assert [author for author, _ in pop.advice(agent)] == agent.parents
+    pop, survivors, newcomers = llm_newcomers(advice="survivors")
+    culture = pop.culture(survivors)
+    assert all(pop.advice(agent) == culture and len(agent.parents) == 1 for agent in newcomers)
 
 
 def test_top_selection_breaks_ties_by_the_shuffled_order(tmp_path: Path) -> None:

@@ -196,3 +196,32 @@ def test_a_required_text_copied_from_the_prompt_is_refused() -> None:
     assert plan.parse('{"plan": "share when shared with"}').plan == "share when shared with"
     # an optional field copied back is harmless and kept
     assert VERDICT.parse('{"reasoning": "<one or two sentences>", "amount": 1, "rating": 1}')
+
+
+class Sanction(Reply):
+    reasoning: str = Field("", description="one sentence")
+    punish: bool = Field(description="whether you punish the recipient")
+
+
+def test_a_bool_field_is_shown_and_repaired_as_true_or_false() -> None:
+    fmt = ReplyFormat(Sanction)
+    assert fmt.example() == '{"reasoning": "<one sentence>", "punish": true or false}'
+    assert '"punish", whose value is true or false (whether you punish the recipient)' in \
+        fmt.describe()
+    assert fmt.schema["properties"]["punish"]["type"] == "boolean"
+    assert fmt.validate(fmt.sample()).punish is True  # a literal reading of the prompt works
+    assert fmt.parse('{"punish": false}').punish is False
+    with pytest.raises(ParseError) as caught:
+        fmt.parse('{"punish": "perhaps"}')
+    assert str(caught.value) == ('"punish" must be true or false (got "perhaps"); reply with '
+                                 'a JSON object like {"reasoning": "<one sentence>", '
+                                 '"punish": true or false}')
+
+
+def test_prose_can_be_read_for_a_named_choice_or_number_field() -> None:
+    choice = ReplyFormat(reply_model("Pick", choice=(Literal["stag", "hare"], ...)))
+    assert choice.parse("I will hunt the HARE.", prose="choice").choice == "hare"
+    with pytest.raises(ParseError, match="ambiguous"):
+        choice.parse("The stag or the hare?", prose="choice")
+    amount = ReplyFormat(reply_model("Give", units=(float, Field(ge=0, le=10))))
+    assert amount.parse("I give 4 units.", prose="units").units == 4

@@ -16,6 +16,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from report_helpers import section_tables
 
 from analysis.report import REPORT_NAME, SECTIONS, write_report
 from sim.cli import main
@@ -90,6 +91,19 @@ def test_report_is_self_contained_and_escapes_agent_text(report):
     assert "Punishment was not allowed" not in page  # one run allowed it
 
 
+def test_report_counts_generations_from_1(report):
+    page = report.read_text(encoding="utf-8")
+    tables = section_tables(page, "headline")
+    assert len(tables) == 2  # donation fraction and final resources, per group
+    for table in tables:
+        assert sorted(set(table["generation"])) == ["1", "2", "3"]
+    examples = page[page.index('<section id="examples">'):page.index('<section id="figures">')]
+    assert examples.count("<h4>Generation 1</h4>") == 3 and "<h4>Generation 3</h4>" in examples
+    assert "Generation 0" not in examples
+    means = section_tables(page, "cooperation")[-1]  # the groups' means per generation
+    assert sorted(set(means["generation"])) == ["1", "2", "3"]
+
+
 def test_report_opens_in_headless_chromium_with_every_image_shown(report, tmp_path):
     browser = chromium()
     if browser is None:
@@ -127,6 +141,8 @@ def test_cli_report_of_one_run_writes_beside_it(runs, capsys):
     page = path.read_text(encoding="utf-8")
     assert "Societas report: run-s1" in page
     assert "No model calls: these runs used rule brains only." in page
+    (per_generation,) = section_tables(page, "cooperation")  # one run: a row per generation
+    assert per_generation["generation"].tolist() == ["1", "2", "3"]
 
 
 def test_cli_report_of_several_runs_with_out_dir(runs, tmp_path, capsys):

@@ -9,6 +9,7 @@ condition are one group.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -201,7 +202,7 @@ def test_two_conditions_are_two_groups_named_by_the_key_that_differs(tmp_path):
     headline = page[page.index('id="headline"'):page.index("</section>",
                                                          page.index('id="headline"'))]
     for group in ("punishment=none", "punishment=costly"):  # each pools its two seeds only
-        assert re.search(rf"<td>{group}</td>\s*<td>0</td>\s*<td>2</td>", headline)
+        assert re.search(rf"<td>{group}</td>\s*<td>1</td>\s*<td>2</td>", headline)
 
 
 def test_seeds_of_one_condition_are_one_group(tmp_path):
@@ -241,3 +242,16 @@ def test_analysis_imports_no_scenario_and_the_declaration_no_plotting():
             "import analysis, analysis.report, analysis.metrics, analysis.figures\n"
             "assert not [m for m in sys.modules if m.startswith('scenarios')]\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_spec_drawing_its_own_figures_still_works_but_is_deprecated(tmp_path: Path) -> None:
+    def draw(run_dir: Path) -> list[Path]:
+        (Path(run_dir) / "figures").mkdir()
+        (Path(run_dir) / "figures" / "mine.png").write_bytes(b"not really a png")
+        return [Path(run_dir) / "figures" / "mine.png"]
+
+    with pytest.warns(DeprecationWarning, match="declare the figures as RunFigure"):
+        old_style = dataclasses.replace(BARE, draw_figures=draw)
+    result = run_scenario(old_style, TossConfig(seed=1), run_dir=tmp_path / "run",
+                          progress=False)
+    assert [p.name for p in result.figures] == ["mine.png"]

@@ -105,3 +105,15 @@ def test_unknown_scenario_is_one_line_and_status_2(capsys: pytest.CaptureFixture
     assert err.count("\n") == 1 and err.startswith("societas: error: unknown scenario")
     status, _, err = show(capsys, "donor-game", "--format", "yaml")
     assert status == 2 and err.startswith("societas: error:") and err.count("\n") == 1
+
+
+def test_a_default_a_validator_works_out_is_shown_as_a_run_gets_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    by_name = {k.name: k for k in config_keys(DonorGameConfig, "donor-game")}
+    assert by_name["brains"].default == {"rule": 1.0} and by_name["brains"].computed
+    assert not by_name["agents"].computed and not by_name["pairing"].computed  # a preset's
+    _, out, _ = show(capsys, "public-goods")
+    assert "\n  brains = { rule = 1.0 }\n" in out and "worked out from other keys" in out
+    _, toml_text, _ = show(capsys, "public-goods", "--format", "toml")
+    assert "\n# brains = { rule = 1.0 }\n" in toml_text  # left to work out, even with --model

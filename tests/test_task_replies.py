@@ -2,7 +2,9 @@
 
 Each task's reply is declared once (`sim.llm.reply_format`); these tests hold every converted
 task to that: the prompt shows the declared JSON, a reply built from the schema alone parses,
-and a reply breaking each bound is refused with a repair message naming the field.
+and a reply breaking each bound is refused with a repair message naming the field. (The Donor
+Game asks for JSON with `reasoning_format = "json"`; its default prose answers are tested in
+tests/test_donor_game_prompts.py.)
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def _facts(resources: float = 12.5) -> dict[str, Any]:
 
 
 def _donate(answer_unit: str, punishment: str, resources: float = 12.5) -> Donate:
-    config = DonorGameConfig(agents=4, answer_unit=answer_unit, punishment=punishment)
+    config = DonorGameConfig(agents=4, answer_unit=answer_unit, punishment=punishment,
+                             reasoning_format="json")
     return Donate(GameContext.from_config(config), _facts(resources), "be kind")
 
 
@@ -51,7 +54,8 @@ def _tasks() -> list[tuple[str, Task]]:
         for punishment in ("none", "costly", "partner_choice"):
             tasks.append((f"donate-{unit}-{punishment}", _donate(unit, punishment)))
     for fmt in ("reasoned", "json"):
-        context = GameContext.from_config(DonorGameConfig(agents=4, strategy_format=fmt))
+        context = GameContext.from_config(DonorGameConfig(agents=4, strategy_format=fmt,
+                                                          reasoning_format="json"))
         tasks.append((f"strategy-{fmt}", WriteStrategy(context, "g0-a00", 0)))
     memory = MemoryContext()
     tasks += [
@@ -199,7 +203,8 @@ def test_a_reply_over_the_donors_resources_is_repaired_through_the_gateway(
     with ScriptedLLMServer(greedy_then_modest) as server:
         config = load_config(scenario.config_type, values={
             "model": "openai/scripted", "api_base": server.url, "agents": 4,
-            "generations": 1, "rounds": 1, "games": 1, "seed": 3, "timeout_s": 5.0})
+            "generations": 1, "rounds": 1, "games": 1, "seed": 3, "timeout_s": 5.0,
+            "reasoning_format": "json"})
         result = run_scenario(scenario, config, run_dir=tmp_path / "run", progress=False,
                               figures=False)
         requests = [r for r in server.requests if not is_strategy_request(r)]

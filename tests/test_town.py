@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from analysis.run import load as load_run
 from scenarios.town import SCENARIO
 from scenarios.town.budget import estimate_usage
 from scenarios.town.config import TownConfig
+from scenarios.town.model import Town
 from scenarios.town.readers import load_town as load_run_town
 from scenarios.town.townmap import TownFileError, load_town, parse_town
 from sim import Budget, ConfigError, load_config, snapshot
@@ -101,6 +103,11 @@ def test_cli_refuses_a_bad_town_file_and_intention_with_status_2(tmp_path: Path,
                  "kind='announcement', description='is here'}]", "--out",
                  str(tmp_path)]) == 2
     assert "intention 'x': unknown resident 'nobody'" in capsys.readouterr().err
+    assert main(["run", "town", "--set", "residents=11", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()  # more people than the town holds: no silent cap
+    assert err == ("societas: error: residents = 11 but the town file has only 10 (a larger "
+                   "town: town_file = 'brackenford' has 25)")
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.toml"]
 
 
 # -- a rule town -------------------------------------------------------------------------------
@@ -173,6 +180,96 @@ def test_a_rule_day_covers_everyone_and_writes_every_table(rule_run: Path) -> No
     assert {"observation", "action", "conversation", "plan", "reflection"} <= set(kinds)
 
 
+def test_rule_speakers_tell_news_only_while_it_is_news(rule_run: Path) -> None:
+    """Never to the host, never back to whoever told them, never an event after its end."""
+    told = query(rule_run, "SELECT speaker, listener, text, clock FROM utterances WHERE text "
+                           "LIKE 'Have you heard?%'")
+    source = {(a, t): s for t, a, s in query(rule_run, "SELECT topic, agent_id, source_agent "
+                                                       "FROM knowledge")}
+    hosts = {"party": "mara", "mayor": "ines"}
+    assert len(told) >= 5
+    for speaker, listener, text, clock in told:
+        topic = "party" if "party" in text else "mayor"
+        assert listener != hosts[topic] and source.get((speaker, topic)) != listener
+        assert topic != "party" or clock < 1440 + 19 * 60  # the party ends on day 2 at 19:00
+
+
+def test_rule_reflections_ask_about_whole_names_never_fragments(rule_run: Path) -> None:
+    names = {n for (n,) in query(rule_run, "SELECT name FROM residents")}
+    names |= {n for (n,) in query(rule_run, "SELECT name FROM places WHERE level = 'place'")}
+    names |= {"the party", "the mayor", "the election"}
+    fragments = {w for n in names if " " in n for w in n.split()}
+    subjects = {re.match(r"What do I know about (.+?)\? I recall", t).group(1)  # type: ignore
+                for (t,) in query(rule_run, "SELECT text FROM memories WHERE kind = "
+                                            "'reflection'")}
+    assert len(subjects) >= 5 and subjects & names
+    for subject in subjects:
+        assert not re.search(r"\d", subject) and subject not in fragments, subject
+        assert subject in names or re.fullmatch(r"[a-z]+", subject), subject
+
+
+def test_objects_fit_their_actions_and_others_see_their_state_while_in_use(
+        rule_run: Path) -> None:
+    spans = query(rule_run, "SELECT activity, description, object_id, object_state, place_id "
+                            "FROM activities WHERE object_id IS NOT NULL")
+    assert len(spans) > 100
+    for activity, description, obj, state, place in spans:
+        assert obj.startswith(place + ".") and state, (description, obj)
+        if activity == "eat":  # a meal at a kitchen, a table, a counter or a bar; never a bed
+            assert re.search(r"kitchen|table|counter|bar|staff_room", obj), (description, obj)
+        if activity == "work" and "lantern" in place:
+            assert not obj.endswith("dartboard"), description
+    # others perceive the states actions put their objects in (while they last: next test)
+    in_use = {f"the {n} at {p} is {s}" for n, p, s in query(
+        rule_run, "SELECT o.name, p.name, a.object_state FROM activities a JOIN places o ON "
+                  "o.place_id = a.object_id JOIN places p ON p.place_id = a.place_id")}
+    seen = {t for (t,) in query(rule_run, "SELECT text FROM memories WHERE kind = "
+                                          "'observation' AND text LIKE 'the % at % is %'")}
+    assert len(seen) > 20 and seen <= in_use
+
+
+def test_an_object_is_in_a_state_only_while_its_action_lasts() -> None:
+    town = Town(config(days=1, residents=5, seed=4))
+    states = 0
+    for hour in range(7, 22):
+        town.run(until=hour * 60 + 7)
+        for obj, (state, user) in town.object_states.items():
+            span = town.by_name[user].span
+            assert span is not None and span[5:] == (obj, state)  # its user is at it still
+        states += len(town.object_states)
+    assert states > 10
+    town.run_model()
+    assert town.object_states == {}  # every action ended: every object idle again
+
+
+def test_residents_plan_only_places_they_know_and_learn_others(rule_run: Path) -> None:
+    known = {(a, p): c for a, p, c in query(rule_run, "SELECT agent_id, place_id, clock FROM "
+                                                      "known_places")}
+    plans = query(rule_run, "SELECT agent_id, place_id, day, start_minute FROM plans WHERE "
+                            "level = 'hour'")
+    assert plans
+    for agent, place, day, start in plans:
+        assert known.get((agent, place), 10**9) <= day * 1440 + start, (agent, place)
+    spots = query(rule_run, "SELECT COUNT(*) FROM places WHERE level = 'place'")[0][0]
+    at_first = Counter(a for (a, p), c in known.items() if c == 0)
+    assert max(at_first.values()) < spots  # nobody starts knowing the whole town
+
+
+def test_personas_are_seed_memories_and_everyone_describes_themselves_each_morning(
+        rule_run: Path) -> None:
+    from scenarios.town.resident import persona_clauses
+
+    seeds = query(rule_run, "SELECT owner, text FROM memories WHERE kind = 'thought' AND "
+                            "created = 0")
+    for agent, persona in query(rule_run, "SELECT agent_id, persona FROM residents"):
+        assert {t for o, t in seeds if o == agent} == set(persona_clauses(persona)) != set()
+    rows = query(rule_run, "SELECT day, clock, agent_id, source, text FROM summaries")
+    assert sorted((d, a) for d, _, a, _, _ in rows) == sorted(
+        (d, a) for d in (0, 1) for (a,) in query(rule_run, "SELECT agent_id FROM residents"))
+    assert all(c == d * 1440 and s == "rule" and t.startswith("Core characteristics: ")
+               for d, c, _, s, t in rows)
+
+
 def test_same_seed_same_store_other_seed_another(tmp_path: Path) -> None:
     runs = [snapshot(run_scenario(SCENARIO, config(days=1, seed=seed, residents=4),
                                   run_dir=tmp_path / f"r{i}", options=quiet()).run_dir
@@ -183,7 +280,9 @@ def test_same_seed_same_store_other_seed_another(tmp_path: Path) -> None:
 
 def test_generations_replace_residents_and_newcomers_inherit(tmp_path: Path) -> None:
     result = run_scenario(SCENARIO, config(days=2, days_per_generation=1, leave_share=0.2,
-                                           seed=2), run_dir=tmp_path / "g", options=quiet())
+                                           seed=2, memory_settings={
+                                               "reflection_threshold": 60}),
+                          run_dir=tmp_path / "g", options=quiet())  # all reflect on day 1
     rows = query(result.run_dir, "SELECT agent_id, generation, first_day, last_day, parents "
                                  "FROM residents")
     left = {r[0] for r in rows if r[3] is not None}
@@ -228,7 +327,8 @@ def test_llm_day_with_a_garbage_resident_falls_back_with_reasons(tmp_path: Path)
     assert by[("r0", "llm")] >= 5 and by[("r0", "fallback")] == 0
     reasons = {e for (e,) in query(run_dir, "SELECT error FROM llm_calls WHERE agent_id = 'r2' "
                                             "AND outcome = 'unparsed'")}
-    assert any(e.startswith('no JSON object with "plan"') for e in reasons)
+    assert any(e.startswith('no JSON object with "wake"') for e in reasons)  # the day plan
+    assert any(e.startswith('no JSON object with "core"') for e in reasons)  # the summary
     assert {r for (r,) in query(run_dir, "SELECT reply FROM llm_calls WHERE agent_id = 'r2'")} \
         == {GARBAGE}
     spoken = query(run_dir, "SELECT speaker, text, source FROM utterances")
@@ -317,7 +417,12 @@ def test_a_short_llm_day_stopped_by_its_budget_resumes_to_the_same_store(
     run = reference.run_dir
     assert query(run, "SELECT MAX(clock_end) FROM activities") == [(600,)]
     assert query(run, "SELECT COUNT(*), MAX(clock) FROM utterances")[0][1] < 600
-    assert query(run, "SELECT MAX(sim_time) FROM llm_calls")[0][0] < 600
+    # nothing is asked after the cut; at it, only the interviews that measure the day
+    assert query(run, "SELECT MAX(sim_time) FROM llm_calls WHERE request_id IN (SELECT "
+                      "request_id FROM decisions WHERE task NOT LIKE 'interview%')")[0][0] < 600
+    assert query(run, "SELECT DISTINCT c.sim_time, d.task FROM llm_calls c JOIN decisions d "
+                      "USING (request_id) WHERE c.sim_time >= 600 ORDER BY d.task") == [
+        (600.0, "interview_acquaintance"), (600.0, "interview_knowledge")]
     assert query(run, "SELECT COUNT(*) FROM metrics WHERE name = 'network_density'") == [(1,)]
     short = config(model="openai/x", town_file=str(town), days=1, hours=10, intentions=party())
     assert 0 < estimate_usage(short).calls < estimate_usage(config(
@@ -337,7 +442,7 @@ def test_llm_prompts_quote_other_residents_and_carry_memories(tmp_path: Path) ->
     assert any("go home and bake bread" in p for p in prompts if "blocks of about one" in p)
     speak = [p for p in prompts if "Say the next thing" in p]
     assert speak and any('<agent_text author="r0">' in p and "party" in p
-                         for p in speak if "Ann Alba" not in p.split("\n")[0])
+                         for p in speak if "talking with Ann Alba" in p)  # Ann's listeners
     plans = [p for p in prompts if "Plan your day in broad strokes" in p]
     # the host plans with what it remembers: its own party, quoted
     assert any('<agent_text author="r0">' in p and "party" in p for p in plans)

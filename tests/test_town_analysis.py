@@ -138,6 +138,10 @@ def write_town(run_dir: Path, seed: int = 0, **config: object) -> Path:
             ("action", 1035, 15, "Greet the guests", "t.cafe", 0),
             ("hour", 420, 600, "Serve coffee", "t.cafe.counter", 0),
             ("day", 900, 300, "Tidy up early, then the party", None, 1)]])
+    store.insert("summaries", [  # the latest of them is what `inspect` shows
+        {"day": d, "minute": 0, "clock": d * DAY, "agent_id": "r1", "source": "rule",
+         "text": f"Core characteristics: warm\nCurrently: {now}"}
+        for d, now in ((0, "serving coffee"), (1, "hosting the party"))])
     store.insert("memories", [{"memory_id": 1, "owner": "r1", "generation": 0,
                                "kind": "observation", "text": "Ben came by the café",
                                "importance": 3, "created": 600.0, "origin": None,
@@ -306,6 +310,8 @@ def test_inspect_shows_plans_memories_and_conversations(town_run: Path, town_kno
     out = capsys.readouterr().out
     assert "Ana, barista; home t.home1" in out
     assert "learned of 'party' at day 1 00:00: seeded" in out
+    assert "summary of themselves at day 2 00:00:\n    Core characteristics: warm\n    " \
+           "Currently: hosting the party" in out
     plans = out[out.index("day plans"):out.index("conversations:")]
     # in time order, each level inside the one above it and indented one step further
     assert plans.index("\n    07:00-22:00 Work at the café") \

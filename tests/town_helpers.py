@@ -88,8 +88,30 @@ def party(agent: str = "r0", day: int = 0) -> list[dict]:
 
 
 _HOME = re.compile(r'your home is "(\w+)"')
+_PERSON = re.compile(r"^- (\w+): ([^.\n]+)\. What you remember about them:\n(.*?)</agent_text>",
+                     re.MULTILINE | re.DOTALL)
+_FIRST_MEMORY = re.compile(r"^1\. (.*)$", re.MULTILINE)
 _PRESENT = re.compile(r"^- (\w+): ", re.MULTILINE)
 _COUNT = re.compile(r"these (\d+) memories")
+
+
+def thinking(prompt: str) -> str | None:
+    """The scripted answers to a resident's thoughts about itself and others: its morning
+    summary, what it knows of someone (mentioning the party when its memories do), and what it
+    keeps of a conversation (the party, when it was said)."""
+    if "Describe" in prompt and "as they are this morning" in prompt:
+        return json.dumps({"core": "friendly", "occupation": "works in Nook",
+                           "progress": "content", "currently": "having a usual day",
+                           "carry_over": "nothing"})
+    if "summarise what" in prompt:
+        return json.dumps({"summary": "They should hear about the party." if "party" in prompt
+                           else "A neighbour I see at the cafe."})
+    if "sum up the conversation" in prompt:
+        about = "the party" if "party" in prompt else "the weather"
+        return json.dumps({"summary": f"We talked about {about}.", "importance": 6,
+                           "planning_thought": f"Remember {about}.",
+                           "memo": f"They mentioned {about}."})
+    return None
 
 
 def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
@@ -100,8 +122,15 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
     prompt = request.messages[-1]["content"]
     if garbage_for and garbage_for in system:  # its town and its memory prompts alike
         return GARBAGE
+    interview = interview_reply(prompt)
+    if interview is not None:
+        return interview
+    reply = thinking(prompt)
+    if reply is not None:
+        return reply
     if "Plan your day in broad strokes" in prompt:
-        return json.dumps({"plan": [{"start": "09:00", "end": "11:00", "description": "cafe"},
+        return json.dumps({"wake": "09:00",
+                           "plan": [{"start": "09:00", "end": "11:00", "description": "cafe"},
                                     {"start": "11:00", "end": "12:30", "description": "home"}]})
     if "into blocks of about one hour" in prompt:
         home = _HOME.search(prompt).group(1)  # type: ignore[union-attr]
@@ -121,7 +150,9 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
     if "Do you carry on" in prompt and replanner and replanner in system:
         return json.dumps({"action": "change_plan", "new_plan": "go home and bake bread"})
     if "Do you carry on" in prompt:
-        return json.dumps({"action": "talk", "talk_to": _PRESENT.findall(prompt)[0]})
+        free = _PRESENT.findall(prompt.split("free to talk")[1])
+        return json.dumps({"action": "talk", "talk_to": free[0]} if free
+                          else {"action": "continue"})
     if "Say the next thing" in prompt:
         turns = prompt.count("<agent_text author=") - prompt.split("The conversation so far")[
             0].count("<agent_text author=")
@@ -136,3 +167,23 @@ def town_player(request: ChatRequest, garbage_for: str | None = "Cas Cole",
     if "insight" in prompt.lower():
         return '{"insights": [{"insight": "The cafe is where people meet", "evidence": [1]}]}'
     return "{}"
+
+
+def interview_reply(prompt: str, *, says_yes: bool | None = None) -> str | None:
+    """An interviewed resident who answers from what its prompt recalls: it knows of the party
+    when a memory shown names it, of a person when a memory shown names them, and answers a
+    question with its first memory (`says_yes`: always yes, or always no, whatever it
+    recalls). None: not an interview prompt."""
+    if "whether you know of it (true or false)" in prompt:
+        recalled = prompt.split("What comes to your mind", 1)[1]
+        knows = "party" in recalled.lower() if says_yes is None else says_yes
+        return json.dumps({"answer": "Yes, the party at the Cafe." if knows else
+                           "No, nothing.", "knows": knows})
+    if "do you know of this person?" in prompt:
+        return json.dumps({agent: name in recalled if says_yes is None else says_yes
+                           for agent, name, recalled in _PERSON.findall(prompt)})
+    if "The interviewer asks:" in prompt:
+        first = _FIRST_MEMORY.search(prompt)
+        return json.dumps({"answer": f"I remember this: {first.group(1)}" if first
+                           else "Nothing comes to mind."})
+    return None

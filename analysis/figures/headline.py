@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
 from analysis import _plotting as plot
+from analysis.counting import ORDINALS, shown
 
 
 def across_seeds(frame: pd.DataFrame, x: str = "generation", by: str = "group") -> pd.DataFrame:
@@ -42,6 +43,8 @@ def plot_headline(frame: pd.DataFrame, label: str, *, x: str = "generation",
     """Mean of `value` across each group's runs per `x`, with its 95% confidence band.
 
     `frame` has columns `by`, `run`, `x` and `value`; `label` names the value on the y axis.
+    An `x` the store counts from 0 (a generation, day, ...: `analysis.counting.ORDINALS`) is
+    shown from 1.
     """
     fig, ax = plot.axes_or_new(ax)
     ax.set_title(f"{label}: mean across seeds, 95% CI")
@@ -57,6 +60,7 @@ def plot_headline(frame: pd.DataFrame, label: str, *, x: str = "generation",
         rows = table[table[by] == group].sort_values(x)
         runs = int(rows["runs"].max())
         xs = rows[x].to_numpy(float)
+        xs = shown(xs) if x in ORDINALS else xs
         ax.plot(xs, rows["mean"].to_numpy(float), color=color, marker="o", markersize=4,
                 linewidth=2, label=f"{group} ({runs} run{'s' if runs != 1 else ''})")
         if rows["low"].notna().any():

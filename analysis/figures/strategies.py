@@ -11,12 +11,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis import _plotting as plot
+from analysis.counting import shown
 
 
 def _stacked(ax: Axes, shares: pd.DataFrame, names: Sequence[str], colors: Sequence) -> None:
-    """Stacked bars, one per generation, with one segment per column of `shares`."""
+    """Stacked bars, one per generation (counted from 1), with one segment per column of
+    `shares` (indexed by generation as stored)."""
     bottom = np.zeros(len(shares))
-    x = shares.index.to_numpy(int)
+    x = shown(shares.index.to_numpy(int))
     for column, name, color in zip(shares.columns, names, colors, strict=True):
         values = shares[column].fillna(0).to_numpy(float)
         ax.bar(x, values, bottom=bottom, color=color, label=name, width=0.8,
@@ -48,9 +50,10 @@ def plot_strategy_shares(survival: pd.DataFrame, ax: Axes | None = None,
         plot.no_data(ax)
         return fig
     shares = survival["share"].unstack(fill_value=0.0)
-    kinds = [str(k) for k in shares.columns]
-    palette = palette or plot.Palette(kinds)
-    _stacked(ax, shares, kinds, [palette.color(k) for k in kinds])
+    shares.columns = [str(k) for k in shares.columns]
+    palette = palette or plot.Palette(shares.columns)
+    kinds = palette.order(shares.columns)  # stacked and listed in the palette's order
+    _stacked(ax, shares[kinds], kinds, [palette.color(k) for k in kinds])
     _reversed_legend(ax)
     return fig
 
@@ -97,7 +100,7 @@ def plot_text_similarity(convergence: pd.DataFrame, ax: Axes | None = None) -> F
     for column, (label, color, style) in styles.items():
         series = mean[column].dropna()
         if not series.empty:
-            ax.plot(series.index, series, color=color, linestyle=style, marker="o",
+            ax.plot(shown(series.index), series, color=color, linestyle=style, marker="o",
                     markersize=3, label=label)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("generation")

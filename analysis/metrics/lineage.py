@@ -8,9 +8,12 @@ their strategies). The first listed parent is taken as the primary one for found
 from __future__ import annotations
 
 import json
+import re
 
 import networkx as nx
 import pandas as pd
+
+_FIRST_ID = re.compile(r'\s*\[\s*"([^"\\]*)"')
 
 
 def _parents(value: object) -> list[str]:
@@ -19,6 +22,27 @@ def _parents(value: object) -> list[str]:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
         return []
     return [str(p) for p in json.loads(str(value))]
+
+
+def primary_parents(agents: pd.DataFrame) -> pd.Series:
+    """Each agent's primary (first listed) parent, None for a founder; indexed by agent id.
+
+    Read without decoding the whole list: an LLM newcomer lists every survivor it read, and a
+    large population's lists are long.
+    """
+    def first(value: object) -> str | None:
+        if value in ("[]", "", None):
+            return None
+        if isinstance(value, str):
+            match = _FIRST_ID.match(value)
+            if match:
+                return match.group(1)
+        parents = _parents(value)
+        return parents[0] if parents else None
+
+    return pd.Series([first(v) for v in agents["parents"].tolist()],
+                     index=[str(a) for a in agents["agent_id"].tolist()], name="parent",
+                     dtype=object)
 
 
 def lineage_edges(agents: pd.DataFrame) -> pd.DataFrame:
@@ -48,22 +72,26 @@ def lineage_graph(agents: pd.DataFrame) -> nx.DiGraph:
 
 
 def founders(agents: pd.DataFrame) -> pd.Series:
-    """Each agent's founder: follow primary parents back to an agent without a known parent."""
-    primary = {
-        child: parents[0]
-        for child, parents in zip(agents["agent_id"], agents["parents"].map(_parents),
-                                  strict=True)
-        if parents
-    }
-    known = set(agents["agent_id"])
-    result = {}
-    for agent in agents["agent_id"]:
-        current, seen = agent, {agent}
-        while current in primary and primary[current] in known and primary[current] not in seen:
+    """Each agent's founder: follow primary parents back to an agent without a known parent.
+
+    Each agent's founder is remembered once found, so the whole table takes linear time.
+    """
+    primary = {child: parent for child, parent in primary_parents(agents).to_dict().items()
+               if parent is not None}
+    ids = [str(a) for a in agents["agent_id"].tolist()]
+    known = set(ids)
+    result: dict[str, str] = {}
+    for agent in ids:
+        path, current, seen = [], agent, {agent}
+        while current not in result and current in primary and primary[current] in known \
+                and primary[current] not in seen:
+            path.append(current)
             current = primary[current]
             seen.add(current)
-        result[agent] = current
-    return pd.Series(result, name="founder")
+        founder = result.get(current, current)
+        for member in [*path, current]:
+            result.setdefault(member, founder)
+    return pd.Series([result[agent] for agent in ids], index=ids, name="founder", dtype=object)
 
 
 def founder_shares(agents: pd.DataFrame, generation_scores: pd.DataFrame) -> pd.DataFrame:
@@ -73,12 +101,11 @@ def founder_shares(agents: pd.DataFrame, generation_scores: pd.DataFrame) -> pd.
     generation). A founder's line taking over the population is selection at work on
     inherited culture.
     """
-    founder = founders(agents)
-    alive = generation_scores[["generation", "agent_id"]].assign(
-        generation=generation_scores["generation"].astype(int),
-        founder=generation_scores["agent_id"].map(founder),
-    )
-    counts = pd.crosstab(alive["generation"], alive["founder"])
+    founder = founders(agents).to_dict()
+    alive = pd.DataFrame({
+        "generation": generation_scores["generation"].astype(int).to_numpy(),
+        "founder": [founder.get(str(a)) for a in generation_scores["agent_id"].tolist()]})
+    counts = alive.groupby(["generation", "founder"]).size().unstack(fill_value=0)
     shares = counts.div(counts.sum(axis=1), axis=0)
     shares.columns.name = "founder"
     return shares

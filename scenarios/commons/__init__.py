@@ -8,10 +8,9 @@ Built only with the engine's public API (`from sim import ...`, `sim.llm`, `sim.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim import RunStore, ScenarioSpec, UsageEstimate
+from sim import RunStore, ScenarioSpec, UsageEstimate, newcomers_per_generation
 
 if TYPE_CHECKING:
     from scenarios.commons.config import CommonsConfig
@@ -31,12 +30,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
     return headers, rows
 
 
-def draw_figures(run_dir: Path) -> list[Path]:
-    from scenarios.commons.figures import draw_commons_figures
-
-    return draw_commons_figures(run_dir)
-
-
 def estimate(config: CommonsConfig) -> UsageEstimate:
     """Calls of LLM-brained fishers if every generation lasts all its seasons (a collapse
     ends one sooner), and their prompt sizes, from the rendered prompts (a strategy prompt
@@ -47,7 +40,7 @@ def estimate(config: CommonsConfig) -> UsageEstimate:
     harvests = config.generations * config.seasons * config.agents
     talks = (config.generations * (config.seasons - 1) * config.agents * config.utterances
              if config.discussion else 0)
-    strategies = (config.agents + (config.generations - 1) * (config.agents - config.survivors)
+    strategies = (config.agents + (config.generations - 1) * newcomers_per_generation(config)
                   if config.generations > 1 else 0)
     harvest_tokens, speak_tokens = sample_prompt_tokens(config)
     calls = round(llm_share * (harvests + talks + strategies))
@@ -66,7 +59,6 @@ SCENARIO = ScenarioSpec(
     config_type="scenarios.commons.config:CommonsConfig",
     model="scenarios.commons.game:CommonsGame",
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.commons.analysis:ANALYSIS",
 )

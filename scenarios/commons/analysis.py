@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.scenario import run_palette
 from scenarios.commons.figures import plot_catches, plot_stock
 from scenarios.commons.tables import SCORE_COLUMNS, TABLES
 from sim import (
@@ -20,6 +21,7 @@ from sim import (
     ReportSection,
     RunFigure,
     ScenarioAnalysis,
+    ViewTimeline,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ def _stock_figure(run: Run):
 
 
 def _catches_figure(run: Run):
-    return plot_catches(run.table("catches"))
+    return plot_catches(run.table("catches"), colour=run_palette(run).color)
 
 
 def sustainability_section(runs: Sequence[Run], context: ReportContext) -> list[Any]:
@@ -119,4 +121,5 @@ ANALYSIS = ScenarioAnalysis(
         RunFigure("catches_per_agent.png", "each fisher's catch per season and in total",
                   _catches_figure),
     ),
+    timeline=ViewTimeline(unit="season"),  # how societas view counts steps
 )

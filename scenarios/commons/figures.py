@@ -12,35 +12,18 @@ display and no global state.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis.counting import shown
+from analysis.palette import Palette
+
 FIGURE_FILES = ("stock_over_seasons.png", "catches_per_agent.png")
-STRATEGY_COLOURS = {"greedy": "tab:red", "sustainable": "tab:green",
-                    "conditional": "tab:blue", "llm": "tab:purple"}
-_SPARE = ("tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
-
-
-def strategy_colour(kind: str, known: list[str]) -> str:
-    """A strategy's colour: its own if it has one, else a spare one by its place in `known`."""
-    if kind in STRATEGY_COLOURS:
-        return STRATEGY_COLOURS[kind]
-    spares = [k for k in known if k not in STRATEGY_COLOURS]
-    return _SPARE[spares.index(kind) % len(_SPARE)]
-
-
-def load_table(run_dir: Path, table: str) -> pd.DataFrame:
-    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
-    try:
-        return pd.read_sql_query(f"SELECT * FROM {table} ORDER BY step", db)
-    finally:
-        db.close()
+#: Beyond this many fishers the catches figure shows strategies, not one line per fisher.
+MAX_FISHERS_DRAWN = 40
 
 
 def _figure(ncols: int) -> tuple[Figure, list]:
@@ -57,8 +40,8 @@ def plot_stock(seasons: pd.DataFrame, *, capacity: float, threshold: float,
     by = "group" if "group" in seasons.columns else "generation"
     for key, rows in seasons.groupby(by, sort=True):
         line = rows.groupby("season")["stock"].mean()
-        x = line.index + 1
-        name = label(key) if label else (f"generation {int(key) + 1}" if by == "generation"
+        x = shown(line.index)  # seasons and generations counted from 1
+        name = label(key) if label else (f"generation {shown(int(key))}" if by == "generation"
                                          else str(key))
         (drawn,) = ax.plot(x, line.values, marker="o", lw=1.6, label=name)
         fell = rows[rows["collapsed"] == 1]
@@ -83,29 +66,51 @@ def plot_stock(seasons: pd.DataFrame, *, capacity: float, threshold: float,
 def plot_catches(catches: pd.DataFrame,
                  colour: Callable[[str], str] | None = None) -> Figure:
     """Left: each fisher's catch per season (across the run) and the sustainable share;
-    right: each fisher's total catch. Colours by strategy."""
+    right: each fisher's total catch. Colours by strategy.
+
+    Beyond `MAX_FISHERS_DRAWN` fishers a line and a bar each would be unreadable (and slow),
+    so the left panel shows each strategy's mean catch with the range across its fishers, and
+    the right one how the fishers' total catches are distributed, per strategy.
+    """
     fig, (season_ax, total_ax) = _figure(2)
-    kinds = sorted(catches["kind"].unique())
-
-    def shade(kind: str) -> str:
-        return colour(kind) if colour else strategy_colour(kind, kinds)
-
-    seen: set[str] = set()
-    for _, rows in catches.groupby("agent_id", sort=True):
-        kind = rows["kind"].iloc[0]
-        season_ax.plot(rows["step"] + 1, rows["caught"], marker=".", lw=1.0, color=shade(kind),
-                       label=None if kind in seen else kind, alpha=0.85)
-        seen.add(kind)
+    palette = Palette(catches["kind"].astype(str))
+    shade = colour if colour is not None else palette.color
+    kinds = palette.labels
+    many = catches["agent_id"].nunique() > MAX_FISHERS_DRAWN
+    if many:
+        for kind in kinds:
+            per_season = catches[catches["kind"] == kind].groupby("step")["caught"]
+            low, mean, high = per_season.min(), per_season.mean(), per_season.max()
+            x = shown(mean.index)
+            season_ax.fill_between(x, low, high, color=shade(kind), alpha=0.2, linewidth=0)
+            season_ax.plot(x, mean, marker=".", lw=1.4, color=shade(kind),
+                           label=f"{kind}: mean and range")
+    else:
+        seen: set[str] = set()
+        for _, rows in catches.groupby("agent_id", sort=True):
+            kind = rows["kind"].iloc[0]
+            season_ax.plot(shown(rows["step"]), rows["caught"], marker=".", lw=1.0,
+                           color=shade(kind), label=None if kind in seen else kind, alpha=0.85)
+            seen.add(kind)
     share = catches.groupby("step")["sustainable_share"].first()
-    season_ax.plot(share.index + 1, share.values, color="black", lw=2.0, ls="--",
+    season_ax.plot(shown(share.index), share.values, color="black", lw=2.0, ls="--",
                    label="sustainable share")
     season_ax.set_ylim(bottom=0)
     season_ax.xaxis.get_major_locator().set_params(integer=True)
     season_ax.set_xlabel("season (across generations)")
     season_ax.set_ylabel("catch (tons)")
-    season_ax.set_title("Catch per fisher and season")
-    season_ax.legend(fontsize="small")
+    season_ax.set_title("Catch per strategy and season" if many
+                        else "Catch per fisher and season")
+    season_ax.legend(fontsize="small", loc="upper right")
     totals = catches.groupby(["agent_id", "kind"], as_index=False)["caught"].sum()
+    if many:
+        total_ax.hist([totals.loc[totals["kind"] == k, "caught"] for k in kinds], bins=30,
+                      stacked=True, color=[shade(k) for k in kinds], label=kinds)
+        total_ax.set_xlabel("total catch (tons)")
+        total_ax.set_ylabel("fishers")
+        total_ax.set_title(f"Total catch of the {len(totals)} fishers")
+        total_ax.legend(fontsize="small", loc="upper right")
+        return fig
     total_ax.bar(totals["agent_id"], totals["caught"],
                  color=[shade(k) for k in totals["kind"]])
     total_ax.set_xlabel("fisher")
@@ -113,20 +118,3 @@ def plot_catches(catches: pd.DataFrame,
     total_ax.set_title("Total catch per fisher")
     total_ax.tick_params(axis="x", labelrotation=60, labelsize="small")
     return fig
-
-
-def draw_commons_figures(run_dir: Path) -> list[Path]:
-    """Draw both figures into `run_dir/figures`; returns the files written."""
-    run_dir = Path(run_dir)
-    seasons = load_table(run_dir, "seasons")
-    if seasons.empty:
-        return []
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    figures = (plot_stock(seasons, capacity=float(config["capacity"]),
-                          threshold=float(config["collapse_threshold"])),
-               plot_catches(load_table(run_dir, "catches")))
-    for fig, name in zip(figures, FIGURE_FILES, strict=True):
-        fig.savefig(out / name, dpi=120)
-    return [out / name for name in FIGURE_FILES]

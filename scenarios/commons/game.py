@@ -1,5 +1,6 @@
-"""The commons as a Mesa model whose rules are one SimPy process: generations of seasons on
-a shared lake, on the engine's `Population` (slots, newcomers, selection, lineage).
+"""The commons as a Mesa model on the engine's generations-of-rounds driver
+(`sim.GenerationsOfRounds`: populate, strategies, rounds, selection, lineage): generations of
+seasons on a shared lake, of which the fishery writes only what a season does.
 
 A season is one unit of simulated time (one `step()`): every fisher asks for its catch at
 once (one gateway batch), the catches are granted (`harvest.play_season`), the stock regrows
@@ -37,10 +38,10 @@ from scenarios.commons.tasks import (
     tons,
     write_strategy,
 )
-from sim import LLMBrain, Member, Population, World
+from sim import GenerationScores, GenerationsOfRounds, LLMBrain, Member, World
 
 if TYPE_CHECKING:
-    from sim import Gateway, RunStore
+    from sim import Gateway, RunStore, Task
 
 
 class Fisher(Member):
@@ -58,26 +59,24 @@ class Fisher(Member):
         self.over = 0
 
 
-class CommonsGame(World):
+class CommonsGame(GenerationsOfRounds):
     """The commons: `CommonsGame(config).run_model()` fishes a whole run in memory with rule
     brains, one season per `step()`; the runner adds a store and a gateway."""
+
+    round_name = "season"
 
     def __init__(self, config: CommonsConfig | None = None, *,
                  store: RunStore | None = None, gateway: Gateway | None = None) -> None:
         config = config or CommonsConfig()
-        super().__init__(config, store=store, gateway=gateway)
+        super().__init__(config, FAMILIES, store=store, gateway=gateway, member=Fisher,
+                         tables=TABLES, score_columns=SCORE_COLUMNS)
         self.config: CommonsConfig = config
-        if store is not None:
-            for name, columns in TABLES.items():
-                store.define_table(name, columns)
-        self.population = Population(self, config, FAMILIES, member=Fisher,
-                                     score_columns=SCORE_COLUMNS)
         self.rules = FisheryRules.from_config(config)
         self.memory = FisherMemory(self, config.recall) if config.discussion else None
-        self.season_step = 0  # the season's index across the run (the `step` column)
-        self.progress_total = config.generations * config.seasons
-        self.generation = self.season = 0
+        self.season = 0
         self.stock = config.capacity
+        self.stocks: list[float] = []  # the stock at the start of each season of a generation
+        self.seasons_survived = config.seasons
         self._last: dict[str, float] = {}
         #: One row per season, Mesa's way: `datacollector.get_model_vars_dataframe()`.
         self.datacollector = DataCollector(model_reporters={
@@ -85,51 +84,24 @@ class CommonsGame(World):
             **{key: (lambda k: lambda m: m._last[k])(key)
                for key in ("stock", "caught", "remaining", "collapsed", "over_usage")},
         })
-        self.process(self.play())
 
     @property
-    def members(self) -> list[Fisher]:
-        return self.population.members  # type: ignore[return-value]
+    def rounds_per_generation(self) -> int:
+        return self.config.seasons  # type: ignore[attr-defined]
 
-    # -- the process ------------------------------------------------------------------------
-    def play(self) -> Generator[Any, Any, None]:
-        """Generations of seasons: the scenario's one SimPy process."""
-        config, population = self.config, self.population
-        survivors: list[Fisher] = []
-        for generation in range(config.generations):
-            if generation:
-                yield self.env.timeout(1)  # a generation starts at the time of its first season
-            self.generation = generation
-            newcomers = population.populate(generation, survivors)
-            if config.generations > 1:
-                yield from self._write_strategies(generation, newcomers, survivors)
-            order = population.shuffled_order()
-            for agent in self.members:
-                agent.start_generation()
-            self.stock, stocks, survived = config.capacity, [], config.seasons
-            for season in range(config.seasons):
-                if season:
-                    yield self.env.timeout(1)  # one season, one unit of simulated time
-                self.season = season
-                stocks.append(self.stock)
-                outcome = yield from self._fish(generation, season)
-                if outcome.collapsed:
-                    survived = season
-                    break
-            last = generation == config.generations - 1
-            survivors = self._select(generation, order, stocks, survived, keep=not last)
-            self.commit()
+    @property
+    def writes_strategies(self) -> bool:
+        return self.config.generations > 1  # with one generation nobody inherits them
 
-    def _write_strategies(self, generation: int, newcomers: list[Fisher],
-                          survivors: list[Fisher]) -> Generator[Any, Any, None]:
-        culture = self.population.culture(survivors)
-        events = [agent.decide(write_strategy(self.rules, agent.name, generation, culture))
-                  for agent in newcomers]
-        yield self.env.all_of(events)
-        for agent, event in zip(newcomers, events, strict=True):
-            agent.strategy = event.value
-        self.population.record_strategies(generation, newcomers)
-        self.commit()
+    def strategy_task(self, agent: Member, generation: int,
+                      advice: list[tuple[str, str]]) -> Task:
+        return write_strategy(self.rules, agent.name, generation, advice)
+
+    def start_generation(self, generation: int) -> None:
+        """Every generation fishes a full lake."""
+        super().start_generation(generation)
+        self.stock, self.stocks, self.seasons_survived = (self.config.capacity, [],
+                                                          self.config.seasons)
 
     def observation(self, agent: Fisher, generation: int, season: int,
                     stock: float) -> dict[str, Any]:
@@ -147,8 +119,12 @@ class CommonsGame(World):
             return ""
         return self.memory.recall(agent)
 
-    def _fish(self, generation: int, season: int) -> Generator[Any, Any, SeasonOutcome]:
+    def play_round(self, generation: int, season: int) -> Generator[Any, Any, bool]:
+        """One season: every fisher asks for its catch, the lake answers; with discussion on,
+        the fishers talk before the next. A collapse ends the generation (returns False)."""
         config, members, stock = self.config, self.members, self.stock
+        self.season = season
+        self.stocks.append(stock)
         facts = [self.observation(agent, generation, season, stock) for agent in members]
         events = [agent.decide(Harvest(self.rules, fact, agent.strategy, self._recall(agent)))
                   for agent, fact in zip(members, facts, strict=True)]
@@ -162,15 +138,13 @@ class CommonsGame(World):
         if (self.memory is not None and not outcome.collapsed
                 and season < config.seasons - 1):
             yield from self._discuss(generation, season, outcome)
-        self.commit()
-        self.season_step += 1
-        self.report_progress(self.season_step, f"generation {generation + 1}/"
-                             f"{config.generations}", f"season {season + 1}/{config.seasons}")
-        return outcome
+        if outcome.collapsed:
+            self.seasons_survived = season
+        return not outcome.collapsed
 
     def _settle(self, generation: int, season: int, members: list[Fisher], share: float,
                 outcome: SeasonOutcome) -> None:
-        step, rows, accounts = self.season_step, [], []
+        step, rows, accounts = self.step_index, [], []
         total = math.fsum(outcome.caught)
         # Each fisher sees the others' catches one by one only in a small fishery: listing them
         # all for every fisher would make a season's work and its log grow with the square of
@@ -244,7 +218,7 @@ class CommonsGame(World):
                                                          outcome.next_stock)}
                 said = yield agent.decide(Speak(self.rules, facts, agent.strategy,
                                                 self._recall(agent)))
-                rows.append({"step": self.season_step, "generation": generation,
+                rows.append({"step": self.step_index, "generation": generation,
                              "season": season, "turn": turn, "speaker": agent.name,
                              "kind": agent.brain.kind, "text": said})
                 if said:
@@ -253,26 +227,19 @@ class CommonsGame(World):
         self.record("utterances", rows)
         self.memory.remember_talk(members, heard, generation)
 
-    def _select(self, generation: int, order: list[int], stocks: list[float], survived: int,
-                *, keep: bool) -> list[Fisher]:
-        """Rank the generation on total catch and keep its survivors (`Population.select`);
-        record the generation's sustainability."""
+    def score_generation(self, generation: int) -> GenerationScores:
+        """Selection ranks the generation on total catch; its sustainability is recorded."""
         config, members = self.config, self.members
         totals = np.array([a.total_catch for a in members])
         over = np.array([a.over / a.decisions if a.decisions else 0.0 for a in members])
-        kept = self.population.select(
-            generation, totals, order, method=config.selection, keep=keep,
-            extra={"over_usage": over, "seasons_survived": [survived] * len(members)})
+        survived = self.seasons_survived
         decisions = sum(a.decisions for a in members)
-        values = {
+        return GenerationScores(totals, {
+            "over_usage": over, "seasons_survived": [survived] * len(members)}, {
             "seasons_survived": survived, "collapsed": float(survived < config.seasons),
             "total_harvest": float(totals.sum()),
             # seasons after a collapse count with an empty lake
-            "mean_stock": math.fsum(stocks) / config.seasons,
+            "mean_stock": math.fsum(self.stocks) / config.seasons,
             "gini": gini(list(totals)),
             "over_usage": sum(a.over for a in members) / decisions if decisions else 0.0,
-        }
-        self.record("metrics", [
-            {"scope": "generation", "step": None, "generation": generation, "name": name,
-             "value": float(value)} for name, value in values.items()])
-        return kept  # type: ignore[return-value]
+        }, method=config.selection)

@@ -18,7 +18,14 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from sim import PromptLibrary, Task, WriteStrategy, approx_tokens, quote_agent_text
+from sim import (
+    PromptLibrary,
+    Task,
+    WriteStrategy,
+    approx_tokens,
+    quote_agent_text,
+    turnover_rule,
+)
 from sim.llm import DEFAULT_NUMBER_MARKERS, Reply, ReplyFormat, clean_free_text, schema_only
 
 REASONING_MAX_CHARS = 300
@@ -71,7 +78,8 @@ class FisheryRules:
             seasons=config.seasons,
             rationing_rule=prompts.render(f"parts/rationing_{config.rationing}.txt"),
             noise_rule=part("noise") if config.regrowth_sd > 0 else "",
-            generation_rule=(part("generations", survivors=config.survivors)
+            generation_rule=(part("generations", turnover=turnover_rule(
+                config, players="fishers", score="total catch", method=config.selection))
                              if config.generations > 1 else ""),
             discussion_rule=part("discussion") if config.discussion else "",
         )

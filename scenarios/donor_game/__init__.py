@@ -6,9 +6,9 @@ for the paper it follows.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.evolution import newcomers_per_generation
 from sim.registry import ScenarioSpec, UsageEstimate
 from sim.store import RunStore
 
@@ -35,12 +35,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
     return headers, table
 
 
-def draw_figures(run_dir: Path) -> list[Path]:
-    from analysis import draw_run_figures
-
-    return draw_run_figures(run_dir)
-
-
 def estimate(config: DonorGameConfig) -> UsageEstimate:
     """Calls of LLM-brained agents and their prompt sizes, from the protocol's structure."""
     from scenarios.donor_game.tasks import sample_prompt_tokens
@@ -48,7 +42,7 @@ def estimate(config: DonorGameConfig) -> UsageEstimate:
     llm_share = config.brains.get("llm", 0) / sum(config.brains.values())
     pairs_per_round = config.agents if config.pairing == "random" else config.agents // 2
     donations = config.generations * config.games * config.rounds_per_game * pairs_per_round
-    strategies = config.agents + (config.generations - 1) * (config.agents - config.survivors)
+    strategies = config.agents + (config.generations - 1) * newcomers_per_generation(config)
     donate_tokens, strategy_tokens = sample_prompt_tokens(config)
     calls = round(llm_share * (donations + strategies))
     return UsageEstimate(
@@ -82,7 +76,6 @@ SCENARIO = ScenarioSpec(
     config_type="scenarios.donor_game.config:DonorGameConfig",
     model="scenarios.donor_game.game:DonorGame",
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     memory_estimate=memory_estimate,
     analysis="scenarios.donor_game.analysis:ANALYSIS",

@@ -33,6 +33,17 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "strategy_format": "reasoned",
         "selection_score": "last_game",
         "final_selection": False,
+        "framing": "neutral",
+        "trace_explanation": "worked_example",
+        "trace_format": "plain",
+        "tell_successors": False,
+        "first_round_note": "no_information",
+        "survivor_order": "best_first",
+        "show_survivor_names": False,
+        "reasoning_format": "text",
+        "donation_question": "give_up",
+        "tell_selection_rule": "never",
+        "sanction_framing": "symmetric",
     },
     "legacy": {
         "pairing": "round_robin_alternating",
@@ -45,6 +56,17 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "strategy_format": "json",
         "selection_score": "mean_games",
         "final_selection": True,
+        "framing": "giving",
+        "trace_explanation": "brief",
+        "trace_format": "bulleted",
+        "tell_successors": True,
+        "first_round_note": "first_donor_turn",
+        "survivor_order": "slot",
+        "show_survivor_names": True,
+        "reasoning_format": "json",
+        "donation_question": "give_to",
+        "tell_selection_rule": "rules_only",
+        "sanction_framing": "optional",
     },
 }
 
@@ -112,11 +134,20 @@ class DonorGameConfig(PopulationConfig):
         "...', of which only that sentence is kept (the study); 'json': at most three "
         "sentences, no reasoning.",
     )
-    selection: Literal["top", "proportional", "random", "reputation"] = Field(
+    selection: Literal["top", "proportional", "random", "reputation", "generosity"] = Field(
         "top",
-        description="Who survives a generation: the top `survivor_fraction` by "
-        "`selection_score`; drawn with probability proportional to it; a random subset; or "
-        "the top by reputation (the mean share an agent gave as donor that generation).",
+        description="Who survives a generation: 'top', the best `survivor_fraction` by "
+        "`selection_score`; 'proportional', drawn with probability proportional to it; "
+        "'random', a random subset; 'reputation', the best by the study's reputation score (how "
+        "closely each gift tracked the recipient's own score, discounted by 0.5 per gift back, "
+        "averaged over the games: it rewards discriminating givers); 'generosity', the best by "
+        "the mean share given (what 'reputation' meant before).",
+    )
+    advice: Literal["parents", "survivors"] = Field(
+        "survivors",
+        description="What an LLM newcomer reads before writing its strategy: every survivor's "
+        "strategy (the study), or only its parents'. Where nobody survives (wright_fisher, "
+        "tournament reproduction), its parents'.",
     )
     selection_score: Literal["last_game", "mean_games"] = Field(
         "last_game",
@@ -127,6 +158,73 @@ class DonorGameConfig(PopulationConfig):
         False,
         description="Select survivors after the last generation too (the study does not: its "
         "survivors would never play again).",
+    )
+    framing: Literal["neutral", "giving"] = Field(
+        "neutral",
+        description="Who the system prompt says the model is: 'neutral', a game-playing agent "
+        "helping a study of how agents interact (the study); 'giving', a player in a game about "
+        "giving (Societas 0.1: a possible prosocial prime).",
+    )
+    trace_explanation: Literal["worked_example", "brief"] = Field(
+        "worked_example",
+        description="How the trace is explained in the rules and the strategy prompts: "
+        "'worked_example', the chain spelled out with an example going several rounds back and "
+        "a warning that the donor sees only that chain (the study); 'brief', one sentence.",
+    )
+    trace_format: Literal["plain", "bulleted"] = Field(
+        "plain",
+        description="How the recipient's trace reads in the donation prompt: 'plain', one line "
+        "per act with shares to two decimals and a punishment's units and fine, no heading "
+        "(the study); 'bulleted', a heading, then bullets with whole percentages.",
+    )
+    tell_successors: bool = Field(
+        False,
+        description="Tell players that newcomers replace the others and are shown the "
+        "survivors' strategies (Societas 0.1); false: survivors simply continue playing (the "
+        "study), so players do not learn they write for successors.",
+    )
+    first_round_note: Literal["no_information", "first_donor_turn"] = Field(
+        "no_information",
+        description="What the strategy prompts say about the first round: 'no_information', "
+        "that nobody has a record yet then (the study; both strategy prompts); "
+        "'first_donor_turn', that a player's first round as donor has no record (Societas 0.1; "
+        "false for half the players, whose recipients have acted by then).",
+    )
+    survivor_order: Literal["best_first", "slot"] = Field(
+        "best_first",
+        description="Order of the survivors' strategies a newcomer reads: 'best_first', by the "
+        "generation's ranking (the study); 'slot', population order.",
+    )
+    show_survivor_names: bool = Field(
+        False,
+        description="Name the author of each survivor's strategy a newcomer reads (Societas "
+        "0.1); the study shows the advice without names.",
+    )
+    reasoning_format: Literal["text", "json"] = Field(
+        "text",
+        description="How LLM agents answer both questions: 'text', reasoning step by step in "
+        "prose and then the answer on a final 'Answer:' line (a strategy: its 'My strategy "
+        "will be' sentence), as in the study; 'json', a JSON object (reasoning first), which "
+        "also sends a schema to models with constrained output (small local models need it).",
+    )
+    donation_question: Literal["give_up", "give_to"] = Field(
+        "give_up",
+        description="How the donation is asked: 'give_up', how many units the donor gives up "
+        "(the study's cost framing); 'give_to', how many it gives to the recipient.",
+    )
+    tell_selection_rule: Literal["never", "rules_only", "always"] = Field(
+        "never",
+        description="Whether prompts state the selection rule in force: 'never', the rules say "
+        "the best-performing survive whatever the rule (the study); 'rules_only', the rules "
+        "state it but the newcomer prompt still calls survivors best-performing (Societas "
+        "0.1); 'always', both state it.",
+    )
+    sanction_framing: Literal["symmetric", "optional"] = Field(
+        "symmetric",
+        description="How a sanction is offered: 'symmetric', as the donor's other choice beside "
+        "giving, repeated in the strategy prompts, a refusal presented as a way to punish "
+        "(the study); 'optional', one sentence of the rules and 'you may instead' in the "
+        "question, a refusal as refusing to play (Societas 0.1).",
     )
     endowment: float = Field(10.0, gt=0, description="Resources each agent starts a game with.")
     multiplier: float = Field(2.0, ge=0, description="The recipient receives gift × multiplier.")

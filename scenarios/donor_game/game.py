@@ -19,6 +19,7 @@ from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.memory import DonorMemory, describe_act
 from scenarios.donor_game.observation import Act, Trace
 from scenarios.donor_game.pairing import game_schedule
+from scenarios.donor_game.selection import generation_reputation, updated_reputation
 from scenarios.donor_game.strategies import FAMILIES, GIVE_NOTHING, Donation
 from scenarios.donor_game.tables import SCORE_COLUMNS, TABLES
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
@@ -39,7 +40,9 @@ class Donor(Member):
         super().__init__(model, name=name, brain=brain, generation=generation, parents=parents)
         self.resources = 0.0
         self.final_resources: list[float] = []
-        self.shares_given: list[float] = []  # this generation's gifts, as shares (reputation)
+        self.shares_given: list[float] = []  # this generation's gifts, as shares (generosity)
+        self.reputation: float | None = None  # the study's score in this game (`selection.py`)
+        self.game_reputations: list[float | None] = []  # each game's final score
         self.acts: list[dict[str, Any]] = []  # acts as donor since the trace reset, by step
         self.act_steps: list[int] = []
 
@@ -91,11 +94,13 @@ class DonorGame(World):
             players = self.players
             for agent in players:
                 agent.final_resources, agent.shares_given = [], []
+                agent.game_reputations = []
             for game in range(config.games):
                 for agent in players:
                     if game == 0 or config.trace_reset == "game":
                         agent.forget_acts()
                     agent.resources = config.endowment
+                    agent.reputation = None
                 schedule = game_schedule(
                     config.pairing, len(population.slots), config.rounds_per_game, game,
                     self.rng, order,
@@ -106,6 +111,7 @@ class DonorGame(World):
                     yield from self._play_round(generation, game, round_index, pairs)
                 for agent in players:
                     agent.final_resources.append(agent.resources)
+                    agent.game_reputations.append(agent.reputation)
             last = generation == config.generations - 1
             survivors = self._select(generation, order, keep=config.final_selection or not last)
             self.commit()
@@ -118,15 +124,21 @@ class DonorGame(World):
     def _write_strategies(
         self, generation: int, newcomers: list[Donor], survivors: list[Donor]
     ) -> Generator[Any, Any, None]:
-        culture = self.population.culture(survivors)
-        shown = dict.fromkeys((agent.name for agent in newcomers), culture)
+        # every survivor's strategy (`advice = "survivors"`, the study) or its parents'
+        shown = {agent.name: self.population.advice(agent) for agent in newcomers}
         shows_memories = False
-        if self.memory is not None and survivors:
+        if self.memory is not None and self.population.previous:
             # culture passes through memory: what a newcomer is shown is what it inherited
             shown = yield from self.memory.inherit(
-                newcomers, survivors, generation, dict(culture)
+                newcomers, self.population.previous, generation, shown
             )
             shows_memories = self.memory.settings.inheritance in ("reflections", "summary")
+        if self.config.survivor_order == "best_first":
+            # the generation's ranking, best first (the study sorts its survivors so); a
+            # stable sort keeps each author's records together and in order
+            rank = {name: place for place, name in enumerate(self.population.ranking)}
+            shown = {name: sorted(items, key=lambda item: rank.get(item[0], len(rank)))
+                     for name, items in shown.items()}
         events = [
             agent.decide(WriteStrategy(self.context, agent.name, generation, shown[agent.name],
                                        shows_memories))
@@ -202,7 +214,9 @@ class DonorGame(World):
         # one event for the whole round: its value is every donor's decision, in pair order
         decisions = yield self.decide_many(donors, tasks)
         delta = dict.fromkeys(start, 0.0)
-        donation_rows = []
+        donation_rows: list[tuple] = []  # in the columns' order (`tables.py`)
+        punished: list[tuple[int, Act]] = []  # each punishment's row, and its act
+        scored: list[tuple[Donor, float]] = []  # each giver's reputation after the round
         for donor, recipient, decision in zip(donors, recipients, decisions, strict=True):
             if decision.action != "donate":
                 decision = self._allowed(decision)
@@ -215,13 +229,29 @@ class DonorGame(World):
                       else amount * multiplier)
             delta[name] -= amount
             delta[other] += effect
-            donor.acts.append(Act(donor=name, recipient=other, action=action,
-                                  fraction=fraction, step=step, game=game, round=round_index))
+            act = Act(donor=name, recipient=other, action=action, fraction=fraction, step=step,
+                      game=game, round=round_index)
+            if action == "punish":
+                punished.append((len(donation_rows), act))
+            elif action == "donate":
+                # scored from the reputations held at the start of the round (`selection.py`):
+                # set below, once every gift of the round is scored
+                scored.append((donor, updated_reputation(donor.reputation, fraction,
+                                                         recipient.reputation)))
+            donor.acts.append(act)
             donor.act_steps.append(step)
             donor.shares_given.append(fraction if action == "donate" else 0.0)
             donation_rows.append((step, generation, game, round_index, name, other, action,
                                   fraction, amount, effect, held, start[other],
                                   donor.brain.brain_type))
+        if punished:
+            _floor_fines(donation_rows, [index for index, _ in punished], start, delta)
+            if config.trace_format == "plain":
+                for index, act in punished:
+                    # what the plain trace tells of it: its cost and the fine it really took
+                    act["units"], act["lost"] = donation_rows[index][8], -donation_rows[index][9]
+        for donor, reputation in scored:
+            donor.reputation = reputation
         for agent in players:
             agent.resources = max(0.0, start[agent.name] + delta[agent.name])
         if self.memory is not None:
@@ -280,9 +310,10 @@ class DonorGame(World):
         """Score the generation and keep its survivors (see `Population.select`).
 
         The score is `selection_score` (the last game's final resources, or their mean over
-        the games); `reputation` selection ranks the top by the mean share an agent gave;
-        ties fall to the generation's shuffled order, as in the study (its sort is stable over
-        a shuffled list). Without `keep` (the last generation, unless `final_selection`)
+        the games); `reputation` selection ranks the top by the study's reputation score and
+        `generosity` by the mean share an agent gave (see `selection.py`); ties fall to the
+        generation's shuffled order, as in the study (its sort is stable over a shuffled
+        list). Without `keep` (the last generation, unless `final_selection`)
         nobody leaves and `survived` is left empty: no selection happened.
         """
         config, players = self.config, self.players
@@ -290,9 +321,13 @@ class DonorGame(World):
         final_mean = finals.mean(axis=1)
         scores = finals[:, -1] if config.selection_score == "last_game" else final_mean
         shares = np.array([np.mean(a.shares_given) if a.shares_given else 0.0 for a in players])
-        method = "top" if config.selection == "reputation" else config.selection
+        ranked_on = {
+            "reputation": np.array([generation_reputation(a.game_reputations) for a in players]),
+            "generosity": shares,
+        }
+        method = "top" if config.selection in ranked_on else config.selection
         kept = self.population.select(
-            generation, shares if config.selection == "reputation" else scores, order,
+            generation, ranked_on.get(config.selection, scores), order,
             method=method, keep=keep,
             extra={"final_mean": final_mean, "share_given": shares},
         )
@@ -310,3 +345,27 @@ class DonorGame(World):
         ])
         return kept  # type: ignore[return-value]
 
+
+#: Positions in a `donations` row of the punished player and of what the act did to them.
+_RECIPIENT, _EFFECT = 5, 9
+
+
+def _floor_fines(rows: list[tuple], punished: list[int], start: dict[str, float],
+                 delta: dict[str, float]) -> None:
+    """Record what punishments really took. Nobody's resources go below 0, so a player fined
+    more than it holds loses only what it holds; the fines it met that round are scaled down
+    together, in proportion, so that `effect` is the change each act made (and the effects of
+    a round still add up to what every player's resources did). `punished`: the positions in
+    `rows` of the round's punishments, whose rows are replaced when their fines are scaled."""
+    fines: dict[str, float] = {}
+    for index in punished:
+        row = rows[index]
+        fines[row[_RECIPIENT]] = fines.get(row[_RECIPIENT], 0.0) - row[_EFFECT]
+    for name, fined in fines.items():
+        shortfall = -(start[name] + delta[name])
+        if shortfall > 0 and fined > 0:
+            kept = max(0.0, 1.0 - shortfall / fined)
+            for index in punished:
+                row = rows[index]
+                if row[_RECIPIENT] == name:
+                    rows[index] = (*row[:_EFFECT], row[_EFFECT] * kept, *row[_EFFECT + 1:])

@@ -23,6 +23,7 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from sim.agent import SimAgent
+from sim.brains import LLMBrain
 from sim.memory import MemoryBank, MemoryConfig
 from sim.memory.embeddings import get_embedder
 from sim.memory.inheritance import inherit
@@ -93,16 +94,24 @@ class DonorMemory:
         return [process.value for process in processes]
 
     def inherit(
-        self, newcomers: Sequence[SimAgent], survivors: Sequence[SimAgent], generation: int,
-        strategies: dict[str, str],
+        self, newcomers: Sequence[SimAgent], previous: Sequence[SimAgent], generation: int,
+        shown: dict[str, list[tuple[str, str]]],
     ) -> Steps:
-        """Write each newcomer's inherited records; returns what each will be shown."""
-        by_name = {agent.name: agent for agent in survivors}
+        """Write each newcomer's inherited records, from those whose culture it receives (an
+        LLM newcomer: the authors of the strategies it is `shown`; a rule newcomer: its
+        parent), among the `previous` generation; returns what each will be shown."""
+        by_name = {agent.name: agent for agent in previous}
+        strategies = {agent.name: agent.strategy for agent in previous}
         now = self.world.env.now
+
+        def sources(agent: SimAgent) -> list[SimAgent]:
+            names = ([author for author, _ in shown[agent.name]]
+                     if isinstance(agent.brain, LLMBrain) else agent.parents)
+            return [by_name[name] for name in names if name in by_name]
+
         steps = [
-            inherit(self.bank, agent.name, [by_name[p] for p in agent.parents if p in by_name],
-                    context=self.context, now=now, generation=generation,
-                    strategies=strategies)
+            inherit(self.bank, agent.name, sources(agent), context=self.context, now=now,
+                    generation=generation, strategies=strategies)
             for agent in newcomers
         ]
         inherited = yield from self.in_parallel(steps)

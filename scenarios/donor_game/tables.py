@@ -20,9 +20,9 @@ TABLES: dict[str, dict[str, str]] = {
     },
 }
 
-#: The game's columns of `generation_scores`, beside the engine's `score` (what
-#: `selection_score` ranks on): final resources averaged over the generation's games (the
-#: study's headline) and the mean share given as donor (what reputation selection ranks on).
+#: The game's columns of `generation_scores`, beside the engine's `score` (what selection ranked
+#: on): final resources averaged over the generation's games (the study's headline) and the mean
+#: share given as donor (what `generosity` selection ranks on).
 SCORE_COLUMNS: dict[str, str] = {"final_mean": "REAL", "share_given": "REAL"}
 
 #: Every table a Donor Game run holds besides the engine's own (for readers and synthetic runs).

@@ -6,7 +6,6 @@ the keys, the tables, the figures and the check against the Axelrod library.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim import RunStore, ScenarioSpec, UsageEstimate
@@ -27,14 +26,10 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
             "SELECT generation, strategy, count FROM population ORDER BY generation"):
         counts.setdefault(generation, {})[strategy] = count
     strategies = sorted({s for by in counts.values() for s in by})
+    # generations counted from 1, as the progress line counts them: the population that
+    # played each generation, and last the one the last generation left
     return (["generation", *strategies],
-            [[g, *(by.get(s, 0) for s in strategies)] for g, by in sorted(counts.items())])
-
-
-def draw_figures(run_dir: Path) -> list[Path]:
-    from scenarios.ipd.figures import draw_ipd_figures
-
-    return draw_ipd_figures(run_dir)
+            [[g + 1, *(by.get(s, 0) for s in strategies)] for g, by in sorted(counts.items())])
 
 
 def estimate(config: IPDConfig) -> UsageEstimate:
@@ -60,7 +55,6 @@ SCENARIO = ScenarioSpec(
     config_type="scenarios.ipd.config:IPDConfig",
     model="scenarios.ipd.game:IPDTournament",
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.ipd.analysis:ANALYSIS",
 )

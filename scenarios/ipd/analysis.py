@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.scenario import run_palette
 from scenarios.ipd.figures import (
-    empty_figure,
     plot_payoff_matrix,
     plot_population,
     plot_ranking,
@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 
 
 def cooperation_per_turn(run: Run) -> pd.DataFrame:
-    """Share of the moves played that were cooperations, turn by turn across the run."""
+    """Share of the moves played that were cooperations, turn by turn across the run (`turn`
+    as stored, from 0: the metrics rows' `step`)."""
     metrics = run.metrics
     rows = metrics[(metrics["scope"] == "step") & (metrics["name"] == "cooperation")]
-    return pd.DataFrame({"step": rows["step"].astype(int).to_numpy(),
+    return pd.DataFrame({"turn": rows["step"].astype(int).to_numpy(),
                          "value": rows["value"].to_numpy()})
 
 
@@ -79,27 +80,28 @@ def tournament_section(runs: Sequence[Run], context: ReportContext) -> list[Any]
     return parts
 
 
+# A tournament has a ranking and a payoff matrix, a Moran process a population: each figure
+# is left out (None) of the runs it does not describe.
 def _ranking_figure(run: Run):
     ranking = run.table("ranking")
-    return plot_ranking(ranking) if not ranking.empty else empty_figure("no ranking (Moran run)")
+    return plot_ranking(ranking, colour=run_palette(run).color) if not ranking.empty else None
 
 
 def _matrix_figure(run: Run):
     matches = run.table("matches")
-    return plot_payoff_matrix(matches) if not matches.empty else empty_figure("no matches")
+    return plot_payoff_matrix(matches) if not run.table("ranking").empty else None
 
 
 def _population_figure(run: Run):
     population = run.table("population")
-    if population.empty:
-        return empty_figure("no population (a tournament, not a Moran run)")
-    return plot_population(population)
+    return (plot_population(population, colour=run_palette(run).color)
+            if not population.empty else None)
 
 
 ANALYSIS = ScenarioAnalysis(
     tables=TABLES,
     headline=(HeadlineSeries("cooperation", "share of moves that cooperate",
-                             cooperation_per_turn, x="step", bounds=(0.0, 1.0)),),
+                             cooperation_per_turn, x="turn", bounds=(0.0, 1.0)),),
     strategy_labels=strategy_labels,
     sections=(ReportSection("tournament", "Tournament", tournament_section),),
     figures=(

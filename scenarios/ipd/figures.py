@@ -11,49 +11,31 @@ Drawn on an Agg canvas without pyplot (no display, no global state).
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis.counting import shown
+from analysis.palette import Palette
+
 TOURNAMENT_FIGURES = ("ranking.png", "payoff_matrix.png")
 MORAN_FIGURES = ("population.png",)
-_PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-            "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
-
-
-def load_table(run_dir: Path, table: str) -> pd.DataFrame:
-    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
-    try:
-        return pd.read_sql_query(f"SELECT * FROM {table}", db)
-    finally:
-        db.close()
 
 
 def _colour(strategies: list[str], colour: Callable[[str], str] | None) -> dict[str, str]:
-    known = sorted(set(strategies))
-    return {s: colour(s) if colour else _PALETTE[known.index(s) % len(_PALETTE)]
-            for s in known}
+    """Each strategy's colour: a report's (`colour`), else a palette of the strategies drawn."""
+    palette = Palette(strategies)
+    shade = colour if colour is not None else palette.color
+    return {s: shade(s) for s in palette.labels}
 
 
 def _figure(width: float, height: float) -> tuple[Figure, object]:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.subplots()
-
-
-def empty_figure(note: str) -> Figure:
-    """A figure that says why there is nothing to draw (a Moran run has no ranking, a
-    tournament no population), so a report of mixed runs shows every declared figure."""
-    fig, ax = _figure(6.0, 1.5)
-    ax.axis("off")
-    ax.text(0.5, 0.5, note, ha="center", va="center")
-    return fig
 
 
 def plot_ranking(ranking: pd.DataFrame, colour: Callable[[str], str] | None = None) -> Figure:
@@ -107,38 +89,19 @@ def plot_payoff_matrix(matches: pd.DataFrame) -> Figure:
 
 def plot_population(population: pd.DataFrame,
                     colour: Callable[[str], str] | None = None) -> Figure:
-    """Members of each strategy, generation by generation (a Moran process)."""
+    """Members of each strategy at the start of each generation (counted from 1; the last
+    point is the population the last generation left), a Moran process."""
     counts = population.pivot_table(index="generation", columns="strategy", values="count",
                                     aggfunc="sum", fill_value=0).sort_index()
     fig, ax = _figure(8.0, 4.5)
     shades = _colour(list(counts.columns), colour)
-    ax.stackplot(counts.index, counts.to_numpy().T, labels=list(counts.columns),
+    counts = counts[list(shades)]  # stacked in the palette's order
+    ax.stackplot(shown(counts.index), counts.to_numpy().T, labels=list(counts.columns),
                  colors=[shades[s] for s in counts.columns], step="post")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("generation")
     ax.set_ylabel("members")
     ax.set_ylim(0, counts.sum(axis=1).max())
     ax.set_title("Moran process: population by strategy")
     ax.legend(fontsize="small", loc="upper left")
     return fig
-
-
-def draw_ipd_figures(run_dir: Path) -> list[Path]:
-    """Draw the run's figures into `run_dir/figures`; returns the files written."""
-    run_dir = Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    out = run_dir / "figures"
-    if config.get("evolution") == "moran":
-        population = load_table(run_dir, "population")
-        if population.empty:
-            return []
-        figures = {"population.png": plot_population(population)}
-    else:
-        ranking, matches = load_table(run_dir, "ranking"), load_table(run_dir, "matches")
-        if ranking.empty or matches.empty:
-            return []
-        figures = {"ranking.png": plot_ranking(ranking),
-                   "payoff_matrix.png": plot_payoff_matrix(matches)}
-    out.mkdir(exist_ok=True)
-    for name, fig in figures.items():
-        fig.savefig(out / name, dpi=120)
-    return [out / name for name in figures]

@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from scipy.stats import binomtest
 
+from analysis.scenario import run_palette
 from scenarios.network_norms.figures import (
     filled_shares,
+    palette_colour,
     plot_deviant_runs,
     plot_graph,
     plot_shares,
 )
 from scenarios.network_norms.tables import TABLES
+from scenarios.network_norms.view import PANELS
 from sim import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
 
 if TYPE_CHECKING:
@@ -127,9 +130,10 @@ def spread_section(runs: Sequence[Run], context: ReportContext) -> list[Any]:
         frame = pd.concat([deviant_share(run, last).assign(run=run.path.name)
                            for run in members], ignore_index=True).rename(
                                columns={"value": "share"})
+        colour = palette_colour(context.palette)
         parts.append(plot_deviant_runs(frame, deviant, title=f"{deviant}: {group}",
-                                       colour=context.color))
-        parts.append(_graph_figure(members[0], colour=context.color))
+                                       colour=colour))
+        parts.append(_graph_figure(members[0], colour=colour))
     return parts
 
 
@@ -139,8 +143,13 @@ def _graph_figure(run: Run, colour: Any = None) -> Any:
                       title=f"{run.path.name}: final strategies", colour=colour)
 
 
+def _run_graph_figure(run: Run) -> Any:
+    return _graph_figure(run, colour=palette_colour(run_palette(run)))
+
+
 def _shares_figure(run: Run) -> Any:
-    return plot_shares(run_shares(run), strategy_names(run))
+    return plot_shares(run_shares(run), strategy_names(run),
+                       colour=palette_colour(run_palette(run)))
 
 
 ANALYSIS = ScenarioAnalysis(
@@ -152,6 +161,7 @@ ANALYSIS = ScenarioAnalysis(
     figures=(
         RunFigure("strategy_share.png", "share of each strategy per step", _shares_figure),
         RunFigure("graph.png", "the graph, nodes coloured by their final strategy "
-                  "(seeded deviants ringed)", _graph_figure),
+                  "(seeded deviants ringed)", _run_graph_figure),
     ),
+    panels=PANELS,
 )

@@ -21,8 +21,19 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from analysis.palette import Palette
+
+#: Most nodes drawn in the graph figure (a larger graph is shown around its seeded deviants).
+MAX_GRAPH_NODES = 400
+#: A strategy's colour when no palette is given (a report's, or a run's, gives its own).
 STRATEGY_COLOURS = {"cooperate": "tab:blue", "defect": "tab:red", "A": "tab:grey",
                     "B": "tab:green"}
+
+
+def palette_colour(palette: Palette) -> Callable[[str], str]:
+    """A strategy's colour from a report's (or run's) palette; a strategy no node ended with
+    is not in the palette and keeps its own colour (`STRATEGY_COLOURS`), in every figure."""
+    return lambda name: palette.colors.get(name) or STRATEGY_COLOURS.get(name, "tab:purple")
 
 
 def _colour(name: str, colour: Callable[[str], str] | None) -> str:
@@ -96,13 +107,51 @@ def graph_layout(nodes: pd.DataFrame, edges: pd.DataFrame, kind: str) -> dict[in
     return nx.spring_layout(graph, seed=1, iterations=100)
 
 
+def neighbourhood(nodes: pd.DataFrame, edges: pd.DataFrame, start: list[int],
+                  limit: int) -> list[int]:
+    """Up to `limit` nodes nearest to `start` (breadth-first, neighbours in node order; the
+    lowest-numbered node when `start` is empty), in the order they were reached."""
+    neighbours: dict[int, list[int]] = {}
+    for s, t in zip(edges["source"].astype(int).tolist(), edges["target"].astype(int).tolist(),
+                    strict=True):
+        neighbours.setdefault(s, []).append(t)
+        neighbours.setdefault(t, []).append(s)
+    queue = list(dict.fromkeys(start or [int(nodes["node"].astype(int).min())]))[:limit]
+    reached = set(queue)
+    for node in queue:  # the list grows while it is read: breadth-first
+        if len(queue) >= limit:
+            break
+        for other in sorted(neighbours.get(node, [])):
+            if other not in reached and len(queue) < limit:
+                reached.add(other)
+                queue.append(other)
+    return queue
+
+
 def plot_graph(nodes: pd.DataFrame, edges: pd.DataFrame, final: pd.DataFrame, *, kind: str,
                deviant: str, title: str = "",
-               colour: Callable[[str], str] | None = None) -> Figure:
+               colour: Callable[[str], str] | None = None,
+               max_nodes: int = MAX_GRAPH_NODES) -> Figure:
     """The graph, nodes coloured by their final strategy; the initially seeded deviants are
-    ringed in black, so one sees whether the deviant spread from its seed or died there."""
+    ringed in black, so one sees whether the deviant spread from its seed or died there.
+
+    A graph of more than `max_nodes` nodes is neither readable nor quick to lay out, so only
+    the `max_nodes` nodes nearest to the seeded deviants are drawn (`neighbourhood`), and the
+    title says so.
+    """
     fig = _figure(6.5, 6.5)
     ax = fig.add_subplot()
+    seeded = nodes[nodes["initial"] == deviant]["node"].astype(int).tolist()
+    part = ""
+    if len(nodes) > max_nodes:
+        kept = neighbourhood(nodes, edges, seeded, max_nodes)
+        where = set(kept)
+        part = (f"\n(the {len(kept)} nodes nearest to the seeded deviants, breadth-first, of "
+                f"{len(nodes)})")
+        nodes = nodes[nodes["node"].astype(int).isin(where)]
+        edges = edges[edges["source"].astype(int).isin(where)
+                      & edges["target"].astype(int).isin(where)]
+        seeded = [n for n in seeded if n in where]
     position = graph_layout(nodes, edges, kind)
     segments = [(position[int(s)], position[int(t)])
                 for s, t in zip(edges["source"], edges["target"], strict=True)]
@@ -110,18 +159,17 @@ def plot_graph(nodes: pd.DataFrame, edges: pd.DataFrame, final: pd.DataFrame, *,
     strategy = dict(zip(final["node"].astype(int), final["strategy"], strict=True))
     size = max(8.0, 160.0 / np.sqrt(max(len(nodes), 1)) * 3)
     order = nodes["node"].astype(int).sort_values()
-    for name in sorted(set(strategy.values())):
+    for name in sorted(set(strategy.get(n) for n in order) - {None}):
         members = [n for n in order if strategy.get(n) == name]
         xy = np.array([position[n] for n in members])
         ax.scatter(xy[:, 0], xy[:, 1], s=size, color=_colour(name, colour), zorder=2,
                    label=f"{name} ({len(members)})")
-    seeded = nodes[nodes["initial"] == deviant]["node"].astype(int).tolist()
     if seeded:
         xy = np.array([position[n] for n in seeded])
         ax.scatter(xy[:, 0], xy[:, 1], s=size * 2.2, facecolors="none", edgecolors="black",
                    linewidths=1.2, zorder=3, label="seeded deviant")
     ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.set_title(title or "The graph at the end of the run")
+    ax.set_title((title or "The graph at the end of the run") + part)
     ax.legend(fontsize="small", loc="best")
     return fig

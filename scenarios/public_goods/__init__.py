@@ -6,10 +6,9 @@ Built only with the engine's public API (`from sim import ...`), as the worked e
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim import RunStore, ScenarioSpec, UsageEstimate
+from sim import RunStore, ScenarioSpec, UsageEstimate, newcomers_per_generation
 
 if TYPE_CHECKING:
     from scenarios.public_goods.config import PublicGoodsConfig
@@ -27,12 +26,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
     return headers, rows
 
 
-def draw_figures(run_dir: Path) -> list[Path]:
-    from scenarios.public_goods.figures import draw_public_goods_figures
-
-    return draw_public_goods_figures(run_dir)
-
-
 def estimate(config: PublicGoodsConfig) -> UsageEstimate:
     """Calls of LLM-brained members and their prompt sizes, from the rendered prompts."""
     from scenarios.public_goods.tasks import sample_prompt_tokens
@@ -40,7 +33,7 @@ def estimate(config: PublicGoodsConfig) -> UsageEstimate:
     llm_share = config.brains.get("llm", 0) / sum(config.brains.values())
     per_round = config.agents * (2 if config.costly_punishment else 1)
     decisions = config.generations * config.rounds * per_round
-    strategies = config.agents + (config.generations - 1) * (config.agents - config.survivors)
+    strategies = config.agents + (config.generations - 1) * newcomers_per_generation(config)
     decision_tokens, strategy_tokens = sample_prompt_tokens(config)
     calls = round(llm_share * (decisions + strategies))
     return UsageEstimate(
@@ -58,7 +51,6 @@ SCENARIO = ScenarioSpec(
     config_type="scenarios.public_goods.config:PublicGoodsConfig",
     model="scenarios.public_goods.game:PublicGoodsGame",
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.public_goods.analysis:ANALYSIS",
 )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.scenario import run_palette
 from scenarios.public_goods.figures import plot_contribution_per_round, plot_per_generation
 from scenarios.public_goods.tables import SCORE_COLUMNS, TABLES
 from sim import (
@@ -20,6 +21,7 @@ from sim import (
     ReportSection,
     RunFigure,
     ScenarioAnalysis,
+    ViewTimeline,
 )
 
 if TYPE_CHECKING:
@@ -53,11 +55,12 @@ def strategy_labels(run: Run) -> dict[str, str]:
 
 def _contributions_figure(run: Run):
     return plot_contribution_per_round(run.table("contributions"),
-                                       float(run.config.get("endowment", 20.0)))
+                                       float(run.config.get("endowment", 20.0)),
+                                       colour=run_palette(run).color)
 
 
 def _generation_figure(run: Run):
-    return plot_per_generation(run.table("contributions"))
+    return plot_per_generation(run.table("contributions"), colour=run_palette(run).color)
 
 
 def cooperation_section(runs: Sequence[Run], context: ReportContext) -> list[Any]:
@@ -102,4 +105,5 @@ ANALYSIS = ScenarioAnalysis(
         RunFigure("per_generation.png",
                   "payoffs and population by strategy, per generation", _generation_figure),
     ),
+    timeline=ViewTimeline(unit="round"),  # how societas view counts steps
 )

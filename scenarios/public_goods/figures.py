@@ -11,40 +11,21 @@ them with no display and no global state.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis.counting import shown
+from analysis.palette import Palette
+
 FIGURE_FILES = ("contribution_per_round.png", "per_generation.png")
-#: One colour per strategy, the same in every figure and every run (for the three rule
-#: families, the colours a report's palette gives them).
-STRATEGY_COLOURS = {
-    "free_rider": "tab:orange",
-    "conditional_cooperator": "tab:blue",
-    "punisher": "tab:green",
-    "llm": "tab:purple",
-}
-_SPARE = ("tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
-def strategy_colour(kind: str, known: list[str]) -> str:
-    """A strategy's colour: its own if it has one, else a spare one by its place in `known`."""
-    if kind in STRATEGY_COLOURS:
-        return STRATEGY_COLOURS[kind]
-    spares = [k for k in known if k not in STRATEGY_COLOURS]
-    return _SPARE[spares.index(kind) % len(_SPARE)]
-
-
-def load_contributions(run_dir: Path) -> pd.DataFrame:
-    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
-    try:
-        return pd.read_sql_query("SELECT * FROM contributions ORDER BY step, agent_id", db)
-    finally:
-        db.close()
+def _colours(kinds: list[str], colour: Callable[[str], str] | None) -> Callable[[str], str]:
+    """A report's colours (`colour`, its palette's), else a palette of the strategies drawn."""
+    return colour if colour is not None else Palette(kinds).color
 
 
 def _figure(ncols: int) -> tuple[Figure, list]:
@@ -55,21 +36,23 @@ def _figure(ncols: int) -> tuple[Figure, list]:
 
 def plot_contribution_per_round(frame: pd.DataFrame, endowment: float,
                                 colour: Callable[[str], str] | None = None) -> Figure:
-    """Mean contribution per round, overall and by strategy, generations marked; `colour`
-    maps a strategy to its colour (a report's palette), else `STRATEGY_COLOURS`."""
+    """Mean contribution per round (counted from 1 across the run), overall and by strategy,
+    generations marked; `colour` maps a strategy to its colour (a report's palette), else a
+    palette of the strategies drawn."""
     fig, (ax,) = _figure(1)
-    kinds = sorted(frame["kind"].unique())
+    kinds = Palette(frame["kind"].astype(str)).labels
+    shade = _colours(kinds, colour)
     for kind in kinds:
         series = frame[frame["kind"] == kind].groupby("step")["contribution"].mean()
-        ax.plot(series.index, series.values, marker=".", lw=1.2, label=kind,
-                color=colour(kind) if colour else strategy_colour(kind, kinds))
+        ax.plot(shown(series.index), series.values, marker=".", lw=1.2, label=kind,
+                color=shade(kind))
     overall = frame.groupby("step")["contribution"].mean()
-    ax.plot(overall.index, overall.values, color="black", lw=2.2, label="all members")
+    ax.plot(shown(overall.index), overall.values, color="black", lw=2.2, label="all members")
     starts = frame.groupby("generation")["step"].min()
     for step in starts.iloc[1:]:
-        ax.axvline(step - 0.5, color="0.6", lw=0.8, ls="--")
+        ax.axvline(shown(step) - 0.5, color="0.6", lw=0.8, ls="--")
     ax.set_ylim(0, endowment * 1.02)
-    ax.set_xlabel("round (across generations; dashed lines: new generation)")
+    ax.set_xlabel("round (counted from 1 across generations; dashed lines: new generation)")
     ax.set_ylabel("mean contribution (units)")
     ax.set_title("Contributions per round, by strategy")
     ax.legend(fontsize="small", loc="best")
@@ -80,14 +63,15 @@ def plot_per_generation(frame: pd.DataFrame,
                         colour: Callable[[str], str] | None = None) -> Figure:
     """Each strategy's mean total payoff per generation, and its members per generation."""
     fig, (payoff_ax, count_ax) = _figure(2)
-    kinds = sorted(frame["kind"].unique())
+    kinds = Palette(frame["kind"].astype(str)).labels
+    shade_of = _colours(kinds, colour)
     totals = frame.groupby(["generation", "agent_id", "kind"], as_index=False)["payoff"].sum()
     generations = sorted(totals["generation"].unique())
-    x = [g + 1 for g in generations]
+    x = [shown(g) for g in generations]
     bottom = [0] * len(generations)
     for kind in kinds:
         of_kind = totals[totals["kind"] == kind].groupby("generation")
-        shade = colour(kind) if colour else strategy_colour(kind, kinds)
+        shade = shade_of(kind)
         mean = of_kind["payoff"].mean().reindex(generations)
         payoff_ax.plot(x, mean.values, marker="o", color=shade, label=kind)
         counts = of_kind["agent_id"].count().reindex(generations, fill_value=0)
@@ -106,21 +90,3 @@ def plot_per_generation(frame: pd.DataFrame,
     for ax in (payoff_ax, count_ax):
         ax.set_xticks(x)
     return fig
-
-
-def draw_public_goods_figures(run_dir: Path) -> list[Path]:
-    """Draw both figures into `run_dir/figures`; returns the files written."""
-    import json
-
-    run_dir = Path(run_dir)
-    frame = load_contributions(run_dir)
-    if frame.empty:
-        return []
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    figures = (plot_contribution_per_round(frame, float(config["endowment"])),
-               plot_per_generation(frame))
-    for fig, name in zip(figures, FIGURE_FILES, strict=True):
-        fig.savefig(out / name, dpi=120)
-    return [out / name for name in FIGURE_FILES]

@@ -1,5 +1,6 @@
-"""The public goods game as a Mesa model whose rules are one SimPy process: generations of
-rounds, on the engine's `Population` (slots, newcomers, selection, lineage).
+"""The public goods game as a Mesa model on the engine's generations-of-rounds driver
+(`sim.GenerationsOfRounds`: populate, strategies, rounds, selection, lineage), which leaves
+the game only what a round does and what a generation is scored on.
 
 Each round is one unit of simulated time (one `step()`). The members are shuffled into groups
 (Mesa's `AgentSet.shuffle` and `groupby`), all decide their contributions at once (one batch
@@ -19,10 +20,10 @@ from scenarios.public_goods.config import PublicGoodsConfig
 from scenarios.public_goods.rules import FAMILIES
 from scenarios.public_goods.tables import SCORE_COLUMNS, TABLES
 from scenarios.public_goods.tasks import Contribute, GameRules, Punish, write_strategy
-from sim import Member, Population, World
+from sim import GenerationScores, GenerationsOfRounds, Member, World
 
 if TYPE_CHECKING:
-    from sim import Gateway, RunStore
+    from sim import Gateway, RunStore, Task
 
 
 def group_payoffs(
@@ -60,24 +61,17 @@ class Contributor(Member):
         self.shares: list[float] = []
 
 
-class PublicGoodsGame(World):
+class PublicGoodsGame(GenerationsOfRounds):
     """The public goods game: `PublicGoodsGame(config).run_model()` plays a whole run in
     memory with rule brains, one round per `step()`; the runner adds a store and a gateway."""
 
     def __init__(self, config: PublicGoodsConfig | None = None, *,
                  store: RunStore | None = None, gateway: Gateway | None = None) -> None:
         config = config or PublicGoodsConfig()
-        super().__init__(config, store=store, gateway=gateway)
+        super().__init__(config, FAMILIES, store=store, gateway=gateway, member=Contributor,
+                         tables=TABLES, score_columns=SCORE_COLUMNS)
         self.config: PublicGoodsConfig = config
-        if store is not None:
-            for name, columns in TABLES.items():
-                store.define_table(name, columns)
-        self.population = Population(self, config, FAMILIES, member=Contributor,
-                                     score_columns=SCORE_COLUMNS)
         self.game_rules = GameRules.from_config(config)
-        self.round_step = 0  # the round index across the run (the `step` column)
-        self.progress_total = config.generations * config.rounds
-        self.generation = self.round = 0
         self._last_round: dict[str, float] = {}
         #: One row per round, Mesa's way: `datacollector.get_model_vars_dataframe()`.
         self.datacollector = DataCollector(model_reporters={
@@ -86,45 +80,10 @@ class PublicGoodsGame(World):
             "mean_payoff": lambda m: m._last_round["mean_payoff"],
             "punishment_points": lambda m: m._last_round["punishment_points"],
         })
-        self.process(self.play())
 
-    @property
-    def members(self) -> list[Contributor]:
-        return self.population.members  # type: ignore[return-value]
-
-    # -- the process ------------------------------------------------------------------------
-    def play(self) -> Generator[Any, Any, None]:
-        """Generations of rounds: the scenario's one SimPy process."""
-        config, population = self.config, self.population
-        survivors: list[Contributor] = []
-        for generation in range(config.generations):
-            if generation:
-                yield self.env.timeout(1)  # a generation starts at the time of its first round
-            self.generation = generation
-            newcomers = population.populate(generation, survivors)
-            yield from self._write_strategies(generation, newcomers, survivors)
-            order = population.shuffled_order()
-            for agent in self.members:
-                agent.start_generation()
-            for round_index in range(config.rounds):
-                if round_index:
-                    yield self.env.timeout(1)  # one round, one unit of simulated time
-                self.round = round_index
-                yield from self._play_round(generation, round_index)
-            last = generation == config.generations - 1
-            survivors = self._select(generation, order, keep=not last)
-            self.commit()
-
-    def _write_strategies(self, generation: int, newcomers: list[Contributor],
-                          survivors: list[Contributor]) -> Generator[Any, Any, None]:
-        culture = self.population.culture(survivors)
-        events = [agent.decide(write_strategy(self.game_rules, agent.name, generation, culture))
-                  for agent in newcomers]
-        yield self.env.all_of(events)
-        for agent, event in zip(newcomers, events, strict=True):
-            agent.strategy = event.value
-        self.population.record_strategies(generation, newcomers)
-        self.commit()
+    def strategy_task(self, agent: Member, generation: int,
+                      advice: list[tuple[str, str]]) -> Task:
+        return write_strategy(self.game_rules, agent.name, generation, advice)
 
     def groups(self) -> list[list[Contributor]]:
         """This round's groups: the members shuffled, then cut into `group_size` blocks."""
@@ -134,7 +93,7 @@ class PublicGoodsGame(World):
             agent.group_id = place // size
         return list(shuffled.groupby("group_id", result_type="list").groups.values())
 
-    def _play_round(self, generation: int, round_index: int) -> Generator[Any, Any, None]:
+    def play_round(self, generation: int, round_index: int) -> Generator[Any, Any, None]:
         config, rules = self.config, self.game_rules
         groups = self.groups()
         asked = [[agent.decide(Contribute(rules, {
@@ -161,7 +120,7 @@ class PublicGoodsGame(World):
 
     def _settle(self, generation: int, round_index: int, groups: list[list[Contributor]],
                 given: list[list[float]], points: list[np.ndarray]) -> None:
-        config, step = self.config, self.round_step
+        config, step = self.config, self.step_index
         rows, punishment_rows = [], []
         for group_id, (group, contributions, matrix) in enumerate(
                 zip(groups, given, points, strict=True)):
@@ -203,24 +162,13 @@ class PublicGoodsGame(World):
         self.record("metrics", [
             {"scope": "step", "step": step, "generation": generation, "name": name,
              "value": value} for name, value in self._last_round.items()])
-        self.commit()
-        self.round_step += 1
-        self.report_progress(self.round_step, f"generation {generation + 1}/{config.generations}",
-                             f"round {round_index + 1}/{config.rounds}")
 
-    def _select(self, generation: int, order: list[int], *, keep: bool) -> list[Contributor]:
-        """Rank the generation on total payoff and keep its survivors (`Population.select`);
-        after the last generation nobody leaves and `survived` stays empty."""
+    def score_generation(self, generation: int) -> GenerationScores:
+        """Selection ranks the generation on total payoff; its mean share given is recorded."""
         members = self.members
         payoffs = np.array([a.total_payoff for a in members])
         shares = np.array([np.mean(a.shares) for a in members])
-        kept = self.population.select(generation, payoffs, order, method=self.config.selection,
-                                      keep=keep, extra={"mean_share": shares})
-        values = {"mean_share": shares.mean(), "min_share": shares.min(),
-                  "max_share": shares.max(), "mean_payoff": payoffs.mean(),
-                  "min_payoff": payoffs.min(), "max_payoff": payoffs.max()}
-        self.record("metrics", [
-            {"scope": "generation", "step": None, "generation": generation, "name": name,
-             "value": float(value)} for name, value in values.items()])
-        return kept  # type: ignore[return-value]
-
+        return GenerationScores(payoffs, {"mean_share": shares}, {
+            "mean_share": shares.mean(), "min_share": shares.min(), "max_share": shares.max(),
+            "mean_payoff": payoffs.mean(), "min_payoff": payoffs.min(),
+            "max_payoff": payoffs.max()}, method=self.config.selection)

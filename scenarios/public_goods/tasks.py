@@ -20,7 +20,15 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from sim import ParseError, PromptLibrary, Task, WriteStrategy, approx_tokens, quote_agent_text
+from sim import (
+    ParseError,
+    PromptLibrary,
+    Task,
+    WriteStrategy,
+    approx_tokens,
+    quote_agent_text,
+    turnover_rule,
+)
 from sim.llm import (
     DEFAULT_NUMBER_MARKERS,
     Reply,
@@ -85,9 +93,8 @@ class GameRules:
             punishment_rule=(" " + prompts.render("parts/punishment_rule.txt",
                                                   **punishment_values)
                              if config.costly_punishment else ""),
-            selection_rule=prompts.render(
-                f"parts/selection_{config.selection}.txt",
-                survivor_percent=f"{100 * config.survivors / config.agents:g}"),
+            selection_rule=turnover_rule(config, players="players", score="total payoffs",
+                                         method=config.selection),
         )
         return cls(prompts, config.endowment, config.group_size, config.rounds,
                    config.costly_punishment, config.punishment_cost, config.punishment_fine,

@@ -7,7 +7,6 @@ brains, intentions, generations and every config key.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim import RunStore, ScenarioSpec, UsageEstimate
@@ -40,12 +39,6 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
     return headers, rows
 
 
-def draw_figures(run_dir: Path) -> list[Path]:
-    from scenarios.town.figures import draw_town_figures
-
-    return draw_town_figures(run_dir)
-
-
 def estimate(config: TownConfig) -> UsageEstimate:
     from scenarios.town.budget import estimate_usage
 
@@ -59,9 +52,9 @@ SCENARIO = ScenarioSpec(
     config_type="scenarios.town.config:TownConfig",
     model="scenarios.town.model:Town",
     summary_table=summary_table,
-    draw_figures=draw_figures,
     estimate=estimate,
     analysis="scenarios.town.analysis:ANALYSIS",
+    interviews="scenarios.town.interview:INTERVIEWS",
 )
 
 

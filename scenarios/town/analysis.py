@@ -14,10 +14,17 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from scenarios.town.figures import DRAWINGS, plot_density, plot_diffusion
+from scenarios.town.interview_config import INTERVIEW_TABLES
+from scenarios.town.interview_measures import interview_tables, knowledge_by_day
+from scenarios.town.interview_report import FIGURE as INTERVIEW_FIGURE
+from scenarios.town.interview_report import INSPECT as INTERVIEW_INSPECT
+from scenarios.town.interview_report import SECTIONS as INTERVIEW_SECTIONS
+from scenarios.town.interview_report import knowledge_figure
 from scenarios.town.measures import attendance_summary, events
 from scenarios.town.readers import Town, load_town
 from scenarios.town.resident_view import SECTIONS as RESIDENT_SECTIONS
 from scenarios.town.tables import TABLES
+from scenarios.town.view import PANELS, TIMELINE
 from sim.scenario_analysis import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
 
 if TYPE_CHECKING:
@@ -49,6 +56,14 @@ def knows_share(run: Run) -> pd.DataFrame:
         return pd.DataFrame(columns=["day", "value"])
     curve = end_of_day(town.diffusion())
     first = curve[curve["topic"] == town.topics[0]]
+    return pd.DataFrame({"day": first["day"].to_numpy(), "value": first["share"].to_numpy()})
+
+
+def interview_knows_share(run: Run) -> pd.DataFrame:
+    """Headline: the share of residents who know the first seeded topic by interview (said so
+    and remember it), at the end of each day."""
+    table = knowledge_by_day(interview_tables(run)["interview_knowledge"])
+    first = table[table["topic"] == table["topic"].iloc[0]] if not table.empty else table
     return pd.DataFrame({"day": first["day"].to_numpy(), "value": first["share"].to_numpy()})
 
 
@@ -106,6 +121,7 @@ def density_table(towns: Sequence[Town], runs: Sequence[Run]) -> pd.DataFrame:
                           for run, town in zip(runs, towns, strict=True)})
     if len(runs) > 1:
         frame["mean"] = frame.mean(axis=1)
+    frame.index = frame.index + 1  # days counted from 1, as a person reads them
     frame.index.name = "day"
     return frame.round(3)
 
@@ -167,15 +183,18 @@ def _density_figure(towns: Sequence[Town]) -> Figure:
 
 
 ANALYSIS = ScenarioAnalysis(
-    tables=TABLES,
+    tables={**TABLES, **INTERVIEW_TABLES},
     headline=(
         HeadlineSeries("knows_share", "share of residents who know the first seeded topic "
                        "(end of day)", knows_share, x="day", bounds=(0.0, 1.0)),
+        HeadlineSeries("interview_knows_share", "share of residents who know the first "
+                       "seeded topic by interview (end of day)", interview_knows_share, x="day",
+                       bounds=(0.0, 1.0)),
         HeadlineSeries("network_density", "relationship network density (end of day)",
                        network_density, x="day", bounds=(0.0, 1.0)),
     ),
     sections=(ReportSection("information", "Information and relationships",
-                            information_section),),
+                            information_section), *INTERVIEW_SECTIONS),
     figures=(
         RunFigure("diffusion.png", "share of residents who know each topic, per hour",
                   _run_figure("diffusion.png")),
@@ -186,7 +205,12 @@ ANALYSIS = ScenarioAnalysis(
         RunFigure("time_use.png", "hours per resident on each activity, per day",
                   _run_figure("time_use.png")),
         RunFigure("map.png", "where everyone is at the first event's start (else noon of "
-                  "day 0)", _run_figure("map.png")),
+                  "the first day)", _run_figure("map.png")),
+        RunFigure(INTERVIEW_FIGURE, "who knows each seeded intention by interview at the end "
+                  "of each day, beside the keyword measure and the hallucinated share",
+                  knowledge_figure),
     ),
-    inspect=RESIDENT_SECTIONS,
+    inspect=(*RESIDENT_SECTIONS, *INTERVIEW_INSPECT),
+    panels=PANELS,
+    timeline=TIMELINE,
 )

@@ -3,10 +3,14 @@ brains, the seeded intentions, generations and memory settings."""
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scenarios.town.architecture import Architecture
+from scenarios.town.interview_config import InterviewSettings
 from scenarios.town.townmap import Person, TownMap, load_town, parse_clock
 from sim import RunConfig
 from sim.memory import MemoryConfig
@@ -51,6 +55,10 @@ class Intention(BaseModel):
     def start_minute(self) -> int:
         return parse_clock(self.start or "00:00", f"intention {self.topic!r} start")
 
+    def day_text(self, day: int) -> str:
+        """'Tuesday 14 February 2023 (day 2)': how prompts name a day (days counted from 1)."""
+        return _day_text(self.start_date, day)
+
     @property
     def end_minute(self) -> int:
         return parse_clock(self.end or "00:00", f"intention {self.topic!r} end")
@@ -59,23 +67,16 @@ class Intention(BaseModel):
         return [w.lower() for w in (self.keywords or [self.topic])]
 
 
-DEFAULT_INTENTIONS = [
-    {"agent": "mara", "topic": "party", "kind": "event",
-     "description": "is hosting a harvest party at the Copper Kettle on day 2 from 17:00 "
-                    "to 19:00, and everyone is welcome",
-     "place": "kettle", "day": 1, "start": "17:00", "end": "19:00"},
-    {"agent": "ines", "topic": "mayor", "kind": "announcement",
-     "description": "is running for mayor of Larkfield at the next election",
-     "keywords": ["mayor", "election"]},
-]
-
-
 class TownConfig(RunConfig):
     """A small town of residents living days on the SimPy clock (Park et al. 2023)."""
 
+    #: One `prompts_dir` replaces the town's templates and the memory stream's alike.
+    PROMPT_PACKAGES = ("scenarios.town", "sim.memory")
+
     town_file: str | None = Field(
-        None, description="TOML file describing the town (places, residents, newcomers); "
-        "None: the packaged default town of Larkfield (scenarios/town/default_town.toml)."
+        None, description="TOML file describing the town (places, residents, newcomers, its "
+        "own intentions), or the name of a packaged town: 'larkfield' (10 residents; None "
+        "means it) or 'brackenford' (25 residents, the paper's scale)."
     )
     days: int = Field(2, ge=1, le=365, description="Simulated days in the run.")
     hours: int | None = Field(
@@ -84,7 +85,8 @@ class TownConfig(RunConfig):
         "at the cut. None: whole days."
     )
     residents: int | None = Field(
-        None, ge=2, description="Use only the first N residents of the town file (None: all)."
+        None, ge=2, description="Use only the first N residents of the town file (None: all); "
+        "more than the file holds is an error."
     )
     brains: Literal["rule", "llm"] | None = Field(
         None, description="'rule' or 'llm' for every resident; None: 'llm' when a model is "
@@ -111,9 +113,10 @@ class TownConfig(RunConfig):
     attendance_minutes: int = Field(15, ge=1, description="Minutes at an event's place during "
                                     "its window that count as attending.")
     intentions: list[Intention] = Field(
-        default_factory=lambda: [dict(i) for i in DEFAULT_INTENTIONS], validate_default=True,
+        default_factory=list,
         description="Seeded intentions ([[intentions]] tables): agent, topic, kind "
-        "('event'|'announcement'), description, keywords, place, day, start, end.",
+        "('event'|'announcement'), description, keywords, place, day, start, end. Unset: the "
+        "town file's own (Larkfield: a party and a mayoral run).",
     )
     days_per_generation: int | None = Field(
         None, ge=1, description="Every this many days a share of residents leave and newcomers "
@@ -121,11 +124,27 @@ class TownConfig(RunConfig):
     )
     leave_share: float = Field(0.3, gt=0, lt=1, description="Share of residents who leave at "
                                "each generation's end.")
+    architecture: Architecture = Field(
+        default_factory=Architecture,
+        description="Which parts of the paper's agent architecture the residents run, each "
+        "defaulting to the paper ('preset': 'paper' or 'lean'); docs/town.md.",
+    )
+    start_date: str = Field(
+        "2023-02-13", description="The date of day 1 (YYYY-MM-DD), as prompts give it (with "
+        "its weekday); the paper's town began on Monday 13 February 2023."
+    )
     memory_settings: MemoryConfig = Field(
         default_factory=lambda: MemoryConfig(hours_per_time_unit=HOURS_PER_MINUTE,
                                              inheritance="reflections"),
         description="Retrieval weights, reflection threshold, embedder and inheritance "
         "(docs/memory.md); 'preset' picks 'paper' or 'released_code'. The clock counts minutes.",
+    )
+
+    interviews: InterviewSettings = Field(
+        default_factory=InterviewSettings,
+        description="What the run asks its residents to measure them: knowledge of each "
+        "seeded intention at every day's end, acquaintance with each other resident at the "
+        "start and the end (docs/town.md, 'Interviews').",
     )
 
     @field_validator("memory_settings", mode="before")
@@ -138,11 +157,31 @@ class TownConfig(RunConfig):
                     **value}
         return value
 
+    @field_validator("start_date")
+    @classmethod
+    def _a_date(cls, value: str) -> str:
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError(f"start_date must be a date like 2023-02-13, got {value!r}") \
+                from None
+
     @model_validator(mode="before")
     @classmethod
     def _default_brains(cls, data: Any) -> Any:
         if isinstance(data, dict) and not data.get("brains"):
             data = {**data, "brains": "llm" if data.get("model") else "rule"}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _town_intentions(cls, data: Any) -> Any:
+        # Unset intentions are the town file's own, resolved here so that the run's resolved
+        # config (and a resume) names them.
+        if isinstance(data, dict) and data.get("intentions") is None:
+            town = data.get("town_file")
+            data = {**data, "intentions": load_town(town if isinstance(town, str) else None)
+                    .intentions}
         return data
 
     @model_validator(mode="after")
@@ -159,18 +198,30 @@ class TownConfig(RunConfig):
     def llm(self) -> bool:
         return self.brains == "llm"
 
+    def day_text(self, day: int) -> str:
+        """'Tuesday 14 February 2023 (day 2)': how prompts name a day (days counted from 1)."""
+        return _day_text(self.start_date, day)
+
     @property
     def end_minute(self) -> int:
         """The clock minute the run ends at: midnight after the last day, or its `hours`."""
         return ((self.days - 1) * 24 + (self.hours or 24)) * 60
 
 
+@lru_cache(maxsize=1024)
+def _day_text(start: str, day: int) -> str:
+    date = dt.date.fromisoformat(start) + dt.timedelta(days=day)
+    return f"{date:%A} {date.day} {date:%B %Y} (day {day + 1})"
+
+
 def town_and_people(config: TownConfig) -> tuple[TownMap, list[Person]]:
     """The config's town and its first `residents` people, checked against the intentions."""
     townmap = load_town(config.town_file)
     if config.residents and config.residents > len(townmap.residents):
+        larger = " (a larger town: town_file = 'brackenford' has 25)" \
+            if len(townmap.residents) < 25 else ""
         raise ValueError(f"residents = {config.residents} but the town file has only "
-                         f"{len(townmap.residents)}")
+                         f"{len(townmap.residents)}{larger}")
     people = townmap.residents[: config.residents or None]
     ids = {p.agent_id for p in people}
     for i in config.intentions:

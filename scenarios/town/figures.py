@@ -4,7 +4,13 @@
 - `relationships.png`: who talked with whom, edge width by conversations held;
 - `network_density.png`: the network's density at the end of each day;
 - `time_use.png`: hours per resident spent on each activity, per day;
-- `map.png`: where everyone was at one moment (the first event's start, else noon of day 0).
+- `map.png`: where everyone was at one moment (the first event's start, else noon of the first
+  day);
+- `knowledge_by_interview.png`: who knows each seeded intention by interview
+  (`scenarios.town.interview_report`).
+
+Days are counted from 1 wherever a figure shows them (the store counts from 0): on the
+diffusion figure's time axis, day 1 runs from 1.0 to 2.0.
 
 Drawn on an Agg canvas without pyplot, so a run, a test or a notebook can draw them with no
 display and no global state. With no data a figure says so rather than failing.
@@ -17,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from analysis import _plotting as plot
@@ -30,8 +37,12 @@ from scenarios.town.measures import (
 )
 from scenarios.town.readers import Town, load_town
 
+#: Beyond these sizes the relationship figure leaves out edge counts and names, which would
+#: cover each other (and cost seconds of text layout) in a town of a hundred.
+MAX_LABELLED_EDGES = 80
+MAX_NAMED_RESIDENTS = 40
 FIGURE_FILES = ("diffusion.png", "relationships.png", "network_density.png", "time_use.png",
-                "map.png")
+                "map.png", "knowledge_by_interview.png")
 
 
 def plot_diffusion(curve: pd.DataFrame, event_rows: pd.DataFrame | None = None,
@@ -46,19 +57,20 @@ def plot_diffusion(curve: pd.DataFrame, event_rows: pd.DataFrame | None = None,
     colours = dict(zip(topics, plot.series_colors(len(topics)), strict=True))
     for topic in topics:
         mine = curve[curve["topic"] == topic]
-        x = [0.0, *((mine["hour"] + 1) / 24)]  # at the end of each hour, from day 0 00:00
+        # at the end of each hour, from the first day's 00:00 at 1.0 (days counted from 1)
+        x = [1.0, *(1 + (mine["hour"] + 1) / 24)]
         first = mine["share"].iloc[0] if mine["hour"].iloc[0] == 0 else math.nan
         ax.step(x, [first, *mine["share"]], where="pre", color=colours[topic], lw=1.8,
                 label=topic)
     for event in (event_rows if event_rows is not None else pd.DataFrame()).itertuples():
-        ax.axvline(event.start / MINUTES_PER_DAY, color=colours.get(event.topic, "0.3"),
+        ax.axvline(1 + event.start / MINUTES_PER_DAY, color=colours.get(event.topic, "0.3"),
                    ls="--", lw=1.0, label=f"{event.topic} starts ({clock_text(event.start)})")
     days = math.ceil(curve["hour"].max() / 24 + 1e-9) if len(curve) else 1
     for day in range(1, days + 1):
-        ax.axvline(day, color="0.85", lw=0.8, zorder=0)
+        ax.axvline(1 + day, color="0.85", lw=0.8, zorder=0)
     ax.set_ylim(0, 1.02)
-    ax.set_xlim(0, (curve["hour"].max() + 1) / 24)
-    ax.set_xlabel("simulated day (grey lines: midnight)")
+    ax.set_xlim(1, 1 + (curve["hour"].max() + 1) / 24)
+    ax.set_xlabel("simulated day, counted from 1 (grey lines: midnight)")
     ax.set_ylabel("share of residents who know")
     ax.set_title("Information diffusion")
     ax.legend(fontsize="small", loc="upper left")
@@ -76,7 +88,8 @@ def plot_relationships(edges: pd.DataFrame, names: dict[str, str],
                        ax: Axes | None = None) -> Figure:
     """The relationship network: residents on a circle (or at `homes`, their homes' map
     coordinates, when every resident has distinct ones), an edge for every pair who talked,
-    its width by the conversations they held and labelled with that number."""
+    its width by the conversations they held and labelled with that number (up to
+    `MAX_LABELLED_EDGES` edges; residents named up to `MAX_NAMED_RESIDENTS`)."""
     fig, ax = plot.axes_or_new(ax)
     if not names:
         plot.no_data(ax)
@@ -87,27 +100,32 @@ def plot_relationships(edges: pd.DataFrame, names: dict[str, str],
         {homes[n] for n in nodes}) == len(nodes)
     where = {n: homes[n] for n in nodes} if at_homes else _circle(nodes)
     heaviest = max((d["conversations"] for *_, d in graph.edges(data=True)), default=1)
-    for a, b, data in graph.edges(data=True):
+    pairs = list(graph.edges(data=True))
+    ax.add_collection(LineCollection(  # one artist for every edge: a town of 100 has thousands
+        [(where[a], where[b]) for a, b, _ in pairs], colors="tab:blue", alpha=0.55, zorder=1,
+        linewidths=[1.0 + 5.0 * d["conversations"] / heaviest for *_, d in pairs]))
+    labelled = len(pairs) <= MAX_LABELLED_EDGES
+    for a, b, data in pairs if labelled else []:
         (xa, ya), (xb, yb) = where[a], where[b]
-        ax.plot([xa, xb], [ya, yb], color="tab:blue", alpha=0.55, zorder=1,
-                lw=1.0 + 5.0 * data["conversations"] / heaviest)
         ax.text((xa + xb) / 2, (ya + yb) / 2, str(data["conversations"]), fontsize=7,
                 color="tab:blue", ha="center", va="center",
                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
-    for node in nodes:
-        x, y = where[node]
-        talked = graph.degree[node] > 0
-        ax.scatter([x], [y], s=160, zorder=2, color="tab:orange" if talked else "0.7",
-                   edgecolor="black", linewidth=0.6)
-        ax.annotate(names.get(node, node), (x, y), xytext=(0, 9), textcoords="offset points",
-                    ha="center", fontsize=8, zorder=3)
+    xy = [where[node] for node in nodes]
+    ax.scatter([x for x, _ in xy], [y for _, y in xy], s=160 if len(nodes) <= 40 else 40,
+               zorder=2, edgecolor="black", linewidth=0.6,
+               color=["tab:orange" if graph.degree[node] > 0 else "0.7" for node in nodes])
+    named = len(nodes) <= MAX_NAMED_RESIDENTS
+    for node in nodes if named else []:
+        ax.annotate(names.get(node, node), where[node], xytext=(0, 9),
+                    textcoords="offset points", ha="center", fontsize=8, zorder=3)
     ax.set_aspect("equal", adjustable="datalim")
     ax.margins(0.15)
     ax.set_xticks([])
     ax.set_yticks([])
     layout = "at their homes" if at_homes else "on a circle"
-    ax.set_title(f"Who talked with whom ({graph.number_of_edges()} pairs; residents {layout};\n"
-                 "edge width and label: conversations held)", fontsize=10)
+    width = "edge width and label" if labelled else "edge width"
+    ax.set_title(f"Who talked with whom ({graph.number_of_edges()} pairs; residents {layout}"
+                 f"{'' if named else ', unnamed'};\n{width}: conversations held)", fontsize=10)
     return fig
 
 
@@ -251,7 +269,10 @@ def draw_town_figures(run_dir: str | Path) -> list[Path]:
     """Draw every figure of the town run in `run_dir` into `run_dir/figures`; returns the
     files written."""
     from analysis.run import load
+    from scenarios.town.interview_report import FIGURE, knowledge_figure
 
-    town = load_town(load(run_dir))
+    run = load(run_dir)
+    town = load_town(run)
     out = Path(run_dir) / "figures"
-    return [plot.save(draw(town), out / name) for name, draw in DRAWINGS.items()]
+    drawn = [plot.save(draw(town), out / name) for name, draw in DRAWINGS.items()]
+    return [*drawn, plot.save(knowledge_figure(run), out / FIGURE)]

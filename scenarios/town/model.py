@@ -4,20 +4,26 @@ travels between them, who attends the seeded events, and generations of resident
 Besides one process per resident, one process keeps the town's clock: every simulated hour it
 records who knows each topic and commits the store (a checkpoint: a stopped run resumes from
 there), every midnight it records the day's network and conversation counts and, every
-`days_per_generation` days, lets a share of residents leave and newcomers arrive.
+`days_per_generation` days, lets a share of residents leave and newcomers arrive; only then
+does the new day begin for the residents (`day_begins`), who describe themselves and plan.
+The news and attendance are `news.News`, the rows `recording.Recording`; rule residents'
+memory questions are answered by `TownRules`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
+from collections import Counter
+from collections.abc import Generator, Sequence
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from scenarios.town.config import Intention, TownConfig, town_and_people
-from scenarios.town.plans import Action, Block
-from scenarios.town.resident import MINUTES_PER_DAY, Conversation, Resident
-from scenarios.town.speech import news_sentence
+from scenarios.town.interview_config import INTERVIEW_TABLES
+from scenarios.town.interview_daily import TownInterviewer
+from scenarios.town.news import News, mentions
+from scenarios.town.recording import Recording
+from scenarios.town.resident import MINUTES_PER_DAY, Resident
 from scenarios.town.tables import TABLES
 from scenarios.town.tasks import TownContext
 from scenarios.town.townmap import Person
@@ -26,20 +32,23 @@ from sim.memory import (
     KeywordImportance,
     MemoryBank,
     MemoryContext,
+    MemoryRecord,
     MemoryRules,
     get_embedder,
     inherit,
 )
-from sim.memory.tasks import DEFAULT_IMPORTANCE_KEYWORDS
+from sim.memory.tasks import DEFAULT_IMPORTANCE_KEYWORDS, content_words
 
 if TYPE_CHECKING:
     from sim import Gateway, RunStore
 
 Steps = Generator[Any, Any, Any]
 
-#: How a rule brain rates a town memory: news and events stand out from routine.
+#: How a rule brain rates a town memory: news and events stand out; talk and plans a little;
+#: walking and sleeping are 1 (the paper's brushing one's teeth), anything else 2.
 TOWN_IMPORTANCE = {**DEFAULT_IMPORTANCE_KEYWORDS, "party": 6, "mayor": 6, "election": 6,
-                   "heard": 4, "said": 3, "hosting": 6, "plan": 3, "walking": 1, "sleeping": 1}
+                   "heard": 4, "said": 3, "talked": 3, "hosting": 6, "plan": 3,
+                   "walking": 1, "sleeping": 1}
 
 
 class TownRule:
@@ -56,7 +65,7 @@ class TownRule:
         return dict(self._params)
 
 
-class Town(World):
+class Town(Recording, News, World):
     """`Town(config).run_model()` lives the configured days in memory with rule brains; the
     runner adds a store and a gateway."""
 
@@ -70,16 +79,20 @@ class Town(World):
         except ValueError as error:  # the config was built without validation
             raise ConfigError(str(error)) from None
         if store is not None:
-            for name, columns in TABLES.items():
+            for name, columns in {**TABLES, **INTERVIEW_TABLES}.items():
                 store.define_table(name, columns)
+        importance = KeywordImportance(TOWN_IMPORTANCE)
         self.ctx = TownContext(PromptLibrary("scenarios.town", config.prompts_dir), self.townmap,
-                               config.max_turns, config.chat_probability,
-                               config.share_probability, config.attend_probability)
+                               config, importance)
         settings = config.memory_settings
         self.bank = MemoryBank(get_embedder(settings.embedder), settings, store)
+        self.names: dict[str, str] = {}  # agent id -> name, everyone who ever lived here
         self.memory = MemoryContext(prompts=PromptLibrary("sim.memory", config.prompts_dir),
-                                    rules=MemoryRules(importance=KeywordImportance(TOWN_IMPORTANCE)),
-                                    config=settings)
+                                    rules=TownRules(self, importance),
+                                    config=settings, names=self.names)
+        self.object_states: dict[str, tuple[str, str]] = {}  # object -> (state, user)
+        self.present: dict[str, dict[str, Resident]] = {}  # place -> who is there
+        self._days: dict[int, Any] = {}  # day -> the event of its beginning
         self.llm_settings = config.llm_settings() if config.llm else None
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self.over = False  # the run's end reached: nothing more is asked or recorded
@@ -103,6 +116,7 @@ class Town(World):
             for i in config.intentions])
         for person in people:
             self.arrive(person, generation=0, day=0, parents=[])
+        self.interviewer = TownInterviewer(self)
         self.process(self.start())
 
     # -- the store: rows gathered between commits, written one insert per table --------------
@@ -121,6 +135,7 @@ class Town(World):
                parents: list[str]) -> Resident:
         brain = LLMBrain(self.llm_settings) if self.llm_settings else RuleBrain(TownRule(
             self.config))
+        self.names[person.agent_id] = person.name
         resident = Resident(self, person, brain, generation=generation, first_day=day,
                             index=self._arrivals, parents=parents)
         self._arrivals += 1
@@ -137,17 +152,35 @@ class Town(World):
             "work": person.work, "parents": parents}])
         return resident
 
+    def first_known(self, person: Person) -> list[str]:
+        """The places a newcomer to the story knows: home, work, every place of their areas
+        and the town file's `knows` (`known_places = "own"`), or the whole town."""
+        townmap = self.townmap
+        if self.config.architecture.known_places == "all":
+            return [p.place_id for p in townmap.spots()]
+        areas = {townmap.area_of(person.home), townmap.area_of(person.work or person.home)}
+        around = [p.place_id for p in townmap.spots() if townmap.area_of(p.place_id) in areas]
+        return list(dict.fromkeys([person.home, *([person.work] if person.work else []),
+                                   *around, *person.knows]))
+
+    def day_begins(self, day: int) -> Any:
+        """The event residents wait for before planning a day: after the clock's midnight
+        work (the day's metrics, a generation's turn), and on day 0 after the seeding."""
+        if day not in self._days:
+            self._days[day] = self.env.event()
+        return self._days[day]
+
     def start(self) -> Steps:
         """Seeded knowledge first (the hosts know and remember), then the clock."""
         seeded = []
         for intention in self.config.intentions:
             host = self.by_name[intention.agent]
             self.learn(intention.topic, host, None, None, "seeded")
-            text = news_sentence(host.person.name, intention.description, intention.words(),
-                                 intention.topic)
-            seeded.append(self.process(host.remember([text], "plan")))
+            seeded.append(self.process(host.remember([self.news_sentence(intention.topic)],
+                                                     "plan")))
         if seeded:
             yield self.env.all_of(seeded)
+        yield from self.interviewer.start()
         yield from self.clock()
 
     # -- the clock --------------------------------------------------------------------------
@@ -162,8 +195,11 @@ class Town(World):
             now = int(self.env.now)
             if now % MINUTES_PER_DAY == 0 and now > 0:
                 self.end_of_day(now // MINUTES_PER_DAY - 1)
+                yield from self.interviewer.end_of_day(now // MINUTES_PER_DAY - 1,
+                                                       final=now == end)
             elif now == end:  # a short last day: its metrics so far
                 self.end_of_day(now // MINUTES_PER_DAY)
+                yield from self.interviewer.end_of_day(now // MINUTES_PER_DAY, final=True)
             if now < end:
                 self.record_knowledge_shares(now)
             self.commit()
@@ -177,6 +213,8 @@ class Town(World):
                     (now // MINUTES_PER_DAY) % config.days_per_generation == 0:
                 yield from self.turn_generation(now // MINUTES_PER_DAY)
                 self.commit()
+            if now % MINUTES_PER_DAY == 0:
+                self.day_begins(now // MINUTES_PER_DAY).succeed()
             yield self.env.timeout(60)
         for resident in self.living:
             resident.close_span()
@@ -186,8 +224,10 @@ class Town(World):
 
     def request_decision(self, agent: Any, task: Any) -> Any:
         """From the run's end on no question goes out: the asker waits forever, unanswered
-        (on a short day, residents are still awake at the cut)."""
-        if self.env.now >= self.config.end_minute:
+        (on a short day, residents are still awake at the cut); only the interviews that
+        measure the run at its end are asked then."""
+        if self.env.now >= self.config.end_minute and \
+                task.kind not in ("interview_knowledge", "interview_acquaintance"):
             return self.env.event()
         return super().request_decision(agent, task)
 
@@ -272,139 +312,79 @@ class Town(World):
         for (parent, heir), step in zip(arrivals, steps, strict=True):
             for topic, knowers in self.knows.items():
                 words = self.intention(topic).words()
-                if parent.name in knowers and any(_mentions(r.text, words) for r in step.value):
+                if parent.name in knowers and any(mentions(r.text, words) for r in step.value):
                     self.learn(topic, heir, parent.name, None, "inherited")
         for parent, _ in arrivals:
             parent.close_span()
             parent.state = "gone"
+            parent.place = None
             self.living.remove(parent)
             del self.by_name[parent.name]
             parent.remove()
 
-    # -- news -------------------------------------------------------------------------------
-    def intention(self, topic: str) -> Intention:
-        return next(i for i in self.config.intentions if i.topic == topic)
 
-    def known_events(self, resident: Resident, day: int) -> list[str]:
-        return [i.topic for i in self.config.intentions
-                if i.kind == "event" and i.day == day and resident.name in self.knows[i.topic]]
+class TownRules(MemoryRules):
+    """The memory rules of rule residents: the town's importance table, and reflections that
+    ask about the residents, places and news their memories name, never about themselves."""
 
-    def news_for(self, speaker: Resident, listener: Resident) -> list[list[str]]:
-        """What the speaker knows and has not yet told this listener: (topic, sentence)."""
-        told = speaker.told.get(listener.name, set())
-        news = []
-        for intention in self.config.intentions:
-            if speaker.name in self.knows[intention.topic] and intention.topic not in told:
-                host = self.by_name.get(intention.agent)
-                name = host.person.name if host else intention.agent
-                news.append([intention.topic, news_sentence(name, intention.description,
-                                                            intention.words(),
-                                                            intention.topic)])
-        return news
+    def __init__(self, town: Town, importance: KeywordImportance) -> None:
+        super().__init__(importance=importance)
+        self.town = town
+        self._compiled: tuple[int, dict[str, list[tuple[int, str, str]]]] | None = None
+        self._subjects: dict[str, list[str]] = {}  # text -> its subjects (texts repeat)
 
-    def learn(self, topic: str, resident: Resident, source: str | None,
-              conversation: Conversation | None, how: str, turn: int | None = None) -> None:
-        if resident.name in self.knows[topic]:
-            return
-        now = int(self.env.now)
-        self.knows[topic][resident.name] = now
-        self.record("knowledge", [{
-            "topic": topic, "agent_id": resident.name, "day": now // MINUTES_PER_DAY,
-            "minute": now % MINUTES_PER_DAY, "clock": now, "source_agent": source,
-            "conversation_id": conversation.conversation_id if conversation else None,
-            "how": how, "turn": turn}])
-        if how == "conversation":
-            resident.pending_news.append(topic)
+    def focal_questions(self, records: Sequence[MemoryRecord], n: int) -> list[str]:
+        salient = [r for r in records if r.importance >= self.salient_importance] or records
+        votes: Counter[str] = Counter()
+        for record in salient:
+            me = self.town.names.get(record.owner)
+            for subject in dict.fromkeys(self.town_subjects(record.text)):
+                if subject != me:
+                    votes[subject] += record.importance
+        ranked = sorted(votes, key=lambda subject: (-votes[subject], subject))
+        return [self.question_template.format(subject=s) for s in ranked[:n]]
 
-    def hear(self, conversation: Conversation, turn: int, speaker: Resident,
-             listener: Resident, text: str) -> None:
-        """An utterance passes on every topic the speaker knows and names."""
-        for intention in self.config.intentions:
-            topic = intention.topic
-            if speaker.name in self.knows[topic] and _mentions(text, intention.words()):
-                speaker.told.setdefault(listener.name, set()).add(topic)
-                self.learn(topic, listener, speaker.name, conversation, "conversation", turn)
+    def town_subjects(self, text: str) -> list[str]:
+        """The residents, places and news a memory names, whole ("Mara Quill", "the Copper
+        Kettle", "the party"), else its content words; never a fragment of a time."""
+        found = self._subjects.get(text)
+        if found is None:
+            starting = self._names()
+            words = _WORDS.findall(text.lower())
+            found, i = [], 0
+            while i < len(words):  # the longest name starting at each word, left to right
+                for length, key, name in starting.get(words[i], ()):
+                    if " ".join(words[i:i + length]) == key:
+                        found.append(name)
+                        i += length
+                        break
+                else:
+                    i += 1
+            found = list(dict.fromkeys(found)) or [w for w in content_words(text)
+                                                   if w.isalpha()]
+            if len(self._subjects) > 100_000:
+                self._subjects.clear()
+            self._subjects[text] = found
+        return found
 
-    # -- rows -------------------------------------------------------------------------------
-    def next_conversation_id(self, day: int) -> str:
-        self._conversation_count += 1
-        return f"c{self._conversation_count:05d}"
-
-    def record_span(self, resident: Resident, start: int, end: int, place: str, activity: str,
-                    description: str, source: str, object_id: str | None) -> None:
-        rows = []
-        while start < end:
-            day = start // MINUTES_PER_DAY
-            cut = min(end, (day + 1) * MINUTES_PER_DAY)
-            rows.append({"day": day, "start_minute": start - day * MINUTES_PER_DAY,
-                         "end_minute": cut - day * MINUTES_PER_DAY, "clock_start": start,
-                         "clock_end": cut, "agent_id": resident.name, "place_id": place,
-                         "activity": activity, "description": description, "source": source,
-                         "object_id": object_id})
-            start = cut
-        self.record("activities", rows)
-
-    def record_plans(self, resident: Resident, day: int, level: str, blocks: list[Block],
-                     revision: int, source: str) -> None:
-        self.record("plans", [
-            {"day": day, "agent_id": resident.name, "level": level, "start_minute": b.start,
-             "duration": b.duration, "description": b.description,
-             "place_id": b.place if level != "day" else None, "revision": revision,
-             "source": source, "activity": b.activity} for b in blocks])
-
-    def record_actions(self, resident: Resident, day: int, actions: list[Action],
-                       place: str | None, revision: int, source: str) -> None:
-        self.record("plans", [
-            {"day": day, "agent_id": resident.name, "level": "action", "start_minute": a.start,
-             "duration": a.minutes, "description": a.description, "place_id": place,
-             "revision": revision, "source": source, "activity": a.activity}
-            for a in actions])
-
-    def record_utterance(self, conversation: Conversation, turn: int, speaker: Resident,
-                         listener: Resident, text: str, source: str) -> None:
-        now = int(self.env.now)
-        self.record("utterances", [{
-            "conversation_id": conversation.conversation_id, "turn": turn,
-            "day": now // MINUTES_PER_DAY, "minute": now % MINUTES_PER_DAY,
-            "speaker": speaker.name, "listener": listener.name, "text": text,
-            "source": source, "clock": now}])
-        self.utterances_today += 1
-        self.hear(conversation, turn, speaker, listener, text)
-
-    def record_conversation(self, c: Conversation) -> None:
-        now = int(self.env.now)
-        day = c.start // MINUTES_PER_DAY
-        self.record("conversations", [{
-            "conversation_id": c.conversation_id, "day": day,
-            "start_minute": c.start - day * MINUTES_PER_DAY,
-            "end_minute": now - day * MINUTES_PER_DAY, "place_id": c.place,
-            "initiator": c.initiator.name, "partner": c.partner.name, "turns": c.turns,
-            "ended_by": c.ended_by, "clock_start": c.start, "clock_end": now}])
-        self.conversations_today += 1
-        self.talked.add(frozenset((c.initiator.name, c.partner.name)))
-
-    def record_attendance(self, intention: Intention) -> None:
-        """Who was at the event's place for at least `attendance_minutes` of its window."""
-        start = (intention.day or 0) * MINUTES_PER_DAY + intention.start_minute
-        end = (intention.day or 0) * MINUTES_PER_DAY + intention.end_minute
-        place = self.townmap.resolve(intention.place or "")
-        rows = []
-        for resident in self.living:
-            spans = list(resident.spans)
-            if resident.span is not None:
-                s = resident.span
-                spans.append((s[0], int(self.env.now), s[2], s[1]))
-            minutes = sum(max(0, min(e, end) - max(s, start)) for s, e, where, activity in spans
-                          if where == place and activity != "walk")
-            learnt = self.knows[intention.topic].get(resident.name)
-            rows.append({"topic": intention.topic, "agent_id": resident.name,
-                         "present": int(minutes >= self.config.attendance_minutes),
-                         "knew": int(learnt is not None and learnt < start),
-                         "minutes_present": minutes,
-                         "planned": int(bool(resident.attending.get(intention.topic)))})
-        self.record("attendance", rows)
+    def _names(self) -> dict[str, list[tuple[int, str, str]]]:
+        """Every name by its first lower-case word: (words, key, name), longest first
+        (rebuilt when a newcomer arrives)."""
+        town = self.town
+        if self._compiled is None or self._compiled[0] != len(town.names):
+            subjects = [*town.names.values(), *(p.name for p in town.townmap.spots()),
+                        *(f"the {w}" for i in town.config.intentions for w in i.words())]
+            starting: dict[str, list[tuple[int, str, str]]] = {}
+            for name in dict.fromkeys(subjects):
+                words = _WORDS.findall(name.lower().removeprefix("the "))
+                if words:
+                    starting.setdefault(words[0], []).append((len(words), " ".join(words),
+                                                              name))
+            for options in starting.values():
+                options.sort(key=lambda option: -option[0])
+            self._compiled = (len(town.names), starting)
+            self._subjects.clear()
+        return self._compiled[1]
 
 
-def _mentions(text: str, words: list[str]) -> bool:
-    lowered = text.lower()
-    return any(re.search(rf"\b{re.escape(word)}\b", lowered) for word in words)
+_WORDS = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")

@@ -12,9 +12,10 @@ resident's own generator), so a rule answer is a function of its observation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from scenarios.town.object_uses import uses
 from scenarios.town.townmap import Person, TownMap, clock_text
 
 #: Activity labels of the `activities` and `plans` tables; anything else a model says is 'other'.
@@ -25,38 +26,9 @@ ACTIVITIES = ("sleep", "home", "eat", "work", "study", "shop", "leisure", "exerc
 WORK_HOURS: dict[str, tuple[int, int]] = {
     "cafe": (6 * 60, 14 * 60), "shop": (7 * 60, 15 * 60), "office": (8 * 60 + 30, 16 * 60 + 30),
     "school": (8 * 60, 15 * 60 + 30), "library": (10 * 60, 18 * 60), "bar": (16 * 60, 23 * 60),
-    "park": (9 * 60, 15 * 60),
+    "park": (9 * 60, 15 * 60), "harbour": (5 * 60, 13 * 60),
 }
 DEFAULT_WORK_HOURS = (9 * 60, 17 * 60)
-
-#: What an action of each activity looks like, by place kind where it matters ({o}: an object).
-ACTION_WORDS: dict[str, Sequence[str]] = {
-    "work:cafe": ("serving coffee at the {o}", "baking scones", "wiping down the {o}",
-                  "taking orders at the {o}"),
-    "work:shop": ("stacking fruit at the {o}", "serving a customer at the {o}",
-                  "unpacking a delivery"),
-    "work:school": ("teaching a lesson in the {o}", "marking homework in the {o}",
-                    "talking to pupils in the {o}"),
-    "study:school": ("listening in the {o}", "working on an essay in the {o}",
-                     "reading notes in the {o}"),
-    "work:office": ("filing papers at the {o}", "answering letters at the {o}",
-                    "sorting the post at the {o}"),
-    "work:library": ("shelving books from the {o}", "helping a reader at the {o}",
-                     "cataloguing new books at the {o}"),
-    "work:bar": ("pulling pints at the {o}", "washing glasses at the {o}",
-                 "chatting with regulars at the {o}"),
-    "work:park": ("painting by the {o}", "sketching near the {o}", "mixing colours by the {o}"),
-    "work": ("working at the {o}", "sorting things out at the {o}"),
-    "eat": ("eating at the {o}", "having a drink at the {o}", "finishing a meal at the {o}"),
-    "home": ("tidying up the {o}", "resting in the {o}", "reading in the {o}",
-             "making tea in the {o}"),
-    "leisure": ("relaxing by the {o}", "looking around the {o}", "reading by the {o}"),
-    "shop": ("browsing the {o}", "paying at the {o}"),
-    "party": ("celebrating by the {o}", "chatting with guests by the {o}",
-              "dancing near the {o}"),
-    "other": ("spending time by the {o}",),
-}
-
 
 @dataclass(frozen=True)
 class Block:
@@ -79,13 +51,14 @@ class Block:
 
 @dataclass(frozen=True)
 class Action:
-    """A 5-15 minute action of a block."""
+    """A 5-15 minute action of a block, the object it uses and the state it puts it in."""
 
     start: int
     minutes: int
     activity: str
     description: str
     object_id: str | None = None
+    object_state: str | None = None
 
 
 class Rolls:
@@ -105,10 +78,13 @@ class Rolls:
 
 
 def rule_day(person: Person, townmap: TownMap, rolls: Sequence[float],
-             events: Sequence[tuple[int, int, str, str]] = ()) -> list[Block]:
-    """A rule resident's waking day as hourly blocks. `events` are (start, end, place,
-    description) they will attend; they override whatever else was planned then."""
+             events: Sequence[tuple[int, int, str, str]] = (),
+             known: Collection[str] | None = None) -> list[Block]:
+    """A rule resident's waking day as hourly blocks, at places it knows (`known` place ids;
+    None: all). `events` are (start, end, place, description) they will attend; they override
+    whatever else was planned then."""
     r = Rolls(rolls)
+    spots = [p for p in townmap.spots() if known is None or p.place_id in known]
     wake, bed = person.wake, person.bedtime
     slots: list[tuple[str, str, str] | None] = [None] * 1440
     home = person.home
@@ -119,11 +95,11 @@ def rule_day(person: Person, townmap: TownMap, rolls: Sequence[float],
 
     paint(wake, bed, "home", home, "relaxing at home")
     paint(wake, wake + 45, "home", home, "getting ready for the day")
-    cafes = townmap.of_kind("cafe")
+    cafes = [p for p in spots if p.kind == "cafe"]
     breakfast = cafes[0].place_id if cafes and r.next() < 0.3 else home
     paint(wake + 45, wake + 75, "eat", breakfast, "having breakfast")
-    leisure = [p.place_id for p in townmap.spots() if p.kind in ("park", "library", "cafe",
-                                                                  "shop", "bar")]
+    leisure = [p.place_id for p in spots
+               if p.kind in ("park", "library", "cafe", "shop", "bar", "harbour")]
     if person.work is not None:
         kind = townmap.places[person.work].kind
         start, end = WORK_HOURS.get(kind, DEFAULT_WORK_HOURS)
@@ -148,7 +124,7 @@ def rule_day(person: Person, townmap: TownMap, rolls: Sequence[float],
         paint(free_from, dinner, activity, outing, f"an afternoon at {townmap.name_of(outing)}")
     if free_from <= dinner:
         paint(dinner, dinner + 60, "eat", home, "having dinner")
-    bars = townmap.of_kind("bar")
+    bars = [p for p in spots if p.kind == "bar"]
     if bars and r.next() < 0.3 and dinner + 60 < bed - 60:
         paint(dinner + 60, bed - 45, "leisure", bars[0].place_id, "an evening at the bar")
     for start, end, place, description in events:
@@ -182,20 +158,19 @@ def broad_strokes(blocks: Sequence[Block]) -> list[Block]:
 
 def rule_actions(block: Block, start: int, townmap: TownMap,
                  rolls: Sequence[float]) -> list[Action]:
-    """The block from `start` cut into 5-15 minute actions at its place's objects."""
+    """The block from `start` cut into 5-15 minute actions, each with an object of the place
+    that fits it and the state it puts the object in (`object_uses`)."""
     r = Rolls(rolls)
     place = townmap.places[block.place] if block.place else None
-    words = ACTION_WORDS.get(f"{block.activity}:{place.kind if place else ''}") or \
-        ACTION_WORDS.get(block.activity) or ACTION_WORDS["other"]
     objects = townmap.objects(block.place) if block.place else []
+    options = uses(block.activity, place.kind if place else "", objects)
     actions: list[Action] = []
     minute = start
     while minute < block.end:
         minutes = min(block.end - minute, (5, 10, 15)[int(r.next() * 3) % 3])
-        obj = objects[int(r.next() * len(objects)) % len(objects)] if objects else None
-        text = str(r.pick(words)).format(o=obj.name if obj else "place")
+        text, obj, state = options[min(len(options) - 1, int(r.next() * len(options)))]
         actions.append(Action(minute, minutes, block.activity, text,
-                              obj.place_id if obj else None))
+                              obj.place_id if obj else None, state))
         minute += minutes
     return actions
 

@@ -51,6 +51,10 @@ class Town:
     #: The attendance the run recorded as each event ended (`attendance` measures it again
     #: from the spans; this one adds whether each resident had planned to go).
     recorded_attendance: pd.DataFrame
+    #: The agent summaries residents wrote of themselves each morning, and the places each
+    #: came to know (empty for runs from before they were recorded).
+    summaries: pd.DataFrame
+    known_places: pd.DataFrame
     #: Simulated minutes the run covered (from day 0 00:00 to its last recorded span, or the
     #: configured days, the last cut at `hours`, when it ran them all).
     end_clock: int

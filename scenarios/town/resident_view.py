@@ -32,8 +32,8 @@ def _wrap(text: object, first: str, rest: str | None = None) -> list[str]:
 
 
 def resident_lines(run: Run, agent_id: str, limit: int) -> list[str]:
-    """Name, occupation, home, days in town, persona, and when and from whom they learned
-    each topic."""
+    """Name, occupation, home, days in town, persona, when and from whom they learned each
+    topic, and the latest summary they wrote of themselves."""
     residents = run.table("residents")
     me = residents[residents["agent_id"].astype(str) == agent_id]
     if me.empty:
@@ -54,6 +54,13 @@ def resident_lines(run: Run, agent_id: str, limit: int) -> list[str]:
         origin = ("seeded" if how == "seeded" or pd.isna(source)
                   else f"from {source} ({names.get(str(source), '?')}) in conversation {talk}")
         lines.append(f"  learned of {topic!r} at {clock_text(when)}: {origin}")
+    if "summaries" in run.tables():
+        summaries = run.table("summaries")
+        latest = summaries[summaries["agent_id"].astype(str) == agent_id].tail(1)
+        for when, text in zip(clocks(latest), latest["text"], strict=True):
+            lines.append(f"  summary of themselves at {clock_text(when)}:")
+            for part in str(text).splitlines():
+                lines += _wrap(part, "    ")
     return lines
 
 

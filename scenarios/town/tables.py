@@ -20,7 +20,7 @@ TABLES: dict[str, dict[str, str]] = {
         "day": "INTEGER", "start_minute": "INTEGER", "end_minute": "INTEGER",
         "clock_start": "INTEGER", "clock_end": "INTEGER", "agent_id": "TEXT",
         "place_id": "TEXT", "activity": "TEXT", "description": "TEXT", "source": "TEXT",
-        "object_id": "TEXT",
+        "object_id": "TEXT", "object_state": "TEXT",
     },
     "plans": {
         "day": "INTEGER", "agent_id": "TEXT", "level": "TEXT", "start_minute": "INTEGER",
@@ -52,5 +52,16 @@ TABLES: dict[str, dict[str, str]] = {
     "attendance": {
         "topic": "TEXT", "agent_id": "TEXT", "present": "INTEGER", "knew": "INTEGER",
         "minutes_present": "INTEGER", "planned": "INTEGER",
+    },
+    # one row per agent summary a resident writes of itself (every morning at midnight)
+    "summaries": {
+        "day": "INTEGER", "minute": "INTEGER", "clock": "INTEGER", "agent_id": "TEXT",
+        "text": "TEXT", "source": "TEXT",
+    },
+    # one row per place a resident comes to know: at the start, by passing or visiting it,
+    # or told of it (named in an utterance, or the place of news it learnt)
+    "known_places": {
+        "agent_id": "TEXT", "place_id": "TEXT", "day": "INTEGER", "minute": "INTEGER",
+        "clock": "INTEGER", "how": "TEXT", "source_agent": "TEXT",
     },
 }

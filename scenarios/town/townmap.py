@@ -7,8 +7,11 @@ format (see docs/town.md):
     [town]                    id, name, minutes_per_unit (walking time per map unit)
     [[places]]                id, name, parent (the town's id for an area), kind, x, y,
                               objects = ["counter", ...] (places only)
-    [[residents]]             id, name, occupation, home, work, persona, wake, bedtime
+    [[residents]]             id, name, occupation, home, work, persona, wake, bedtime,
+                              knows = ["kettle", ...] (places known from the start)
     [[newcomers]]             the same keys: who arrives when a generation turns over
+    [[intentions]]            the town's own seeded news (the config's `intentions` keys),
+                              used when the config names none
 
 A place's level follows from its depth: the town's children are areas, theirs are places;
 objects are listed inline in their place. Ids are unique across the file; the store names a
@@ -28,6 +31,8 @@ from typing import Any
 from sim import ConfigError
 
 DEFAULT_TOWN = "default_town.toml"
+#: Towns that ship with the scenario, selectable by name as `town_file`.
+PACKAGED_TOWNS = {"larkfield": DEFAULT_TOWN, "brackenford": "brackenford.toml"}
 LEVELS = ("town", "area", "place", "object")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -63,6 +68,7 @@ class Person:
     persona: str
     wake: int  # minute of the day
     bedtime: int
+    knows: tuple[str, ...] = ()  # place_ids known from the start besides home, work, areas
 
 
 @dataclass
@@ -76,6 +82,10 @@ class TownMap:
     residents: list[Person]
     newcomers: list[Person] = field(default_factory=list)
     _by_short: dict[str, str] = field(default_factory=dict)
+    #: The file's [[intentions]] tables, unvalidated (the config checks them).
+    intentions: list[dict[str, Any]] = field(default_factory=list)
+    _names: tuple[Any, dict[str, str]] | None = field(default=None, repr=False)
+    _spots: dict[str, float] = field(default_factory=dict, repr=False)
 
     def resolve(self, ref: str) -> str | None:
         """A place's dotted path from either its id or its path; None if it does not exist."""
@@ -89,6 +99,16 @@ class TownMap:
 
     def objects(self, place_id: str) -> list[Place]:
         return [p for p in self.places.values() if p.parent == place_id and p.level == "object"]
+
+    def spot_of(self, object_id: str) -> float:
+        """Where an object stands within its place, between 0 and 1 (by its order there)."""
+        spot = self._spots.get(object_id)
+        if spot is None:
+            siblings = self.objects(self.places[object_id].parent or "")
+            for i, obj in enumerate(siblings):
+                self._spots[obj.place_id] = (i + 0.5) / len(siblings)
+            spot = self._spots[object_id]
+        return spot
 
     def of_kind(self, kind: str) -> list[Place]:
         return [p for p in self.spots() if p.kind == kind]
@@ -105,12 +125,61 @@ class TownMap:
     def name_of(self, place_id: str | None) -> str:
         return self.places[place_id].name if place_id in self.places else "somewhere"
 
+    def area_of(self, place_id: str) -> str | None:
+        """The area a place (or object) lies in; None for the town itself."""
+        place = self.places.get(place_id)
+        while place is not None and place.level not in ("area", "town"):
+            place = self.places.get(place.parent or "")
+        return place.place_id if place is not None and place.level == "area" else None
+
+    def route(self, origin: str, destination: str, radius: float) -> list[tuple[int, str]]:
+        """The places a walk passes: (minutes after setting off, place_id) for every place
+        within `radius` map units of the straight line between the two, in the order met
+        (homes are not seen into from the street), ending with the destination at the full
+        walking time."""
+        total = self.travel_minutes(origin, destination)
+        passed: list[tuple[float, str]] = []
+        a, b = self.places[origin], self.places[destination]
+        dx, dy = b.x - a.x, b.y - a.y
+        length2 = dx * dx + dy * dy
+        if radius > 0 and length2 > 0:
+            for place in self.spots():
+                if place.place_id in (origin, destination) or place.kind == "home":
+                    continue
+                t = ((place.x - a.x) * dx + (place.y - a.y) * dy) / length2
+                if not 0 < t < 1:
+                    continue
+                off = math.hypot(a.x + t * dx - place.x, a.y + t * dy - place.y)
+                if off <= radius:
+                    passed.append((t, place.place_id))
+        passed.sort()
+        return [(min(total, round(t * total)), p) for t, p in passed] + [(total, destination)]
+
+    def places_named_in(self, text: str) -> list[str]:
+        """The places (level 'place') a text names, by their names with or without a leading
+        'the' (case-insensitive, whole words): how a listener learns of a place."""
+        if self._names is None:
+            by_name = {}
+            for place in self.spots():
+                name = place.name.lower().removeprefix("the ")
+                if len(name) >= 3:
+                    by_name.setdefault(name, place.place_id)
+            words = sorted(by_name, key=len, reverse=True)
+            pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b",
+                                 re.IGNORECASE) if words else None
+            self._names = (pattern, by_name)
+        pattern, by_name = self._names
+        if pattern is None:
+            return []
+        return list(dict.fromkeys(by_name[m.group(0).lower()] for m in pattern.finditer(text)))
+
 
 def load_town(path: str | Path | None) -> TownMap:
-    """Read a town file (None: the packaged default town)."""
-    if path is None:
-        text = resources.files("scenarios.town").joinpath(DEFAULT_TOWN).read_text("utf-8")
-        origin = DEFAULT_TOWN
+    """Read a town file: a path, the name of a packaged town (`PACKAGED_TOWNS`), or None for
+    the default town."""
+    if path is None or str(path) in PACKAGED_TOWNS:
+        origin = PACKAGED_TOWNS.get(str(path), DEFAULT_TOWN)
+        text = resources.files("scenarios.town").joinpath(origin).read_text("utf-8")
     else:
         origin = str(path)
         try:
@@ -131,7 +200,7 @@ def load_town(path: str | Path | None) -> TownMap:
 
 def parse_town(data: dict[str, Any]) -> TownMap:
     """Build the town from a town file's data, refusing any inconsistency in one line."""
-    _only(data, {"town", "places", "residents", "newcomers"}, "the file")
+    _only(data, {"town", "places", "residents", "newcomers", "intentions"}, "the file")
     town = data.get("town")
     if not isinstance(town, dict):
         raise TownFileError("a [town] table with an id is required")
@@ -205,6 +274,10 @@ def parse_town(data: dict[str, Any]) -> TownMap:
         raise TownFileError("a town needs at least two [[residents]]")
     taken = {p.agent_id for p in townmap.residents}
     townmap.newcomers = _people(data.get("newcomers", []), "newcomers", townmap, taken)
+    intentions = data.get("intentions", [])
+    if not isinstance(intentions, list) or not all(isinstance(i, dict) for i in intentions):
+        raise TownFileError("[[intentions]] must be a list of tables")
+    townmap.intentions = [dict(i) for i in intentions]
     return townmap
 
 
@@ -246,8 +319,8 @@ def _people(entries: Any, table: str, townmap: TownMap, taken: set[str]) -> list
         where = f"[[{table}]] #{index + 1}"
         if not isinstance(entry, dict):
             raise TownFileError(f"{where} must be a table")
-        _only(entry, {"id", "name", "occupation", "home", "work", "persona", "wake", "bedtime"},
-              where)
+        _only(entry, {"id", "name", "occupation", "home", "work", "persona", "wake", "bedtime",
+                      "knows"}, where)
         agent_id = _ident(entry.get("id"), f"{where} id")
         if agent_id in taken:
             raise TownFileError(f"duplicate resident id {agent_id!r}")
@@ -259,9 +332,13 @@ def _people(entries: Any, table: str, townmap: TownMap, taken: set[str]) -> list
         if not wake + 120 <= bedtime:
             raise TownFileError(f"resident {agent_id!r}: bedtime must be at least two hours "
                                 "after wake, on the same day")
+        knows = entry.get("knows", [])
+        if not isinstance(knows, list):
+            raise TownFileError(f"resident {agent_id!r}: knows must be a list of place ids")
+        known = tuple(_spot(townmap, ref, agent_id, "known place") for ref in knows)
         people.append(Person(agent_id, str(entry.get("name", agent_id)),
                              str(entry.get("occupation", "resident")), home, work,
-                             str(entry.get("persona", "")).strip(), wake, bedtime))
+                             str(entry.get("persona", "")).strip(), wake, bedtime, known))
     return people
 
 

@@ -135,6 +135,20 @@ class Gateway:
         self._loop: LoopThread | None = None
         self._next_call_id = 0
         self._requests_by_agent: Counter[str] = Counter()
+        self._scope = ""  # a session's prefix to every call ordinal (`begin_session`)
+
+    def begin_session(self, scope: str, *, first_call_id: int) -> None:
+        """Ask further questions of a finished run's agents (an interview session, written
+        after the run's last round): call ids go on from `first_call_id`, the next free id of
+        the run's `llm_calls`, and each agent's calls are counted afresh inside `scope`, which
+        becomes part of their cache keys. So a session's replies are cached apart from the
+        run's and from other sessions', and a replay that re-executes the session with the
+        same scope and first call id finds its logged calls again."""
+        if not scope:
+            raise ValueError("a session needs a scope of its own")
+        self._scope = f"{scope}/"
+        self._next_call_id = first_call_id
+        self._requests_by_agent = Counter()
 
     def resolve(self, batch: list[DecisionRequest], store: RunStore | None = None) -> list[Any]:
         """Answer every request of the batch; returns decisions in the batch's order."""
@@ -273,7 +287,8 @@ class Gateway:
                 completion = self._replayed(request, recorded, attempt)
             else:
                 completion = await self._complete(
-                    request, brain.settings, messages, response_format, f"{ordinal}.{attempt}"
+                    request, brain.settings, messages, response_format,
+                    f"{self._scope}{ordinal}.{attempt}",
                 )
             if completion.text is None:
                 calls.append(CallRecord(purpose, messages, completion, "error", completion.error))

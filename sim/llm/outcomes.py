@@ -12,6 +12,7 @@ act on them, while only the client produces them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["Completion", "ModelUnreachable", "ProviderDown"]
 
@@ -38,6 +39,10 @@ class ModelUnreachable(RuntimeError):
     """The model cannot be used as configured (no key or a rejected one, unknown model, bad
     request, a malformed `api_base` or one where nothing answers): the run should stop with this
     one-line message."""
+
+    #: The run it stopped, set by the runner: its committed rounds are kept, so once the cause
+    #: is fixed (a key renewed) the run can be resumed, and the CLI says how.
+    run_dir: Path | None = None
 
 
 class ProviderDown(RuntimeError):

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.aliases import AliasChoices
 
-from sim.llm.parsing import number_in_text, parse_choice, parse_number
+from sim.llm.parsing import DEFAULT_NUMBER_MARKERS, number_in_text, parse_choice, parse_number
 from sim.llm.parsing._common import fmt, strip_thinking
 from sim.llm.parsing.json_objects import json_objects, lookup_key
 from sim.llm.response_formats import json_object_format
@@ -146,12 +146,17 @@ class ReplyFormat[R: Reply]:
                 found = values
         return None if found is None else self.validate(found)
 
-    def parse(self, reply: str, *, prose: Callable[[str], Mapping[str, Any]] | None = None) -> R:
+    def parse(self, reply: str, *,
+              prose: Callable[[str], Mapping[str, Any]] | str | None = None) -> R:
         """Read the reply as JSON, else as prose with `prose(reply)` (field values, validated
-        like JSON ones); without `prose`, a reply with no JSON object is a `ParseError`."""
+        like JSON ones), or, when `prose` names a field, that field's choice or number read
+        from the prose (`prose_choice`, `prose_number`); without `prose`, a reply with no JSON
+        object is a `ParseError`."""
         found = self.read(reply)
         if found is not None:
             return found
+        if isinstance(prose, str):
+            return self.validate({prose: self._prose_value(reply, prose)})
         if prose is None:
             keys = ", ".join(f'"{key}"' for key in self.fields)
             raise ParseError(f"no JSON object with {keys} found; "
@@ -202,6 +207,14 @@ class ReplyFormat[R: Reply]:
         if markers is None:
             return parse_choice(reply, choices, json_keys=(field,))
         return parse_choice(reply, choices, json_keys=(field,), answer_markers=markers)
+
+    def _prose_value(self, reply: str, field: str) -> Any:
+        prop = self.schema["properties"][field]
+        if "enum" in prop:
+            return self.prose_choice(reply, field)
+        if prop.get("type") in ("number", "integer"):
+            return self.prose_number(reply, field, markers=DEFAULT_NUMBER_MARKERS)
+        raise ValueError(f"prose={field!r}: only a choice or number field can be read from prose")
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -312,6 +325,8 @@ def _example(prop: dict[str, Any]) -> str:
         return f"[{_example(prop.get('items', {}))}, ...]"
     if kind in ("number", "integer"):
         return f"<{_number_words(prop)}>"
+    if kind == "boolean":
+        return "true or false"
     return f'"<{prop.get("description") or "text"}>"'
 
 
@@ -321,6 +336,9 @@ def _in_words(prop: dict[str, Any]) -> str:
     kind = prop.get("type")
     if kind in ("number", "integer"):
         return ("a " if not prop.get("description") else "") + _number_words(prop)
+    if kind == "boolean":
+        described = prop.get("description")
+        return f"true or false ({described})" if described else "true or false"
     if kind == "array":
         return prop.get("description") or f"a list of {_in_words(prop.get('items', {}))}"
     return prop.get("description") or "text"
@@ -336,6 +354,8 @@ def _sample(prop: dict[str, Any]) -> Any:
         return {key: _sample(value) for key, value in prop.get("properties", {}).items()}
     if kind == "array":
         return [_sample(prop.get("items", {}))] * max(1, prop.get("minItems", 1))
+    if kind == "boolean":
+        return True
     if kind in ("number", "integer"):
         low, high = prop.get("minimum", 0), prop.get("maximum", prop.get("minimum", 0) + 1)
         middle = low + (high - low) / 2
@@ -384,6 +404,8 @@ def _what_is_wrong(problem: Mapping[str, Any], prop: dict[str, Any]) -> str:
         return "must be a number" + got
     if kind == "string_type":
         return "must be text" + got
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false" + got
     if kind == "list_type":
         return "must be a list" + got
     if kind in ("model_type", "model_attributes_type", "dict_type"):

@@ -183,9 +183,14 @@ class MemoryBank:
         now: float,
         k: int | None = None,
         kinds: Iterable[str] | None = None,
+        touch: bool = True,
     ) -> list[Retrieved]:
         """The owner's k best records for `query` (text, vector, or None for no relevance) at
-        simulated time `now`, best first; their last-access time becomes `now` (persisted)."""
+        simulated time `now`, best first; their last-access time becomes `now` (persisted).
+
+        `touch=False` looks without recalling: access times stay as they were and nothing is
+        written, so measuring what an agent would say (an interview) leaves what it recalls
+        later unchanged."""
         stream = self.streams.get(owner)
         if stream is None or len(stream) == 0:
             return []
@@ -198,6 +203,8 @@ class MemoryBank:
             config.retrievable_kinds() if kinds is None else kinds, config.recency,
         )
         ids = [hit.record.memory_id for hit in found]
+        if not touch:
+            return found
         stream.touch(ids, now)
         if self.store is not None and ids:
             self.store.insert(
@@ -244,9 +251,13 @@ class MemoryBank:
         store: RunStore,
         embedder: Embedder | None = None,
         config: MemoryConfig | None = None,
+        *,
+        until: float | None = None,
     ) -> MemoryBank:
         """Rebuild every stream from a run's store: records, vectors, links, access times and
-        reflection counters, exactly as they were at the store's last commit.
+        reflection counters, exactly as they were at the store's last commit, or, with
+        `until`, as they were at that simulated time (records created and retrievals made
+        after it left out: what an agent could recall then).
 
         Without an embedder the bank is for reading (inspecting a run): everything works but
         embedding new text, so no embedder package is needed to look at a MiniLM run.
@@ -259,15 +270,18 @@ class MemoryBank:
             "SELECT memory_id, evidence_id FROM memory_evidence ORDER BY memory_id, position"
         ):
             links.setdefault(memory_id, []).append(evidence_id)
+        limit = float("inf") if until is None else float(until)
         accessed = dict(store.rows(
-            "SELECT memory_id, MAX(sim_time) FROM memory_access GROUP BY memory_id"
+            "SELECT memory_id, MAX(sim_time) FROM memory_access WHERE sim_time <= ? "
+            "GROUP BY memory_id", (limit,)
         ))
         consumed = dict(store.rows(
-            "SELECT owner, MAX(through_memory_id) FROM memory_reflections GROUP BY owner"
+            "SELECT owner, MAX(through_memory_id) FROM memory_reflections WHERE sim_time <= ? "
+            "GROUP BY owner", (limit,)
         ))
         for row in store.rows(
             "SELECT memory_id, owner, generation, kind, text, importance, created, origin, "
-            "embedding FROM memories ORDER BY memory_id"
+            "embedding FROM memories WHERE created <= ? ORDER BY memory_id", (limit,)
         ):
             memory_id, owner, generation, kind, text, importance, created, origin, blob = row
             vector = decode_embedding(blob)

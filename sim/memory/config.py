@@ -42,8 +42,9 @@ MEMORY_PRESETS: dict[str, dict[str, Any]] = {
         "reflection_threshold": 250,
         "evidence_per_question": 30,
         "focal_records": "since_reflection",
-        "reflection_counts": ["observation"],
-        "retrieval_excludes": ["conversation"],
+        # the code counts every perceived event: others, its own actions and its chats
+        "reflection_counts": ["observation", "action", "conversation"],
+        "retrieval_excludes": [],
     },
 }
 
@@ -87,7 +88,8 @@ class MemoryConfig(BaseModel):
     retrieve_k: int = Field(10, ge=1, description="Records returned by a retrieval.")
     retrieval_excludes: list[str] = Field(
         default_factory=list,
-        description="Record kinds never retrieved (the released code skips conversations).",
+        description="Record kinds never retrieved (none in either preset: the released code "
+        "skips raw chat transcripts but retrieves the chat's summary event).",
     )
     reflection_threshold: float = Field(
         150, gt=0, description="Reflect once the importance of new records reaches this sum."
@@ -95,7 +97,8 @@ class MemoryConfig(BaseModel):
     reflection_counts: list[str] = Field(
         default_factory=lambda: ["observation", "action", "conversation", "plan"],
         description="Record kinds whose importance counts towards the next reflection (the "
-        "released code counts only perceived events: observations).",
+        "released code counts only perceived events: observations, its own actions and "
+        "chats, not plans or thoughts).",
     )
     focal_records: Literal["recent", "since_reflection"] = Field(
         "recent",

@@ -39,9 +39,12 @@ __all__ = [
     "encode_embedding_as_text",
 ]
 
-MemoryKind = Literal["observation", "action", "conversation", "reflection", "plan", "inherited"]
+MemoryKind = Literal["observation", "action", "conversation", "reflection", "plan", "inherited",
+                     "thought"]
+#: `thought`: what an agent holds without having lived it just now: the clauses of its persona
+#: as seed memories, a note to itself after a conversation (never counted towards reflection).
 MEMORY_KINDS: tuple[str, ...] = (
-    "observation", "action", "conversation", "reflection", "plan", "inherited",
+    "observation", "action", "conversation", "reflection", "plan", "inherited", "thought",
 )
 #: Kinds whose importance counts towards the next reflection: what the agent lived through.
 #: Its own reflections do not (they would trigger reflections on reflections without end),

@@ -51,6 +51,7 @@ class KeywordImportance:
     def __init__(self, table: Mapping[str, int] | None = None, default: int = DEFAULT_IMPORTANCE):
         self.table = {k.lower(): int(v) for k, v in (table or DEFAULT_IMPORTANCE_KEYWORDS).items()}
         self.default = default
+        self._memo: dict[str, int] = {}
         words = sorted(self.table, key=len, reverse=True)
         self._pattern = re.compile(
             r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE
@@ -59,8 +60,14 @@ class KeywordImportance:
     def __call__(self, text: str, kind: str = "observation") -> int:
         if self._pattern is None:
             return self.default
-        found = [self.table[m.group(0).lower()] for m in self._pattern.finditer(text)]
-        return max(found) if found else self.default
+        value = self._memo.get(text)  # simulations repeat their texts
+        if value is None:
+            found = [self.table[m.group(0).lower()] for m in self._pattern.finditer(text)]
+            value = max(found) if found else self.default
+            if len(self._memo) >= 100_000:
+                self._memo.clear()
+            self._memo[text] = value
+        return value
 
 
 _NAME_RE = re.compile(r"(?<![\w'’-])([A-Z][a-z]+|[A-Za-z]*\d[\w-]*)(?:['’]s)?(?![\w'’])")
@@ -71,7 +78,8 @@ def name_like_subjects(text: str) -> list[str]:
     capitalised words other than 'I'), in order of first appearance; its content words when
     it names nothing. Reflection is mostly about others, so names make the best subjects."""
     names = [m.group(1) for m in _NAME_RE.finditer(text)
-             if not m.group(1).isdigit() and m.group(1).lower() not in STOP_WORDS]
+             if any(c.isalpha() for c in m.group(1))  # '00-12' of '09:00-12:30' names nothing
+             and m.group(1).lower() not in STOP_WORDS]
     return list(dict.fromkeys(names)) or content_words(text)
 
 
@@ -148,11 +156,17 @@ def _gist(text: str) -> str:
 
 @dataclass
 class MemoryContext:
-    """What every memory task needs: prompts, rules, settings."""
+    """What every memory task needs: prompts, rules, settings, and how prompts name each
+    agent (`names`: agent id -> the name a person would use, e.g. "Mara Quill" for `mara`;
+    an agent not in it is named by its id)."""
 
     prompts: PromptLibrary = field(default_factory=lambda: PromptLibrary("sim.memory"))
     rules: MemoryRules = field(default_factory=MemoryRules)
     config: MemoryConfig = field(default_factory=MemoryConfig)
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def name_of(self, agent_id: str) -> str:
+        return self.names.get(agent_id, agent_id)
 
     def system_message(self, name: str, persona: str = "") -> dict[str, str]:
         persona = f" {persona.strip()}" if persona.strip() else ""
@@ -187,11 +201,11 @@ class RateImportance(Task):
 
     def messages(self) -> list[dict[str, str]]:
         user = self.context.prompts.render(
-            "importance.txt", name=self.agent_id,
+            "importance.txt", name=self.context.name_of(self.agent_id),
             memory=quote_agent_text(self.text, author=self.agent_id),
             reply_format=self.reply_format.example(),
         )
-        return [self.context.system_message(self.agent_id, self.persona),
+        return [self.context.system_message(self.context.name_of(self.agent_id), self.persona),
                 {"role": "user", "content": user}]
 
     def parse(self, reply: str) -> int:
@@ -237,11 +251,11 @@ class RateImportances(Task):
     def messages(self) -> list[dict[str, str]]:
         listed = "\n".join(f"{i}. {text.strip()}" for i, text in enumerate(self.texts, 1))
         user = self.context.prompts.render(
-            "importance_batch.txt", name=self.agent_id, n=len(self.texts),
+            "importance_batch.txt", name=self.context.name_of(self.agent_id), n=len(self.texts),
             memories=quote_agent_text(listed, author=self.agent_id),
             reply_format=self.reply_format.example(),
         )
-        return [self.context.system_message(self.agent_id, self.persona),
+        return [self.context.system_message(self.context.name_of(self.agent_id), self.persona),
                 {"role": "user", "content": user}]
 
     def parse(self, reply: str) -> list[int]:
@@ -296,11 +310,11 @@ class FocalQuestions(Task):
 
     def messages(self) -> list[dict[str, str]]:
         user = self.context.prompts.render(
-            "focal_questions.txt", name=self.agent_id, n=self.n,
+            "focal_questions.txt", name=self.context.name_of(self.agent_id), n=self.n,
             memories=describe_memories(self.records, author=self.agent_id),
             reply_format=self.reply_format.example(),
         )
-        return [self.context.system_message(self.agent_id, self.persona),
+        return [self.context.system_message(self.context.name_of(self.agent_id), self.persona),
                 {"role": "user", "content": user}]
 
     def parse(self, reply: str) -> list[str]:
@@ -339,12 +353,12 @@ class WriteInsights(Task):
 
     def messages(self) -> list[dict[str, str]]:
         user = self.context.prompts.render(
-            "insights.txt", name=self.agent_id, n=self.n,
+            "insights.txt", name=self.context.name_of(self.agent_id), n=self.n,
             question=quote_agent_text(self.question, author=self.agent_id),
             memories=describe_memories(self.records, author=self.agent_id),
             reply_format=self.reply_format.example(),
         )
-        return [self.context.system_message(self.agent_id, self.persona),
+        return [self.context.system_message(self.context.name_of(self.agent_id), self.persona),
                 {"role": "user", "content": user}]
 
     @property
@@ -406,11 +420,12 @@ class WriteHeirSummary(Task):
     def messages(self) -> list[dict[str, str]]:
         max_words = max(10, self.context.config.summary_max_chars // 6)
         user = self.context.prompts.render(
-            "heir_summary.txt", name=self.agent_id, heir=self.heir, max_words=max_words,
+            "heir_summary.txt", name=self.context.name_of(self.agent_id),
+            heir=self.context.name_of(self.heir), max_words=max_words,
             memories=describe_memories(self.records, author=self.agent_id),
             reply_format=self.reply_format.example(),
         )
-        return [self.context.system_message(self.agent_id, self.persona),
+        return [self.context.system_message(self.context.name_of(self.agent_id), self.persona),
                 {"role": "user", "content": user}]
 
     @property

@@ -49,6 +49,7 @@ from scenarios.donor_game.analysis.rounds import (
     round_summary,
 )
 from scenarios.donor_game.analysis.tables import game_table
+from scenarios.donor_game.analysis.view import PANELS, TIMELINE
 from scenarios.donor_game.tables import RUN_TABLES
 from sim.scenario_analysis import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
 
@@ -98,4 +99,6 @@ ANALYSIS = ScenarioAnalysis(
         ReportSection("reciprocity", "Reciprocity", reciprocity_section),
         ReportSection("punishment", "Punishment", punishment_section),
     ),
+    panels=PANELS,
+    timeline=TIMELINE,
 )

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis import _plotting as plot
+from analysis.counting import shown
 
 LABELS = {
     "donation_fraction": "share of resources given",
@@ -29,8 +30,11 @@ TITLES = {
 
 
 def _by_generation(frame: pd.DataFrame, value: str) -> pd.DataFrame:
-    """generation × run table of `value` (one column per run)."""
-    return frame.pivot_table(index="generation", columns="run", values=value, aggfunc="mean")
+    """generation × run table of `value` (one column per run), generations counted from 1 as
+    the figures show them."""
+    table = frame.pivot_table(index="generation", columns="run", values=value, aggfunc="mean")
+    table.index = shown(table.index)
+    return table
 
 
 def _group_values(frame: pd.DataFrame, by: str | None) -> list:

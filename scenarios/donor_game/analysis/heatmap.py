@@ -14,6 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis import _plotting as plot
+from analysis.counting import ORDINALS, shown
+from analysis.palette import strategy_order_key
 from scenarios.donor_game.analysis.reputation import BIN_LABELS, gift_by_reputation
 
 
@@ -36,7 +38,9 @@ def plot_gift_heatmap(
         plot.no_data(ax)
         return fig
     table = gift_by_reputation(pairs, by)
-    groups = list(dict.fromkeys(sorted(table["group"].astype(str))))
+    if by in ORDINALS:  # a generation counted from 1, as everywhere a person reads it
+        table = table.assign(group=shown(pd.to_numeric(table["group"])).astype(int))
+    groups = sorted(set(table["group"].astype(str)), key=strategy_order_key)
     means = np.full((len(groups), len(BIN_LABELS)), np.nan)
     counts = np.zeros_like(means, dtype=int)
     for row in table.itertuples(index=False):

@@ -31,12 +31,14 @@ _KEYS = ["generation", "game", "round", "donor", "recipient"]
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
-def _last_act(observation: str) -> tuple[float, str | None]:
-    """(share the recipient last gave, its action) from a decision's observation JSON.
+def _last_act(observation: str | dict) -> tuple[float, str | None]:
+    """(share the recipient last gave, its action) from a decision's observation (its JSON,
+    or the JSON already decoded).
 
     A punishment counts as a share of 0; no record (empty trace) is (NaN, None).
     """
-    trace = json.loads(observation).get("trace") or []
+    seen = json.loads(observation) if isinstance(observation, str) else observation
+    trace = seen.get("trace") or []
     if not trace:
         return float("nan"), None
     last = trace[0]
@@ -57,8 +59,8 @@ def gift_pairs(decisions: pd.DataFrame, donations: pd.DataFrame) -> pd.DataFrame
     asked = decisions[decisions["task"] == "donate"]
     rows = []
     for observation in asked["observation"]:
-        seen = json.loads(observation)
-        last, last_action = _last_act(observation)
+        seen = json.loads(observation)  # decoded once: a large run logs many decisions
+        last, last_action = _last_act(seen)
         rows.append({
             "generation": int(seen["generation"]), "game": int(seen["game"]),
             "round": int(seen["round"]), "donor": seen["donor"], "recipient": seen["recipient"],

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.counting import shown_columns
 from analysis.many import load_many
 from analysis.run import Run
 from analysis.scenario import ReportContext
@@ -32,11 +33,17 @@ from scenarios.donor_game.analysis.rounds import plot_per_generation
 COLUMNS = ["donation_fraction", "final_resources", "gini"]
 
 
+def _pairs_of(run: Run) -> pd.DataFrame:
+    return with_donor(pairs_from_run(run), run.agents)
+
+
 def _pairs(runs: Sequence[Run]) -> pd.DataFrame:
-    """Every run's donation decisions with the recipient's last act (see `pairs_from_run`)."""
+    """Every run's donation decisions with the recipient's last act (see `pairs_from_run`),
+    derived once per report (`Run.derived`): the reciprocity and punishment sections share
+    them."""
     with warnings.catch_warnings():  # the sections say what is missing
         warnings.simplefilter("ignore", DecisionsNotLogged)
-        parts = [with_donor(pairs_from_run(r), r.agents).assign(run=r.path.name) for r in runs]
+        parts = [r.derived("gift pairs", _pairs_of).assign(run=r.path.name) for r in runs]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -45,7 +52,8 @@ def cooperation_section(runs: Sequence[Run], context: ReportContext) -> list[Any
     if frame.empty or frame[COLUMNS].dropna(how="all").empty:
         return []
     if len(runs) == 1:
-        return [plot_per_generation(runs[0]), frame.set_index("generation")[COLUMNS]]
+        return [plot_per_generation(runs[0]),
+                shown_columns(frame.set_index("generation")[COLUMNS])]
     frame["group"] = frame["run"].map(context.groups)
     body: list[Any] = []
     for value in ("final_resources", "donation_fraction"):
@@ -54,7 +62,7 @@ def cooperation_section(runs: Sequence[Run], context: ReportContext) -> list[Any
     means["runs"] = frame.groupby(["group", "generation"])["run"].nunique()
     body.append("Means across each group's runs per generation (each seed's curve is a thin "
                 "line above; the headline section gives confidence bands).")
-    body.append(means)
+    body.append(shown_columns(means))
     return body
 
 
@@ -95,5 +103,5 @@ def punishment_section(runs: Sequence[Run], context: ReportContext) -> list[Any]
         return body
     body.append(punishment_use(pairs, per_generation=False))
     body.append("Per generation, all targets:")
-    body.append(punishment_use(pairs).xs("all", level="target"))
+    body.append(shown_columns(punishment_use(pairs).xs("all", level="target")))
     return body

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from analysis import _plotting as plot
+from analysis.counting import shown
 from analysis.run import Run, load
 from scenarios.donor_game.analysis.cooperation import final_resources_of
 from scenarios.donor_game.analysis.tables import game_table
@@ -41,7 +42,7 @@ FIGURE_FILES = ("resources_per_round.png", "donation_per_round.png", "per_genera
 
 RESOURCES_LABEL = "resources (units)"
 FRACTION_LABEL = "share of resources given"
-STEP_LABEL = "round (global, across games and generations)"
+STEP_LABEL = "round (counted from 1 across games and generations)"
 
 
 # -- summaries -----------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def _per_round(
     if rows.empty:
         plot.no_data(ax)
         return fig
-    plot.mean_band(ax, rows.index, rows[f"mean_{name}"], rows[f"min_{name}"],
+    plot.mean_band(ax, shown(rows.index), rows[f"mean_{name}"], rows[f"min_{name}"],
                    rows[f"max_{name}"], "across agents")
     spans = summary.reset_index().groupby("generation")["step"].agg(first="min", last="max")
     plot.generation_boundaries(ax, spans)
@@ -156,10 +157,10 @@ def _generation_panel(
         plot.no_data(ax)
         return
     mean = rows[f"mean_{name}"]
-    plot.mean_band(ax, rows.index, mean, rows[f"min_{name}"], rows[f"max_{name}"],
-                   "across agents")
+    x = shown(rows.index)  # generations counted from 1
+    plot.mean_band(ax, x, mean, rows[f"min_{name}"], rows[f"max_{name}"], "across agents")
     spread = [mean - rows[f"min_{name}"], rows[f"max_{name}"] - mean]
-    ax.errorbar(rows.index, mean, yerr=spread, fmt="none", ecolor=plot.LINE_COLOR,
+    ax.errorbar(x, mean, yerr=spread, fmt="none", ecolor=plot.LINE_COLOR,
                 elinewidth=1, capsize=4)
 
 
