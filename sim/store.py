@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
-from json import encoder as _json_encoder
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
+from sim.store_values import as_tuples, to_json
 
 STORE_FILENAME = "run.sqlite"
 
@@ -88,37 +87,6 @@ class StoreError(UserError):
 NONDETERMINISTIC_COLUMNS = {("llm_calls", "latency_s")}
 #: Tables about the process rather than the simulation (times, versions, status, resumes).
 NONDETERMINISTIC_TABLES = {"meta"}
-
-
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _c_encoder() -> Any:
-    """The C encoder `json.dumps` builds on every call, built once (`to_json` is on the hot
-    path of every logged decision); None where this Python has none or it encodes differently."""
-    make = getattr(_json_encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    try:
-        encode = make(None, _ENCODER.default, _json_encoder.encode_basestring, None, ":", ",",
-                      True, False, True)
-        probe = {"b": [1, 2.5, None, True, "é\n"], "a": {"z": -0.0, "y": 1e300}}
-        if "".join(encode(probe, 0)) != _ENCODER.encode(probe):
-            return None
-    except Exception:
-        return None
-    return encode
-
-
-_C_ENCODE = _c_encoder()
-
-
-def to_json(value: Any) -> str:
-    """Stable JSON (sorted keys) so that equal values give byte-identical cells: exactly
-    `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`."""
-    if _C_ENCODE is None or isinstance(value, str):
-        return _ENCODER.encode(value)
-    return "".join(_C_ENCODE(value, 0))
 
 
 class RunStore:
@@ -239,7 +207,7 @@ class RunStore:
     def insert(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Queue rows in the open transaction; dict/list values are stored as JSON text."""
         columns = self._columns[table]
-        self.insert_rows(table, _as_tuples(rows, columns))
+        self.insert_rows(table, as_tuples(rows, columns))
 
     def insert_rows(self, table: str, rows: Sequence[tuple]) -> None:
         """Queue rows given as tuples in the table's column order, every cell already a
@@ -433,27 +401,6 @@ def _verify(db: sqlite3.Connection, path: Path) -> None:
 def _damaged(path: Path, error: sqlite3.Error) -> StoreError:
     return StoreError(f"the run store {path} is damaged or not a SQLite file ({error}); "
                       "it was left as it is")
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, (dict, list, tuple)):
-        return to_json(value)
-    return value
-
-
-def _as_tuples(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> list[tuple]:
-    """Dict rows as tuples in column order (a missing key is NULL), with dict, list and tuple
-    cells as JSON; the type check runs over each column at C speed, not cell by cell."""
-    values = [tuple(map(row.get, columns)) for row in rows]
-    if not values:
-        return values
-    cells = list(zip(*values, strict=True))
-    converted = False
-    for index, column in enumerate(cells):
-        if any(issubclass(kind, (dict, list, tuple)) for kind in set(map(type, column))):
-            cells[index] = tuple(map(_cell, column))
-            converted = True
-    return list(zip(*cells, strict=True)) if converted else values
 
 
 def snapshot(path: str | Path) -> dict[str, list[tuple]]:
