@@ -21,7 +21,7 @@ from test_world import Echo, Identity
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.game import DonorGame
 from scenarios.donor_game.observation import Act, Trace, observation_json
-from scenarios.donor_game.strategies import Donation
+from scenarios.donor_game.strategies import FAMILIES, Donation
 from sim import RuleBrain, SimAgent, World, get_scenario, load_config, snapshot
 from sim.runner import run_scenario
 from sim.store import RunStore, to_json
@@ -104,6 +104,58 @@ def test_donor_game_stores_equal_one_at_a_time(values: dict, tmp_path: Path,
     assert stores[0]["decisions"] and stores[0]["checkpoints"]
 
 
+@pytest.fixture
+def punishing_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Discriminators that punish or refuse (rule params are defaults in configs, so patch the
+    factory)."""
+    original = FAMILIES.make
+
+    def factory(family: str, **params: float):  # type: ignore[no-untyped-def]
+        if family in ("image_scoring", "standing") and not params:
+            params = {"punish": 0.6}
+        return original(family, **params)
+
+    monkeypatch.setattr(FAMILIES, "make", factory)
+
+
+SANCTIONED_GAMES = {
+    # several punishers may fine one recipient a round (random pairing): fines floored together
+    "costly": {"punishment": "costly", "punishment_multiplier": 3.0, "pairing": "random"},
+    "partner_choice": {"punishment": "partner_choice"},
+}
+
+
+@pytest.mark.parametrize("sanction", list(SANCTIONED_GAMES))
+def test_vh2024_sanctions_store_equal_one_at_a_time(sanction: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    punishing_rules: None) -> None:
+    """The study's protocol with its sanctions and reputation selection: fines floored at 0
+    (`effect`), plain traces carrying a punishment's units and loss, reputations updated gift
+    by gift, the same through the bulk path as one question and one dict row at a time."""
+    scenario = get_scenario("donor-game")
+    config = load_config(scenario.config_type, values={
+        "agents": 8, "generations": 2, "seed": 5, "selection": "reputation",
+        "brains": {"image_scoring": 2, "standing": 1, "always_defect": 2, "generous": 1},
+        **SANCTIONED_GAMES[sanction]})
+    assert config.protocol == "vh2024" and config.trace_format == "plain"
+    stores = []
+    for bulk in (True, False):
+        monkeypatch.setattr(World, "bulk_decisions", bulk)
+        result = run_scenario(scenario, config, run_dir=tmp_path / str(bulk), options=quiet())
+        assert result.status == "finished"
+        stores.append(snapshot(result.run_dir / "run.sqlite"))
+    assert stores[0] == stores[1]
+    donations = stores[0]["donations"]  # columns as in scenarios/donor_game/tables.py
+    observations = "".join(row[4] for row in stores[0]["decisions"])
+    if sanction == "costly":
+        floored = [row for row in donations
+                   if row[6] == "punish" and -row[9] < 3.0 * row[8] - 1e-9]
+        assert floored, "some fine should have met the floor at 0"
+        assert '"lost":' in observations and '"units":' in observations
+    else:
+        assert any(row[6] == "refuse" for row in donations)
+
+
 def facts(**changes: Any) -> dict[str, Any]:
     act = Act(donor="g0-a03", recipient="g0-a00", action="punish", fraction=0.2, step=4,
               game=1, round=4)
@@ -120,6 +172,8 @@ def facts(**changes: Any) -> dict[str, Any]:
     {"donor_resources": math.inf}, {"extra": [1]}, {"game": True},
     {"trace": [{"donor": "a", "recipient": "b", "action": "donate", "fraction": 1,
                 "step": 0, "game": 0, "round": 0}]},
+    {"trace": Trace([Act(donor="a", recipient="b", action="punish", fraction=0.5, step=0,
+                         game=0, round=0, units=2.5, lost=7.5)])},  # a plain trace's punishment
 ])
 def test_a_donations_observation_json_is_exactly_to_json(changes: dict) -> None:
     values = facts(**changes)

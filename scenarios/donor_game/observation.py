@@ -27,8 +27,9 @@ _KEY_SET = frozenset(OBSERVATION_KEYS)
 
 class Act(dict):
     """One act as donor, as the recipients' traces show it (keys: donor, recipient, action,
-    fraction, step, game, round): a dict like any other, which also keeps its JSON and (set by
-    the game) the trace that starts with it."""
+    fraction, step, game, round; a punishment under plain traces also units and lost, set in
+    the round it is played, before anything reads it): a dict like any other, which also keeps
+    its JSON and (set by the game) the trace that starts with it."""
 
     __slots__ = ("_json", "trace")  # trace: (depth, the `Trace` it heads), set by the game
 
