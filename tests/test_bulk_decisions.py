@@ -89,9 +89,9 @@ DONOR_GAMES = [
 ]
 
 
-@pytest.mark.parametrize("values", DONOR_GAMES)
-def test_donor_game_stores_equal_one_at_a_time(values: dict, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def donor_game_both_ways(values: dict, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> dict[str, list[tuple]]:
+    """A Donor Game's store in bulk, checked equal to the one-at-a-time path's."""
     scenario = get_scenario("donor-game")
     config = load_config(scenario.config_type, values=values)
     stores = []
@@ -102,6 +102,13 @@ def test_donor_game_stores_equal_one_at_a_time(values: dict, tmp_path: Path,
         stores.append(snapshot(result.run_dir / "run.sqlite"))
     assert stores[0] == stores[1]
     assert stores[0]["decisions"] and stores[0]["checkpoints"]
+    return stores[0]
+
+
+@pytest.mark.parametrize("values", DONOR_GAMES)
+def test_donor_game_stores_equal_one_at_a_time(values: dict, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    donor_game_both_ways(values, tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -132,21 +139,13 @@ def test_vh2024_sanctions_store_equal_one_at_a_time(sanction: str, tmp_path: Pat
     """The study's protocol with its sanctions and reputation selection: fines floored at 0
     (`effect`), plain traces carrying a punishment's units and loss, reputations updated gift
     by gift, the same through the bulk path as one question and one dict row at a time."""
-    scenario = get_scenario("donor-game")
-    config = load_config(scenario.config_type, values={
+    store = donor_game_both_ways({
         "agents": 8, "generations": 2, "seed": 5, "selection": "reputation",
         "brains": {"image_scoring": 2, "standing": 1, "always_defect": 2, "generous": 1},
-        **SANCTIONED_GAMES[sanction]})
-    assert config.protocol == "vh2024" and config.trace_format == "plain"
-    stores = []
-    for bulk in (True, False):
-        monkeypatch.setattr(World, "bulk_decisions", bulk)
-        result = run_scenario(scenario, config, run_dir=tmp_path / str(bulk), options=quiet())
-        assert result.status == "finished"
-        stores.append(snapshot(result.run_dir / "run.sqlite"))
-    assert stores[0] == stores[1]
-    donations = stores[0]["donations"]  # columns as in scenarios/donor_game/tables.py
-    observations = "".join(row[4] for row in stores[0]["decisions"])
+        **SANCTIONED_GAMES[sanction]}, tmp_path, monkeypatch)
+    assert DonorGameConfig().trace_format == "plain"  # vh2024, the default protocol
+    donations = store["donations"]  # columns as in scenarios/donor_game/tables.py
+    observations = "".join(row[4] for row in store["decisions"])
     if sanction == "costly":
         floored = [row for row in donations
                    if row[6] == "punish" and -row[9] < 3.0 * row[8] - 1e-9]
