@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sim.errors import UserError, describe_os_error
 from sim.llm.redaction import check_key_env_name, watch_env
 from sim.llm.settings import LLMSettings, check_api_base
+from sim.llm.transport import check_transport
 from sim.prompting import PromptError, check_overrides, template_names
 
 #: Keys whose rejected value is never repeated in an error: it may be an API key.
@@ -69,6 +70,14 @@ class RunConfig(BaseModel):
         description="Which decisions go into the store's `decisions` table: 'all', only those "
         "of LLM brains ('llm'; rule sweeps stay small), or 'none'. Model calls are always "
         "logged in `llm_calls`.",
+    )
+    transport: Literal["auto", "litellm", "direct"] = Field(
+        "auto",
+        description="How model calls travel: 'direct' over HTTP to an OpenAI-compatible "
+        "api_base (a model 'openai/...' with api_base, or 'local/...'), far cheaper in CPU per "
+        "call; 'litellm' through litellm; 'auto' direct where that sends what litellm would "
+        "(models litellm neither prices nor rewrites), else litellm. The run stores the same "
+        "either way; its meta records the transport each model used.",
     )
     outage_patience_s: float = Field(
         300.0, gt=0, allow_inf_nan=False,
@@ -131,6 +140,11 @@ class RunConfig(BaseModel):
         return (package,) if package and template_names(package) else ()
 
     @model_validator(mode="after")
+    def _transport_can_reach(self) -> RunConfig:
+        check_transport(self.transport, self.model, self.api_base)
+        return self
+
+    @model_validator(mode="after")
     def _finite(self) -> RunConfig:
         """No infinite or NaN number anywhere, nested settings included: `ge=0` lets `inf`
         through, and an infinite endowment or multiplier makes every result meaningless."""
@@ -152,6 +166,7 @@ class RunConfig(BaseModel):
             max_retries=self.max_retries,
             max_concurrency=self.max_concurrency,
             outage_patience_s=self.outage_patience_s,
+            transport=self.transport,
         )
 
 

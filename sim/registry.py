@@ -34,7 +34,12 @@ BUILTIN_SCENARIOS = {
 
 @dataclass(frozen=True)
 class ScenarioSpec:
-    """What the engine needs to know about a scenario."""
+    """What the engine needs to know about a scenario.
+
+    `config_type` and `model` may be given as "module:attribute" strings, loaded on first use:
+    `societas list` then reads every scenario's name and summary without importing its code
+    (a model imports Mesa, and with it pandas and SciPy: a second of startup).
+    """
 
     name: str
     summary: str
@@ -70,18 +75,33 @@ class ScenarioSpec:
                 "the figures as RunFigure(file, caption, draw) in its ScenarioAnalysis",
                 DeprecationWarning, stacklevel=3)
 
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name in _LOADED_ON_USE and isinstance(value, str):
+            value = _load(value)
+            object.__setattr__(self, name, value)  # frozen to callers, not to its own cache
+        return value
+
     def analysis_spec(self) -> ScenarioAnalysis:
         """The scenario's declared analysis (an empty one when it declares none)."""
         if self.analysis is None:
             return NO_ANALYSIS
         if isinstance(self.analysis, ScenarioAnalysis):
             return self.analysis
-        module_name, _, attribute = self.analysis.partition(":")
-        module = __import__(module_name, fromlist=[attribute])
-        declared = getattr(module, attribute)
+        declared = _load(self.analysis)
         if not isinstance(declared, ScenarioAnalysis):
             raise TypeError(f"{self.analysis} is not a ScenarioAnalysis")
         return declared
+
+
+#: `ScenarioSpec` fields that may name their value as "module:attribute".
+_LOADED_ON_USE = frozenset({"config_type", "model"})
+
+
+def _load(target: str) -> Any:
+    """The attribute "module:attribute" names."""
+    module_name, _, attribute = target.partition(":")
+    return getattr(__import__(module_name, fromlist=[attribute]), attribute)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ and `describe()` are the scenario's business.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -50,7 +51,7 @@ class RulePolicy(ABC):
     @classmethod
     def _param_names(cls) -> list[str]:
         """Parameter names in declaration order, which fixes the order of mutation draws."""
-        return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        return list(_field_names(cls))
 
     @abstractmethod
     def decide(self, observation: Mapping[str, Any]) -> Any:
@@ -89,6 +90,13 @@ class RulePolicy(ABC):
         `jump` mutation lands on), drawn in declaration order."""
         return cls(**{name: float(rng.uniform(*cls.bounds[name]))  # type: ignore[call-arg]
                       for name in cls._param_names()})
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A policy class's parameter names, read once per class (policies are made by the
+    thousand: every newcomer of a big population)."""
+    return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
 
 class RuleFamilies(Mapping[str, type[RulePolicy]]):

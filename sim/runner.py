@@ -324,6 +324,8 @@ def _execute(
     finally:
         if bar is not None:
             bar.finish()
+        if gateway.transports():  # how each model's calls travelled (sim.llm.transport)
+            store.set_meta("transport", gateway.transports())
         store.set_meta("status", status)
         store.set_meta("finished_at", _now())
         store.commit()

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
+from sim.store_values import as_tuples, to_json
 
 STORE_FILENAME = "run.sqlite"
 
@@ -87,11 +89,6 @@ NONDETERMINISTIC_COLUMNS = {("llm_calls", "latency_s")}
 NONDETERMINISTIC_TABLES = {"meta"}
 
 
-def to_json(value: Any) -> str:
-    """Stable JSON (sorted keys) so that equal values give byte-identical cells."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 class RunStore:
     """Append-only writer (and simple reader) for one run's SQLite file.
 
@@ -129,6 +126,8 @@ class RunStore:
             self._db.close()
             raise
         self._columns: dict[str, list[str]] = {}
+        self._kept: dict[str, Any] = {}  # table -> the digest's projection of a row, or None
+        self._queued: dict[str, list[tuple]] = {}  # rows of the open transaction, per table
         self._in_transaction = False
         self._digest = hashlib.sha256()
         self._rows_in_transaction = 0
@@ -144,6 +143,13 @@ class RunStore:
         if not self.read_only:
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
         self._columns[name] = list(columns)
+        kept = [i for i, col in enumerate(columns) if (name, col) not in NONDETERMINISTIC_COLUMNS]
+        self._kept[name] = (None if len(kept) == len(columns) else itemgetter(*kept)
+                            if len(kept) > 1 else lambda row, i=kept[0]: (row[i],))
+
+    def columns(self, table: str) -> list[str]:
+        """A table's columns, in order (as `define_table` gave them)."""
+        return list(self._columns[table])
 
     # -- resuming -------------------------------------------------------------------------
     def last_checkpoint(self) -> int:
@@ -176,6 +182,7 @@ class RunStore:
         primary key, so catching up through a long run stays linear."""
         columns = ("call_id", "request_id", "reply", "prompt_tokens", "completion_tokens",
                    "cost_usd", "latency_s", "attempts", "outcome", "error")
+        self._write_queued()
         found: list[dict[str, Any]] = []
         next_id, page = first_call_id, max(64, 4 * len(request_ids))
         while True:
@@ -200,17 +207,22 @@ class RunStore:
     def insert(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Queue rows in the open transaction; dict/list values are stored as JSON text."""
         columns = self._columns[table]
-        values = [tuple(_cell(row.get(col)) for col in columns) for row in rows]
-        if not values:
+        self.insert_rows(table, as_tuples(rows, columns))
+
+    def insert_rows(self, table: str, rows: Sequence[tuple]) -> None:
+        """Queue rows given as tuples in the table's column order, every cell already a
+        SQLite value (str, int, float, bytes or None): the bulk path, which skips building a
+        dict per row. The rows are hashed into the transaction's digest now, in order, and
+        written with one `executemany` per table when the transaction commits."""
+        if not rows:
             return
-        skipped = {i for i, c in enumerate(columns) if (table, c) in NONDETERMINISTIC_COLUMNS}
-        update = self._digest.update
-        for value in values:
-            # repr of str/int/float/None tuples is exact and stable (floats print shortest
-            # round-trip), and several times cheaper than JSON on this hot path
-            kept = tuple(cell for i, cell in enumerate(value) if i not in skipped)
-            update(repr((table, kept)).encode("utf-8"))
-        self._rows_in_transaction += len(values)
+        kept = self._kept[table]
+        digested = rows if kept is None else map(kept, rows)
+        # repr of str/int/float/None tuples is exact and stable (floats print shortest
+        # round-trip), and several times cheaper than JSON on this hot path; one join per call
+        # hashes the same bytes as one update per row
+        self._digest.update("".join(map(repr, zip(repeat(table), digested))).encode("utf-8"))
+        self._rows_in_transaction += len(rows)
         if self.catching_up:
             return
         if self.read_only:
@@ -218,11 +230,24 @@ class RunStore:
                 f"re-executing the run wrote {table} rows after its last stored checkpoint "
                 f"({self._catch_up_to}): the code or config differ from the original run's"
             )
+        queued = self._queued.get(table)
+        if queued is None:
+            self._queued[table] = list(rows)
+        else:
+            queued.extend(rows)
+
+    def _write_queued(self) -> None:
+        """Write the queued rows, one `executemany` per table (before any read sees them)."""
+        if not self._queued:
+            return
         self._begin()
-        placeholders = ", ".join("?" for _ in columns)
-        self._db.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values
-        )
+        queued, self._queued = self._queued, {}
+        for table, values in queued.items():
+            columns = self._columns[table]
+            placeholders = ", ".join("?" for _ in columns)
+            self._db.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values
+            )
 
     def set_meta(self, key: str, value: Any) -> None:
         """Facts about the run (not part of checkpoints: they may differ between processes)."""
@@ -236,6 +261,7 @@ class RunStore:
 
     def commit(self) -> None:
         """Make everything written since the last commit durable, atomically, as a checkpoint."""
+        self._write_queued()
         if self._rows_in_transaction:
             digest = self._digest.hexdigest()
             self._committed += 1
@@ -264,6 +290,7 @@ class RunStore:
         """Drop everything written since the last commit (a round that did not finish)."""
         self._digest = hashlib.sha256()
         self._rows_in_transaction = 0
+        self._queued = {}
         if self._in_transaction:
             self._db.execute("ROLLBACK")
             self._in_transaction = False
@@ -287,6 +314,7 @@ class RunStore:
         return None if row is None else row[0]
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        self._write_queued()  # a read sees every row queued so far, as before queueing
         return self._db.execute(sql, params).fetchall()
 
     def __enter__(self) -> RunStore:
@@ -373,12 +401,6 @@ def _verify(db: sqlite3.Connection, path: Path) -> None:
 def _damaged(path: Path, error: sqlite3.Error) -> StoreError:
     return StoreError(f"the run store {path} is damaged or not a SQLite file ({error}); "
                       "it was left as it is")
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, (dict, list, tuple)):
-        return to_json(value)
-    return value
 
 
 def snapshot(path: str | Path) -> dict[str, list[tuple]]:

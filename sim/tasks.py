@@ -8,7 +8,10 @@ what lets rule and LLM agents share a population and be logged alike.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from sim.store import to_json
 
 if TYPE_CHECKING:
     from sim.llm.reply_format import ReplyFormat
@@ -51,6 +54,25 @@ class Task(ABC):
         which a rule brain does by describing its own rule) override this.
         """
         return policy.decide(self.observation())
+
+    @classmethod
+    def answer_with_rules(cls, tasks: Sequence[Task], policies: Sequence[Any]) -> list[Any]:
+        """How rule brains answer many tasks of this type pending at one instant: `tasks[i]`
+        with `policies[i]`. By default one `answer_with_rule` after another; a task type may
+        compute them together (vectorised where its rules allow), never differently."""
+        return [task.answer_with_rule(policy)
+                for task, policy in zip(tasks, policies, strict=True)]
+
+    def observation_json(self) -> str:
+        """The observation as the store logs it: `sim.store.to_json(self.observation())`. A
+        task type logged by the thousand may build the same text faster (from parts it
+        encoded once); tests hold it to exactly this."""
+        return to_json(self.observation())
+
+    def decision_json(self, decision: Any) -> str:
+        """A decision as the store logs it: `sim.store.to_json(self.encode(decision))`, or the
+        same text built faster."""
+        return to_json(self.encode(decision))
 
     def repair_message(self, error: ParseError) -> str:
         """The follow-up user message asking the model to fix an unparseable reply."""

@@ -4,7 +4,8 @@ The digests below are of the stores written by the code before the engine had re
 schemes and a generations-of-rounds driver (Societas at cd078fd), for each converted
 scenario's default run and variants that reach the other paths of a turnover, seed 3
 (`tests/store_digests.py` prints them for any checkout). Default runs must stay byte-identical:
-a change that alters one must be deliberate, and then updates its digest here, saying why.
+a change that alters one must be deliberate, and then updates its digest here, saying why
+(as compact embeddings did: `COMPACT_EMBEDDINGS`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,27 @@ BEFORE = {
 }
 
 
+#: Runs that keep memories store their embeddings as compact BLOBs since issue 24 (base64 text
+#: before): those rows, and the checkpoint digests over them, differ from `BEFORE` in that
+#: alone, which `test_only_the_embeddings_format_differs` shows by writing them as text.
+COMPACT_EMBEDDINGS = {
+    "commons": {"memories": "2601e78ad4a7ecb3", "checkpoints": "d3ab9491047b1182"},
+    "commons-generations": {"memories": "aa78d816c375fc8c", "checkpoints": "55540eb98cb986e1"},
+}
+
+
 @pytest.mark.parametrize("case", list(BEFORE))
 def test_the_store_is_as_before_the_engine_drove_generations(case: str) -> None:
+    scenario, values = CASES[case]
+    assert store_digests(scenario, **values) == BEFORE[case] | COMPACT_EMBEDDINGS.get(case, {})
+
+
+@pytest.mark.parametrize("case", list(COMPACT_EMBEDDINGS))
+def test_only_the_embeddings_format_differs(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Embeddings written as base64 text, as before compact BLOBs: every digest as before."""
+    import sim.memory.bank
+    from sim.memory.records import encode_embedding_as_text
+
+    monkeypatch.setattr(sim.memory.bank, "encode_embedding", encode_embedding_as_text)
     scenario, values = CASES[case]
     assert store_digests(scenario, **values) == BEFORE[case]

@@ -17,18 +17,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.feature_extraction.text import (
-    ENGLISH_STOP_WORDS,
-    CountVectorizer,
-    TfidfVectorizer,
-)
-from sklearn.preprocessing import normalize
 
 from analysis.metrics.clustering import cluster_rows
+
+if TYPE_CHECKING:  # scikit-learn is imported on first use: a second of every figure command
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 #: Generic English stop words, except those that carry a strategy's meaning ("never punish",
 #: "give nothing", "less than", "their last donation").
@@ -36,7 +35,6 @@ KEPT_WORDS = frozenset({
     "give", "keep", "never", "nothing", "always", "less", "more", "last", "most", "everything",
     "anyone", "none", "no", "not", "all", "least", "few", "fill", "back",
 })
-STOP_WORDS = sorted(ENGLISH_STOP_WORDS - KEPT_WORDS)
 #: Words of two or more letters: numbers are left out, so two texts that differ only in their
 #: parameters ("I give 40%" / "I give 55%") count as the same norm. Amounts are measured by the
 #: scenario's own metrics; the texts are read for their rules.
@@ -44,9 +42,19 @@ TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 _DIGITS = re.compile(r"\d+")  # a run of digits: never part of a token (see TOKEN_PATTERN)
 
 
+@cache
+def stop_words() -> list[str]:
+    """scikit-learn's English stop words, less `KEPT_WORDS`."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(ENGLISH_STOP_WORDS - KEPT_WORDS)
+
+
 def vectorizer() -> TfidfVectorizer:
     """The TF-IDF settings used throughout (sklearn defaults otherwise: smooth idf, l2 rows)."""
-    return TfidfVectorizer(stop_words=STOP_WORDS, token_pattern=TOKEN_PATTERN)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(stop_words=stop_words(), token_pattern=TOKEN_PATTERN)
 
 
 def tfidf(texts: Sequence[str]) -> tuple[sparse.csr_matrix, list[str]]:
@@ -68,6 +76,9 @@ def distinct_tfidf(texts: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray,
     index: dict[str, int] = {}
     inverse = np.array([index.setdefault(normal[text], len(index)) for text in raw], dtype=int)
     distinct = list(index)
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.preprocessing import normalize
+
     model = vectorizer()
     counter = CountVectorizer(stop_words=model.stop_words, token_pattern=model.token_pattern)
     try:

@@ -8,11 +8,12 @@ Built only with the engine's public API (`from sim import ...`, `sim.llm`, `sim.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.commons.config import CommonsConfig
-from scenarios.commons.game import CommonsGame
 from sim import RunStore, ScenarioSpec, UsageEstimate, newcomers_per_generation
+
+if TYPE_CHECKING:
+    from scenarios.commons.config import CommonsConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -55,9 +56,17 @@ SCENARIO = ScenarioSpec(
     name="commons",
     summary="Commons harvest: fishers share a regrowing lake, may talk between seasons; "
             "does the fishery survive? (GovSim, Piatti et al. 2024)",
-    config_type=CommonsConfig,
-    model=CommonsGame,
+    config_type="scenarios.commons.config:CommonsConfig",
+    model="scenarios.commons.game:CommonsGame",
     summary_table=summary_table,
     estimate=estimate,
     analysis="scenarios.commons.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`CommonsGame` and `CommonsConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("CommonsGame", "CommonsConfig"):
+        return getattr(SCENARIO, "model" if name == "CommonsGame" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

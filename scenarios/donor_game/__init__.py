@@ -6,14 +6,14 @@ for the paper it follows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.donor_game.config import DonorGameConfig
-from scenarios.donor_game.game import DonorGame
-from scenarios.donor_game.tasks import sample_prompt_tokens
 from sim.evolution import newcomers_per_generation
 from sim.registry import ScenarioSpec, UsageEstimate
 from sim.store import RunStore
+
+if TYPE_CHECKING:
+    from scenarios.donor_game.config import DonorGameConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -37,6 +37,8 @@ def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
 
 def estimate(config: DonorGameConfig) -> UsageEstimate:
     """Calls of LLM-brained agents and their prompt sizes, from the protocol's structure."""
+    from scenarios.donor_game.tasks import sample_prompt_tokens
+
     llm_share = config.brains.get("llm", 0) / sum(config.brains.values())
     pairs_per_round = config.agents if config.pairing == "random" else config.agents // 2
     donations = config.generations * config.games * config.rounds_per_game * pairs_per_round
@@ -71,10 +73,18 @@ def memory_estimate(config: DonorGameConfig) -> int:
 SCENARIO = ScenarioSpec(
     name="donor-game",
     summary="Donor Game across generations (Vallinder & Hughes 2024): indirect reciprocity",
-    config_type=DonorGameConfig,
-    model=DonorGame,
+    config_type="scenarios.donor_game.config:DonorGameConfig",
+    model="scenarios.donor_game.game:DonorGame",
     summary_table=summary_table,
     estimate=estimate,
     memory_estimate=memory_estimate,
     analysis="scenarios.donor_game.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`DonorGame` and `DonorGameConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("DonorGame", "DonorGameConfig"):
+        return getattr(SCENARIO, "model" if name == "DonorGame" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

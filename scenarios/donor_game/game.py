@@ -17,6 +17,7 @@ import numpy as np
 
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.memory import DonorMemory, describe_act
+from scenarios.donor_game.observation import Act, Trace
 from scenarios.donor_game.pairing import game_schedule
 from scenarios.donor_game.selection import generation_reputation, updated_reputation
 from scenarios.donor_game.strategies import FAMILIES, GIVE_NOTHING, Donation
@@ -149,17 +150,36 @@ class DonorGame(World):
         self.population.record_strategies(generation, newcomers)
         self.commit()
 
-    def _trace(self, recipient: Donor, step: int) -> list[dict[str, Any]]:
-        links: list[dict[str, Any]] = []
-        agent: Donor | None = recipient
-        before = step
-        by_name = self.population.by_name
-        while agent is not None and len(links) < self.config.trace_depth:
-            act = agent.last_act_before(before)
-            if act is None:
+    def _trace(self, recipient: Donor, step: int) -> Trace:
+        """The recipient's trace before `step` (see "Donor Game observation" in
+        docs/design.md): its latest act before then, and that act's own trace behind it."""
+        steps = recipient.act_steps
+        # the usual case: its latest act (those of this round are added after it)
+        act = (recipient.acts[-1] if steps and steps[-1] < step
+               else recipient.last_act_before(step))
+        if act is None or self.config.trace_depth == 0:
+            return Trace()
+        return self._chain(act)
+
+    def _chain(self, act: dict[str, Any]) -> Trace:
+        """The trace that starts with `act`, made once per `Act`: it depends on that act alone
+        (every act it links to was played before it, and traces never outlive a generation's
+        population), and one act heads the trace of many later donations."""
+        depth = self.config.trace_depth
+        cached = getattr(act, "trace", None)
+        if cached is not None and cached[0] == depth:
+            return cached[1]
+        links = Trace([act])
+        agent = self.population.by_name.get(act["recipient"])
+        before = act["step"]
+        while agent is not None and len(links) < depth:
+            earlier = agent.last_act_before(before)
+            if earlier is None:
                 break
-            links.append(act)
-            agent, before = by_name.get(act["recipient"]), act["step"]
+            links.append(earlier)
+            agent, before = self.population.by_name.get(earlier["recipient"]), earlier["step"]
+        if isinstance(act, Act):
+            act.trace = (depth, links)
         return links
 
     def _play_round(
@@ -167,71 +187,80 @@ class DonorGame(World):
     ) -> Generator[Any, Any, None]:
         config, step = self.config, self.round_step
         agents = [slot.agent for slot in self.population.slots]
-        start = {a.name: a.resources for a in self.players}
-        requests = []
-        for donor_index, recipient_index in pairs:
-            donor, recipient = agents[donor_index], agents[recipient_index]
+        players = self.players
+        start = {a.name: a.resources for a in players}
+        shown = {name: round(held, 10) for name, held in start.items()}
+        multiplier, punishment = config.multiplier, config.costly_punishment
+        partner_choice, punishment_multiplier = (config.partner_choice,
+                                                 config.punishment_multiplier)
+        context, memory, trace = self.context, self.memory, self._trace
+        donors = [agents[d] for d, _ in pairs]
+        recipients = [agents[r] for _, r in pairs]
+        tasks = []
+        for donor, recipient in zip(donors, recipients, strict=True):
             facts = {
                 "generation": generation, "game": game, "round": round_index,
                 "donor": donor.name, "recipient": recipient.name,
-                "donor_resources": round(start[donor.name], 10),
-                "recipient_resources": round(start[recipient.name], 10),
-                "multiplier": config.multiplier, "punishment": config.costly_punishment,
-                "partner_choice": config.partner_choice,
-                "punishment_multiplier": config.punishment_multiplier,
-                "trace": self._trace(recipient, step),
+                "donor_resources": shown[donor.name],
+                "recipient_resources": shown[recipient.name],
+                "multiplier": multiplier, "punishment": punishment,
+                "partner_choice": partner_choice, "punishment_multiplier": punishment_multiplier,
+                "trace": trace(recipient, step),
             }
             memories = ""
-            if self.memory is not None and isinstance(donor.brain, LLMBrain):
-                memories = self.memory.recall(donor, recipient.name)
-            task = Donate(self.context, facts, donor.strategy, memories)
-            requests.append((donor, recipient, donor.decide(task)))
-        # event.value, not the AllOf result's [event]: its lookup is a linear scan per event
-        yield self.env.all_of([event for _, _, event in requests])
+            if memory is not None and isinstance(donor.brain, LLMBrain):
+                memories = memory.recall(donor, recipient.name)
+            tasks.append(Donate(context, facts, donor.strategy, memories))
+        # one event for the whole round: its value is every donor's decision, in pair order
+        decisions = yield self.decide_many(donors, tasks)
         delta = dict.fromkeys(start, 0.0)
-        donation_rows = []
-        for donor, recipient, event in requests:
-            decision = self._allowed(event.value)
-            held = start[donor.name]
-            amount = decision.fraction * held if decision.units is None else decision.units
+        donation_rows: list[tuple] = []  # in the columns' order (`tables.py`)
+        punished: list[tuple[int, Act]] = []  # each punishment's row, and its act
+        scored: list[tuple[Donor, float]] = []  # each giver's reputation after the round
+        for donor, recipient, decision in zip(donors, recipients, decisions, strict=True):
+            if decision.action != "donate":
+                decision = self._allowed(decision)
+            action, fraction, name, other = (decision.action, decision.fraction, donor.name,
+                                             recipient.name)
+            held = start[name]
+            amount = fraction * held if decision.units is None else decision.units
             amount = min(amount, held)
-            if decision.action == "punish":
-                effect = -amount * config.punishment_multiplier
-            else:
-                effect = amount * config.multiplier
-            delta[donor.name] -= amount
-            delta[recipient.name] += effect
-            donation_rows.append({
-                "step": step, "generation": generation, "game": game, "round": round_index,
-                "donor": donor.name, "recipient": recipient.name, "action": decision.action,
-                "fraction": decision.fraction, "amount": amount, "effect": effect,
-                "donor_before": held, "recipient_before": start[recipient.name],
-                "source": donor.brain.brain_type,
-            })
-        _floor_fines(donation_rows, start, delta)
-        scores = {agent.name: agent.reputation for agent in self.players}
-        for (donor, _, _), row in zip(requests, donation_rows, strict=True):
-            act = {key: row[key] for key in ("donor", "recipient", "action", "fraction", "step",
-                                             "game", "round")}
-            if row["action"] == "punish" and config.trace_format == "plain":
-                # what the plain trace tells of it: its cost and the fine
-                act |= {"units": row["amount"], "lost": -row["effect"]}
+            effect = (-amount * punishment_multiplier if action == "punish"
+                      else amount * multiplier)
+            delta[name] -= amount
+            delta[other] += effect
+            act = Act(donor=name, recipient=other, action=action, fraction=fraction, step=step,
+                      game=game, round=round_index)
+            if action == "punish":
+                punished.append((len(donation_rows), act))
+            elif action == "donate":
+                # scored from the reputations held at the start of the round (`selection.py`):
+                # set below, once every gift of the round is scored
+                scored.append((donor, updated_reputation(donor.reputation, fraction,
+                                                         recipient.reputation)))
             donor.acts.append(act)
             donor.act_steps.append(step)
-            donor.shares_given.append(row["fraction"] if row["action"] == "donate" else 0.0)
-            if row["action"] == "donate":
-                donor.reputation = updated_reputation(scores[donor.name], row["fraction"],
-                                                      scores.get(row["recipient"]))
-        for agent in self.players:
+            donor.shares_given.append(fraction if action == "donate" else 0.0)
+            donation_rows.append((step, generation, game, round_index, name, other, action,
+                                  fraction, amount, effect, held, start[other],
+                                  donor.brain.brain_type))
+        if punished:
+            _floor_fines(donation_rows, [index for index, _ in punished], start, delta)
+            if config.trace_format == "plain":
+                for index, act in punished:
+                    # what the plain trace tells of it: its cost and the fine it really took
+                    act["units"], act["lost"] = donation_rows[index][8], -donation_rows[index][9]
+        for donor, reputation in scored:
+            donor.reputation = reputation
+        for agent in players:
             agent.resources = max(0.0, start[agent.name] + delta[agent.name])
         if self.memory is not None:
-            memories: dict[Donor, list[str]] = {agent: [] for agent in self.players}
-            for (donor, recipient, _), row in zip(requests, donation_rows, strict=True):
+            memories: dict[Donor, list[str]] = {agent: [] for agent in players}
+            for donor, recipient, row in zip(donors, recipients, donation_rows, strict=True):
                 act = donor.acts[-1]
-                memories[donor].append(describe_act(act, row["amount"], row["effect"],
-                                                    as_donor=True))
-                memories[recipient].append(describe_act(act, row["amount"], row["effect"],
-                                                        as_donor=False))
+                amount, effect = row[8], row[9]
+                memories[donor].append(describe_act(act, amount, effect, as_donor=True))
+                memories[recipient].append(describe_act(act, amount, effect, as_donor=False))
             yield from self.memory.remember_round(memories, generation)
         self._record_round(generation, game, round_index, donation_rows)
         self.round_step += 1
@@ -252,15 +281,15 @@ class DonorGame(World):
         return decision
 
     def _record_round(self, generation: int, game: int, round_index: int,
-                      donation_rows: list[dict[str, Any]]) -> None:
+                      donation_rows: list[tuple]) -> None:
         step = self.round_step
-        resources = np.array([a.resources for a in self.players])
-        given = np.array([r["fraction"] if r["action"] == "donate" else 0.0
-                          for r in donation_rows])
-        self.record("donations", donation_rows)
-        self.record("agent_rounds", [
-            {"step": step, "generation": generation, "game": game, "round": round_index,
-             "agent_id": a.name, "resources": a.resources} for a in self.players
+        players = self.players
+        resources = np.array([a.resources for a in players])
+        given = np.array([row[7] if row[6] == "donate" else 0.0 for row in donation_rows])
+        # tuples in the tables' column order (`tables.py`): the store's bulk path
+        self.record_rows("donations", donation_rows)
+        self.record_rows("agent_rounds", [
+            (step, generation, game, round_index, a.name, a.resources) for a in players
         ])
         values = {
             "mean_resources": resources.mean(), "min_resources": resources.min(),
@@ -268,7 +297,7 @@ class DonorGame(World):
             "mean_fraction": given.mean() if given.size else 0.0,
             "min_fraction": given.min() if given.size else 0.0,
             "max_fraction": given.max() if given.size else 0.0,
-            "punishments": sum(r["action"] == "punish" for r in donation_rows),
+            "punishments": sum(row[6] == "punish" for row in donation_rows),
         }
         self.record("metrics", [
             {"scope": "step", "step": step, "generation": generation, "name": name,
@@ -317,21 +346,26 @@ class DonorGame(World):
         return kept  # type: ignore[return-value]
 
 
+#: Positions in a `donations` row of the punished player and of what the act did to them.
+_RECIPIENT, _EFFECT = 5, 9
 
-def _floor_fines(rows: list[dict[str, Any]], start: dict[str, float],
+
+def _floor_fines(rows: list[tuple], punished: list[int], start: dict[str, float],
                  delta: dict[str, float]) -> None:
     """Record what punishments really took. Nobody's resources go below 0, so a player fined
     more than it holds loses only what it holds; the fines it met that round are scaled down
     together, in proportion, so that `effect` is the change each act made (and the effects of
-    a round still add up to what every player's resources did)."""
+    a round still add up to what every player's resources did). `punished`: the positions in
+    `rows` of the round's punishments, whose rows are replaced when their fines are scaled."""
     fines: dict[str, float] = {}
-    for row in rows:
-        if row["action"] == "punish":
-            fines[row["recipient"]] = fines.get(row["recipient"], 0.0) - row["effect"]
+    for index in punished:
+        row = rows[index]
+        fines[row[_RECIPIENT]] = fines.get(row[_RECIPIENT], 0.0) - row[_EFFECT]
     for name, fined in fines.items():
         shortfall = -(start[name] + delta[name])
         if shortfall > 0 and fined > 0:
             kept = max(0.0, 1.0 - shortfall / fined)
-            for row in rows:
-                if row["action"] == "punish" and row["recipient"] == name:
-                    row["effect"] *= kept
+            for index in punished:
+                row = rows[index]
+                if row[_RECIPIENT] == name:
+                    rows[index] = (*row[:_EFFECT], row[_EFFECT] * kept, *row[_EFFECT + 1:])

@@ -21,11 +21,11 @@ import math
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
-import numpy as np
-
 from sim.rules import RuleFamilies, RulePolicy
+from sim.store import to_json
 
 ACTIONS = ("donate", "punish", "refuse")
 
@@ -57,8 +57,22 @@ class Donation:
             raise ValueError(f"units must be a finite number >= 0, got {self.units!r}")
         object.__setattr__(self, "fraction", float(self.fraction))  # plain float for JSON
 
+    def record(self) -> dict[str, Any]:
+        """The decision as the store records it (`decisions.decision`)."""
+        encoded: dict[str, Any] = {"action": self.action, "fraction": self.fraction}
+        if self.units is not None:
+            encoded["units"] = self.units
+        return encoded
+
+    @cached_property
+    def json(self) -> str:
+        """`record()` as the store's JSON, encoded once: a rule's donation is the same object
+        decision after decision (see `DonorRule`)."""
+        return to_json(self.record())
+
 
 GIVE_NOTHING = Donation("donate", 0.0)
+REFUSE = Donation("refuse", 0.0)
 
 
 def _pct(x: float) -> str:
@@ -90,10 +104,20 @@ class DonorRule(RulePolicy):
         partners may be chosen it refuses to play; otherwise it simply gives nothing.
         """
         if punish > 0 and observation["punishment"]:
-            return Donation("punish", punish)
+            return self._donation("punish", punish)
         if observation.get("partner_choice"):
-            return Donation("refuse", 0.0)
+            return REFUSE
         return GIVE_NOTHING
+
+    def _donation(self, action: str, fraction: float) -> Donation:
+        """`Donation(action, fraction)`, made once per policy and value: a rule answers
+        thousands of donors a round with the same few decisions, and a decision is frozen, so
+        one object serves them all (and keeps its JSON, `Donation.json`)."""
+        made = self.__dict__.setdefault("_donations", {})
+        donation = made.get((action, fraction))
+        if donation is None:
+            donation = made[action, fraction] = Donation(action, fraction)
+        return donation
 
     @staticmethod
     def _punish_text(punish: float) -> str:
@@ -119,7 +143,7 @@ class AlwaysCooperate(DonorRule):
     give: float = 0.5
 
     def decide(self, observation: Mapping[str, Any]) -> Donation:
-        return Donation("donate", self.give)
+        return self._donation("donate", self.give)
 
     def describe(self) -> str:
         return (
@@ -175,7 +199,7 @@ class ImageScoring(DonorRule):
     def decide(self, observation: Mapping[str, Any]) -> Donation:
         trace: Sequence[Mapping[str, Any]] = observation["trace"]
         if not trace or _cooperative(trace[0], self.threshold):
-            return Donation("donate", self.give)
+            return self._donation("donate", self.give)
         return self._withhold(observation, self.punish)
 
     def describe(self) -> str:
@@ -229,7 +253,7 @@ class Standing(DonorRule):
 
     def decide(self, observation: Mapping[str, Any]) -> Donation:
         if self.good_standing(observation["trace"]):
-            return Donation("donate", self.give)
+            return self._donation("donate", self.give)
         return self._withhold(observation, self.punish)
 
     def describe(self) -> str:
@@ -272,10 +296,10 @@ class Generous(DonorRule):
     def decide(self, observation: Mapping[str, Any]) -> Donation:
         trace: Sequence[Mapping[str, Any]] = observation["trace"]
         if not trace:
-            return Donation("donate", self.newcomer)
+            return self._donation("donate", self.newcomer)
         last = trace[0]
         given = float(last["fraction"]) if last["action"] == "donate" else 0.0
-        return Donation("donate", float(np.clip(self.base + self.scale * given, 0.0, 1.0)))
+        return Donation("donate", min(max(self.base + self.scale * given, 0.0), 1.0))
 
     def describe(self) -> str:
         scale = str(round(self.scale, 2))  # "1.0", "1.25": a multiplier, not a share

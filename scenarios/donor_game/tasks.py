@@ -13,11 +13,13 @@ because models from frontier APIs down to SmolLM2 answer in every shape.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from scenarios.donor_game.answers import answer_line, read_answer
+from scenarios.donor_game.observation import observation_json
 from scenarios.donor_game.replies import (
     DONATION_MARKERS,
     REASONING_MAX_CHARS,
@@ -31,6 +33,7 @@ from scenarios.donor_game.wording import GameContext, shown_bound, shown_units
 from sim.llm.parsing import clean_free_text, parse_choice
 from sim.llm.reply_format import ReplyFormat
 from sim.prompting import escape_markup, quote_agent_text
+from sim.store import to_json
 from sim.tasks import ParseError, Task
 
 FALLBACK_STRATEGY = "(no strategy: the model gave no usable reply)"
@@ -279,11 +282,20 @@ class Donate(Task):
     def fallback(self) -> Donation:
         return GIVE_NOTHING
 
+    def observation_json(self) -> str:
+        return observation_json(self.facts)
+
+    @classmethod
+    def answer_with_rules(cls, tasks: Sequence[Task], policies: Sequence[Any]) -> list[Any]:
+        """Every rule donor of a round: each policy decides from its task's facts."""
+        return [policy.decide(task.facts)  # type: ignore[attr-defined]
+                for task, policy in zip(tasks, policies, strict=True)]
+
+    def decision_json(self, decision: Donation) -> str:
+        return decision.json if type(decision) is Donation else to_json(self.encode(decision))
+
     def encode(self, decision: Donation) -> dict[str, Any]:
-        encoded: dict[str, Any] = {"action": decision.action, "fraction": decision.fraction}
-        if decision.units is not None:
-            encoded["units"] = decision.units
-        return encoded
+        return decision.record()
 
 
 def sample_prompt_tokens(config: Any) -> tuple[int, int]:

@@ -6,11 +6,12 @@ the keys, the tables, the figures and the check against the Axelrod library.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.ipd.config import IPDConfig
-from scenarios.ipd.game import IPDTournament
 from sim import RunStore, ScenarioSpec, UsageEstimate
+
+if TYPE_CHECKING:
+    from scenarios.ipd.config import IPDConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -51,9 +52,17 @@ SCENARIO = ScenarioSpec(
     name="ipd-tournament",
     summary="Iterated prisoner's dilemma round robin of classic strategies and LLM players "
             "(Axelrod 1980), or a Moran process over it; checked against the Axelrod library",
-    config_type=IPDConfig,
-    model=IPDTournament,
+    config_type="scenarios.ipd.config:IPDConfig",
+    model="scenarios.ipd.game:IPDTournament",
     summary_table=summary_table,
     estimate=estimate,
     analysis="scenarios.ipd.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`IPDTournament` and `IPDConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("IPDTournament", "IPDConfig"):
+        return getattr(SCENARIO, "model" if name == "IPDTournament" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

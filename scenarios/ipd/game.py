@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from mesa import DataCollector
 
 from scenarios.ipd.config import IPDConfig
+from scenarios.ipd.fast import play_fast
 from scenarios.ipd.strategies import FAMILIES
 from scenarios.ipd.tables import TABLES
 from scenarios.ipd.tasks import GameRules, Move
@@ -58,6 +59,10 @@ class Match:
 class IPDTournament(World):
     """The tournament: `IPDTournament(config).run_model()` plays it in memory with rule brains,
     one turn per `step()`; the runner adds a store and a gateway."""
+
+    #: Matches between two rule players in one loop each (`scenarios.ipd.fast`); False asks
+    #: every move through the barrier, the reference path tests compare its stores with.
+    fast_matches: ClassVar[bool] = True
 
     def __init__(self, config: IPDConfig | None = None, *,
                  store: RunStore | None = None, gateway: Gateway | None = None) -> None:
@@ -142,7 +147,11 @@ class IPDTournament(World):
         return match
 
     def play_matches(self, matches: list[Match]) -> Generator[Any, Any, list[dict[str, Any]]]:
-        """Play the matches side by side, turn by turn; returns their `matches` rows."""
+        """Play the matches side by side, turn by turn; returns their `matches` rows. Matches
+        between two rule players are played in one loop each (`scenarios.ipd.fast`) unless
+        the run logs every rule decision, or `fast_matches` is off."""
+        if self.fast_matches and not self.logs_rule_decisions:
+            return (yield from play_fast(self, matches))
         for turn in range(self.config.turns):
             if self.turn_index:
                 yield self.env.timeout(1)  # one turn, one unit of simulated time
@@ -180,16 +189,21 @@ class IPDTournament(World):
                 paid += payoff
                 if config.record_moves:
                     player = match.players[seat]
-                    rows.append({
-                        "match_id": match.match_id, "turn": turn, "seat": seat,
-                        "player": player.name, "intended": str(pair[seat]),
-                        "move": played[seat], "payoff": payoff,
-                        "source": "fallback" if getattr(pair[seat], "fallback", False)
-                        else player.brain.brain_type})
-        seats = 2 * len(matches)
+                    rows.append((
+                        match.match_id, turn, seat, player.name, str(pair[seat]),
+                        played[seat], payoff,
+                        "fallback" if getattr(pair[seat], "fallback", False)
+                        else player.brain.brain_type))
+        self.finish_turn(turn, rows, cooperated, paid, 2 * len(matches))
+
+    def finish_turn(self, turn: int, rows: list[tuple], cooperated: int, paid: float,
+                    seats: int) -> None:
+        """Record a turn played (its `moves` rows as tuples, its metrics), commit it, and
+        report progress: the end of every turn, asked or played by `scenarios.ipd.fast`."""
+        config = self.config
         self._last_turn = {"cooperation": cooperated / seats, "mean_payoff": paid / seats}
         self.datacollector.collect(self)
-        self.record("moves", rows)
+        self.record_rows("moves", rows)
         self.record("metrics", [
             {"scope": "step", "step": self.turn_index, "generation": self.generation,
              "name": name, "value": value} for name, value in self._last_turn.items()])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -56,12 +56,17 @@ def node_payoffs(strategy: np.ndarray, deviant_neighbours: np.ndarray, degree: n
 
 
 class Populations:
-    """R populations on one graph; `advance` plays elementary updates in all of them at once.
+    """R populations on one graph; `advance` plays elementary updates in all of them at once
+    (a single population, the scenario's own run, one update at a time in plain Python:
+    `one_at_a_time`, which tests switch off to compare with the vectorised code).
 
     `state[r, i]` is node i's strategy in replicate r and `deviant_neighbours[r, i]` how many
     of its neighbours play 1 (both with the padding column N). `deviants[r]` counts the nodes
     playing 1, so fixation is `deviants in (0, N)`.
     """
+
+    #: A single population advances in plain Python (`_advance_one`); False: always numpy.
+    one_at_a_time: ClassVar[bool] = True
 
     def __init__(self, graph: Neighbours, initial: np.ndarray, payoffs: np.ndarray, *,
                  rule: UpdateRule = "death_birth", w: float = 0.1, average: bool = False,
@@ -81,6 +86,7 @@ class Populations:
         # the padding node: degree 1 (no division by zero), never chosen (fitness 0)
         self._degree = np.append(graph.degree, 1)
         self._table = np.vstack([graph.table, np.full(graph.table.shape[1], n)])
+        self._as_lists: tuple[list[list[int]], list[int]] | None = None
 
     @property
     def runs(self) -> int:
@@ -119,6 +125,9 @@ class Populations:
             focal_nodes = np.arange(self.nodes)
         if len(focal_nodes) == 0 or updates <= 0:
             return
+        if self.runs == 1 and self.one_at_a_time:
+            self._advance_one(updates, rng, focal_nodes)
+            return
         rows = np.arange(self.runs)
         for _ in range(updates):
             focal = focal_nodes[rng.integers(len(focal_nodes), size=self.runs)]
@@ -146,6 +155,61 @@ class Populations:
         draw = rng.random(len(rows)) * cumulative[:, -1]
         index = (cumulative <= draw[:, None]).sum(axis=1)
         return candidates[rows, np.minimum(index, candidates.shape[1] - 1)]
+
+    def _advance_one(self, updates: int, rng: np.random.Generator,
+                     focal_nodes: np.ndarray) -> None:
+        """`advance` for a single population (a scenario's run), in plain Python floats: the
+        same draws from `rng` in the same order (numpy's scalar draws are its size-1 draws),
+        the same arithmetic in the same order, so the same run, without numpy's cost per call
+        on arrays of one row (several times the update itself)."""
+        n, rule, w = self.nodes, self.rule, self.w
+        table, degree = self._lists()
+        state = self.state[0].tolist()
+        deviant_neighbours = self.deviant_neighbours[0].tolist()
+        payoffs = self.payoffs.tolist()
+        average = self.average
+        focal_list = focal_nodes.tolist()
+        count = len(focal_list)
+        deviants = int(self.deviants[0])
+
+        def payoff(node: int) -> float:
+            own, neighbours, links = state[node], deviant_neighbours[node], degree[node]
+            total = (links - neighbours) * payoffs[own][0] + neighbours * payoffs[own][1]
+            return total / max(links, 1) if average else total
+
+        for _ in range(updates):
+            focal = focal_list[rng.integers(count)]
+            candidates = table[focal]
+            if rule == "copy_better":
+                pick = candidates[int(rng.random() * degree[focal])]
+                better = payoff(pick) > payoff(focal)
+                copies = rng.random() < self.copy_probability  # drawn whether better or not
+                chosen = pick if better and copies else focal
+            else:
+                if rule == "imitation":
+                    candidates = [*candidates, focal]
+                cumulative, total = [], 0.0
+                for node in candidates:
+                    total += 0.0 if node == n else 1.0 - w + w * payoff(node)
+                    cumulative.append(total)
+                draw = rng.random() * total
+                index = sum(1 for value in cumulative if value <= draw)
+                chosen = candidates[min(index, len(candidates) - 1)]
+            change = state[chosen] - state[focal]
+            if change:
+                state[focal] = state[chosen]
+                deviants += change
+                for node in set(table[focal]):  # the padding node once, like numpy's +=
+                    deviant_neighbours[node] += change
+        self.state[0] = state
+        self.deviant_neighbours[0] = deviant_neighbours
+        self.deviants[0] = deviants
+
+    def _lists(self) -> tuple[list[list[int]], list[int]]:
+        """The padded neighbour table and degrees as lists, for `_advance_one`."""
+        if self._as_lists is None:
+            self._as_lists = (self._table.tolist(), self._degree.tolist())
+        return self._as_lists
 
     def _payoff_of(self, rows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         return node_payoffs(self.state[rows, nodes].astype(np.int64),

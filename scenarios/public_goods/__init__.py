@@ -6,11 +6,12 @@ Built only with the engine's public API (`from sim import ...`), as the worked e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.public_goods.config import PublicGoodsConfig
-from scenarios.public_goods.game import PublicGoodsGame
 from sim import RunStore, ScenarioSpec, UsageEstimate, newcomers_per_generation
+
+if TYPE_CHECKING:
+    from scenarios.public_goods.config import PublicGoodsConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -47,9 +48,17 @@ SCENARIO = ScenarioSpec(
     name="public-goods",
     summary="Public goods game across generations, with optional costly punishment "
             "(Fehr & Gächter 2000)",
-    config_type=PublicGoodsConfig,
-    model=PublicGoodsGame,
+    config_type="scenarios.public_goods.config:PublicGoodsConfig",
+    model="scenarios.public_goods.game:PublicGoodsGame",
     summary_table=summary_table,
     estimate=estimate,
     analysis="scenarios.public_goods.analysis:ANALYSIS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`PublicGoodsGame` and `PublicGoodsConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("PublicGoodsGame", "PublicGoodsConfig"):
+        return getattr(SCENARIO, "model" if name == "PublicGoodsGame" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,11 +7,12 @@ brains, intentions, generations and every config key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scenarios.town.config import TownConfig
-from scenarios.town.model import Town
 from sim import RunStore, ScenarioSpec, UsageEstimate
+
+if TYPE_CHECKING:
+    from scenarios.town.config import TownConfig
 
 
 def summary_table(store: RunStore) -> tuple[list[str], list[list[Any]]]:
@@ -48,10 +49,18 @@ SCENARIO = ScenarioSpec(
     name="town",
     summary="A generative town: residents plan, talk, remember and pass news on "
             "(Park et al. 2023)",
-    config_type=TownConfig,
-    model=Town,
+    config_type="scenarios.town.config:TownConfig",
+    model="scenarios.town.model:Town",
     summary_table=summary_table,
     estimate=estimate,
     analysis="scenarios.town.analysis:ANALYSIS",
     interviews="scenarios.town.interview:INTERVIEWS",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """`Town` and `TownConfig` from this package, as before: imported when asked
+    for (`societas list` reads `SCENARIO` without them)."""
+    if name in ("Town", "TownConfig"):
+        return getattr(SCENARIO, "model" if name == "Town" else "config_type")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""The only code that calls litellm: one chat completion with deadlines, retries and backoff.
+"""One chat completion with deadlines, retries and backoff, whichever transport carries it
+(litellm, or straight to an OpenAI-compatible server: `sim.llm.transport`).
 
 Everything that can go wrong between a prompt and a reply is decided here, so the rest of the
 engine sees only the three outcomes of `sim.llm.outcomes`: a `Completion` (with `text=None`
@@ -52,6 +53,7 @@ from sim.llm.settings import LOCAL_DUMMY_KEY, LLMSettings
 
 if TYPE_CHECKING:
     from sim.llm.local_model import Endpoint
+    from sim.llm.transport import DirectTransport, LiteLLMTransport
 
 __all__ = ["LLMClient"]
 
@@ -89,6 +91,8 @@ class LLMClient:
         self._api_key: str | None = None
         self._api_key_resolved = False
         self._endpoint: Endpoint | None = None  # resolved on first use (sim.llm.local_model)
+        #: litellm, or straight to an OpenAI-compatible server (sim.llm.transport); first use
+        self._transport: LiteLLMTransport | DirectTransport | None = None
         self._endpoint_error: ModelUnreachable | None = None
         self._answered = False  # the provider has answered once: the configuration works
         self._stopped: ModelUnreachable | ProviderDown | None = None  # ends every later call
@@ -112,6 +116,7 @@ class LLMClient:
         endpoint = self._ensure_endpoint()  # first: a missing local extra fails fast
         api_key = self._resolve_api_key()  # then a missing key, before seconds of import
         self._ensure_litellm()
+        self._ensure_transport(endpoint, endpoint.api_key or api_key)
         kwargs: dict[str, Any] = {
             "model": endpoint.model,
             "messages": messages,
@@ -143,7 +148,8 @@ class LLMClient:
 
     async def _attempts(self, kwargs: dict[str, Any]) -> Completion:
         """One call: attempts with backoff until a reply, a fallback, or a reason to stop."""
-        settings, breaker, litellm = self.settings, self.breaker, self._litellm
+        settings, breaker, transport = self.settings, self.breaker, self._transport
+        assert transport is not None
         semaphore = self._semaphore()
         result = Completion(text=None)
         elapsed = 0.0
@@ -161,9 +167,9 @@ class LLMClient:
                 spent = result.cost_usd
                 try:
                     response = await asyncio.wait_for(
-                        litellm.acompletion(**kwargs),
-                        # A guard for provider paths that ignore `timeout`; litellm's own
-                        # deadline normally fires first.
+                        transport.send(kwargs),
+                        # A guard for provider paths that ignore `timeout`; the transport's
+                        # own deadline normally fires first.
                         timeout=settings.timeout_s + 1.0,
                     )
                     self._account(result, response)
@@ -233,8 +239,9 @@ class LLMClient:
         async with self._semaphore():
             permit = await self._permit(probe)
             try:
+                assert self._transport is not None
                 response = await asyncio.wait_for(
-                    self._litellm.acompletion(**probe), timeout=self.settings.timeout_s + 1.0
+                    self._transport.send(probe), timeout=self.settings.timeout_s + 1.0
                 )
                 self._account(spent, response)
             except Exception as exc:
@@ -261,6 +268,16 @@ class LLMClient:
         endpoint, self._endpoint = self._endpoint, None
         if endpoint is not None:
             endpoint.close()
+
+    async def aclose(self) -> None:
+        """Close what the transport holds on the running loop (the direct one's session)."""
+        if self._transport is not None:
+            await self._transport.aclose()
+
+    @property
+    def transport_name(self) -> str | None:
+        """'direct' or 'litellm' once the first call chose; None before."""
+        return None if self._transport is None else self._transport.name
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -290,6 +307,13 @@ class LLMClient:
         if self._litellm is None:
             self._litellm = _load_litellm()
         return self._litellm
+
+    def _ensure_transport(self, endpoint: Endpoint, api_key: str | None) -> None:
+        """Choose how this client's requests travel, once (`sim.llm.transport`)."""
+        if self._transport is None:
+            from sim.llm.transport import choose_transport
+
+            self._transport = choose_transport(self.settings, endpoint, self._litellm, api_key)
 
     def _semaphore(self) -> asyncio.Semaphore:
         """One semaphore per running loop: a semaphore cannot be shared across event loops."""
@@ -329,7 +353,8 @@ class LLMClient:
         if usage is not None:
             result.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
             result.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
-        result.cost_usd += _priced_by_litellm(response)
+        assert self._transport is not None
+        result.cost_usd += self._transport.cost(response)
 
     def _backoff(self, attempt: int, asked_wait: float | None) -> float:
         """Exponential backoff with jitter, or the server's Retry-After; capped either way."""
@@ -350,19 +375,6 @@ class LLMClient:
     def _unreachable_message(self, error: str | None) -> str:
         where = f" at {self.settings.api_base}" if self.settings.api_base else ""
         return one_line(f"cannot use model {self.settings.model!r}{where}: {error}")
-
-
-def _priced_by_litellm(response: Any) -> float:
-    """The cost litellm already computed for this response (it prices every reply before
-    returning it, into `_hidden_params["response_cost"]`); pricing it again would cost a few
-    ms of CPU per call. Models without a price (local, scripted) come back as None: free."""
-    hidden = getattr(response, "_hidden_params", None) or {}
-    cost = hidden.get("response_cost") if isinstance(hidden, dict) else getattr(
-        hidden, "response_cost", None)
-    try:
-        return max(float(cost or 0.0), 0.0)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def _reply_text(response: Any) -> str:

@@ -24,13 +24,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sim.brains import LLMBrain, RuleBrain
+from sim.brains import LLMBrain
 from sim.llm.cache import CacheMiss, ResponseCache, request_key
 from sim.llm.client import LLMClient
 from sim.llm.event_loop import LoopThread
 from sim.llm.outcomes import Completion
 from sim.llm.ratelimit import Limiter
 from sim.llm.settings import LLMSettings
+from sim.rule_answers import (
+    answer_rules,
+    reference_decision_rows,
+    rule_decision_rows,
+    split_by_brain,
+)
 from sim.store import ResumeDiverged, to_json
 from sim.tasks import ParseError
 
@@ -146,19 +152,20 @@ class Gateway:
 
     def resolve(self, batch: list[DecisionRequest], store: RunStore | None = None) -> list[Any]:
         """Answer every request of the batch; returns decisions in the batch's order."""
-        resolutions: list[Resolution | None] = [None] * len(batch)
-        llm_indices = []
-        for index, request in enumerate(batch):
-            brain = request.agent.brain
-            if isinstance(brain, RuleBrain):
-                resolutions[index] = Resolution(brain.answer(request.task), "rule")
-            elif isinstance(brain, LLMBrain):
-                llm_indices.append(index)
-            else:
-                raise TypeError(f"agent {request.agent.name} has no usable brain: {brain!r}")
-        if llm_indices:
-            self._check_budget(len(llm_indices))
-            asked = [batch[i] for i in llm_indices]
+        decisions: list[Any] = [None] * len(batch)
+        rules, llm_positions = split_by_brain(batch)
+        if rules:
+            if getattr(batch[0].agent.model, "bulk_decisions", True):
+                answered = answer_rules(batch, rules)
+            else:  # the reference path (World.bulk_decisions off): one question at a time
+                answered = [batch[i].agent.brain.answer(batch[i].task) for i in rules]
+            for position, decision in zip(rules, answered, strict=True):
+                decisions[position] = decision
+            self.stats.decisions["rule"] += len(rules)
+        resolutions: dict[int, Resolution] = {}
+        if llm_positions:
+            self._check_budget(len(llm_positions))
+            asked = [batch[i] for i in llm_positions]
             # Rows of a round the store has committed: this batch was answered before.
             recorded = self._recorded(asked, store) if store and store.catching_up else None
             try:
@@ -168,19 +175,13 @@ class Gateway:
                 self.stats.breaker_trips = sum(c.breaker.trips for c in clients)
                 self.stats.probes = sum(c.probes for c in clients)
                 self.stats.probe_cost_usd = sum(c.probe_cost_usd for c in clients)
-            for index, resolution in zip(llm_indices, answered, strict=True):
-                resolutions[index] = resolution
-        decision_rows: list[dict[str, Any]] = []
-        call_rows: list[dict[str, Any]] = []
-        for request, resolution in zip(batch, resolutions, strict=True):
-            assert resolution is not None
-            self._account(request, resolution)
-            if store is not None:
-                self._log(request, resolution, decision_rows, call_rows)
+            for position, resolution in zip(llm_positions, answered, strict=True):
+                resolutions[position] = resolution
+                decisions[position] = resolution.decision
+                self._account(batch[position], resolution)
         if store is not None:  # one insert per table and batch: big populations log fast
-            store.insert("decisions", decision_rows)
-            store.insert("llm_calls", call_rows)
-        return [resolution.decision for resolution in resolutions]  # type: ignore[union-attr]
+            self._log(batch, decisions, resolutions, store)
+        return decisions
 
     async def _ask_models(
         self, requests: list[DecisionRequest], recorded: dict[int, list[Completion]] | None
@@ -353,17 +354,32 @@ class Gateway:
             stats.cost_usd += completion.cost_usd
             stats.call_seconds += completion.latency_s
 
-    def _log(
-        self,
-        request: DecisionRequest,
-        resolution: Resolution,
-        decision_rows: list[dict[str, Any]],
-        call_rows: list[dict[str, Any]],
-    ) -> None:
-        if self.log_decisions == "all" or (
-            self.log_decisions == "llm" and isinstance(request.agent.brain, LLMBrain)
-        ):
-            decision_rows.append(self._decision_row(request, resolution))
+    def _log(self, batch: list[DecisionRequest], decisions: list[Any],
+             resolutions: dict[int, Resolution], store: RunStore) -> None:
+        """The batch's `decisions` rows (those `log_decisions` asks for) and `llm_calls` rows,
+        in request order, one insert per table."""
+        bulk = getattr(batch[0].agent.model, "bulk_decisions", True)
+        rows = rule_decision_rows if bulk else reference_decision_rows
+        if self.log_decisions == "all" and not resolutions:
+            store.insert_rows("decisions", rows(batch, decisions))
+            return
+        decision_rows: list[tuple] = []
+        call_rows: list[dict[str, Any]] = []
+        for position, request in enumerate(batch):
+            resolution = resolutions.get(position)
+            if resolution is None:
+                if self.log_decisions == "all":
+                    decision_rows += rows([request], [decisions[position]])
+                continue
+            if self.log_decisions != "none":
+                decision_rows += rows([request], [resolution.decision],
+                                      resolution.source, len(resolution.calls))
+            self._call_rows(request, resolution, call_rows)
+        store.insert_rows("decisions", decision_rows)
+        store.insert("llm_calls", call_rows)
+
+    def _call_rows(self, request: DecisionRequest, resolution: Resolution,
+                   call_rows: list[dict[str, Any]]) -> None:
         model = getattr(request.agent.brain, "model", None)
         for call in resolution.calls:
             completion = call.completion
@@ -388,20 +404,6 @@ class Gateway:
             )
             self._next_call_id += 1
 
-    @staticmethod
-    def _decision_row(request: DecisionRequest, resolution: Resolution) -> dict[str, Any]:
-        task = request.task
-        return {
-            "request_id": request.request_id,
-            "sim_time": request.sim_time,
-            "agent_id": request.agent.name,
-            "task": task.kind,
-            "observation": to_json(task.observation()),
-            "decision": to_json(task.encode(resolution.decision)),
-            "source": resolution.source,
-            "n_calls": len(resolution.calls),
-        }
-
     def _client(self, settings: LLMSettings) -> LLMClient:
         client = self._clients.get(settings)
         if client is None:
@@ -415,11 +417,20 @@ class Gateway:
             self._loop = LoopThread()
         return self._loop
 
+    def transports(self) -> dict[str, str]:
+        """How each model's calls travelled ('direct' or 'litellm', `sim.llm.transport`), for
+        the models that were called."""
+        return {settings.model: client.transport_name
+                for settings, client in self._clients.items() if client.transport_name}
+
     def close(self) -> None:
         """End the run's event loop, cancelling calls in flight and litellm's workers first."""
-        for client in self._clients.values():
-            client.close()  # e.g. stops the server of a local model (sim.llm.local_model)
         loop, self._loop = self._loop, None
+        for client in self._clients.values():
+            if loop is not None and not loop.closed:
+                with contextlib.suppress(Exception):  # its sessions live on this loop
+                    loop.run(client.aclose())
+            client.close()  # e.g. stops the server of a local model (sim.llm.local_model)
         if loop is not None and not loop.closed and hasattr(self.limiter, "aclose"):
             with contextlib.suppress(Exception):  # its connections live on this loop
                 loop.run(self.limiter.aclose())

@@ -17,6 +17,7 @@ environment variable, before it can be written into a run's config.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -57,14 +58,42 @@ def watch_env(name: str | None) -> None:
 
 def secret_values() -> list[str]:
     """The values to scrub: every `*_API_KEY` variable and every watched one, longest first
-    (so a key that contains another is removed whole)."""
-    values = {
-        value
-        for name, value in os.environ.items()
-        if (name.upper().endswith("_API_KEY") or name in _watched)
-        and len(value) >= MIN_SECRET_LENGTH and value not in _NOT_SECRETS
-    }
-    return sorted(values, key=len, reverse=True)
+    (so a key that contains another is removed whole).
+
+    Read afresh on every call (a key set a moment ago is scrubbed at once), from the
+    environment's raw bytes where the platform keeps them: decoding every variable through
+    `os.environ` cost a quarter of a millisecond, on every model reply."""
+    data = getattr(os.environ, "_data", None)
+    if not isinstance(data, dict) or not isinstance(next(iter(data), b""), bytes):
+        return _secrets(tuple((name, value) for name, value in os.environ.items()
+                              if _is_secret_name(name)))
+    watched = _watched_bytes()
+    return _secrets(tuple(
+        (name, value) for name, value in data.items()
+        if len(value) >= MIN_SECRET_LENGTH
+        and (name.upper().endswith(b"_API_KEY") or name in watched)))
+
+
+def _is_secret_name(name: str) -> bool:
+    return name.upper().endswith("_API_KEY") or name in _watched
+
+
+def _watched_bytes() -> frozenset[bytes]:
+    names = frozenset(_watched)
+    if _watched_cache[0] != names:
+        _watched_cache[:] = [names, frozenset(os.fsencode(n) for n in names)]
+    return _watched_cache[1]
+
+
+_watched_cache: list = [None, frozenset()]
+
+
+@functools.lru_cache(maxsize=64)
+def _secrets(found: tuple[tuple[Any, Any], ...]) -> list[str]:
+    """The secret values among `found` (names and values, raw or decoded), longest first."""
+    values = {os.fsdecode(value) if isinstance(value, bytes) else value for _, value in found}
+    return sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH and v not in _NOT_SECRETS),
+                  key=len, reverse=True)
 
 
 def scrub(text: str) -> str:

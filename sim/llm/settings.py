@@ -16,8 +16,8 @@ from typing import Any
 from sim.llm.redaction import check_key_env_name, watch_env
 
 __all__ = [
-    "LOCAL_DUMMY_KEY", "REPLY_FIELDS", "TRANSPORT_FIELDS", "LLMSettings", "check_api_base",
-    "normalise_api_base",
+    "LOCAL_DUMMY_KEY", "REPLY_FIELDS", "TRANSPORTS", "TRANSPORT_FIELDS", "LLMSettings",
+    "check_api_base", "normalise_api_base",
 ]
 
 #: Handed to local OpenAI-compatible servers, which ignore the key but whose client needs one.
@@ -45,6 +45,7 @@ class LLMSettings:
     breaker_threshold: int = 5  # consecutive failed attempts that pause dispatch
     breaker_cooldown_s: float = 2.0  # first pause; doubles while failures continue
     outage_patience_s: float = 300.0  # a provider failing everything this long stops the run
+    transport: str = "auto"  # how requests travel: 'auto' | 'litellm' | 'direct' (transport.py)
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -67,6 +68,9 @@ class LLMSettings:
             watch_env(self.api_key_env)  # its value is scrubbed from every error text
         if not self.outage_patience_s > 0:
             raise ValueError("outage_patience_s must be > 0")
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, "
+                             f"got {self.transport!r}")
 
     def reply_identity(self) -> dict[str, Any]:
         """Every setting that can change what the model answers, for the response cache's key.
@@ -88,7 +92,10 @@ REPLY_FIELDS = ("model", "api_base", "temperature", "max_tokens")
 TRANSPORT_FIELDS = (
     "api_key_env", "timeout_s", "max_retries", "max_concurrency", "backoff_base_s",
     "backoff_max_s", "breaker_threshold", "breaker_cooldown_s", "outage_patience_s",
+    "transport",
 )
+#: How requests may travel to a model (`sim.llm.transport`).
+TRANSPORTS = ("auto", "litellm", "direct")
 
 
 def check_api_base(url: str) -> str:

@@ -27,6 +27,7 @@ from sim.memory.records import (
     check_new,
     decode_embedding,
     encode_embedding,
+    encode_embedding_as_text,
 )
 from sim.memory.stream import MemoryStream, Retrieved
 from sim.store import RunStore
@@ -71,6 +72,12 @@ class MemoryBank:
                     f"this run's memories were embedded with {recorded!r}, not "
                     f"{embedder.name!r}: vectors of different embedders cannot be compared"
                 )
+        #: A store written before compact embeddings goes on as it was (base64 text), so it
+        #: resumes and replays to the same digests.
+        self._encode = encode_embedding
+        if store is not None and store.rows(
+                "SELECT typeof(embedding) FROM memories LIMIT 1") == [("text",)]:
+            self._encode = encode_embedding_as_text
 
     # -- reading --------------------------------------------------------------------------
     def stream(self, owner: str) -> MemoryStream:
@@ -153,7 +160,7 @@ class MemoryBank:
                 "memory_id": r.memory_id, "owner": r.owner, "generation": r.generation,
                 "kind": r.kind, "text": r.text, "importance": r.importance,
                 "created": r.created, "origin": r.origin,
-                "embedding": encode_embedding(v),
+                "embedding": self._encode(v),
             }
             for r, v in zip(records, vectors, strict=True)
         ])

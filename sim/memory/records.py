@@ -7,9 +7,13 @@ contract can be read on its own, and so readers need none of the stream's machin
 
 Store tables (defined on the run's `RunStore` by `MemoryBank`):
 
-- `memories`: one row per record, written on creation, with its embedding as base64 text of
-  little-endian float32 (`decode_embedding` reads it); text rather than a BLOB because the
-  store digests every row as JSON for its resume checks.
+- `memories`: one row per record, written on creation, with its embedding as a compact BLOB
+  (`encode_embedding`): the vector's little-endian float32 values, or only its non-zero ones
+  with their positions where that is smaller (a hashing embedder's vectors are mostly zeros),
+  exactly either way, so a resumed run reads back the very vectors it wrote. Runs written
+  before kept base64 text of the float32 values (about 3 KB a record, most of a town's
+  store); `decode_embedding` reads both, and a bank that finds text in a store goes on
+  writing text, so such a run resumes and replays as it was written.
 - `memory_evidence`: the links of a record: `evidence` for a reflection's supporting records,
   `inherited_from` for the parent records an inherited record came from.
 - `memory_access`: one row per record returned by a retrieval, at the simulated time it was
@@ -23,6 +27,7 @@ Store tables (defined on the run's `RunStore` by `MemoryBank`):
 from __future__ import annotations
 
 import base64
+import struct
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,6 +36,7 @@ import numpy as np
 __all__ = [
     "COUNTED_KINDS", "EMBEDDER_META_KEY", "MEMORY_KINDS", "MEMORY_TABLES", "MemoryKind",
     "MemoryRecord", "NewMemory", "check_new", "decode_embedding", "encode_embedding",
+    "encode_embedding_as_text",
 ]
 
 MemoryKind = Literal["observation", "action", "conversation", "reflection", "plan", "inherited",
@@ -55,7 +61,7 @@ MEMORY_TABLES: dict[str, dict[str, str]] = {
         "importance": "INTEGER",  # 1-10
         "created": "REAL",  # simulated time
         "origin": "TEXT",  # inherited records: the parent agent id; else NULL
-        "embedding": "TEXT",  # base64 of little-endian float32, the embedder's `dim` values
+        "embedding": "BLOB",  # the embedder's `dim` values as float32, see encode_embedding
     },
     "memory_evidence": {
         "memory_id": "INTEGER",
@@ -114,14 +120,51 @@ class NewMemory:
     embedding: np.ndarray | None = None
 
 
-def encode_embedding(vector: np.ndarray) -> str:
-    """A vector as stored in `memories.embedding`: base64 of little-endian float32."""
+#: The first byte of a stored embedding: every value, or the non-zero ones (with 16- or
+#: 32-bit positions) after the dimension as a 32-bit count.
+_DENSE, _SPARSE_16, _SPARSE_32 = b"\x00", b"\x01", b"\x02"
+
+
+def encode_embedding(vector: np.ndarray) -> bytes:
+    """A vector as stored in `memories.embedding`: a tag byte, then either every value as
+    little-endian float32, or the dimension, the positions and the values of the non-zero
+    ones, whichever is smaller. Lossless: `decode_embedding` gives back the same bits (a
+    -0.0 is kept as a value)."""
+    values = np.asarray(vector, dtype=_EMBEDDING_DTYPE).ravel()
+    kept = np.flatnonzero(values.view("<u4"))  # by bits: -0.0 is not dropped
+    wide = values.size > 0xFFFF
+    if 5 + kept.size * (8 if wide else 6) < 4 * values.size:
+        positions = kept.astype("<u4" if wide else "<u2")
+        return ((_SPARSE_32 if wide else _SPARSE_16) + struct.pack("<I", values.size)
+                + positions.tobytes() + values[kept].tobytes())
+    return _DENSE + values.tobytes()
+
+
+def encode_embedding_as_text(vector: np.ndarray) -> str:
+    """A vector as runs written before compact embeddings stored it: base64 of its float32
+    values (`MemoryBank` writes it only into a store that holds it already)."""
     return base64.b64encode(np.asarray(vector, dtype=_EMBEDDING_DTYPE).tobytes()).decode("ascii")
 
 
-def decode_embedding(text: str) -> np.ndarray:
-    """The float32 vector of a `memories.embedding` cell."""
-    return np.frombuffer(base64.b64decode(text), dtype=_EMBEDDING_DTYPE).astype(np.float32)
+def decode_embedding(stored: bytes | str) -> np.ndarray:
+    """The float32 vector of a `memories.embedding` cell, compact or (older runs) base64."""
+    if isinstance(stored, str):
+        return np.frombuffer(base64.b64decode(stored), dtype=_EMBEDDING_DTYPE).astype(np.float32)
+    data = bytes(stored)
+    tag, body = data[:1], data[1:]
+    if tag == _DENSE:
+        return np.frombuffer(body, dtype=_EMBEDDING_DTYPE).astype(np.float32)
+    if tag not in (_SPARSE_16, _SPARSE_32) or len(body) < 4:
+        raise ValueError(f"not a stored embedding (it starts with {tag!r})")
+    (dim,) = struct.unpack("<I", body[:4])
+    width = 2 if tag == _SPARSE_16 else 4
+    count = (len(body) - 4) // (width + 4)
+    positions = np.frombuffer(body, dtype="<u2" if width == 2 else "<u4", count=count,
+                              offset=4)
+    vector = np.zeros(dim, dtype=np.float32)
+    vector[positions] = np.frombuffer(body, dtype=_EMBEDDING_DTYPE, count=count,
+                                      offset=4 + width * count)
+    return vector
 
 
 def check_new(item: NewMemory) -> None:
