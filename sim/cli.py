@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="report file (.html) or directory "
                         "(default: RUN_DIR/report.html; several runs: their parent directory)")
     _add_authoring_commands(commands)
-    add_sweep_parser(commands, _positive)
+    add_sweep_parser(commands, _positive, _count)
     return parser
 
 

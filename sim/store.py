@@ -71,6 +71,10 @@ ENGINE_TABLES: dict[str, dict[str, str]] = {
     },
 }
 
+#: How long closing waits for other processes' readers before it leaves the store in WAL mode.
+CLOSE_WAIT_MS = 500
+
+
 class ResumeDiverged(RuntimeError):
     """Re-executing a run to resume it did not reproduce what the run had committed."""
 
@@ -261,12 +265,25 @@ class RunStore:
             self._in_transaction = False
 
     def close(self) -> None:
-        """Commit, then leave a single self-contained file (no -wal/-shm beside it)."""
+        """Commit, then leave a single self-contained file (no -wal/-shm beside it) if no
+        other process is reading it.
+
+        Leaving WAL mode needs the database to itself, and a reader with a transaction open (a
+        notebook, the live view of another tool, a sweep peeking at statuses) holds it back for
+        as long as it likes. Everything is committed by then, so waiting for it would only
+        risk a run that finished being reported as failed: after a short wait the store stays
+        in WAL mode, and the -wal file beside it is folded back in by whichever connection
+        closes it last (or the next open).
+        """
         if self.read_only:
             self._db.close()
             return
         self.commit()
-        self._db.execute("PRAGMA journal_mode=DELETE")
+        try:
+            self._db.execute(f"PRAGMA busy_timeout={CLOSE_WAIT_MS}")
+            self._db.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.OperationalError:  # "database is locked": a reader holds it
+            pass
         self._db.close()
 
     # -- reading --------------------------------------------------------------------------

@@ -242,6 +242,7 @@ def run_sweep(
     on_outcome: Callable[[RunOutcome, int, int], None] | None = None,
     rate_limit: RateLimit | str | dict[str, Any] | None = None,
     progress: bool | str = False,
+    retries: int = 1,
 ) -> list[RunOutcome]:
     """Run every planned run not finished yet, updating `sweep.json` as each run ends.
 
@@ -249,11 +250,13 @@ def run_sweep(
     (or SIGTERM) stops the sweep: the index marks runs without an outcome interrupted (they have
     a store, so the next invocation resumes them) or pending, and the exception goes on up.
     `rate_limit` (or the plan's) is shared by all runs (`sim.llm.ratelimit`); `progress` shows
-    the live view (`sim.live`: True, 'terminal', 'notebook').
+    the live view (`sim.live`: True, 'terminal', 'notebook'). A run whose worker process (or
+    Ray node) died is started again, resuming it, up to `retries` times; each death is said
+    on stderr as it happens, and a run given up on ends 'failed'.
     """
     _check_same_sweep(plan)
     limit = parse_rate_limit(rate_limit if rate_limit is not None else plan.rate_limit)
-    runner = make_executor(executor, workers)
+    runner = make_executor(executor, workers, retries=retries)
     try:
         plan.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -275,6 +278,8 @@ def run_sweep(
     with executors.limiter_service(runner, limit) as service:
         view = LiveView(len(plan.specs), make_sink(progress), meter=service.stats)
         view.advance(done, event=False)
+        if hasattr(runner, "notice"):
+            runner.notice = lambda text: view.note(f"societas: {text}")
         todo = [replace(spec, limiter=service.address) for spec in todo]
         executors.when_started(runner, [service.serve, view.start])
         try:
@@ -343,6 +348,7 @@ def sweep(
     workers: int | None = None,
     rate_limit: RateLimit | str | dict[str, Any] | None = None,
     progress: bool | str = True,
+    retries: int = 1,
 ) -> pd.DataFrame:
     """Run a sweep from Python and get a tidy frame, one row per run (like Mesa's batch_run).
 
@@ -350,11 +356,12 @@ def sweep(
     ones) to the values to try; `fixed` sets keys for every run. Re-running it with the same
     `out` skips finished runs and resumes the rest. `rate_limit` ('requests_per_min=60,...' or
     a dict) is shared by all runs; `progress` is the live view: a bar in a notebook, a line on
-    stderr elsewhere (False: none).
+    stderr elsewhere (False: none); `retries`: how often a run whose worker died is resumed.
     """
     plan = plan_sweep(scenario, seeds=seeds, grid=grid, models=models, fixed=fixed,
                       config_file=config_file, out=out, rate_limit=rate_limit)
-    return outcomes_frame(plan, run_sweep(plan, executor, workers=workers, progress=progress))
+    return outcomes_frame(plan, run_sweep(plan, executor, workers=workers, progress=progress,
+                                          retries=retries))
 
 
 def read_sweep_file(path: str | Path) -> dict[str, Any]:
