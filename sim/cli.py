@@ -290,8 +290,12 @@ def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
         values={"seed": args.seed, "model": args.model},
     )
     options = _run_options(args)
-    if config.model is not None and scenario.estimate is not None:
-        print(scenario.estimate(config).describe(config.model), file=sys.stderr)
+    if config.model is not None:
+        from sim.llm.providers import check_model_routable
+
+        check_model_routable(config.model, config.api_base)  # before the estimate it prints
+        if scenario.estimate is not None:
+            print(scenario.estimate(config).describe(config.model), file=sys.stderr)
     return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options),
                    terminated)
 

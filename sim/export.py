@@ -68,7 +68,8 @@ def export_run(
         config = _recorded_config(db)
     if config is not None:
         path = out / CONFIG_FILENAME
-        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        # in the recorded order: the order of a mapping such as `brains` is part of the run
+        path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         written.append(path)
     return written
 

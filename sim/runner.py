@@ -30,11 +30,12 @@ from sim.llm.cache import CACHE_FILENAME, ResponseCache
 from sim.llm.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
 from sim.llm.limiter_service import connect_limiter
 from sim.llm.outcomes import ProviderDown
+from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import LocalLimiter, RateLimit
 from sim.progress import Progress
 from sim.registry import ScenarioSpec, get_scenario
 from sim.runlock import run_lock
-from sim.store import STORE_FILENAME, RunStore, StoreError, peek_meta
+from sim.store import STORE_FILENAME, RunStore, StoreError, peek_meta, refuse_empty
 from sim.world import World
 
 CONFIG_JSON = "config.json"
@@ -117,6 +118,8 @@ def run_scenario(
     """
     options = _with_flags(options, progress, figures)
     check_memory(scenario, config)
+    if config.model is not None:
+        check_model_routable(config.model, config.api_base)
     shared = _open_shared_cache(options)
     cache = shared
     try:
@@ -138,7 +141,9 @@ def run_scenario(
             store = RunStore(run_dir / STORE_FILENAME)
             store.set_meta("scenario", scenario.name)
             store.set_meta("seed", str(config.seed))
-            store.set_meta("config", resolved)
+            # As given, not with sorted keys: the order of a mapping such as `brains` decides
+            # which slot gets which brain, so a replay or resume must see the same order.
+            store.set_meta("config", json.dumps(resolved, ensure_ascii=False))
             store.set_meta("started_at", _now())
             store.set_meta("python", platform.python_version())
             if shared is not None:  # a shared cache: remember it for resume
@@ -162,6 +167,7 @@ def resume_run(run_dir: str | Path, options: RunOptions | None = None) -> RunRes
     store_path = run_dir / STORE_FILENAME
     if not store_path.is_file():
         raise FileNotFoundError(f"no run to resume in {run_dir} (missing {STORE_FILENAME})")
+    refuse_empty(store_path)  # before the lock: nothing is written into its directory
     options = options or RunOptions()
     # Read-only, and before the lock: a finished run is left untouched, byte for byte.
     if peek_meta(store_path, "status") == "finished":
@@ -233,7 +239,7 @@ def _same_config(path: Path, scenario: ScenarioSpec, resolved: dict[str, Any]) -
 def _write_config_files(run_dir: Path, resolved: dict[str, Any], *,
                         only_missing: bool = False) -> None:
     """The readable copies of a run's config: JSON for programs, TOML to re-run it."""
-    texts = {CONFIG_JSON: json.dumps(resolved, indent=2, sort_keys=True) + "\n",
+    texts = {CONFIG_JSON: json.dumps(resolved, indent=2) + "\n",  # in order, as the store
              CONFIG_TOML: to_toml(resolved)}
     for name, text in texts.items():
         if not (only_missing and (run_dir / name).exists()):

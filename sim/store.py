@@ -111,7 +111,9 @@ class RunStore:
     def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
-        existing = self.path.is_file() and self.path.stat().st_size > 0
+        existing = self.path.is_file()
+        if existing:
+            refuse_empty(self.path)
         if read_only:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                        isolation_level=None)
@@ -124,6 +126,13 @@ class RunStore:
             if not read_only:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.OperationalError as error:
+            self._db.close()
+            if "locked" in str(error) or "busy" in str(error):
+                raise StoreError(f"the run store {self.path} is locked by another process "
+                                 "(a reader in a transaction, or a writer); close it there "
+                                 "and try again") from None
+            raise _damaged(self.path, error) from None
         except sqlite3.DatabaseError as error:
             self._db.close()
             raise _damaged(self.path, error) from None
@@ -314,6 +323,15 @@ def peek_meta(path: str | Path, key: str) -> str | None:
     return None if row is None else row[0]
 
 
+def refuse_empty(path: str | Path) -> None:
+    """A zero-byte store was never written (its run was stopped before it recorded anything):
+    refuse it, rather than write a schema into it or fail on its missing tables."""
+    if Path(path).stat().st_size == 0:
+        raise StoreError(f"the run store {path} is empty (0 bytes): its run was stopped "
+                         "before it recorded anything; start it again with societas run "
+                         "(the file was left as it is)")
+
+
 def verify_store(path: str | Path) -> None:
     """Refuse a damaged or foreign file before a reader trusts it (read-only; O(file size)).
 
@@ -321,6 +339,7 @@ def verify_store(path: str | Path) -> None:
     with a SQLite traceback, or worse, be read as a shorter run.
     """
     path = Path(path)
+    refuse_empty(path)
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as error:

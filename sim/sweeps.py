@@ -31,6 +31,7 @@ from sim.config import SECRET_INPUTS, ConfigError, describe_validation_error, re
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.executors import Executor, RunOutcome, RunSpec, make_executor
 from sim.live import LiveView, make_sink
+from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import RateLimit, parse_rate_limit
 from sim.registry import get_scenario
 
@@ -180,6 +181,11 @@ def plan_sweep(
     clash = sorted(set(grid) & set(fixed))
     if clash:
         raise UserError(f"{', '.join(clash)} both swept (--grid) and fixed (--set)")
+    if "seed" in fixed:  # the seeds would silently win over it
+        raise UserError("a sweep's seeds are given with --seeds (0..19, 0,3,5), not --set seed=")
+    if models and "model" in fixed:
+        raise UserError("models are swept with --model, which would override --set model=; "
+                        "give the model with --model only")
     base = read_config_file(config_file) if config_file is not None else {}
     for key, value in fixed.items():
         _assign(base, key, value)
@@ -198,7 +204,8 @@ def plan_sweep(
         try:
             config = spec.config_type.model_validate(data)
         except ValidationError as error:
-            shown = run_name({k: v for k, v in values.items() if k not in SECRET_INPUTS})
+            shown = run_name({k: v for k, v in values.items()  # (an api_base may hold a key)
+                              if k not in SECRET_INPUTS and k != "api_base"})
             raise ConfigError(f"run {shown}: {describe_validation_error(error, spec.config_type)}"
                               ) from None
         if name in names:  # two values that read the same once made file-name safe
@@ -206,6 +213,10 @@ def plan_sweep(
         names.add(name)
         specs.append(RunSpec(name, spec.name, config.model_dump(mode="json"), str(out / name),
                              values, use_cache, replay_only, max_cost_usd, max_calls, figures))
+    for model, api_base in dict.fromkeys((s.config.get("model"), s.config.get("api_base"))
+                                         for s in specs):
+        if model is not None:
+            check_model_routable(model, api_base)
     return SweepPlan(spec.name, out, [key for key, _ in axes], fixed, specs, rate_limit=limit)
 
 

@@ -67,7 +67,7 @@ class React(TownTask):
                                  f"{', '.join(x['agent_id'] for x in self.present)}")
             return Reaction("talk", who)
         if answer.action == "change_plan":
-            text = clean_free_text(answer.new_plan, max_chars=200)
+            text = clean_free_text(answer.new_plan, max_chars=200, extracted=True)
             return Reaction("change_plan", None, text) if text else Reaction("continue")
         return Reaction("continue")
 
@@ -120,7 +120,7 @@ class Speak(TownTask):
 
     def read(self, reply: str) -> tuple[str, bool]:
         answer = SPEAK.parse(reply)
-        text = clean_free_text(answer.utterance, max_chars=400)
+        text = clean_free_text(answer.utterance, max_chars=400, extracted=True)
         if not text:
             raise ParseError(f"the utterance is empty; reply like {SPEAK.example()}")
         return text, bool(answer.end_conversation)

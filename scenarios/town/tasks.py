@@ -121,7 +121,7 @@ class PlanDay(TownTask):
         chunks = []
         for chunk in plan:
             start, end = _minute(chunk.start, "start"), _minute(chunk.end, "end")
-            text = clean_free_text(chunk.description, max_chars=200)
+            text = clean_free_text(chunk.description, max_chars=200, extracted=True)
             if end > start and text:
                 chunks.append(Block(start, end, "other", None, text))
         if not chunks:
@@ -185,7 +185,8 @@ class PlanHours(TownTask):
             start, end = _minute(item.start, "start"), _minute(item.end, "end")
             activity = item.activity.strip().lower()
             activity = activity if activity in ACTIVITIES else "other"
-            text = clean_free_text(item.description or activity, max_chars=200) or activity
+            text = clean_free_text(item.description or activity, max_chars=200,
+                                   extracted=True) or activity
             blocks.append(Block(start, end, activity, place, text))
         return fill_day(blocks, self.start, p.bedtime, p.home)
 
@@ -268,7 +269,7 @@ class Decompose(TownTask):
         for step in steps:
             if minute >= b.end:
                 break
-            text = clean_free_text(step.description, max_chars=200)
+            text = clean_free_text(step.description, max_chars=200, extracted=True)
             if not text:
                 continue
             minutes = min(b.end - minute, max(1, step.minutes))

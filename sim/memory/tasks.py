@@ -135,7 +135,7 @@ class MemoryRules:
             r.text.strip() if r.text.strip()[-1:] in ".!?" else r.text.strip() + "."
             for r in records
         )
-        return clean_free_text(text, max_chars=max_chars)
+        return clean_free_text(text, max_chars=max_chars, extracted=True)
 
 
 def _gist(text: str) -> str:
@@ -418,8 +418,10 @@ class WriteHeirSummary(Task):
         return summary_format(self.context.config.summary_max_chars)
 
     def parse(self, reply: str) -> str:
-        answer = self.reply_format.parse(reply, prose=lambda text: {"summary": text})
-        return clean_free_text(answer.summary, max_chars=self.context.config.summary_max_chars)
+        limit = self.context.config.summary_max_chars
+        answer = self.reply_format.parse(
+            reply, prose=lambda text: {"summary": clean_free_text(text, max_chars=limit)})
+        return clean_free_text(answer.summary, max_chars=limit, extracted=True)
 
 
     def fallback(self) -> str:
