@@ -293,8 +293,9 @@ def run_sweep(
             runner.notice = lambda text: view.note(f"societas: {text}")
         todo = [replace(spec, limiter=service.address) for spec in todo]
         executors.when_started(runner, [service.serve, view.start])
+        ending = runner.map(todo)
         try:
-            for outcome in runner.map(todo):
+            for outcome in ending:
                 outcomes[outcome.name] = outcome
                 plan.statuses[outcome.name] = {"status": outcome.status,
                                                "wall_s": outcome.wall_s,
@@ -309,6 +310,11 @@ def run_sweep(
                 if outcome.status == "interrupted":  # Ctrl-C or SIGTERM reached a run: stop
                     raise KeyboardInterrupt
         except (KeyboardInterrupt, Terminated):
+            # Let the executor wind down first (runs in flight stop at a round boundary; a
+            # node's partial directory comes back), so that the stores say how far they got.
+            close = getattr(ending, "close", None)
+            if close is not None:
+                close()
             for spec in todo:  # runs whose outcome never came back: ask their stores
                 if spec.name not in outcomes:
                     plan.statuses[spec.name] = {"status": _stored_status(Path(spec.run_dir))}

@@ -28,6 +28,7 @@ from sim.brains import LLMBrain, RuleBrain
 from sim.llm.cache import CacheMiss, ResponseCache, request_key
 from sim.llm.client import LLMClient
 from sim.llm.event_loop import LoopThread
+from sim.llm.fallback_guard import FallbackGuard, ask_plainly
 from sim.llm.outcomes import Completion
 from sim.llm.ratelimit import Limiter
 from sim.llm.settings import LLMSettings
@@ -98,6 +99,12 @@ class GatewayStats:
         return self.decisions["fallback"]
 
 
+def _model_of(request: DecisionRequest) -> str:
+    settings = request.agent.brain.settings
+    where = f" at {settings.api_base}" if settings.api_base else ""
+    return f"model {settings.model!r}{where}"
+
+
 class Gateway:
     """Resolves batches of `DecisionRequest`s; see the module docstring."""
 
@@ -129,6 +136,9 @@ class Gateway:
         self._loop: LoopThread | None = None
         self._next_call_id = 0
         self._requests_by_agent: Counter[str] = Counter()
+        #: Stops a run whose real decisions all fall back (`sim.llm.fallback_guard`).
+        self.fallback_guard = FallbackGuard()
+        self._plain_only: set[LLMSettings] = set()  # answered only without a response format
 
     def resolve(self, batch: list[DecisionRequest], store: RunStore | None = None) -> list[Any]:
         """Answer every request of the batch; returns decisions in the batch's order."""
@@ -154,6 +164,10 @@ class Gateway:
                 self.stats.breaker_trips = sum(c.breaker.trips for c in clients)
                 self.stats.probes = sum(c.probes for c in clients)
                 self.stats.probe_cost_usd = sum(c.probe_cost_usd for c in clients)
+            self.fallback_guard.observe(
+                [(r.source, r.calls[-1].error if r.calls and r.calls[-1].outcome == "error"
+                  else None) for r in answered],
+                replaying=recorded is not None, describe=lambda: _model_of(asked[0]))
             for index, resolution in zip(llm_indices, answered, strict=True):
                 resolutions[index] = resolution
         decision_rows: list[dict[str, Any]] = []
@@ -249,9 +263,12 @@ class Gateway:
                 f"replay-only run: no {where} reply for {request.agent.name}'s call {ordinal}"
                 f" ({request.task.kind} at simulated time {request.sim_time:g})"
             )
-        completion = await self._client(settings).complete(
-            messages, response_format=response_format
-        )
+        client = self._client(settings)  # failing structured output: asked again plainly
+        completion, plainly = await ask_plainly(
+            lambda form: client.complete(messages, response_format=form), response_format,
+            settings in self._plain_only)
+        if plainly:
+            self._plain_only.add(settings)
         if self.cache is not None and key is not None and completion.text is not None:
             self.cache.put(key, settings.model, completion)  # never a failure: see sim.llm.cache
         return completion
