@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_helpers import committed
 
 from sim.executors import PoolExecutor
 from sim.store import snapshot
@@ -59,21 +59,10 @@ def run_in_progress(out: Path, deadline_s: float = 60.0) -> tuple[str, int]:
     while time.monotonic() < deadline:
         for lock in out.glob("*/run.lock"):
             holder = lock.read_text().strip()
-            if holder.isdigit() and committed(lock.parent / "run.sqlite") >= 2:
+            if holder.isdigit() and committed(lock.parent / "run.sqlite", 0.1) >= 2:
                 return lock.parent.name, int(holder)
         time.sleep(0.005)
     raise AssertionError("no run was caught in progress")
-
-
-def committed(store: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=0.1)
-        try:
-            return db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def sweep_process(out: Path, seeds: str = "0..7") -> subprocess.Popen:
