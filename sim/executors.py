@@ -106,11 +106,13 @@ def limiter_service(executor: Executor, limit: RateLimit | None) -> Any:
     return LimiterService(limit)
 
 
-def execute_spec(spec: RunSpec) -> RunOutcome:
+def execute_spec(spec: RunSpec, stop_requested: Callable[[], bool] | None = None
+                 ) -> RunOutcome:
     """Run (or resume) one spec to its end; never raises for a run that merely went wrong.
 
     A directory whose store says the run finished is left byte for byte as it is; one with a
-    store that stopped early is resumed; anything else starts fresh.
+    store that stopped early is resumed; anything else starts fresh. `stop_requested`, asked
+    at each round, stops the run there, resumably (`RunOptions.stop_requested`).
     """
     from sim.llm.gateway import Budget
     from sim.registry import get_scenario
@@ -121,7 +123,7 @@ def execute_spec(spec: RunSpec) -> RunOutcome:
     store = run_dir / STORE_FILENAME
     options = RunOptions(
         use_cache=spec.use_cache, replay_only=spec.replay_only, progress=False,
-        figures=spec.figures, limiter=spec.limiter,
+        figures=spec.figures, limiter=spec.limiter, stop_requested=stop_requested,
         budget=Budget(max_cost_usd=spec.max_cost_usd, max_calls=spec.max_calls),
     )
     try:

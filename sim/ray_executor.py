@@ -5,11 +5,12 @@ spec (and, for a run to resume, the directory the driver holds): it runs
 `sim.executors.execute_spec` on whichever node Ray picks, in place if that node sees the sweep
 directory, else in the node's local scratch, whose run directory comes back to the sweep
 directory when the run ends or is stopped (`sim.run_transfer`). Outcomes and directories come
-back through a mailbox actor, because a task cancelled by Ctrl-C loses its return value while
-its partial directory must still reach the driver. On a cluster, every node needs Societas
-(and the scenario packages) installed; no shared file system is needed. With no address (and
-no `RAY_ADDRESS`), Ray starts a local instance for the sweep, which is a way to use every core
-without the pool.
+back through a mailbox actor, which also carries the driver's word to stop (Ctrl-C): each run
+asks it at its rounds and stops there, resumably, and its partial directory still reaches the
+driver (`ray.cancel` would interrupt a worker anywhere, even inside an import). On a
+cluster, every node needs Societas (and the scenario packages) installed; no shared file
+system is needed. With no address (and no `RAY_ADDRESS`), Ray starts a local instance for the
+sweep, which is a way to use every core without the pool.
 
 The shared rate limit lives in one actor (`LimiterActor`, a `sim.llm.ratelimit.LimiterCore`)
 named for the sweep; runs find it by the address 'ray:NAME'. A waiting request is held by the
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -77,25 +79,60 @@ def ensure_ray(address: str | None = None, **init: Any) -> Any:
 def _execute_remote(spec: dict[str, Any], seed: bytes | None, marker: str, token: str,
                     mailbox: Any) -> None:
     """A Ray task: run the spec where this node can (`sim.run_transfer`), then leave the
-    outcome and, from a node's scratch, the run's directory with the sweep's mailbox (a
-    cancelled task's return value is lost, and its partial directory must not be)."""
+    outcome and, from a node's scratch, the run's directory with the sweep's mailbox.
+
+    The sweep stops its runs through the mailbox (each run asks it at its rounds), never with
+    `ray.cancel`: that raises KeyboardInterrupt at any bytecode of the worker, and one landing
+    inside an import leaves the process's import lock held, so the next run the worker takes
+    hangs at its first import from another thread."""
     from sim.run_transfer import run_on_this_node
 
-    outcome, archive = run_on_this_node(RunSpec.from_dict(spec), seed, marker, token)
-    _ray().get(mailbox.deposit.remote(outcome.name, asdict(outcome), archive), timeout=600)
+    ray = _ray()
+    stop = _StopCheck(mailbox)
+    if stop():  # the sweep was stopped before this run began
+        return
+    outcome, archive = run_on_this_node(RunSpec.from_dict(spec), seed, marker, token, stop)
+    ray.get(mailbox.deposit.remote(outcome.name, asdict(outcome), archive), timeout=600)
+
+
+class _StopCheck:
+    """Whether the sweep asked its runs to stop (or is gone), asked of the mailbox at most
+    once a second."""
+
+    def __init__(self, mailbox: Any) -> None:
+        self.mailbox, self.asked, self.stopped = mailbox, -1.0, False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.stopped and now - self.asked >= 1.0:
+            self.asked = now
+            try:
+                self.stopped = bool(_ray().get(self.mailbox.stopping.remote(),
+                                               timeout=REQUEST_TIMEOUT_S))
+            except Exception:  # the mailbox is gone with its sweep: stop, resumably
+                self.stopped = True
+        return self.stopped
 
 
 class RunMailbox:
-    """What the sweep's Ray tasks leave for the driver: each run's outcome and directory."""
+    """What the sweep's Ray tasks leave for the driver (each run's outcome and directory),
+    and the driver's word to stop."""
 
     def __init__(self) -> None:
         self.left: dict[str, tuple[dict[str, Any], bytes | None]] = {}
+        self.stop_asked = False
 
     def deposit(self, name: str, outcome: dict[str, Any], archive: bytes | None) -> None:
         self.left[name] = (outcome, archive)
 
     def take(self, name: str) -> tuple[dict[str, Any], bytes | None] | None:
         return self.left.pop(name, None)
+
+    def stop(self) -> None:
+        self.stop_asked = True
+
+    def stopping(self) -> bool:
+        return self.stop_asked
 
 
 class RayExecutor:
@@ -135,13 +172,16 @@ class RayExecutor:
                 for ref in done:
                     yield self._collect(ray, ref, names[ref], mailbox)
         finally:
-            for ref in pending:  # Ctrl-C: the runs stop at a round boundary, resumable
-                ray.cancel(ref)
-            if pending:  # their partial directories come back before the sweep ends
-                ray.wait(pending, num_returns=len(pending), timeout=STOP_TIMEOUT_S)
-                for ref in pending:
+            if pending:  # Ctrl-C: the runs stop at their next round, resumably, and their
+                # partial directories come back before the sweep ends
+                ray.get(mailbox.stop.remote(), timeout=REQUEST_TIMEOUT_S)
+                ended, late = ray.wait(pending, num_returns=len(pending),
+                                       timeout=STOP_TIMEOUT_S)
+                for ref in ended:
                     with contextlib.suppress(Exception):
                         self._collect(ray, ref, names[ref], mailbox)
+                for ref in late:  # a round that outlasts the wait: its worker is ended
+                    ray.cancel(ref, force=True)
             ray.kill(mailbox)
             marker.unlink(missing_ok=True)
 

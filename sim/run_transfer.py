@@ -29,6 +29,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,13 +96,15 @@ def _sees(marker: str, token: str) -> bool:
         return False
 
 
-def run_on_this_node(spec: RunSpec, seed: bytes | None, marker: str, token: str
+def run_on_this_node(spec: RunSpec, seed: bytes | None, marker: str, token: str,
+                     stop_requested: Callable[[], bool] | None = None
                      ) -> tuple[RunOutcome, bytes | None]:
     """Run (or resume) `spec` here; returns its outcome and, when it ran in this node's
-    scratch, its directory as an archive for the driver (the scratch copy is removed)."""
+    scratch, its directory as an archive for the driver (the scratch copy is removed).
+    `stop_requested` stops the run at a round, resumably (`execute_spec`)."""
     scratch = os.environ.get(SCRATCH_ENV)
     if not scratch and _sees(marker, token):
-        return execute_spec(spec), None
+        return execute_spec(spec, stop_requested), None
     base = Path(scratch) if scratch else Path(tempfile.gettempdir()) / "societas-scratch"
     local = base / token / spec.name
     shutil.rmtree(local, ignore_errors=True)  # a copy left by an earlier, killed try
@@ -109,7 +112,7 @@ def run_on_this_node(spec: RunSpec, seed: bytes | None, marker: str, token: str
     try:
         if seed is not None:
             unpack(seed, local)
-        outcome = execute_spec(replace(spec, run_dir=str(local)))
+        outcome = execute_spec(replace(spec, run_dir=str(local)), stop_requested)
         return replace(outcome, run_dir=spec.run_dir), pack(local)
     finally:
         shutil.rmtree(local, ignore_errors=True)

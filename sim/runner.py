@@ -16,6 +16,7 @@ import platform
 import sqlite3
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,9 @@ class RunOptions:
     limit: RateLimit | None = None
     #: the address of a limiter shared with other runs (a sweep's; `sim.llm.limiter_service`).
     limiter: str | None = None
+    #: Asked at each progress milestone (a round): True stops the run there as Ctrl-C does,
+    #: resumably. How a sweep on Ray stops its runs without interrupting them asynchronously.
+    stop_requested: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -299,7 +303,7 @@ def _execute(
         world = scenario.model(config, store=store, gateway=gateway)
         bar = Progress(world.progress_total, enabled=options.progress,
                        meter=limiter.stats if isinstance(limiter, LocalLimiter) else None)
-        world.on_progress = bar.update
+        world.on_progress = _stoppable(bar.update, options.stop_requested)
         world.run_model()  # a Mesa model's run: one step per unit of simulated time
         status = "finished"
     except BudgetExhausted as error:
@@ -339,6 +343,20 @@ def _execute(
 
             drawn = draw_run_figures(run_dir)
     return RunResult(run_dir, status, gateway.stats, wall_s, drawn, summary, message, replayed)
+
+
+def _stoppable(update: Callable[[int, str, str], None],
+               stop_requested: Callable[[], bool] | None) -> Callable[[int, str, str], None]:
+    """The progress callback, raising KeyboardInterrupt at a milestone once a stop is asked."""
+    if stop_requested is None:
+        return update
+
+    def update_or_stop(done: int, label: str, detail: str = "") -> None:
+        update(done, label, detail)
+        if stop_requested():
+            raise KeyboardInterrupt
+
+    return update_or_stop
 
 
 def _with_flags(options: RunOptions | None, progress: bool | str | None, figures: bool | None

@@ -1,11 +1,12 @@
 """Sweeps on a Ray cluster whose nodes do not share the sweep's disk.
 
-One local cluster for the module (`ray.cluster_utils.Cluster`, on loopback, offline): a head
-that runs nothing (the driver's node) and two worker nodes with one CPU each, every one with a
-scratch directory of its own (`SOCIETAS_SCRATCH`), so each run is written on its node's scratch
-and its directory comes back to the sweep directory on the driver. On it, the same 2×2×2 sweep
-as the pool writes identical stores, a stopped sweep resumes from the partial directories that
-came back without redoing finished runs, and the rate limit holds through the limiter actor.
+One local cluster for the module (`ray.cluster_utils.Cluster`, on loopback, offline): two nodes
+of one CPU each (the head and one more), each with a scratch directory of its own
+(`SOCIETAS_SCRATCH`, set in the node's environment, not the driver's), so each run is written
+on its node's scratch and its directory comes back to the sweep directory on the driver. On
+it, the same 2×2×2 sweep as the pool writes identical stores, a stopped sweep resumes from the
+partial directories that came back without redoing finished runs, and the rate limit holds
+through the limiter actor.
 
 Skipped where Ray is not installed (`pip install 'societas[ray]'`).
 """
@@ -46,11 +47,10 @@ FIXED = {"agents": 4}  # 2×2×2 runs of under a second each: the cluster's star
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     """The cluster, and each worker node's scratch directory."""
     nodes = {name: tmp_path_factory.mktemp(f"scratch-{name}") for name in ("a", "b")}
-    loopback = {"node_ip_address": "127.0.0.1"}
+    loopback = {"node_ip_address": "127.0.0.1", "num_cpus": 1}
     cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": False, **loopback})
-    for path in nodes.values():
-        cluster.add_node(num_cpus=1, env_vars={SCRATCH_ENV: str(path)}, **loopback)
+        "include_dashboard": False, "env_vars": {SCRATCH_ENV: str(nodes["a"])}, **loopback})
+    cluster.add_node(env_vars={SCRATCH_ENV: str(nodes["b"])}, **loopback)
     ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
     yield nodes
     ray.shutdown()
