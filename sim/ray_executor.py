@@ -46,6 +46,8 @@ LONG_POLL_S = 1.0
 #: runs leave (their partial directories) before it gives up on them.
 REQUEST_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 60.0
+#: How often a run on Ray asks whether its sweep was stopped (at its rounds, no more often).
+STOP_POLL_S = 0.25
 
 
 def _ray() -> Any:
@@ -97,14 +99,14 @@ def _execute_remote(spec: dict[str, Any], seed: bytes | None, marker: str, token
 
 class _StopCheck:
     """Whether the sweep asked its runs to stop (or is gone), asked of the mailbox at most
-    once a second."""
+    every `STOP_POLL_S` (a call to an actor costs about a millisecond)."""
 
     def __init__(self, mailbox: Any) -> None:
         self.mailbox, self.asked, self.stopped = mailbox, -1.0, False
 
     def __call__(self) -> bool:
         now = time.monotonic()
-        if not self.stopped and now - self.asked >= 1.0:
+        if not self.stopped and now - self.asked >= STOP_POLL_S:
             self.asked = now
             try:
                 self.stopped = bool(_ray().get(self.mailbox.stopping.remote(),
