@@ -1,4 +1,4 @@
-"""Where a sweep's runs execute: this process, a local process pool, later a Ray cluster.
+"""Where a sweep's runs execute: this process, a local process pool, or a Ray cluster.
 
 An executor maps `RunSpec`s (plain data) to `RunOutcome`s (plain data), yielding each outcome
 as its run ends, in whatever order runs end. That is the whole interface, so an executor that
