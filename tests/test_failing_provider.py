@@ -30,8 +30,10 @@ from sim.testing.scripted_server import (
 )
 
 SCENARIO = get_scenario("donor-game")
+#: The legacy protocol's tasks ask for JSON with a response format (structured output).
 SETTINGS = {"agents": 4, "generations": 2, "rounds": 2, "games": 1, "seed": 5,
-            "model": "openai/scripted", "timeout_s": 10.0, "max_retries": 0}
+            "protocol": "legacy", "model": "openai/scripted", "timeout_s": 10.0,
+            "max_retries": 0}
 
 
 def config_for(url: str):  # type: ignore[no-untyped-def]
