@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
+from sim.llm.providers import check_model_routable
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
@@ -290,10 +291,8 @@ def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
         values={"seed": args.seed, "model": args.model},
     )
     options = _run_options(args)
-    if config.model is not None:
-        from sim.llm.providers import check_model_routable
-
-        check_model_routable(config.model, config.api_base)  # before the estimate it prints
+    if config.model is not None:  # a model litellm cannot route: refused before the estimate
+        check_model_routable(config.model, config.api_base)
         if scenario.estimate is not None:
             print(scenario.estimate(config).describe(config.model), file=sys.stderr)
     return _finish(lambda: run_scenario(scenario, config, out=args.out, options=options),
