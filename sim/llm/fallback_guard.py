@@ -72,6 +72,16 @@ class FallbackGuard:
     streak: int = 0  # of them, the last ones in a row that fell back on a failed call
     last_error: str | None = None
 
+    def observe_batch(self, resolutions: Sequence[Any], *, replaying: bool,
+                      settings: Any) -> None:
+        """The gateway's resolutions of a batch's LLM decisions (each with a `source` and its
+        `calls`), in request order; `settings`: the model's `LLMSettings`, for the message."""
+        outcomes = [(r.source, r.calls[-1].error if r.calls and r.calls[-1].outcome == "error"
+                     else None) for r in resolutions]
+        where = f" at {settings.api_base}" if settings.api_base else ""
+        self.observe(outcomes, replaying=replaying,
+                     describe=lambda: f"model {settings.model!r}{where}")
+
     def observe(self, outcomes: Sequence[tuple[str, str | None]], *, replaying: bool,
                 describe: Callable[[], str]) -> None:
         """`outcomes`: (source, error of its last call if that call failed) per LLM decision of

@@ -99,12 +99,6 @@ class GatewayStats:
         return self.decisions["fallback"]
 
 
-def _model_of(request: DecisionRequest) -> str:
-    settings = request.agent.brain.settings
-    where = f" at {settings.api_base}" if settings.api_base else ""
-    return f"model {settings.model!r}{where}"
-
-
 class Gateway:
     """Resolves batches of `DecisionRequest`s; see the module docstring."""
 
@@ -136,8 +130,7 @@ class Gateway:
         self._loop: LoopThread | None = None
         self._next_call_id = 0
         self._requests_by_agent: Counter[str] = Counter()
-        #: Stops a run whose real decisions all fall back (`sim.llm.fallback_guard`).
-        self.fallback_guard = FallbackGuard()
+        self.fallback_guard = FallbackGuard()  # stops a run whose real decisions all fall back
         self._plain_only: set[LLMSettings] = set()  # answered only without a response format
 
     def resolve(self, batch: list[DecisionRequest], store: RunStore | None = None) -> list[Any]:
@@ -164,10 +157,8 @@ class Gateway:
                 self.stats.breaker_trips = sum(c.breaker.trips for c in clients)
                 self.stats.probes = sum(c.probes for c in clients)
                 self.stats.probe_cost_usd = sum(c.probe_cost_usd for c in clients)
-            self.fallback_guard.observe(
-                [(r.source, r.calls[-1].error if r.calls and r.calls[-1].outcome == "error"
-                  else None) for r in answered],
-                replaying=recorded is not None, describe=lambda: _model_of(asked[0]))
+            self.fallback_guard.observe_batch(  # stops a run of fallbacks on failed calls
+                answered, replaying=recorded is not None, settings=asked[0].agent.brain.settings)
             for index, resolution in zip(llm_indices, answered, strict=True):
                 resolutions[index] = resolution
         decision_rows: list[dict[str, Any]] = []
