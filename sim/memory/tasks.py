@@ -418,10 +418,8 @@ class WriteHeirSummary(Task):
         return summary_format(self.context.config.summary_max_chars)
 
     def parse(self, reply: str) -> str:
-        limit = self.context.config.summary_max_chars
-        answer = self.reply_format.parse(
-            reply, prose=lambda text: {"summary": clean_free_text(text, max_chars=limit)})
-        return clean_free_text(answer.summary, max_chars=limit, extracted=True)
+        answer = self.reply_format.parse(reply, prose=lambda text: {"summary": text})
+        return clean_free_text(answer.summary, max_chars=self.context.config.summary_max_chars)
 
 
     def fallback(self) -> str:
