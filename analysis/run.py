@@ -23,7 +23,8 @@ from sim.errors import UserError
 from sim.population import POPULATION_TABLES
 from sim.registry import UnknownScenario, get_scenario
 from sim.scenario_analysis import NO_ANALYSIS, ScenarioAnalysis
-from sim.store import ENGINE_TABLES, STORE_FILENAME, verify_store
+from sim.store import ENGINE_TABLES, STORE_FILENAME
+from sim.store_files import verify_store
 
 if TYPE_CHECKING:
     from analysis.palette import Palette

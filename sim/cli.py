@@ -24,6 +24,7 @@ from sim import view_cli
 from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.interview_cli import add_interview_parser, interview_command
+from sim.llm.providers import check_model_routable
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
 from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
@@ -150,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="report file (.html) or directory "
                         "(default: RUN_DIR/report.html; several runs: their parent directory)")
     _add_authoring_commands(commands)
-    add_sweep_parser(commands, _positive)
+    add_sweep_parser(commands, _positive, _count)
     add_interview_parser(commands)
     return parser
 
@@ -300,8 +301,10 @@ def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
         values={"seed": args.seed, "model": args.model},
     )
     options = _run_options(args)
-    if config.model is not None and scenario.estimate is not None:
-        print(scenario.estimate(config).describe(config.model), file=sys.stderr)
+    if config.model is not None:  # a model litellm cannot route: refused before the estimate
+        check_model_routable(config.model, config.api_base)
+        if scenario.estimate is not None:
+            print(scenario.estimate(config).describe(config.model), file=sys.stderr)
     return view_cli.run_with_view(options, lambda: _finish(
         lambda: run_scenario(scenario, config, out=args.out, options=options), terminated))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -22,6 +23,8 @@ from sim.prompting import PromptError, check_overrides, template_names
 
 #: Keys whose rejected value is never repeated in an error: it may be an API key.
 SECRET_INPUTS = frozenset({"api_key_env"})
+#: Configs (by id) whose assignment is being validated right now (`RunConfig.__setattr__`).
+_assigning: ContextVar[frozenset[int]] = ContextVar("societas_assigning", default=frozenset())
 
 
 class ConfigError(UserError, ValueError):
@@ -89,6 +92,22 @@ class RunConfig(BaseModel):
         description="Directory whose prompt files replace the scenario's built-in ones of the "
         "same name (a file there that replaces none is refused).",
     )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Assignments are validated (`validate_assignment`), and validating one re-runs the
+        config's validators; a scenario validator that sets a key (a derived default) would
+        then set it again, and again, until RecursionError. Inside that re-run the key is set
+        as given: the assignment that started it is what gets validated."""
+        active = _assigning.get()
+        if id(self) in active:
+            self.__dict__[name] = value
+            self.__pydantic_fields_set__.add(name)
+            return
+        token = _assigning.set(active | {id(self)})
+        try:
+            super().__setattr__(name, value)
+        finally:
+            _assigning.reset(token)
 
     @field_validator("api_key_env")
     @classmethod
@@ -190,13 +209,19 @@ def load_config(
     overrides: list[str] = (),  # type: ignore[assignment]
     values: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Build a validated config: defaults ← file ← `values` (CLI flags) ← `--set` overrides."""
+    """Build a validated config: defaults ← file ← `values` (CLI flags) ← `--set` overrides.
+
+    A flag and a `--set` of the same key that disagree (`--seed 3 --set seed=4`) are refused:
+    one of them would be dropped without a word, and a run under the wrong seed looks fine.
+    """
     data: dict[str, Any] = read_config_file(path) if path is not None else {}
-    for key, value in (values or {}).items():
-        if value is not None:
-            data[key] = value
+    flags = {key: value for key, value in (values or {}).items() if value is not None}
+    data.update(flags)
     for text in overrides:
         keys, value = parse_override(text)
+        if len(keys) == 1 and keys[0] in flags and flags[keys[0]] != value:
+            raise ConfigError(f"--{keys[0]} {flags[keys[0]]} and --set {text.strip()} disagree; "
+                              f"give the {keys[0]} once")
         target = data
         for key in keys[:-1]:
             target = target.setdefault(key, {})

@@ -1,4 +1,4 @@
-"""Where a sweep's runs execute: this process, a local process pool, later a Ray cluster.
+"""Where a sweep's runs execute: this process, a local process pool, or a Ray cluster.
 
 An executor maps `RunSpec`s (plain data) to `RunOutcome`s (plain data), yielding each outcome
 as its run ends, in whatever order runs end. That is the whole interface, so an executor that
@@ -8,16 +8,10 @@ writes only its own directory, and the response cache is the run's own, as in `s
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import sqlite3
-import sys
-import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -112,22 +106,24 @@ def limiter_service(executor: Executor, limit: RateLimit | None) -> Any:
     return LimiterService(limit)
 
 
-def execute_spec(spec: RunSpec) -> RunOutcome:
+def execute_spec(spec: RunSpec, stop_requested: Callable[[], bool] | None = None
+                 ) -> RunOutcome:
     """Run (or resume) one spec to its end; never raises for a run that merely went wrong.
 
     A directory whose store says the run finished is left byte for byte as it is; one with a
-    store that stopped early is resumed; anything else starts fresh.
+    store that stopped early is resumed; anything else starts fresh. `stop_requested`, asked
+    at each round, stops the run there, resumably (`RunOptions.stop_requested`).
     """
     from sim.llm.gateway import Budget
     from sim.registry import get_scenario
     from sim.runner import RunOptions, resume_run, run_scenario
-    from sim.store import peek_meta
+    from sim.store_files import peek_meta
 
     run_dir = Path(spec.run_dir)
     store = run_dir / STORE_FILENAME
     options = RunOptions(
         use_cache=spec.use_cache, replay_only=spec.replay_only, progress=False,
-        figures=spec.figures, limiter=spec.limiter,
+        figures=spec.figures, limiter=spec.limiter, stop_requested=stop_requested,
         budget=Budget(max_cost_usd=spec.max_cost_usd, max_calls=spec.max_calls),
     )
     try:
@@ -181,76 +177,62 @@ class InlineExecutor:
 class PoolExecutor:
     """Runs specs in a pool of local worker processes, one run per worker at a time.
 
-    Workers are forked from a single-threaded parent on Linux (they start with its imports:
-    seconds saved per worker) and spawned otherwise, since forking a process with threads (a
-    notebook's, a test server's, litellm's) can copy a lock some other thread holds. An idle
-    worker ignores Ctrl-C; a worker in a run turns it into the run's clean, resumable
-    interruption, like `societas run`.
+    The pool is `sim.worker_pool.WorkerPool`: a worker that dies (the out-of-memory killer, a
+    `kill -9`) costs only its own run, which is reported through `notice` and started again
+    (resumed from its last committed round) up to `retries` times; the other runs go on.
+    Workers die with the sweep's process (`sim.lifeline`). An idle worker ignores Ctrl-C; a
+    worker in a run turns Ctrl-C or SIGTERM into the run's clean, resumable interruption,
+    like `societas run`.
     """
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, retries: int = 1) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
+        self.retries = retries
         #: Called once the workers exist (`when_started`).
         self.on_started: list[Callable[[], None]] = []
+        #: Told of every worker that died, as it happens (the sweep prints it).
+        self.notice: Callable[[str], None] | None = None
 
     def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]:
-        if not specs:
-            return
-        context = multiprocessing.get_context(_start_method())
-        pool = ProcessPoolExecutor(min(self.workers, len(specs)), mp_context=context,
-                                   initializer=_ignore_sigint)
-        pending: set[Future[RunOutcome]] = set()
-        try:
-            with warnings.catch_warnings():
-                # Python warns at any fork of a process with OS threads; ours, when it forks,
-                # are OpenBLAS's (numpy's, scipy's), which re-initialise after a fork.
-                warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead",
-                                        category=DeprecationWarning)
-                pending = {pool.submit(_execute_in_worker, spec) for spec in specs}
-            for start in self.on_started:  # forked (or spawning) by now: threads are safe
-                start()
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
+        from sim.worker_pool import Lost, WorkerPool
+
+        pool = WorkerPool(execute_spec, self.workers, retries=self.retries,
+                          notice=self.notice, on_started=self.on_started)
+        for event in pool.run(specs, [spec.name for spec in specs]):
+            spec = specs[event.index]
+            if isinstance(event, Lost):
+                yield RunOutcome(spec.name, spec.run_dir, "failed", message=(
+                    f"{_deaths(event.deaths)}; re-run the sweep to resume it"))
+                continue
+            outcome = event.result
+            if event.deaths:  # ended on a later try: say what happened before
+                said = f"resumed after {_deaths(event.deaths)}"
+                outcome = replace(outcome, message=f"{outcome.message}; {said}"
+                                  if outcome.message else said)
+            yield outcome
 
 
-def _start_method() -> str:
-    if sys.platform == "linux" and threading.active_count() == 1:
-        return "fork"
-    return "spawn"
-
-
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _execute_in_worker(spec: RunSpec) -> RunOutcome:
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return execute_spec(spec)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _deaths(reasons: list[str]) -> str:
+    if len(reasons) == 1:
+        return f"its worker {reasons[0]}"
+    return f"its worker died {len(reasons)} times ({'; '.join(reasons)})"
 
 
 EXECUTORS = ("inline", "pool", "ray")
 
 
 def make_executor(name: str | Executor = "pool", workers: int | None = None, *,
-                  address: str | None = None) -> Executor:
-    """An executor by name ('inline', 'pool' or 'ray'), or the executor object given."""
+                  address: str | None = None, retries: int = 1) -> Executor:
+    """An executor by name ('inline', 'pool' or 'ray'), or the executor object given.
+    `retries`: how often a run whose worker (or node) died is started again."""
     if not isinstance(name, str):
         return name
     if name == "inline":
         return InlineExecutor()
     if name == "pool":
-        return PoolExecutor(workers)
+        return PoolExecutor(workers, retries=retries)
     if name == "ray":
         from sim.ray_executor import RayExecutor
 
-        return RayExecutor(address=address)
+        return RayExecutor(address=address, retries=retries)
     raise UserError(f"unknown executor {name!r} (available: {', '.join(EXECUTORS)})")

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
-from sim.store import STORE_FILENAME, verify_store
+from sim.store import STORE_FILENAME
+from sim.store_files import verify_store
 
 FORMATS = ("csv", "parquet")
 #: The config a run recorded, written beside the tables.
@@ -68,7 +69,8 @@ def export_run(
         config = _recorded_config(db)
     if config is not None:
         path = out / CONFIG_FILENAME
-        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        # in the recorded order: the order of a mapping such as `brains` is part of the run
+        path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         written.append(path)
     return written
 

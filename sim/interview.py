@@ -41,7 +41,8 @@ from sim.llm.cache import CACHE_FILENAME, ResponseCache
 from sim.llm.gateway import Gateway, GatewayStats
 from sim.registry import ScenarioSpec, get_scenario
 from sim.runlock import run_lock
-from sim.store import STORE_FILENAME, RunStore, peek_meta, to_json, verify_store
+from sim.store import STORE_FILENAME, RunStore, to_json
+from sim.store_files import peek_meta, verify_store
 from sim.world import World
 
 if TYPE_CHECKING:

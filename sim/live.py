@@ -97,6 +97,14 @@ class TerminalSink:
             self.stream.write(text + "\n")
         self.stream.flush()
 
+    def note(self, text: str) -> None:
+        """A line of its own above the redrawn one (which the next draw brings back)."""
+        if self.interactive and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self._width = 0
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
     def close(self) -> None:
         if self.interactive and self._width:
             self.stream.write("\n")
@@ -217,6 +225,14 @@ class LiveView:
         snapshot = self.snapshot()
         self._last_line = self.clock()
         self.sink.draw(snapshot, format_line(snapshot), event=event)
+
+    def note(self, text: str) -> None:
+        """Something the user must see even without a live view (a worker died): one line on
+        stderr, above the live line on a terminal."""
+        if isinstance(self.sink, TerminalSink):
+            self.sink.note(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
 
     def _tick(self) -> None:
         while not self._stop.wait(min(self.sink.interval, 0.5)):

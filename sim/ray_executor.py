@@ -1,11 +1,16 @@
 """Sweeps on a Ray cluster: each `RunSpec` becomes a Ray task, the rate limit a named actor.
 
 A run is plain data and writes only its own directory, so a Ray task needs nothing but the
-spec: it runs `sim.executors.execute_spec` on whichever node Ray picks, and its outcome comes
-back as plain data. On a cluster, every node needs Societas (and the scenario packages)
-installed and the sweep directory on a shared file system; run directories are sent as
-absolute paths for that reason. With no address (and no `RAY_ADDRESS`), Ray starts a local
-instance for the sweep, which is a way to use every core without the pool.
+spec (and, for a run to resume, the directory the driver holds): it runs
+`sim.executors.execute_spec` on whichever node Ray picks, in place if that node sees the sweep
+directory, else in the node's local scratch, whose run directory comes back to the sweep
+directory when the run ends or is stopped (`sim.run_transfer`). Outcomes and directories come
+back through a mailbox actor, which also carries the driver's word to stop (Ctrl-C): each run
+asks it at its rounds and stops there, resumably, and its partial directory still reaches the
+driver (`ray.cancel` would interrupt a worker anywhere, even inside an import). On a
+cluster, every node needs Societas (and the scenario packages) installed; no shared file
+system is needed. With no address (and no `RAY_ADDRESS`), Ray starts a local instance for the
+sweep, which is a way to use every core without the pool.
 
 The shared rate limit lives in one actor (`LimiterActor`, a `sim.llm.ratelimit.LimiterCore`)
 named for the sweep; runs find it by the address 'ray:NAME'. A waiting request is held by the
@@ -19,21 +24,30 @@ must not reach the internet.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
-from sim.executors import RunOutcome, RunSpec, execute_spec
+from sim.executors import RunOutcome, RunSpec
 from sim.llm.ratelimit import LimiterCore, Permit, RateLimit
 
 __all__ = ["RayExecutor", "RayLimiter", "RayLimiterService"]
 
 #: How long the actor holds one waiting acquire before the run asks again.
 LONG_POLL_S = 1.0
+#: How long a run waits for any answer of the limiter actor, and the driver for what stopped
+#: runs leave (their partial directories) before it gives up on them.
+REQUEST_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 60.0
+#: How often a run on Ray asks whether its sweep was stopped (at its rounds, no more often).
+STOP_POLL_S = 0.25
 
 
 def _ray() -> Any:
@@ -64,42 +78,133 @@ def ensure_ray(address: str | None = None, **init: Any) -> Any:
     return ray
 
 
-def _execute_remote(spec: dict[str, Any]) -> dict[str, Any]:
-    return asdict(execute_spec(RunSpec.from_dict(spec)))
+def _execute_remote(spec: dict[str, Any], seed: bytes | None, marker: str, token: str,
+                    mailbox: Any) -> None:
+    """A Ray task: run the spec where this node can (`sim.run_transfer`), then leave the
+    outcome and, from a node's scratch, the run's directory with the sweep's mailbox.
+
+    The sweep stops its runs through the mailbox (each run asks it at its rounds), never with
+    `ray.cancel`: that raises KeyboardInterrupt at any bytecode of the worker, and one landing
+    inside an import leaves the process's import lock held, so the next run the worker takes
+    hangs at its first import from another thread."""
+    from sim.run_transfer import run_on_this_node
+
+    ray = _ray()
+    stop = _StopCheck(mailbox)
+    if stop():  # the sweep was stopped before this run began
+        return
+    outcome, archive = run_on_this_node(RunSpec.from_dict(spec), seed, marker, token, stop)
+    ray.get(mailbox.deposit.remote(outcome.name, asdict(outcome), archive), timeout=600)
+
+
+class _StopCheck:
+    """Whether the sweep asked its runs to stop (or is gone), asked of the mailbox at most
+    every `STOP_POLL_S` (a call to an actor costs about a millisecond)."""
+
+    def __init__(self, mailbox: Any) -> None:
+        self.mailbox, self.asked, self.stopped = mailbox, -1.0, False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.stopped and now - self.asked >= STOP_POLL_S:
+            self.asked = now
+            try:
+                self.stopped = bool(_ray().get(self.mailbox.stopping.remote(),
+                                               timeout=REQUEST_TIMEOUT_S))
+            except Exception:  # the mailbox is gone with its sweep: stop, resumably
+                self.stopped = True
+        return self.stopped
+
+
+class RunMailbox:
+    """What the sweep's Ray tasks leave for the driver (each run's outcome and directory),
+    and the driver's word to stop."""
+
+    def __init__(self) -> None:
+        self.left: dict[str, tuple[dict[str, Any], bytes | None]] = {}
+        self.stop_asked = False
+
+    def deposit(self, name: str, outcome: dict[str, Any], archive: bytes | None) -> None:
+        self.left[name] = (outcome, archive)
+
+    def take(self, name: str) -> tuple[dict[str, Any], bytes | None] | None:
+        return self.left.pop(name, None)
+
+    def stop(self) -> None:
+        self.stop_asked = True
+
+    def stopping(self) -> bool:
+        return self.stop_asked
 
 
 class RayExecutor:
-    """Runs specs as Ray tasks (one CPU each), yielding outcomes as they end."""
+    """Runs specs as Ray tasks (one CPU each), yielding outcomes as they end.
 
-    def __init__(self, address: str | None = None, **init: Any) -> None:
+    Each run is written where its node can (`sim.run_transfer`): in place when the node sees
+    the sweep directory, else in the node's scratch, and its directory comes back to the
+    sweep directory when it ends or is stopped. Ray starts a task whose worker or node died
+    again, up to `retries` times, from the directory the driver holds.
+    """
+
+    def __init__(self, address: str | None = None, *, retries: int = 1, **init: Any) -> None:
         _ray()  # a missing Ray is said before the sweep writes anything
         self.address = address
+        self.retries = retries
         self.init = init
 
     def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]:
         if not specs:
             return
+        from sim.run_transfer import partial_run, place_marker
+
         ray = ensure_ray(self.address, **self.init)
-        task = ray.remote(num_cpus=1)(_execute_remote)
+        token = secrets.token_hex(8)
+        marker = place_marker(Path(specs[0].run_dir).resolve().parent, token)
+        mailbox = ray.remote(num_cpus=0)(RunMailbox).remote()
+        task = ray.remote(num_cpus=1, max_retries=self.retries)(_execute_remote)
         names = {}
         for spec in specs:
             sent = replace(spec, run_dir=str(Path(spec.run_dir).resolve()))
-            names[task.remote(sent.to_dict())] = spec
+            seed = partial_run(Path(spec.run_dir))
+            names[task.remote(sent.to_dict(), seed, str(marker), token, mailbox)] = spec
         pending = list(names)
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 for ref in done:
-                    spec = names[ref]
-                    try:
-                        outcome = RunOutcome(**ray.get(ref))
-                    except ray.exceptions.RayError as error:  # the worker or its node died
-                        outcome = RunOutcome(spec.name, spec.run_dir, "failed",
-                                             message=" ".join(str(error).split())[:300])
-                    yield replace(outcome, run_dir=spec.run_dir)
+                    yield self._collect(ray, ref, names[ref], mailbox)
         finally:
-            for ref in pending:  # Ctrl-C: the runs stop at a round boundary, resumable
-                ray.cancel(ref)
+            if pending:  # Ctrl-C: the runs stop at their next round, resumably, and their
+                # partial directories come back before the sweep ends
+                ray.get(mailbox.stop.remote(), timeout=REQUEST_TIMEOUT_S)
+                ended, late = ray.wait(pending, num_returns=len(pending),
+                                       timeout=STOP_TIMEOUT_S)
+                for ref in ended:
+                    with contextlib.suppress(Exception):
+                        self._collect(ray, ref, names[ref], mailbox)
+                for ref in late:  # a round that outlasts the wait: its worker is ended
+                    ray.cancel(ref, force=True)
+            ray.kill(mailbox)
+            marker.unlink(missing_ok=True)
+
+    @staticmethod
+    def _collect(ray: Any, ref: Any, spec: RunSpec, mailbox: Any) -> RunOutcome:
+        """The run's outcome, its directory unpacked into the sweep directory if it came
+        from a node's scratch."""
+        from sim.run_transfer import unpack
+
+        left = ray.get(mailbox.take.remote(spec.name), timeout=STOP_TIMEOUT_S)
+        if left is None:  # the task never got to the end: its worker or node died
+            try:
+                ray.get(ref, timeout=STOP_TIMEOUT_S)
+                message = "its Ray task ended without an outcome"
+            except ray.exceptions.RayError as error:
+                message = " ".join(str(error).split())[:300]
+            return RunOutcome(spec.name, spec.run_dir, "failed", message=message)
+        outcome, archive = left
+        if archive is not None:
+            unpack(archive, Path(spec.run_dir))
+        return replace(RunOutcome(**outcome), run_dir=spec.run_dir)
 
     def limiter_service(self, limit: RateLimit | None) -> RayLimiterService:
         return RayLimiterService(limit, self.address, **self.init)
@@ -163,12 +268,27 @@ class RayLimiter:
     async def acquire(self, key: str, tokens: int, hold_s: float) -> Permit:
         actor = self._handle()
         while True:
-            permit = await actor.acquire.remote(key, tokens, hold_s)
+            permit = await _answer(actor.acquire.remote(key, tokens, hold_s))
             if permit is not None:
                 return Permit(key, permit)
 
     async def release(self, permit: Permit, cost_usd: float = 0.0) -> None:
-        await self._handle().release.remote(permit.key, permit.id, cost_usd)
+        await _answer(self._handle().release.remote(permit.key, permit.id, cost_usd))
 
     async def pause(self, key: str, seconds: float) -> None:
-        await self._handle().pause.remote(key, seconds)
+        await _answer(self._handle().pause.remote(key, seconds))
+
+
+async def _answer(reference: Any) -> Any:
+    """The actor's answer, or `LimiterUnavailable` if none comes in time (its sweep is gone)."""
+    from sim.llm.limiter_service import LimiterUnavailable
+
+    try:
+        return await asyncio.wait_for(_awaited(reference), REQUEST_TIMEOUT_S)
+    except TimeoutError:
+        raise LimiterUnavailable(f"the sweep's rate limiter actor did not answer within "
+                                 f"{REQUEST_TIMEOUT_S:g} s (is the sweep gone?)") from None
+
+
+async def _awaited(reference: Any) -> Any:
+    return await reference

@@ -31,11 +31,13 @@ from sim.llm.cache import CACHE_FILENAME, ResponseCache
 from sim.llm.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
 from sim.llm.limiter_service import connect_limiter
 from sim.llm.outcomes import ModelUnreachable, ProviderDown
+from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import LocalLimiter, RateLimit
 from sim.progress import Progress
 from sim.registry import ScenarioSpec, get_scenario
 from sim.runlock import run_lock
-from sim.store import STORE_FILENAME, RunStore, StoreError, peek_meta
+from sim.store import STORE_FILENAME, RunStore
+from sim.store_files import StoreError, peek_meta, refuse_empty
 from sim.world import World
 
 CONFIG_JSON = "config.json"
@@ -59,6 +61,9 @@ class RunOptions:
     #: Called with the run directory once its store is open and marked running, before the
     #: first round (`societas run --view` starts the viewer there).
     on_start: Callable[[Path], None] | None = None
+    #: Asked at each progress milestone (a round): True stops the run there as Ctrl-C does,
+    #: resumably. How a sweep on Ray stops its runs without interrupting them asynchronously.
+    stop_requested: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -121,6 +126,8 @@ def run_scenario(
     """
     options = _with_flags(options, progress, figures)
     check_memory(scenario, config)
+    if config.model is not None:
+        check_model_routable(config.model, config.api_base)
     shared = _open_shared_cache(options)
     cache = shared
     try:
@@ -142,7 +149,9 @@ def run_scenario(
             store = RunStore(run_dir / STORE_FILENAME)
             store.set_meta("scenario", scenario.name)
             store.set_meta("seed", str(config.seed))
-            store.set_meta("config", resolved)
+            # As given, not with sorted keys: the order of a mapping such as `brains` decides
+            # which slot gets which brain, so a replay or resume must see the same order.
+            store.set_meta("config", json.dumps(resolved, ensure_ascii=False))
             store.set_meta("started_at", _now())
             store.set_meta("python", platform.python_version())
             if shared is not None:  # a shared cache: remember it for resume
@@ -166,6 +175,7 @@ def resume_run(run_dir: str | Path, options: RunOptions | None = None) -> RunRes
     store_path = run_dir / STORE_FILENAME
     if not store_path.is_file():
         raise FileNotFoundError(f"no run to resume in {run_dir} (missing {STORE_FILENAME})")
+    refuse_empty(store_path)  # before the lock: nothing is written into its directory
     options = options or RunOptions()
     # Read-only, and before the lock: a finished run is left untouched, byte for byte.
     if peek_meta(store_path, "status") == "finished":
@@ -237,7 +247,7 @@ def _same_config(path: Path, scenario: ScenarioSpec, resolved: dict[str, Any]) -
 def _write_config_files(run_dir: Path, resolved: dict[str, Any], *,
                         only_missing: bool = False) -> None:
     """The readable copies of a run's config: JSON for programs, TOML to re-run it."""
-    texts = {CONFIG_JSON: json.dumps(resolved, indent=2, sort_keys=True) + "\n",
+    texts = {CONFIG_JSON: json.dumps(resolved, indent=2) + "\n",  # in order, as the store
              CONFIG_TOML: to_toml(resolved)}
     for name, text in texts.items():
         if not (only_missing and (run_dir / name).exists()):
@@ -299,7 +309,7 @@ def _execute(
         world = scenario.model(config, store=store, gateway=gateway)
         bar = Progress(world.progress_total, enabled=options.progress,
                        meter=limiter.stats if isinstance(limiter, LocalLimiter) else None)
-        world.on_progress = bar.update
+        world.on_progress = _stoppable(bar.update, options.stop_requested)
         world.run_model()  # a Mesa model's run: one step per unit of simulated time
         status = "finished"
     except BudgetExhausted as error:
@@ -347,6 +357,20 @@ def _execute(
 
             drawn = draw_run_figures(run_dir)
     return RunResult(run_dir, status, gateway.stats, wall_s, drawn, summary, message, replayed)
+
+
+def _stoppable(update: Callable[[int, str, str], None],
+               stop_requested: Callable[[], bool] | None) -> Callable[[int, str, str], None]:
+    """The progress callback, raising KeyboardInterrupt at a milestone once a stop is asked."""
+    if stop_requested is None:
+        return update
+
+    def update_or_stop(done: int, label: str, detail: str = "") -> None:
+        update(done, label, detail)
+        if stop_requested():
+            raise KeyboardInterrupt
+
+    return update_or_stop
 
 
 def _with_flags(options: RunOptions | None, progress: bool | str | None, figures: bool | None

@@ -19,7 +19,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserError
+from sim.store_files import StoreError, check_store, damaged_store, refuse_empty
 from sim.store_values import as_tuples, to_json
 
 STORE_FILENAME = "run.sqlite"
@@ -75,12 +75,9 @@ ENGINE_TABLES: dict[str, dict[str, str]] = {
     },
 }
 
+
 class ResumeDiverged(RuntimeError):
     """Re-executing a run to resume it did not reproduce what the run had committed."""
-
-
-class StoreError(UserError):
-    """A run's SQLite file is damaged or is not a run store; it is left exactly as it was."""
 
 
 #: Columns whose values depend on wall-clock time; excluded when comparing two runs.
@@ -106,7 +103,9 @@ class RunStore:
     def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
-        existing = self.path.is_file() and self.path.stat().st_size > 0
+        existing = self.path.is_file()
+        if existing:
+            refuse_empty(self.path)
         if read_only:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                        isolation_level=None)
@@ -115,13 +114,20 @@ class RunStore:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         try:
             if existing:  # check before writing anything: a damaged file stays as it was
-                _verify(self._db, self.path)
+                check_store(self._db, self.path)
             if not read_only:
                 _switch_journal(self._db, "WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.OperationalError as error:
+            self._db.close()
+            if "locked" in str(error) or "busy" in str(error):
+                raise StoreError(f"the run store {self.path} is locked by another process "
+                                 "(a reader in a transaction, or a writer); close it there "
+                                 "and try again") from None
+            raise damaged_store(self.path, error) from None
         except sqlite3.DatabaseError as error:
             self._db.close()
-            raise _damaged(self.path, error) from None
+            raise damaged_store(self.path, error) from None
         except StoreError:
             self._db.close()
             raise
@@ -296,7 +302,16 @@ class RunStore:
             self._in_transaction = False
 
     def close(self) -> None:
-        """Commit, then leave a single self-contained file (no -wal/-shm beside it)."""
+        """Commit, then leave a single self-contained file (no -wal/-shm beside it) if no
+        other process is reading it.
+
+        Leaving WAL mode needs the database to itself, and a reader with a transaction open (a
+        notebook, the live view of another tool, a sweep peeking at statuses) holds it back for
+        as long as it likes. Everything is committed by then, so waiting for it would only
+        risk a run that finished being reported as failed: after a short wait the store stays
+        in WAL mode, and the -wal file beside it is folded back in by whichever connection
+        closes it last (or the next open).
+        """
         if self.read_only:
             self._db.close()
             return
@@ -354,53 +369,6 @@ def _switch_journal(db: sqlite3.Connection, mode: str, *, required: bool = True)
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
-
-
-def peek_meta(path: str | Path, key: str) -> str | None:
-    """One `meta` value read without opening the store for writing (None if unreadable)."""
-    try:
-        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None
-    return None if row is None else row[0]
-
-
-def verify_store(path: str | Path) -> None:
-    """Refuse a damaged or foreign file before a reader trusts it (read-only; O(file size)).
-
-    A truncated or overwritten store would otherwise fail deep inside a resume or a report
-    with a SQLite traceback, or worse, be read as a shorter run.
-    """
-    path = Path(path)
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as error:
-        raise _damaged(path, error) from None
-    try:
-        _verify(db, path)
-    except sqlite3.DatabaseError as error:
-        raise _damaged(path, error) from None
-    finally:
-        db.close()
-
-
-def _verify(db: sqlite3.Connection, path: Path) -> None:
-    problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
-    if problems != ["ok"]:
-        raise StoreError(f"the run store {path} is damaged ({'; '.join(problems)}); "
-                         "it was left as it is")
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if "meta" not in tables:
-        raise StoreError(f"{path} is not a Societas run store (it has no meta table)")
-
-
-def _damaged(path: Path, error: sqlite3.Error) -> StoreError:
-    return StoreError(f"the run store {path} is damaged or not a SQLite file ({error}); "
-                      "it was left as it is")
 
 
 def snapshot(path: str | Path) -> dict[str, list[tuple]]:

@@ -80,7 +80,7 @@ class WriteStrategy(Task):
     def parse(self, reply: str) -> str:
         found = STRATEGY.read(reply)  # a JSON object, else the reply's prose is the strategy
         text = clean_free_text(found.strategy if found is not None else reply,
-                               max_chars=self.max_chars)
+                               max_chars=self.max_chars, extracted=found is not None)
         if not text:
             raise ParseError(f"no strategy found; reply with {STRATEGY.describe()}")
         return text

@@ -19,7 +19,8 @@ from sim.text_table import format_table
 EXIT_RUNS_FAILED = 1
 
 
-def add_sweep_parser(commands: argparse._SubParsersAction, positive: Any) -> None:
+def add_sweep_parser(commands: argparse._SubParsersAction, positive: Any, count: Any
+                     ) -> None:
     sweep = commands.add_parser(
         "sweep", help="run every combination of seeds, grid values and models, one run "
         "directory each; re-running it resumes it"
@@ -47,6 +48,9 @@ def add_sweep_parser(commands: argparse._SubParsersAction, positive: Any) -> Non
     add_rate_limit_option(sweep, "shared by every run of the sweep")
     sweep.add_argument("--workers", type=positive, metavar="N",
                        help="worker processes of the pool (default: the number of cores)")
+    sweep.add_argument("--retries", type=count, default=1, metavar="N",
+                       help="start a run again (resuming it) when its worker process or Ray "
+                       "node died, up to N times (default: 1)")
     sweep.add_argument("--max-calls", type=positive, metavar="N",
                        help="each run stops cleanly before a round past N model calls")
     sweep.add_argument("--no-cache", action="store_true", help="runs neither read nor write "
@@ -98,7 +102,8 @@ def _sweep(args: argparse.Namespace) -> int:
         plan.rate_limit = args.rate_limit
     if args.address is not None and args.executor != "ray":
         raise UserError("--address is for --executor ray")
-    executor = make_executor(args.executor, args.workers, address=args.address)
+    executor = make_executor(args.executor, args.workers, address=args.address,
+                             retries=args.retries)
     outcomes = run_sweep(plan, executor, progress=False if args.quiet else "terminal")
 
     rows = [[o.name, "finished (before)" if o.status == "skipped" else o.status,

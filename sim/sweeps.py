@@ -31,6 +31,7 @@ from sim.config import SECRET_INPUTS, ConfigError, describe_validation_error, re
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.executors import Executor, RunOutcome, RunSpec, make_executor
 from sim.live import LiveView, make_sink
+from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import RateLimit, parse_rate_limit
 from sim.registry import get_scenario
 
@@ -180,6 +181,11 @@ def plan_sweep(
     clash = sorted(set(grid) & set(fixed))
     if clash:
         raise UserError(f"{', '.join(clash)} both swept (--grid) and fixed (--set)")
+    if "seed" in fixed:  # the seeds would silently win over it
+        raise UserError("a sweep's seeds are given with --seeds (0..19, 0,3,5), not --set seed=")
+    if models and "model" in fixed:
+        raise UserError("models are swept with --model, which would override --set model=; "
+                        "give the model with --model only")
     base = read_config_file(config_file) if config_file is not None else {}
     for key, value in fixed.items():
         _assign(base, key, value)
@@ -198,7 +204,8 @@ def plan_sweep(
         try:
             config = spec.config_type.model_validate(data)
         except ValidationError as error:
-            shown = run_name({k: v for k, v in values.items() if k not in SECRET_INPUTS})
+            shown = run_name({k: v for k, v in values.items()  # (an api_base may hold a key)
+                              if k not in SECRET_INPUTS and k != "api_base"})
             raise ConfigError(f"run {shown}: {describe_validation_error(error, spec.config_type)}"
                               ) from None
         if name in names:  # two values that read the same once made file-name safe
@@ -206,6 +213,10 @@ def plan_sweep(
         names.add(name)
         specs.append(RunSpec(name, spec.name, config.model_dump(mode="json"), str(out / name),
                              values, use_cache, replay_only, max_cost_usd, max_calls, figures))
+    for model, api_base in dict.fromkeys((s.config.get("model"), s.config.get("api_base"))
+                                         for s in specs):
+        if model is not None:
+            check_model_routable(model, api_base)
     return SweepPlan(spec.name, out, [key for key, _ in axes], fixed, specs, rate_limit=limit)
 
 
@@ -242,6 +253,7 @@ def run_sweep(
     on_outcome: Callable[[RunOutcome, int, int], None] | None = None,
     rate_limit: RateLimit | str | dict[str, Any] | None = None,
     progress: bool | str = False,
+    retries: int = 1,
 ) -> list[RunOutcome]:
     """Run every planned run not finished yet, updating `sweep.json` as each run ends.
 
@@ -249,11 +261,13 @@ def run_sweep(
     (or SIGTERM) stops the sweep: the index marks runs without an outcome interrupted (they have
     a store, so the next invocation resumes them) or pending, and the exception goes on up.
     `rate_limit` (or the plan's) is shared by all runs (`sim.llm.ratelimit`); `progress` shows
-    the live view (`sim.live`: True, 'terminal', 'notebook').
+    the live view (`sim.live`: True, 'terminal', 'notebook'). A run whose worker process (or
+    Ray node) died is started again, resuming it, up to `retries` times; each death is said
+    on stderr as it happens, and a run given up on ends 'failed'.
     """
     _check_same_sweep(plan)
     limit = parse_rate_limit(rate_limit if rate_limit is not None else plan.rate_limit)
-    runner = make_executor(executor, workers)
+    runner = make_executor(executor, workers, retries=retries)
     try:
         plan.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -275,10 +289,13 @@ def run_sweep(
     with executors.limiter_service(runner, limit) as service:
         view = LiveView(len(plan.specs), make_sink(progress), meter=service.stats)
         view.advance(done, event=False)
+        if hasattr(runner, "notice"):
+            runner.notice = lambda text: view.note(f"societas: {text}")
         todo = [replace(spec, limiter=service.address) for spec in todo]
         executors.when_started(runner, [service.serve, view.start])
+        ending = runner.map(todo)
         try:
-            for outcome in runner.map(todo):
+            for outcome in ending:
                 outcomes[outcome.name] = outcome
                 plan.statuses[outcome.name] = {"status": outcome.status,
                                                "wall_s": outcome.wall_s,
@@ -293,6 +310,11 @@ def run_sweep(
                 if outcome.status == "interrupted":  # Ctrl-C or SIGTERM reached a run: stop
                     raise KeyboardInterrupt
         except (KeyboardInterrupt, Terminated):
+            # Let the executor wind down first (runs in flight stop at a round boundary; a
+            # node's partial directory comes back), so that the stores say how far they got.
+            close = getattr(ending, "close", None)
+            if close is not None:
+                close()
             for spec in todo:  # runs whose outcome never came back: ask their stores
                 if spec.name not in outcomes:
                     plan.statuses[spec.name] = {"status": _stored_status(Path(spec.run_dir))}
@@ -310,7 +332,7 @@ def _finished(run_dir: Path) -> bool:
 def _stored_status(run_dir: Path) -> str:
     """'finished' or 'interrupted' by the run's own store (which a run commits before its
     outcome reaches the sweep); 'pending' for a run not started."""
-    from sim.store import peek_meta
+    from sim.store_files import peek_meta
 
     store = run_dir / "run.sqlite"
     if not store.is_file():
@@ -343,6 +365,7 @@ def sweep(
     workers: int | None = None,
     rate_limit: RateLimit | str | dict[str, Any] | None = None,
     progress: bool | str = True,
+    retries: int = 1,
 ) -> pd.DataFrame:
     """Run a sweep from Python and get a tidy frame, one row per run (like Mesa's batch_run).
 
@@ -350,11 +373,12 @@ def sweep(
     ones) to the values to try; `fixed` sets keys for every run. Re-running it with the same
     `out` skips finished runs and resumes the rest. `rate_limit` ('requests_per_min=60,...' or
     a dict) is shared by all runs; `progress` is the live view: a bar in a notebook, a line on
-    stderr elsewhere (False: none).
+    stderr elsewhere (False: none); `retries`: how often a run whose worker died is resumed.
     """
     plan = plan_sweep(scenario, seeds=seeds, grid=grid, models=models, fixed=fixed,
                       config_file=config_file, out=out, rate_limit=rate_limit)
-    return outcomes_frame(plan, run_sweep(plan, executor, workers=workers, progress=progress))
+    return outcomes_frame(plan, run_sweep(plan, executor, workers=workers, progress=progress,
+                                          retries=retries))
 
 
 def read_sweep_file(path: str | Path) -> dict[str, Any]:

@@ -27,10 +27,14 @@ def checkpoints(run_parent: Path) -> int:
     """Checkpoints committed by the one run under `run_parent`, read while another process may
     be writing it (0 before its store exists or while it is locked)."""
     stores = list(run_parent.glob("*/run.sqlite"))
-    if not stores:
-        return 0
+    return committed(stores[0]) if stores else 0
+
+
+def committed(store: Path, timeout: float = 1.0) -> int:
+    """Checkpoints committed in one store another process may be writing (0 while it cannot
+    be read)."""
     try:
-        db = sqlite3.connect(f"file:{stores[0]}?mode=ro", uri=True, timeout=1)
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=timeout)
         try:
             return db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
         finally:

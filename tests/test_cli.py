@@ -17,8 +17,11 @@ from contextlib import closing, redirect_stdout
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError, model_validator
 
+from scenarios.donor_game.config import DonorGameConfig
 from sim.cli import main
+from sim.config import load_config
 from sim.registry import scenario_names
 
 FIGURES = {"resources_per_round.png", "donation_per_round.png", "per_generation.png"}
@@ -186,6 +189,12 @@ def error_line(capsys: pytest.CaptureFixture[str]) -> str:
         (["run", "donor-game", "--set", "prompts_dir='no-such-dir'"],
          ["'prompts_dir'", "no-such-dir does not exist"]),
         (["run", "donor-game", "--model", ""], ["'model'", "must name a litellm model"]),
+        (["run", "donor-game", "--model", "nope"], ["model 'nope' names no provider",
+                                                    "openai/gpt-4o-mini"]),
+        (["run", "donor-game", "--seed", "3", "--set", "seed=4"],
+         ["--seed 3 and --set seed=4 disagree", "give the seed once"]),
+        (["run", "donor-game", "--model", "openai/a", "--set", "model='openai/b'"],
+         ["--model openai/a and --set model='openai/b' disagree"]),
         (["run", "donor-game", "--max-calls", "-1"], ["--max-calls", "'-1'"]),
         (["run", "donor-game", "--max-cost", "nan"], ["--max-cost", "'nan'"]),
         (["run", "donor-game", "--max-cost", "-0.5"], ["--max-cost", "'-0.5'"]),
@@ -208,6 +217,57 @@ def test_user_errors_exit_2_with_one_line(
     for fragment in expected:
         assert fragment in line
     assert not list(tmp_path.glob("donor-game-*"))  # no run dir for a config mistake
+
+
+def test_a_flag_and_a_set_that_agree_are_one_value(tmp_path: Path) -> None:
+    config = load_config(DonorGameConfig, overrides=["seed=3"], values={"seed": 3})
+    assert config.seed == 3
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--set", "seed=3"], "given with --seeds"),
+    (["--model", "openai/a", "--set", "model='openai/b'"], "swept with --model"),
+    (["--model", "nope"], "model 'nope' names no provider"),
+])
+def test_a_sweep_refuses_what_it_would_silently_override(
+        args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "s"
+    assert main(["sweep", "donor-game", "--out", str(out), "--quiet", *args]) == 2
+    assert expected in error_line(capsys)
+    assert not out.exists()
+
+
+def test_a_config_validator_may_set_a_key(tmp_path: Path) -> None:
+    """A scenario's own validator deriving a key once recursed until RecursionError: setting
+    a key re-validates the config, which ran the validator again, which set the key again."""
+
+    class Derived(DonorGameConfig):
+        rounds_told: int = 0
+
+        @model_validator(mode="after")
+        def _tell_rounds(self) -> Derived:
+            self.rounds_told = self.rounds + 1
+            return self
+
+    config = load_config(Derived, overrides=["rounds=4"])
+    assert config.rounds_told == 5
+    config.rounds = 6  # an assignment is still validated, and the validator still runs
+    assert config.rounds_told == 7
+    with pytest.raises(ValidationError):
+        config.rounds = -1
+
+
+@pytest.mark.parametrize("command", ["resume", "replay"])
+def test_an_empty_store_is_refused_in_one_line_and_nothing_is_written(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.sqlite").write_bytes(b"")
+    assert main([command, str(run_dir)]) == 2
+    line = error_line(capsys)
+    assert f"the run store {run_dir / 'run.sqlite'} is empty (0 bytes)" in line
+    assert [(p.name, p.stat().st_size) for p in run_dir.iterdir()] == [("run.sqlite", 0)]
 
 
 def test_bad_toml_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -483,3 +483,27 @@ def test_clean_free_text_rejects_empty_replies(reply: str) -> None:
 def test_clean_free_text_rejects_a_zero_limit() -> None:
     with pytest.raises(ValueError, match="max_chars"):
         clean_free_text("text", max_chars=0)
+
+
+# Code fences: only a fence around the whole reply is taken away; one inside the reply, or in a
+# value already taken out of a reply, is the agent's own text and is stored as written.
+FENCED_RULE = "Give half. My rule, exactly:\n```\nif partner.gave: give(0.5)\n```\nOtherwise keep."
+
+
+def test_clean_free_text_keeps_a_fence_inside_the_reply() -> None:
+    assert clean_free_text(FENCED_RULE, max_chars=500) == FENCED_RULE
+    two = "```\nfirst\n```\nthen prose\n```\nsecond\n```"
+    assert clean_free_text(two, max_chars=500) == two
+
+
+def test_clean_free_text_keeps_every_fence_of_an_extracted_value() -> None:
+    wrapped = "```python\nprint('hello')\n```"
+    assert clean_free_text(wrapped, max_chars=500, extracted=True) == wrapped
+    assert clean_free_text(wrapped, max_chars=500) == "print('hello')"  # a whole reply
+
+
+def test_clean_free_text_keeps_a_fence_in_a_json_value() -> None:
+    reply = '{"strategy": "' + FENCED_RULE.replace("\n", "\\n") + '"}'
+    assert clean_free_text(reply, max_chars=500, json_keys=("strategy",)) == FENCED_RULE
+    assert clean_free_text("```json\n" + reply + "\n```", max_chars=500,
+                           json_keys=("strategy",)) == FENCED_RULE

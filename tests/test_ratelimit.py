@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import socket
 import sys
 import threading
@@ -24,7 +25,7 @@ from scenarios.donor_game.scripted_player import scripted_player
 from sim.cli import main
 from sim.errors import UserError
 from sim.llm.client import LLMClient
-from sim.llm.limiter_service import LimiterService, RemoteLimiter
+from sim.llm.limiter_service import LimiterService, LimiterUnavailable, RemoteLimiter
 from sim.llm.ratelimit import LimiterCore, LocalLimiter, RateLimit, parse_rate_limit
 from sim.llm.settings import LLMSettings
 from sim.store import snapshot
@@ -147,6 +148,34 @@ def test_the_service_refuses_strangers_and_frees_a_dead_workers_permits() -> Non
 
         asyncio.run(asyncio.wait_for(again(), 5))
     assert service.stats()["calls"] == 2 and service.stats()["in_flight"] == 0
+
+
+def test_a_limiter_that_never_answers_times_out_and_a_fork_does_not_keep_it_listening(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An orphaned worker once waited forever: it had inherited the sweep's listening socket,
+    so connections to the dead sweep's port were accepted and never answered."""
+    monkeypatch.setattr("sim.llm.limiter_service.REQUEST_TIMEOUT_S", 0.3)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        limiter = RemoteLimiter(f"tcp://127.0.0.1:{silent.getsockname()[1]}/token")
+        started = time.monotonic()
+        with pytest.raises(LimiterUnavailable, match=r"did not answer within 0\.3 s"):
+            asyncio.run(limiter.acquire(KEY, 1, 60.0))
+        assert time.monotonic() - started < 3
+    with LimiterService() as service:
+        port = int(service.address.rsplit(":", 1)[1].split("/")[0])
+        reader, writer = os.pipe()
+        with warnings.catch_warnings():  # the child only writes one word and exits
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child = os.fork()
+        if child == 0:  # pragma: no cover (the child reports through the pipe)
+            os.write(writer, b"closed" if service._socket is None else b"open")
+            os._exit(0)
+        os.waitpid(child, 0)
+        assert os.read(reader, 16) == b"closed"
+        os.close(reader)
+        os.close(writer)
+    with pytest.raises(OSError):  # the service is gone: nobody listens on its port any more
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 class Arrivals:

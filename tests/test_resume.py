@@ -15,6 +15,7 @@ import sys
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from run_helpers import checkpoints, quiet
@@ -28,6 +29,7 @@ from sim.registry import get_scenario
 from sim.replay import NotReplayable, replay_run
 from sim.runner import resume_run, run_scenario
 from sim.store import ResumeDiverged, snapshot
+from sim.store_files import peek_meta
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
@@ -427,3 +429,47 @@ def test_resume_refuses_an_edited_config_copy(
         if name == "config.json":
             assert copy.read_text() == original
     assert_same_store(snapshot(store), expected)
+
+
+class ReaderAtFirstStep:
+    """Stands in for the runner's progress display: at the run's first step another connection
+    (a notebook, a viewer) opens a read transaction on the store and keeps it open."""
+
+    readers: ClassVar[list[sqlite3.Connection]] = []
+    run_parent: ClassVar[str] = ""
+
+    def __init__(self, total: int, **_: object) -> None:
+        pass
+
+    def update(self, done: int, label: str, detail: str = "") -> None:
+        if done >= 1 and not self.readers:
+            (store,) = Path(self.run_parent).glob("run.sqlite")
+            reader = sqlite3.connect(store, isolation_level=None)
+            reader.execute("BEGIN")
+            reader.execute("SELECT COUNT(*) FROM meta").fetchone()  # holds a read snapshot
+            self.readers.append(reader)
+
+    def finish(self) -> None:
+        pass
+
+
+def test_a_reader_holding_a_transaction_cannot_fail_a_finished_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing the store switched its journal mode, which needs the file to itself: a reader's
+    open transaction made a run that had committed `finished` exit 1 with a traceback."""
+    monkeypatch.setattr(ReaderAtFirstStep, "run_parent", str(tmp_path / "run"))
+    monkeypatch.setattr(ReaderAtFirstStep, "readers", [])
+    monkeypatch.setattr("sim.runner.Progress", ReaderAtFirstStep)
+    config = load_config(get_scenario("donor-game").config_type,
+                         values={"agents": 4, "generations": 2})
+    result = run_scenario(get_scenario("donor-game"), config, run_dir=tmp_path / "run",
+                          options=quiet())
+    (reader,) = ReaderAtFirstStep.readers
+    monkeypatch.undo()
+    assert result.status == "finished"
+    assert reader.execute("SELECT value FROM meta WHERE key = 'status'").fetchone() == (
+        "running",)  # the reader still sees its own snapshot
+    reader.execute("COMMIT")
+    reader.close()
+    assert peek_meta(tmp_path / "run" / "run.sqlite", "status") == "finished"
+    assert replay_run(tmp_path / "run").checkpoints > 0

@@ -133,3 +133,37 @@ def test_a_key_in_a_config_file_or_the_api_is_refused(tmp_path: Path) -> None:
         LLMSettings(model="openai/x", api_key_env="sk-abcdefghijklmnopqrstuv")
     assert load_config(RunConfig, values={"api_key_env": "OPENAI_API_KEY"}).api_key_env == (
         "OPENAI_API_KEY")
+
+
+@pytest.mark.parametrize(("api_base", "where"), [
+    (f"http://me:{AUTH_KEY}@127.0.0.1:9/v1", "a user name or password before the host"),
+    (f"http://127.0.0.1:9/v1?api_key={AUTH_KEY}", "the query parameter api_key="),
+])
+def test_a_key_in_api_base_is_refused_at_once_and_never_saved(
+        api_base: str, where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Such a URL was written to config.json, config.toml and the store, and printed; the
+    userinfo form was refused by the HTTP client and waited out as an outage (exit 4)."""
+    out = tmp_path / "runs"
+    status = main(["run", "donor-game", "--model", "openai/scripted", "--out", str(out),
+                   "--quiet", "--no-figures", "--set", f'api_base="{api_base}"'])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and err.startswith("societas: error: ")
+    assert where in err and "api_key_env" in err and AUTH_KEY not in err
+    assert "give api_base without it: http://127.0.0.1:9/v1" in err
+    assert not out.exists()
+    status = main(["sweep", "donor-game", "--model", "openai/scripted", "--out", str(out),
+                   "--quiet", "--grid", f'api_base="{api_base}","http://127.0.0.1:9/v1"'])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and AUTH_KEY not in err
+    assert not out.exists()
+    with pytest.raises(ValueError, match="carries a credential") as caught:
+        LLMSettings(model="openai/x", api_base=api_base)
+    assert AUTH_KEY not in str(caught.value)
+
+
+def test_scrub_removes_credentials_in_urls() -> None:
+    text = (f"POST http://me:{AUTH_KEY}@proxy:8080/v1?api-version=2&key={OTHER_KEY}&x=1 "
+            f"failed; retry https://{PROXY_TOKEN}@host/v1?access_token={PROXY_TOKEN}")
+    scrubbed = scrub(text)
+    assert not any(secret in scrubbed for secret in SECRETS), scrubbed
+    assert "http://***@proxy:8080/v1?api-version=2&key=***&x=1" in scrubbed

@@ -4,6 +4,7 @@ on (JSON or prose, cut to length, nothing usable repaired then the fallback)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -52,3 +53,14 @@ def test_a_rule_brain_describes_its_rule_and_the_reply_is_declared_for_json() ->
     assert task.answer_with_rule(Rule()) == "I keep my rule." and task.kind == "write_strategy"
     schema = task.response_format()
     assert "strategy" in str(schema)
+
+
+def test_a_strategy_keeps_its_code_fences_whether_in_json_or_prose() -> None:
+    """A fence in a strategy once replaced the whole strategy by the fence's content before it
+    was stored and shown to the next generation."""
+    rule = "Give half to givers:\n```\nif gave: give(0.5)\n```\nand keep the rest."
+    task = WriteStrategy(render, "g0-a00", 0, max_chars=500)
+    assert task.parse(json.dumps({"strategy": rule})) == rule
+    assert task.parse(rule) == rule
+    assert task.parse("```\n" + rule.replace("```", "'''") + "\n```") == rule.replace("```",
+                                                                                   "'''")

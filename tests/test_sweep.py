@@ -195,3 +195,41 @@ def test_cli_sweep_from_a_sweep_file_reports_each_run_and_fails_if_one_failed(
     captured = capsys.readouterr()
     assert code == 0 and captured.err == ""
     assert captured.out.count("finished (before)") == 3
+
+
+def test_a_run_on_a_node_without_the_sweep_directory_comes_back_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a Ray task does on a node (sim.run_transfer): in place where the node sees the
+    sweep directory; else in the node's scratch, the directory returned as an archive."""
+    from sim.run_transfer import SCRATCH_ENV, pack, place_marker, run_on_this_node, unpack
+
+    plan = plan_sweep("donor-game", seeds=[0, 1], fixed={"agents": 4, "generations": 3},
+                      out=tmp_path / "s")
+    (tmp_path / "s").mkdir()
+    marker = place_marker(tmp_path / "s", "token")
+    first, second = plan.specs
+    outcome, archive = run_on_this_node(first, None, str(marker), "token")
+    assert outcome.status == "finished" and archive is None  # it saw the sweep: in place
+    assert (Path(first.run_dir) / "run.sqlite").is_file()
+
+    scratch = tmp_path / "node-scratch"
+    monkeypatch.setenv(SCRATCH_ENV, str(scratch))
+    monkeypatch.setattr("sim.runner.Progress", InterruptOnce)  # stopped mid-run on the node
+    monkeypatch.setattr(InterruptOnce, "started", 2)  # (the next run it stands in for)
+    outcome, archive = run_on_this_node(second, None, str(marker), "token")
+    monkeypatch.undo()
+    monkeypatch.setenv(SCRATCH_ENV, str(scratch))
+    assert outcome.status == "interrupted" and archive is not None
+    assert outcome.run_dir == second.run_dir and not Path(second.run_dir).exists()
+    assert not any(scratch.rglob("*"))  # the node keeps nothing
+    unpack(archive, Path(second.run_dir))  # the driver holds the partial run now
+    outcome, archive = run_on_this_node(second, pack(Path(second.run_dir)), str(marker),
+                                        "token")
+    assert outcome.status == "finished" and outcome.resumed and archive is not None
+    unpack(archive, Path(second.run_dir))
+    reference = sweep("donor-game", seeds=[0, 1], fixed={"agents": 4, "generations": 3},
+                      out=tmp_path / "reference", executor="inline", progress=False)
+    assert {s.name: snapshot(Path(s.run_dir) / "run.sqlite") for s in plan.specs} == (
+        stores(reference))
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == sorted(
+        [".societas-sweep-marker", first.name, second.name])  # nothing half unpacked left

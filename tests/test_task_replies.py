@@ -222,3 +222,28 @@ def test_a_reply_over_the_donors_resources_is_repaired_through_the_gateway(
         db.close()
     assert rows and all(source == "repaired" for source, _ in rows)
     assert all(json.loads(decision)["units"] == 1 for _, decision in rows)
+
+
+FENCED = "We could agree on this:\n```\ncatch = 5 if stock > 50 else 2\n```\nthen we all gain."
+
+
+def test_strategies_and_utterances_keep_their_code_fences() -> None:
+    """A fence inside an agent's text once replaced the text by the fence's content before
+    it was stored and passed on to other agents."""
+    from types import SimpleNamespace
+
+    from scenarios.commons.tasks import Speak as CommonsSpeak
+    from scenarios.town.social import Speak as TownSpeak
+
+    as_json = GameContext.from_config(DonorGameConfig(agents=4, strategy_format="json"))
+    assert WriteStrategy(as_json, "g0-a00", 0).parse(
+        json.dumps({"reasoning": "r", "strategy": FENCED})) == FENCED
+    reasoned = WriteStrategy(GameContext.from_config(DonorGameConfig(agents=4)), "g0-a00", 0)
+    assert reasoned.parse(f"I weighed it. My strategy will be this. {FENCED}") == (
+        f"My strategy will be this. {FENCED}")
+    speak = CommonsSpeak(SimpleNamespace(utterance_max_chars=400), {})
+    assert speak.parse(json.dumps({"utterance": FENCED})) == FENCED
+    assert speak.parse(FENCED) == FENCED  # prose: a fence inside the reply is the text's own
+    # (the town's reader uses nothing of its task but the reply)
+    assert TownSpeak.read(None, json.dumps({"utterance": FENCED,  # type: ignore[arg-type]
+                                            "end_conversation": False})) == (FENCED, False)

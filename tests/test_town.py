@@ -81,6 +81,10 @@ TWO = PERSON.format(id="p1", home="home") + PERSON.format(id="p2", home="home")
      "resident 'p1': wake must be a time like \"07:30\", got '7am'"),
     (PLACES, PERSON.format(id="p1", home="a") + PERSON.format(id="p2", home="home"),
      "resident 'p1': home 'a' is an area, not a place"),
+    (PLACES.replace('id = "cafe"\n', 'id = "cafe"\nx = inf\n'), TWO,
+     "place 'cafe': x must be a finite number (got inf)"),
+    (PLACES.replace('id = "a"\n', 'id = "a"\ny = nan\n'), TWO,
+     "place 'a': y must be a finite number (got nan)"),
 ])
 def test_malformed_town_files_are_one_clear_line(places: str, residents: str,
                                                  message: str) -> None:
@@ -99,6 +103,11 @@ def test_cli_refuses_a_bad_town_file_and_intention_with_status_2(tmp_path: Path,
     assert err.startswith("societas: error: town file ") and "unknown home 'attic'" in err
     assert len(err.splitlines()) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["bad.toml"]  # refused before any run dir
+    bad.write_text(f'[town]\nid = "t"\n{PLACES}x = -inf\n{TWO}', encoding="utf-8")
+    assert main(["run", "town", "--set", f"town_file={bad}", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "place 'cafe': x must be a finite number (got -inf)" in err
+    assert len(err.splitlines()) == 1 and [p.name for p in tmp_path.iterdir()] == ["bad.toml"]
     assert main(["run", "town", "--set", "intentions=[{agent='nobody', topic='x', "
                  "kind='announcement', description='is here'}]", "--out",
                  str(tmp_path)]) == 2

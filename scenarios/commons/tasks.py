@@ -214,7 +214,7 @@ class Speak(Task):
         found = UTTERANCE.read(reply)  # a JSON object, else the reply's prose is the utterance
         return clean_free_text(found.utterance if found is not None else reply,
                                max_chars=self.rules.utterance_max_chars,
-                               json_keys=("utterance",))
+                               json_keys=("utterance",), extracted=found is not None)
 
     def fallback(self) -> str:
         return ""  # says nothing

@@ -136,7 +136,7 @@ class WriteStrategy(Task):
             openings = list(_OPENING_RE.finditer(text))
             if openings:
                 text = text[openings[-1].start():]
-        text = clean_free_text(text, max_chars=max_chars)
+        text = clean_free_text(text, max_chars=max_chars, extracted=True)
         if _PLACEHOLDER_RE.search(text):
             raise ParseError(
                 "you repeated the placeholder instead of writing a strategy; describe your "

@@ -150,7 +150,7 @@ class AnswerQuestion(InterviewTask):
         return ANSWER
 
     def read(self, reply: str) -> str:
-        return clean_free_text(ANSWER.parse(reply).answer, max_chars=800)
+        return clean_free_text(ANSWER.parse(reply).answer, max_chars=800, extracted=True)
 
     def rule(self) -> str:
         """What the top memories say; the summary when nothing comes to mind."""
@@ -187,7 +187,8 @@ class AskKnowledge(InterviewTask):
 
     def read(self, reply: str) -> tuple[bool, str]:
         answer = KNOWLEDGE.parse(reply)
-        text = clean_free_text(answer.answer, max_chars=400) if answer.answer.strip() else ""
+        text = (clean_free_text(answer.answer, max_chars=400, extracted=True)
+                if answer.answer.strip() else "")
         return bool(answer.knows), text
 
     def rule(self) -> tuple[bool, str]:

@@ -147,7 +147,7 @@ class Speak(TownTask):
 
     def read(self, reply: str) -> tuple[str, bool]:
         answer = SPEAK.parse(reply)
-        text = clean_free_text(answer.utterance, max_chars=400)
+        text = clean_free_text(answer.utterance, max_chars=400, extracted=True)
         if not text:
             raise ParseError(f"the utterance is empty; reply like {SPEAK.example()}")
         return text, bool(answer.end_conversation)

@@ -125,9 +125,10 @@ def _minute(text: str, what: str) -> int:
 
 
 def clean(text: str, max_chars: int) -> str:
-    """A model's free text cleaned and bounded; "" when nothing is left (not an error)."""
+    """A value taken out of a reply, cleaned and bounded (fences inside it are the resident's
+    text and stay); "" when nothing is left (not an error)."""
     try:
-        return clean_free_text(text, max_chars=max_chars) if text.strip() else ""
+        return clean_free_text(text, max_chars=max_chars, extracted=True) if text.strip() else ""
     except ParseError:
         return ""
 

@@ -222,8 +222,11 @@ def parse_town(data: dict[str, Any]) -> TownMap:
         if short in raw or short == town_id:
             raise TownFileError(f"duplicate place id {short!r}")
         for axis in ("x", "y"):
-            if not isinstance(entry.get(axis, 0), int | float):
-                raise TownFileError(f"place {short!r}: {axis} must be a number")
+            value = entry.get(axis, 0)
+            # TOML reads inf and nan as numbers; a map (and a travel time) from them is not one
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise TownFileError(f"place {short!r}: {axis} must be a finite number "
+                                    f"(got {value!r})")
         raw[short] = entry
     depth = {short: _depth(short, raw, town_id) for short in raw}
     places: dict[str, Place] = {town_id: Place(town_id, town_id, str(town.get("name", town_id)),

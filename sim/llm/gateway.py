@@ -28,6 +28,7 @@ from sim.brains import LLMBrain
 from sim.llm.cache import CacheMiss, ResponseCache, request_key
 from sim.llm.client import LLMClient
 from sim.llm.event_loop import LoopThread
+from sim.llm.fallback_guard import FallbackGuard, ask_plainly
 from sim.llm.outcomes import Completion
 from sim.llm.ratelimit import Limiter
 from sim.llm.settings import LLMSettings
@@ -136,6 +137,8 @@ class Gateway:
         self._next_call_id = 0
         self._requests_by_agent: Counter[str] = Counter()
         self._scope = ""  # a session's prefix to every call ordinal (`begin_session`)
+        self.fallback_guard = FallbackGuard()  # stops a run whose real decisions all fall back
+        self._plain_only: set[LLMSettings] = set()  # answered only without a response format
 
     def begin_session(self, scope: str, *, first_call_id: int) -> None:
         """Ask further questions of a finished run's agents (an interview session, written
@@ -175,6 +178,8 @@ class Gateway:
                 self.stats.breaker_trips = sum(c.breaker.trips for c in clients)
                 self.stats.probes = sum(c.probes for c in clients)
                 self.stats.probe_cost_usd = sum(c.probe_cost_usd for c in clients)
+            self.fallback_guard.observe_batch(  # stops a run of fallbacks on failed calls
+                answered, replaying=recorded is not None, settings=asked[0].agent.brain.settings)
             for position, resolution in zip(llm_positions, answered, strict=True):
                 resolutions[position] = resolution
                 decisions[position] = resolution.decision
@@ -264,9 +269,12 @@ class Gateway:
                 f"replay-only run: no {where} reply for {request.agent.name}'s call {ordinal}"
                 f" ({request.task.kind} at simulated time {request.sim_time:g})"
             )
-        completion = await self._client(settings).complete(
-            messages, response_format=response_format
-        )
+        client = self._client(settings)  # failing structured output: asked again plainly
+        completion, plainly = await ask_plainly(
+            lambda form: client.complete(messages, response_format=form), response_format,
+            settings in self._plain_only)
+        if plainly:
+            self._plain_only.add(settings)
         if self.cache is not None and key is not None and completion.text is not None:
             self.cache.put(key, settings.model, completion)  # never a failure: see sim.llm.cache
         return completion

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import secrets
 import socket
 import threading
@@ -33,6 +34,25 @@ __all__ = ["LimiterService", "LimiterUnavailable", "RemoteLimiter", "connect_lim
 
 #: How long the service holds one waiting acquire before the worker asks again.
 LONG_POLL_S = 1.0
+#: How long a worker waits for any answer (a long poll included) before it calls the sweep's
+#: limiter gone: a service that accepts but never answers must not hold a run forever.
+REQUEST_TIMEOUT_S = 15.0
+
+#: Listening sockets of this process's services; a forked child closes its copies, so that a
+#: worker outliving the sweep cannot keep the port open with nobody serving it.
+_listening: weakref.WeakSet[LimiterService] = weakref.WeakSet()
+
+
+def _close_inherited_listeners() -> None:
+    for service in list(_listening):
+        if service._socket is not None:
+            with contextlib.suppress(OSError):
+                service._socket.close()
+            service._socket = None
+    _listening.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_listeners)
 
 
 class LimiterUnavailable(RuntimeError):
@@ -57,6 +77,7 @@ class LimiterService:
         connections made before `serve()` wait in the listen queue."""
         if self._socket is None:
             self._socket = socket.create_server(("127.0.0.1", 0), backlog=256)
+            _listening.add(self)
             port = self._socket.getsockname()[1]
             self.address = f"tcp://127.0.0.1:{port}/{self._token}"
         return self
@@ -79,6 +100,7 @@ class LimiterService:
         return self.core.stats()
 
     def close(self) -> None:
+        _listening.discard(self)
         loop, self._loop = self._loop, None
         if loop is not None:
             if self._server is not None:
@@ -188,8 +210,9 @@ class RemoteLimiter:
             if not connection[1].is_closing():
                 return connection
         try:
-            reader, writer = await asyncio.open_connection(self._host, self._port)
-        except OSError as error:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self._host, self._port), REQUEST_TIMEOUT_S)
+        except (OSError, TimeoutError) as error:
             raise LimiterUnavailable(f"the sweep's rate limiter at {self._host}:{self._port} "
                                      f"cannot be reached ({error.strerror or error})") from None
         writer.write(json.dumps({"token": self._token}).encode() + b"\n")
@@ -199,10 +222,15 @@ class RemoteLimiter:
         reader, writer = connection
         try:
             writer.write(json.dumps(message).encode() + b"\n")
-            await writer.drain()
-            line = await reader.readline()
+            await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT_S)
+            line = await asyncio.wait_for(reader.readline(), REQUEST_TIMEOUT_S)
         except ConnectionError:
             line = b""
+        except TimeoutError:
+            writer.close()
+            raise LimiterUnavailable(f"the sweep's rate limiter at {self._host}:{self._port} "
+                                     f"did not answer within {REQUEST_TIMEOUT_S:g} s "
+                                     "(is the sweep's process gone?)") from None
         if not line:
             writer.close()
             raise LimiterUnavailable(f"the sweep's rate limiter at {self._host}:{self._port} "

@@ -8,7 +8,10 @@ leaves the model client (errors in `llm_calls`, the response cache, stderr, the 
 - the value of every environment variable named `*_API_KEY`, and of every variable a config
   names in `api_key_env` (registered with `watch_env`), whatever it looks like;
 - bearer tokens and `api_key=`/`x-api-key:` style assignments;
-- strings shaped like provider keys (`sk-...`, `pk-...`, `rk-...`).
+- strings shaped like provider keys (`sk-...`, `pk-...`, `rk-...`);
+- credentials in URLs: a user name and password (`http://user:KEY@host`) and secret query
+  parameters (`?api_key=`, `&token=`); an `api_base` carrying them is refused outright
+  (`sim.llm.settings.check_api_base`), this catches them anywhere else.
 
 `check_key_env_name` refuses a value given as `api_key_env` that is not the name of an
 environment variable, before it can be written into a run's config.
@@ -45,6 +48,11 @@ _PATTERNS = [
     # api_key=..., "api-key": "...", x-api-key: ..., apikey ...
     re.compile(r"(?i)\b((?:x-)?api[_-]?key)(\"?'?\s*[:=]\s*\"?'?)[^\s\"',;}]{4,}"),
     re.compile(r"\b(?:sk|pk|rk)-(?!societas-local\b)[A-Za-z0-9_\-]{12,}"),
+    # a URL's user name and password: http://user:KEY@host/v1
+    re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@'\"]+@"),
+    # a URL's secret query parameters: ?key=..., &access_token=...
+    re.compile(r"(?i)([?&](?:x-)?(?:api[_-]?key|key|token|access[_-]?token|auth|authorization"
+               r"|password|passwd|secret|client[_-]?secret|sig|signature)=)[^&\s#'\"]+"),
 ]
 
 _watched: set[str] = set()
@@ -105,7 +113,9 @@ def scrub(text: str) -> str:
             text = text.replace(value, REDACTED)
     text = _PATTERNS[0].sub(rf"\1 {REDACTED}", text)
     text = _PATTERNS[1].sub(rf"\1\2{REDACTED}", text)
-    return _PATTERNS[2].sub(REDACTED, text)
+    text = _PATTERNS[2].sub(REDACTED, text)
+    text = _PATTERNS[3].sub(rf"\1{REDACTED}@", text)
+    return _PATTERNS[4].sub(rf"\1{REDACTED}", text)
 
 
 def scrub_values(text: str) -> str:

@@ -9,11 +9,12 @@ can be logged, hashed and written into a run's config safely.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from sim.llm.redaction import check_key_env_name, watch_env
+from sim.llm.redaction import check_key_env_name, scrub, watch_env
 
 __all__ = [
     "LOCAL_DUMMY_KEY", "REPLY_FIELDS", "TRANSPORTS", "TRANSPORT_FIELDS", "LLMSettings",
@@ -119,10 +120,45 @@ def check_api_base(url: str) -> str:
             problem = "it names no host"
     if problem is not None:
         raise ValueError(
-            f"api_base {url!r} is not a usable URL ({problem}); expected e.g. "
+            f"api_base {scrub(url)!r} is not a usable URL ({problem}); expected e.g. "
             "http://127.0.0.1:8000/v1"
         )
+    carried = _credentials_in(parts)
+    if carried:
+        raise ValueError(
+            f"api_base carries a credential ({carried}), which would be saved with the run "
+            "(config.toml, config.json, its store) and shown in errors; put the key in an "
+            "environment variable, name that variable with api_key_env (e.g. --set "
+            "api_key_env=MY_PROVIDER_KEY), and give api_base without it: "
+            f"{_without_credentials(parts)}"
+        )
     return url
+
+
+#: Query parameters that carry a secret when they are part of an `api_base`.
+_SECRET_QUERY = re.compile(
+    r"(?i)(?:x-)?(?:api[_-]?key|key|token|access[_-]?token|auth|authorization|password|passwd"
+    r"|secret|client[_-]?secret|sig|signature)"
+)
+
+
+def _credentials_in(parts: urllib.parse.SplitResult) -> str:
+    """What in the URL is a credential, said without repeating it ('' for nothing)."""
+    found = []
+    if "@" in parts.netloc:
+        found.append("a user name or password before the host")
+    names = [name for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+             if _SECRET_QUERY.fullmatch(name)]
+    found += [f"the query parameter {name}=" for name in names]
+    return ", ".join(found)
+
+
+def _without_credentials(parts: urllib.parse.SplitResult) -> str:
+    host = parts.netloc.rpartition("@")[2]
+    query = [(name, value) for name, value in urllib.parse.parse_qsl(
+        parts.query, keep_blank_values=True) if not _SECRET_QUERY.fullmatch(name)]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path,
+                                    urllib.parse.urlencode(query), ""))
 
 
 def normalise_api_base(url: str | None) -> str | None:

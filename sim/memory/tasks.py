@@ -143,7 +143,7 @@ class MemoryRules:
             r.text.strip() if r.text.strip()[-1:] in ".!?" else r.text.strip() + "."
             for r in records
         )
-        return clean_free_text(text, max_chars=max_chars)
+        return clean_free_text(text, max_chars=max_chars, extracted=True)
 
 
 def _gist(text: str) -> str:

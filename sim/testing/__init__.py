@@ -5,6 +5,15 @@ Tests, benchmarks and dry runs exercise the real path (litellm, HTTP, retries, p
 runs it by hand (see `--help`), e.g. to point `societas run --api-base` at it.
 """
 
-from sim.testing.scripted_server import ChatRequest, Fault, Reply, Responder, ScriptedLLMServer
+from sim.testing.scripted_server import (
+    ChatRequest,
+    Fault,
+    Reply,
+    Responder,
+    ScriptedLLMServer,
+    failing_long_prompts,
+    failing_structured_output,
+)
 
-__all__ = ["ChatRequest", "Fault", "Reply", "Responder", "ScriptedLLMServer"]
+__all__ = ["ChatRequest", "Fault", "Reply", "Responder", "ScriptedLLMServer",
+           "failing_long_prompts", "failing_structured_output"]

@@ -22,7 +22,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from sim.testing.scripted_server import DEFAULT_REPLY, ChatRequest, Reply, ScriptedLLMServer
+from sim.testing.scripted_server import (
+    DEFAULT_REPLY,
+    ChatRequest,
+    Reply,
+    ScriptedLLMServer,
+    failing_long_prompts,
+    failing_structured_output,
+)
 
 PROG = "python -m sim.testing"
 #: The module a scenario package keeps its scripted player in, and the function's name.
@@ -58,6 +65,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _chars(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of characters >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -79,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="answer like a model playing a scenario: a scenario name "
                          f"(its package's {PLAYER_MODULE}.{PLAYER_FUNCTION}, e.g. donor-game) "
                          "or any function of a ChatRequest returning the reply text")
+    parser.add_argument("--fail-structured", action="store_true",
+                        help="answer every request that asks for a response format with HTTP "
+                        "500, as a server without constrained output does")
+    parser.add_argument("--fail-prompts-over", type=_chars, metavar="CHARS",
+                        help="answer every request whose messages exceed CHARS characters "
+                        "with HTTP 500, as a server with a small context does")
     return parser
 
 
@@ -131,12 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
         if args.replies_file is not None:
-            responder: Callable[[ChatRequest], Reply] | str = cycled(
-                read_replies(args.replies_file))
+            responder: Callable[[ChatRequest], Reply] = cycled(read_replies(args.replies_file))
         elif args.player is not None:
             responder = load_player(args.player)
         else:
-            responder = args.reply if args.reply is not None else DEFAULT_REPLY
+            reply = args.reply if args.reply is not None else DEFAULT_REPLY
+            responder = lambda request: reply  # noqa: E731
+        if args.fail_structured:
+            responder = failing_structured_output(responder)
+        if args.fail_prompts_over is not None:
+            responder = failing_long_prompts(args.fail_prompts_over, responder)
         server = ScriptedLLMServer(responder, delay=args.delay, port=args.port).start()
     except (ValueError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -3,7 +3,9 @@
 The machines that build this project have no internet, yet the LLM path (litellm, retries,
 backoff, concurrency) must be exercised over real HTTP. This server answers
 `POST /v1/chat/completions` with replies chosen by a script and can inject the faults real
-providers produce (429 with Retry-After, 5xx, timeouts, malformed JSON, empty choices).
+providers produce (429 with Retry-After, 5xx, timeouts, malformed JSON, empty choices), or
+fail only some requests as a real server does while answering the others
+(`failing_structured_output`, `failing_long_prompts`).
 
 It uses only the standard library and serves each request on its own thread, so injected
 latency overlaps the way it does at a real provider and concurrency can be measured. It refuses
@@ -28,7 +30,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["ChatRequest", "Fault", "Reply", "Responder", "ScriptedLLMServer"]
+__all__ = ["ChatRequest", "Fault", "Reply", "Responder", "ScriptedLLMServer",
+           "failing_long_prompts", "failing_structured_output"]
 
 FAULT_KINDS = frozenset({"status", "timeout", "malformed_json", "empty_choices"})
 DEFAULT_REPLY = "OK"
@@ -269,6 +272,34 @@ def _completion_body(request: ChatRequest, text: str) -> dict[str, Any]:
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def failing_structured_output(responder: Responder | None = None,
+                              fault: Fault | None = None) -> Responder:
+    """A server that cannot do constrained output (as some local and proxy servers): `fault`
+    (HTTP 500 by default) for every request that asks for a response format, `responder` (or
+    "OK") for the rest, a client's outage probe included."""
+    answer = responder or _default_responder
+    failure = fault or Fault("status", 500, message="response_format is not supported")
+
+    def respond(request: ChatRequest) -> Reply:
+        return failure if request.body.get("response_format") else answer(request)
+
+    return respond
+
+
+def failing_long_prompts(max_chars: int, responder: Responder | None = None,
+                         fault: Fault | None = None) -> Responder:
+    """A server with a small context: `fault` (HTTP 500 by default) for every request whose
+    messages hold more than `max_chars` characters, `responder` (or "OK") for the rest."""
+    answer = responder or _default_responder
+    failure = fault or Fault("status", 500, message="prompt too long for this server")
+
+    def respond(request: ChatRequest) -> Reply:
+        size = sum(len(str(m.get("content") or "")) for m in request.messages)
+        return failure if size > max_chars else answer(request)
+
+    return respond
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,7 +1,8 @@
 """Free text from a reply (a strategy, a reflection): `clean_free_text`.
 
 Here nothing is rejected for being ambiguous; the work is taking away what is not the text:
-a "Sure! Here is my strategy:" preamble, a label, wrapping quotes, a code fence, runaway length.
+a "Sure! Here is my strategy:" preamble, a label, wrapping quotes, a code fence around the
+whole reply (never one inside it: that is the agent's text), runaway length.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from sim.llm.parsing._common import strip_thinking
-from sim.llm.parsing.json_objects import keyed_value, strip_code_fences
+from sim.llm.parsing.json_objects import keyed_value
 from sim.tasks import ParseError
 
 __all__ = ["clean_free_text"]
@@ -28,15 +29,21 @@ _LABEL_WORDS: tuple[str, ...] = ("strategy", "answer", "response", "reply")
 _QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "`": "`"}
 
 
-def clean_free_text(text: str, *, max_chars: int, json_keys: Sequence[str] = ()) -> str:
+def clean_free_text(text: str, *, max_chars: int, json_keys: Sequence[str] = (),
+                    extracted: bool = False) -> str:
     """Turn a free-text reply (a strategy, a reflection) into clean text of bounded length.
 
     A JSON object with one of `json_keys` gives its string (a list of strings is joined by
-    lines). Otherwise the text is taken out of a code fence, and a "Sure! Here is my strategy:"
-    preamble line, a leading label ("Strategy:", "My strategy:", "**Strategy:**", or one of
-    `json_keys` used as a label) and wrapping quotes are removed. Trailing spaces are trimmed,
-    runs of blank lines collapse to one, and text longer than `max_chars` is cut at a word
-    boundary with "…" (the result never exceeds `max_chars`). Nothing left raises `ParseError`.
+    lines). Otherwise a "Sure! Here is my strategy:" preamble line is removed and, if a
+    Markdown code fence wraps the whole rest of the reply, the text is taken out of it; a
+    leading label ("Strategy:", "My strategy:", "**Strategy:**", or one of `json_keys` used as
+    a label) and wrapping quotes are removed. Trailing spaces are trimmed, runs of blank lines
+    collapse to one, and text longer than `max_chars` is cut at a word boundary with "…" (the
+    result never exceeds `max_chars`). Nothing left raises `ParseError`.
+
+    A fence anywhere else is the agent's own text (a strategy that quotes a rule, an utterance
+    that shows code) and is kept, since it is stored and passed on to other agents as written;
+    so is any fence in `extracted` text, a value already taken out of a reply (a JSON field).
     """
     if max_chars < 1:
         raise ValueError("max_chars must be at least 1")
@@ -54,9 +61,11 @@ def clean_free_text(text: str, *, max_chars: int, json_keys: Sequence[str] = ())
         if not isinstance(value, str):
             raise ParseError(f'"{key}" must be a string, got {json.dumps(value)}; {hint}')
         body = value
-    else:
-        body = strip_code_fences(body)
+    elif not extracted:
         body = _PREAMBLE_RE.sub("", body, count=1)
+        unwrapped = _fenced_whole(body)
+        if unwrapped is not None:
+            body = _PREAMBLE_RE.sub("", unwrapped, count=1)
     label = _label_re(json_keys)
     body = _strip_quotes(label.sub("", body, count=1))
     body = label.sub("", body, count=1)
@@ -65,6 +74,23 @@ def clean_free_text(text: str, *, max_chars: int, json_keys: Sequence[str] = ())
     if not body:
         raise ParseError(f"empty reply; {hint}")
     return _truncate(body, max_chars)
+
+
+def _fenced_whole(text: str) -> str | None:
+    """The inside of a code fence that is the whole text (left open if the reply was cut off),
+    or None when the text is not one fenced block."""
+    match = _WHOLE_FENCE_RE.match(text)
+    if match is None:
+        return None
+    block = match.group("block") if match.group("block") is not None else match.group("inline")
+    return None if "```" in block else block
+
+
+_WHOLE_FENCE_RE = re.compile(
+    r"\A\s*```[ \t]*(?:[\w+#.-]+[ \t]*)?\n(?P<block>.*?)(?:\n?[ \t]*```)?\s*\Z"
+    r"|\A\s*```(?P<inline>[^`\n][^\n]*?)```\s*\Z",
+    re.DOTALL,
+)
 
 
 def _label_re(extra_words: Sequence[str]) -> re.Pattern[str]:
