@@ -70,7 +70,8 @@ def test_scrub_removes_every_kind_of_secret(monkeypatch: pytest.MonkeyPatch) -> 
         "Bearer of ***, api_key=whatever")
 
 
-def test_keys_echoed_by_the_server_reach_no_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["direct", "litellm"])
+def test_keys_echoed_by_the_server_reach_no_output(tmp_path: Path, transport: str) -> None:
     run_parent, cache = tmp_path / "runs", tmp_path / "cache" / "responses.sqlite"
     env = {**os.environ, "PROVIDER_TOKEN": AUTH_KEY, "ACME_API_KEY": OTHER_KEY}
     with ScriptedLLMServer(echoing_server) as server:
@@ -79,7 +80,8 @@ def test_keys_echoed_by_the_server_reach_no_output(tmp_path: Path) -> None:
              "--out", str(run_parent), "--cache", str(cache), "--model", "openai/scripted",
              "--set", f'api_base="{server.url}"', "--set", "api_key_env=PROVIDER_TOKEN",
              "--set", "agents=4", "--set", "generations=3", "--set", "rounds=3",
-             "--set", "max_retries=1", "--set", "timeout_s=10.0"],
+             "--set", "max_retries=1", "--set", "timeout_s=10.0",
+             "--set", f"transport={transport}"],
             capture_output=True, text=True, env=env, timeout=300)
         echoed = [r for r in server.requests
                   if any("Your name is g2-" in str(m.get("content")) for m in r.messages)]
