@@ -11,14 +11,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sim.errors import ParseError
 from sim.store import to_json
 
 if TYPE_CHECKING:
     from sim.llm.reply_format import ReplyFormat
 
-
-class ParseError(ValueError):
-    """A model reply could not be turned into the task's decision type."""
+__all__ = ["ParseError", "Task"]  # ParseError lives in `sim.errors`; importable here as before
 
 
 class Task(ABC):
