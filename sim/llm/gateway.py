@@ -42,8 +42,8 @@ from sim.rule_answers import (
 from sim.store import ResumeDiverged, to_json
 
 if TYPE_CHECKING:
+    from sim.decisions import DecisionRequest
     from sim.store import RunStore
-    from sim.world import DecisionRequest
 
 
 @dataclass
