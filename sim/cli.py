@@ -31,7 +31,7 @@ from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
 from sim.text_table import format_table
 
 if TYPE_CHECKING:
-    from sim.runner import RunOptions, RunResult
+    from sim.runs.runner import RunOptions, RunResult
 
 EXIT_USAGE = 2
 EXIT_BUDGET = 3
@@ -276,7 +276,7 @@ def _list() -> int:
 
 def _run_options(args: argparse.Namespace) -> RunOptions:
     from sim.llm.gateway import Budget
-    from sim.runner import RunOptions
+    from sim.runs.runner import RunOptions
 
     if args.replay_only and args.no_cache:
         raise UserError("--replay-only needs the response cache; drop --no-cache")
@@ -291,7 +291,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
 
 
 def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
-    from sim.runner import run_scenario
+    from sim.runs.runner import run_scenario
 
     scenario = get_scenario(args.scenario)
     config = load_config(
@@ -310,7 +310,7 @@ def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
 
 
 def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
-    from sim.runner import resume_run
+    from sim.runs.runner import resume_run
 
     options = _run_options(args)
     return view_cli.run_with_view(options, lambda: _finish(
@@ -319,7 +319,7 @@ def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
 
 def _replay(run_dir: Path) -> int:
     from sim.llm.cache import CacheMiss
-    from sim.replay import NotReplayable, replay_run
+    from sim.runs.replay import NotReplayable, replay_run
     from sim.store import ResumeDiverged
 
     try:
@@ -432,7 +432,7 @@ def _authoring(args: argparse.Namespace) -> int:
 
         print(show_config(args.scenario, args.format), end="")
     elif args.command == "export":
-        from sim.export import export_run, parse_tables
+        from sim.runs.export import export_run, parse_tables
 
         tables = parse_tables(args.tables) if args.tables is not None else None
         for path in export_run(args.run_dir, args.out, format=args.format, tables=tables):

@@ -116,7 +116,7 @@ def execute_spec(spec: RunSpec, stop_requested: Callable[[], bool] | None = None
     """
     from sim.llm.gateway import Budget
     from sim.registry import get_scenario
-    from sim.runner import RunOptions, resume_run, run_scenario
+    from sim.runs.runner import RunOptions, resume_run, run_scenario
     from sim.store_files import peek_meta
 
     run_dir = Path(spec.run_dir)

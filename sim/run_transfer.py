@@ -34,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sim.executors import RunOutcome, RunSpec, execute_spec
-from sim.runlock import LOCK_FILENAME
+from sim.runs.runlock import LOCK_FILENAME
 
 __all__ = ["MARKER_FILENAME", "SCRATCH_ENV", "pack", "partial_run", "place_marker",
            "run_on_this_node", "unpack"]

@@ -1,6 +1,6 @@
 """`societas sweep`: many runs from one command line or TOML sweep file, and how they went.
 
-The live view (`sim.live`) counts runs, not rounds (the runs' own bars would interleave), and
+The live view (`sim.runs.live`) counts runs, not rounds (the runs' own bars would interleave), and
 its ETA assumes the runs left take as long as the runs done so far. The final table lists every
 run; the exit status is 0 only if every run finished.
 """

@@ -23,7 +23,7 @@ from sim.view_process import (
 )
 
 if TYPE_CHECKING:
-    from sim.runner import RunOptions
+    from sim.runs.runner import RunOptions
 
 
 def _port(text: str) -> int:

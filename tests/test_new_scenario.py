@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.export import export_run
+from sim.runs.export import export_run
 from sim.scaffold import placeholders
 
 NAME = "stag-hunt"

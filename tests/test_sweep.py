@@ -136,7 +136,7 @@ def test_an_interrupted_sweep_resumes_without_touching_finished_runs(
     reference = sweep("donor-game", seeds=[0, 1], grid=grid, fixed=fixed,
                       out=tmp_path / "reference", executor="inline")
     plan = plan_sweep("donor-game", seeds=[0, 1], grid=grid, fixed=fixed, out=tmp_path / "s")
-    monkeypatch.setattr("sim.runner.Progress", InterruptOnce)
+    monkeypatch.setattr("sim.runs.runner.Progress", InterruptOnce)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(plan, "inline")
     monkeypatch.undo()
@@ -214,7 +214,7 @@ def test_a_run_on_a_node_without_the_sweep_directory_comes_back_whole(
 
     scratch = tmp_path / "node-scratch"
     monkeypatch.setenv(SCRATCH_ENV, str(scratch))
-    monkeypatch.setattr("sim.runner.Progress", InterruptOnce)  # stopped mid-run on the node
+    monkeypatch.setattr("sim.runs.runner.Progress", InterruptOnce)  # stopped mid-run on the node
     monkeypatch.setattr(InterruptOnce, "started", 2)  # (the next run it stands in for)
     outcome, archive = run_on_this_node(second, None, str(marker), "token")
     monkeypatch.undo()

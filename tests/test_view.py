@@ -30,7 +30,7 @@ from sim import store as store_module
 from sim.cli import main
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import STORE_FILENAME, RunStore
 
 DONOR = get_scenario("donor-game")

@@ -45,7 +45,7 @@ from sim.interviews import (  # what a scenario declares; importable from here a
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
 from sim.llm.gateway import Gateway, GatewayStats
 from sim.registry import ScenarioSpec, get_scenario
-from sim.runlock import run_lock
+from sim.runs.runlock import run_lock
 from sim.store import STORE_FILENAME, RunStore, to_json
 from sim.store_files import peek_meta, verify_store
 
