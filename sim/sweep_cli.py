@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import Terminated, UserError
-from sim.executors import EXECUTORS, make_executor
+from sim.sweeps.executors import EXECUTORS, make_executor
 from sim.text_table import format_table
 
 EXIT_RUNS_FAILED = 1
@@ -73,7 +73,7 @@ def sweep_command(args: argparse.Namespace, terminated: list[bool] | None = None
 
 def _sweep(args: argparse.Namespace) -> int:
     from sim.config import parse_override
-    from sim.sweeps import parse_grid, parse_seeds, plan_sweep, read_sweep_file, run_sweep
+    from sim.sweeps.plan import parse_grid, parse_seeds, plan_sweep, read_sweep_file, run_sweep
 
     fields: dict[str, Any] = read_sweep_file(args.sweep_file) if args.sweep_file else {}
     scenario = args.scenario or fields.pop("scenario", None)
