@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim.cli.text_table import format_table
 from sim.errors import Terminated, UserError
 from sim.sweeps.executors import EXECUTORS, make_executor
-from sim.text_table import format_table
 
 EXIT_RUNS_FAILED = 1
 

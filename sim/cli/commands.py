@@ -20,15 +20,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from sim import view_cli
+from sim.cli import view as view_cli
+from sim.cli.interview import add_interview_parser, interview_command
+from sim.cli.sweep import add_rate_limit_option, add_sweep_parser
+from sim.cli.text_table import format_table
 from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
-from sim.interview_cli import add_interview_parser, interview_command
 from sim.llm.providers import check_model_routable
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
-from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
-from sim.text_table import format_table
 
 if TYPE_CHECKING:
     from sim.runs.runner import RunOptions, RunResult
@@ -208,7 +208,7 @@ def _main(argv: list[str] | None) -> int:
                 return _run(args, terminated) if args.command == "run" else _resume(
                     args, terminated)
         if args.command == "sweep":
-            from sim.sweep_cli import sweep_command
+            from sim.cli.sweep import sweep_command
 
             with _sigterm_stops_the_run() as terminated:
                 return sweep_command(args, terminated)
@@ -428,7 +428,7 @@ def _report(run_dirs: list[Path], out: Path | None = None) -> int:
 
 def _authoring(args: argparse.Namespace) -> int:
     if args.command == "show-config":
-        from sim.config_docs import show_config
+        from sim.cli.config_docs import show_config
 
         print(show_config(args.scenario, args.format), end="")
     elif args.command == "export":
@@ -438,13 +438,9 @@ def _authoring(args: argparse.Namespace) -> int:
         for path in export_run(args.run_dir, args.out, format=args.format, tables=tables):
             print(f"wrote {path}")
     else:
-        from sim.scaffold import new_scenario
+        from sim.cli.scaffold import new_scenario
 
         created = new_scenario(args.name, args.dir)
         print(f"wrote {created}: edit its README.md to start; install it with "
               f"pip install -e {created}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
