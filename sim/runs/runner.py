@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.runs.capacity import check_memory
+from sim.runs.figures import draw_figures
 from sim.config import ConfigError, RunConfig, describe_validation_error, to_toml
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
@@ -349,13 +350,8 @@ def _execute(
     summary = scenario.summary_table(store) if scenario.summary_table else None
     store.close()
     drawn = []
-    if options.figures and status == "finished":
-        if scenario.draw_figures is not None:
-            drawn = scenario.draw_figures(run_dir)
-        elif scenario.analysis is not None:  # the figures its analysis declares
-            from analysis import draw_run_figures
-
-            drawn = draw_run_figures(run_dir)
+    if options.figures and status == "finished":  # the figures its analysis declares
+        drawn = draw_figures(scenario, run_dir)
     return RunResult(run_dir, status, gateway.stats, wall_s, drawn, summary, message, replayed)
 
 
