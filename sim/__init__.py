@@ -49,8 +49,10 @@ with the first model call. `sim._offline` runs first so that litellm, whenever i
 is configured for machines without internet.
 """
 
-from sim import _offline  # noqa: F401  (must precede any litellm import)
+from sim import _moved, _offline  # noqa: F401  (_offline must precede any litellm import)
 from sim._exports import lazy_exports
+
+_moved.install()  # the module paths from before the layers still import, with a warning
 
 __version__ = "0.1.0"
 
