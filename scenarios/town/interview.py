@@ -23,13 +23,13 @@ from scenarios.town.interview_daily import recall
 from scenarios.town.interview_summary import persona_summary, summary_at
 from scenarios.town.interview_tasks import AnswerQuestion, Interviewee
 from sim import LLMBrain, PromptLibrary, RuleBrain, SimAgent, UserError
+from sim.interviews import Answer, InterviewAsk, InterviewRequest, Interviews, Question
 from sim.memory import MemoryBank, get_embedder
-from sim.runs.interview import Answer, InterviewAsk, InterviewRequest, Interviews, Question
 
 if TYPE_CHECKING:
     from scenarios.town.config import TownConfig
     from sim import RunStore
-    from sim.runs.interview import InterviewWorld
+    from sim.interviews import InterviewWorld
 
 MINUTES_PER_DAY = 1440
 BATTERY_FILE = "interview_battery.toml"
@@ -69,7 +69,7 @@ class InterviewRule:
 
 
 class TownInterviews(Interviews):
-    """The town's side of `sim.runs.interview`: who lives in town when, what they are asked, and
+    """The town's side of `sim.interviews`: who lives in town when, what they are asked, and
     how their answers are stored."""
 
     def adjust_config(self, data: dict[str, Any], model: str | None) -> dict[str, Any]:
