@@ -1,6 +1,6 @@
 """A sweep's runs read back as one: its runs, and a frame with the swept keys as columns.
 
-`sim.sweeps` names each run's directory after its swept values and lists them in `sweep.json`;
+`sim.sweeps.plan` names each run's directory after its swept values and lists them in `sweep.json`;
 this reads that index, so a sweep's conditions are columns even for nested config keys
 (`memory_settings.preset`), which the per-run config tags of `load_many` leave out.
 """
@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.many import Extract, load_many
 from analysis.run import Run, load
 
-INDEX_FILENAME = "sweep.json"  # sim.sweeps writes it
+INDEX_FILENAME = "sweep.json"  # sim.sweeps.plan writes it
 
 
 @dataclass

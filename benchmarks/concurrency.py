@@ -26,7 +26,7 @@ from pathlib import Path
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import RunConfig, load_config
 from sim.registry import ScenarioSpec, get_scenario
-from sim.runner import RunOptions, RunResult, run_scenario
+from sim.runs.runner import RunOptions, RunResult, run_scenario
 from sim.testing.scripted_server import ScriptedLLMServer
 
 

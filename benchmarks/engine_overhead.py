@@ -36,7 +36,7 @@ from sim.llm.client import _load_litellm
 from sim.llm.gateway import Gateway
 from sim.llm.settings import LOCAL_DUMMY_KEY
 from sim.registry import ScenarioSpec, get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 from sim.testing.scripted_server import ScriptedLLMServer
 
 QUIET = RunOptions(use_cache=False, progress=False, figures=False)

@@ -32,7 +32,7 @@ from scenarios.ipd.config import CLASSICS
 from scenarios.ipd.game import IPDTournament
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 from sim.store import snapshot
 
 #: Our names of the classics -> the Axelrod library's classes.

@@ -30,7 +30,7 @@ import sim.llm.local_model as local_model
 from sim.config import load_config
 from sim.llm.client import LLMClient, _load_litellm
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 
 MODEL = "local/smollm2"
 RAW_TOKENS = 128

@@ -21,7 +21,7 @@ CHILD = """
 import json, resource, sys, tempfile
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 values = json.loads(sys.argv[1])
 scenario = get_scenario("donor-game")
 config = load_config(scenario.config_type, values=values)

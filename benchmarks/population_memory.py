@@ -30,7 +30,7 @@ def child(agents: int, rounds: int) -> None:
     """Run one Donor Game and print {"peak_mb", "wall_s", "decisions"} as JSON."""
     from sim.config import load_config
     from sim.registry import get_scenario
-    from sim.runner import RunOptions, run_scenario
+    from sim.runs.runner import RunOptions, run_scenario
 
     scenario = get_scenario("donor-game")
     config = load_config(scenario.config_type, values={

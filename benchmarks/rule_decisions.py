@@ -29,9 +29,9 @@ from typing import Any
 from scenarios.donor_game.strategies import FAMILIES
 from scenarios.donor_game.tables import RUN_TABLES
 from sim.config import load_config
-from sim.progress import Progress
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.progress import Progress
+from sim.runs.runner import RunOptions, run_scenario
 from sim.store import ENGINE_TABLES
 
 OPTIONS = RunOptions(use_cache=False, progress=False, figures=False)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim.store import snapshot
-from sim.sweeps import plan_sweep, run_sweep
+from sim.sweeps.plan import plan_sweep, run_sweep
 from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 
 

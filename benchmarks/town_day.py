@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 PLACES = [("cafe", "cafe", 0, 0), ("park", "park", 6, 0), ("library", "library", 0, 6)]

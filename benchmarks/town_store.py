@@ -26,7 +26,7 @@ import sim.memory.bank as bank
 from sim.config import load_config
 from sim.memory.records import decode_embedding, encode_embedding_as_text
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 from sim.testing import ScriptedLLMServer
 
 

@@ -27,7 +27,7 @@ from analysis.viewer.source import RunSource
 from analysis.viewer.state import step_state
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 
 BUDGET_MS = 200.0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import simpy
@@ -11,7 +11,6 @@ from sim.tasks import Task
 
 if TYPE_CHECKING:
     from sim.brains import Brain
-    from sim.world import World
 
 
 class SimAgent(mesa.Agent):
@@ -22,9 +21,11 @@ class SimAgent(mesa.Agent):
     too opaque for researchers reading a run). Scenario state lives in ordinary attributes.
     """
 
-    model: World
+    #: The `sim.World` the agent lives in, whose `request_decision` is the decision barrier
+    #: (named in words: `sim.world` imports this module, so this one cannot import it back).
+    model: Any
 
-    def __init__(self, model: World, *, name: str, brain: Brain, persona: str = "") -> None:
+    def __init__(self, model: mesa.Model, *, name: str, brain: Brain, persona: str = "") -> None:
         super().__init__(model)
         self.name = name
         self.brain = brain

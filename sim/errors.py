@@ -16,6 +16,12 @@ class UserError(Exception):
     shown as is."""
 
 
+class ParseError(ValueError):
+    """A model reply could not be turned into the task's decision type (the gateway asks for a
+    repair, then records a fallback). Here rather than with `Task` because the reply parsers of
+    `sim.llm` raise it too, and they sit below the tasks that use them."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that a run rolls back its round and stays resumable."""
 

@@ -18,7 +18,7 @@ from sim.scenario_analysis import NO_ANALYSIS, ScenarioAnalysis
 
 if TYPE_CHECKING:
     from sim.config import RunConfig
-    from sim.interview import Interviews
+    from sim.interviews import Interviews
     from sim.store import RunStore
     from sim.world import World
 
@@ -64,7 +64,7 @@ class ScenarioSpec:
     #: never imports its plotting code); None: the generic analysis only.
     analysis: ScenarioAnalysis | str | None = None
     #: How the scenario's agents answer interviews after a run (`societas interview`,
-    #: `sim.interview`): an `Interviews`, or "module:attribute" naming one (loaded on first
+    #: `sim.interviews`): an `Interviews`, or "module:attribute" naming one (loaded on first
     #: use); None: its agents cannot be interviewed.
     interviews: Interviews | str | None = None
 

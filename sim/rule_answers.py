@@ -17,7 +17,7 @@ from sim.brains import LLMBrain, RuleBrain
 from sim.store import ENGINE_TABLES, to_json
 
 if TYPE_CHECKING:
-    from sim.world import DecisionRequest
+    from sim.decisions import DecisionRequest
 
 __all__ = ["answer_rules", "reference_decision_rows", "rule_decision_rows", "split_by_brain"]
 

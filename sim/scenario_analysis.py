@@ -11,6 +11,12 @@ This module lives in the engine and imports neither pandas nor matplotlib, so de
 analysis costs a scenario nothing at import time; the callables it names run only when a
 reader loads or reports a run (and may import what they need then). A `ScenarioSpec` may also
 name its analysis as "module:attribute", loaded on first use (`ScenarioSpec.analysis_spec`).
+
+The callables receive what `analysis` hands them: a loaded run (`analysis.Run`), the report's
+context (`analysis.scenario.ReportContext`) or the view's selected step
+(`analysis.viewer.StepView`). `analysis` reads runs back and imports the engine, never the
+reverse, so this module names those types without importing them (`AnalysisRun`,
+`ReportContext`, `StepView` below are `Any` to a type checker).
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from analysis.run import Run
-    from analysis.scenario import ReportContext
-    from analysis.viewer.step import StepView
+type AnalysisRun = Any  # analysis.Run: one run as `analysis.load` reads it
+type ReportContext = Any  # analysis.scenario.ReportContext: the report's run groups and colours
+type StepView = Any  # analysis.viewer.StepView: the step the view's user selected
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class HeadlineSeries:
 
     name: str  # a short identifier, e.g. 'donation_fraction'
     label: str  # what the y axis says, e.g. 'share of resources donated'
-    compute: Callable[[Run], pd.DataFrame]
+    compute: Callable[[AnalysisRun], pd.DataFrame]
     x: str = "generation"
     #: (low, high) limits of the y axis where the value has natural bounds (a share: (0, 1)).
     bounds: tuple[float, float] | None = None
@@ -53,7 +59,7 @@ class RunFigure:
 
     file: str  # e.g. 'per_generation.png'
     caption: str
-    draw: Callable[[Run], Figure | None]
+    draw: Callable[[AnalysisRun], Figure | None]
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class ReportSection:
 
     key: str  # the HTML anchor, e.g. 'reciprocity'
     title: str
-    render: Callable[[Sequence[Run], ReportContext], list[Any]]
+    render: Callable[[Sequence[AnalysisRun], ReportContext], list[Any]]
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ class AgentSection:
     """
 
     title: str
-    render: Callable[[Run, str, int], list[str]]
+    render: Callable[[AnalysisRun, str, int], list[str]]
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ class ScenarioAnalysis:
     headline: Sequence[HeadlineSeries] = ()
     #: agent id -> strategy label (a rule family, 'llm', ...), used to colour and group; None:
     #: the `kind` column of the `agents` table (the rule family or 'llm').
-    strategy_labels: Callable[[Run], Mapping[str, str]] | None = None
+    strategy_labels: Callable[[AnalysisRun], Mapping[str, str]] | None = None
     #: The scenario's own report sections, shown after the generic ones.
     sections: Sequence[ReportSection] = ()
     #: The figures of one run (`societas run` and `societas report` draw them).

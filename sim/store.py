@@ -96,7 +96,7 @@ class RunStore:
     with the stored digest, so a resume that would diverge from the original (changed code or
     config) fails loudly.
 
-    `read_only=True` opens a finished run for verification (`sim.replay`): nothing is ever
+    `read_only=True` opens a finished run for verification (`sim.runs.replay`): nothing is ever
     written, and a re-execution that produces more than the stored checkpoints is an error.
     """
 

@@ -11,15 +11,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sim.errors import ParseError  # raised by sim.llm's parsers too; still importable here
 from sim.store import to_json
 
 if TYPE_CHECKING:
     from sim.llm.reply_format import ReplyFormat
-
-
-class ParseError(ValueError):
-    """A model reply could not be turned into the task's decision type."""
-
 
 class Task(ABC):
     """A question for one agent. Subclasses are scenario-specific (e.g. `Donate`)."""

@@ -18,13 +18,13 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import mesa
 import simpy
 from simpy.events import AllOf
 
+from sim.decisions import DecisionRequest  # defined below the gateway; still importable here
 from sim.tasks import Task
 
 if TYPE_CHECKING:
@@ -32,23 +32,6 @@ if TYPE_CHECKING:
     from sim.config import RunConfig
     from sim.llm.gateway import Gateway
     from sim.store import RunStore
-
-
-@dataclass(slots=True)
-class DecisionRequest:
-    """One pending question: which agent, which task, and the event its process waits on.
-
-    `index` is -1 for a question asked alone (`decide`); for one of `decide_many`'s, its place
-    in the list the shared `event` succeeds with.
-    """
-
-    request_id: int
-    agent: SimAgent
-    task: Task
-    event: simpy.Event
-    sim_time: float
-    index: int = -1
-
 
 class _AllDecisions(AllOf):
     """`decide_many` one question at a time (`World.bulk_decisions` off): the value is the list

@@ -92,7 +92,7 @@ def legacy_runs(run_parent: Path) -> Iterator[tuple[str, str]]:
     each sanction, and a rule-brained run."""
     from scenarios.donor_game.scripted_player import scripted_player
     from sim.registry import get_scenario
-    from sim.runner import run_scenario
+    from sim.runs.runner import run_scenario
     from sim.testing.scripted_server import ScriptedLLMServer
 
     scenario = get_scenario("donor-game")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sim.runner import RunOptions
+from sim.runs.runner import RunOptions
 
 
 def quiet(**kwargs: object) -> RunOptions:

@@ -21,7 +21,7 @@ from typing import Any
 def store_digests(scenario_name: str, **values: Any) -> dict[str, str]:
     """sha256 of every table's rows (as `sim.snapshot` reads them) of one run in memory."""
     from sim import get_scenario, load_config, snapshot
-    from sim.runner import RunOptions, run_scenario
+    from sim.runs.runner import RunOptions, run_scenario
 
     spec = get_scenario(scenario_name)
     config = load_config(spec.config_type, values={"seed": 3, **values})

@@ -16,7 +16,7 @@ from scenarios.donor_game import analysis as dg
 from scenarios.donor_game.analysis import pairs_from_run
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import STORE_FILENAME, RunStore
 
 SCENARIO = get_scenario("donor-game")

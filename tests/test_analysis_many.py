@@ -12,7 +12,7 @@ from analysis.many import brains_label, run_info
 from scenarios.donor_game.analysis import per_generation
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 
 SCENARIO = get_scenario("donor-game")
 

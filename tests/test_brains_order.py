@@ -17,8 +17,8 @@ from run_helpers import query, quiet
 
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.replay import replay_run
-from sim.runner import resume_run, run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runner import resume_run, run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 
@@ -72,7 +72,7 @@ def test_an_unsorted_brains_mix_replays_and_resumes(
             brains)
         assert replay_run(whole.run_dir).checkpoints > 0
 
-        monkeypatch.setattr("sim.runner.Progress", StopAfterFirstStep)
+        monkeypatch.setattr("sim.runs.runner.Progress", StopAfterFirstStep)
         stopped = run_scenario(scenario, config, run_dir=tmp_path / "stopped", options=quiet())
         monkeypatch.undo()
         assert stopped.status == "interrupted"

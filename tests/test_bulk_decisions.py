@@ -23,7 +23,7 @@ from scenarios.donor_game.game import DonorGame
 from scenarios.donor_game.observation import Act, Trace, observation_json
 from scenarios.donor_game.strategies import FAMILIES, Donation
 from sim import RuleBrain, SimAgent, World, get_scenario, load_config, snapshot
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import RunStore, to_json
 
 

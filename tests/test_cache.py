@@ -21,7 +21,7 @@ from sim.config import load_config
 from sim.llm.cache import ResponseCache, request_key
 from sim.llm.outcomes import Completion
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 

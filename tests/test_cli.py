@@ -331,9 +331,9 @@ def test_unusable_cache_is_refused_before_the_run_starts(
 def test_memory_estimate_names_what_is_needed_and_available(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import sim.capacity
+    import sim.runs.capacity
 
-    monkeypatch.setattr(sim.capacity, "available_memory", lambda: 200 * 2**20)
+    monkeypatch.setattr(sim.runs.capacity, "available_memory", lambda: 200 * 2**20)
     # 100,000 agents at 3 kB each: about 286 MiB
     status = main(["run", "donor-game", *RULE_RUN, "--set", "agents=100000",
                    "--out", str(tmp_path)])
@@ -341,7 +341,7 @@ def test_memory_estimate_names_what_is_needed_and_available(
     line = error_line(capsys)
     assert "about 286.1 MiB of memory" in line and "200.0 MiB available" in line
     assert not list(tmp_path.iterdir())
-    monkeypatch.setattr(sim.capacity, "available_memory", lambda: 2**40)
+    monkeypatch.setattr(sim.runs.capacity, "available_memory", lambda: 2**40)
     assert main(["run", "donor-game", *RULE_RUN, "--out", str(tmp_path)]) == 0
 
 
@@ -395,7 +395,7 @@ def test_resume_of_a_finished_run_does_nothing(
 def test_a_run_in_use_is_refused(
     small_run: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sim.runlock import run_lock
+    from sim.runs.runlock import run_lock
 
     run_dir = tmp_path / "run"
     shutil.copytree(small_run[0], run_dir)

@@ -23,8 +23,8 @@ from scenarios.commons.harvest import gini, play_season, ration, sustainable_sha
 from scenarios.commons.rules import Conditional, Greedy, Sustainable
 from sim import Budget, ConfigError, get_scenario, load_config, snapshot
 from sim.cli import main
-from sim.replay import replay_run
-from sim.runner import resume_run, run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runner import resume_run, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 GARBAGE = "🙂 lovely weather today"

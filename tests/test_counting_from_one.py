@@ -21,7 +21,7 @@ from analysis.figures.headline import across_seeds
 from scenarios.donor_game import analysis as dg
 from sim import get_scenario, load_config
 from sim.cli import main
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 
 GENERATIONS = 3
 

@@ -28,7 +28,7 @@ from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
 from sim.brains import RuleBrain
 from sim.config import ConfigError, load_config
 from sim.population import allocate
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import STORE_FILENAME, RunStore
 from sim.tasks import ParseError
 

@@ -20,7 +20,7 @@ from scenarios.donor_game.tasks import Donate, GameContext
 from sim.cli import main
 from sim.config import ConfigError, RunConfig, load_config
 from sim.registry import get_scenario
-from sim.runner import resume_run, run_scenario
+from sim.runs.runner import resume_run, run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 

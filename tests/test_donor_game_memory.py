@@ -12,7 +12,7 @@ from sim.cli import main
 from sim.config import load_config
 from sim.llm.gateway import Budget
 from sim.registry import get_scenario
-from sim.runner import RunOptions, resume_run, run_scenario
+from sim.runs.runner import RunOptions, resume_run, run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 

@@ -21,7 +21,7 @@ from scenarios.donor_game.strategies import Donation
 from scenarios.donor_game.tasks import Donate, GameContext, WriteStrategy
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.tasks import ParseError
 from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 

@@ -17,8 +17,8 @@ from run_helpers import query, quiet
 from scenarios.public_goods import SCENARIO
 from scenarios.public_goods.config import PublicGoodsConfig
 from sim import Budget, load_config, snapshot
-from sim.replay import replay_run
-from sim.runner import resume_run, run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runner import resume_run, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 QUOTED_AUTHOR = re.compile(r'<agent_text author="([^"]+)">')

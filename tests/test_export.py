@@ -1,4 +1,4 @@
-"""`societas export` and `sim.export.export_run`: every table of a run as CSV or Parquet.
+"""`societas export` and `sim.runs.export.export_run`: every table of a run as CSV or Parquet.
 
 Checked on a real Donor Game run: the files hold exactly the store's rows (read back and compared
 cell by cell, NULLs and floats included), the same store always gives the same bytes, and the
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.export import export_run
+from sim.runs.export import export_run
 
 
 def store_tables(run_dir: Path) -> dict[str, tuple[list[str], list[tuple]]]:

@@ -21,7 +21,7 @@ from sim.config import load_config
 from sim.llm.fallback_guard import FallbackGuard
 from sim.llm.outcomes import ProviderDown
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import (
     ScriptedLLMServer,

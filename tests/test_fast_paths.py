@@ -14,7 +14,7 @@ from run_helpers import quiet
 from scenarios.ipd.game import IPDTournament
 from scenarios.network_norms.dynamics import Populations
 from sim import World, get_scenario, load_config, snapshot
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 

@@ -23,7 +23,7 @@ from scenarios.donor_game.scripted_player import scripted_player
 from sim.config import load_config
 from sim.llm.event_loop import LoopThread
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ScriptedLLMServer
 

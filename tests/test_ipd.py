@@ -24,8 +24,8 @@ from scenarios.ipd.game import IPDTournament
 from scenarios.ipd.tasks import GameRules, Move
 from sim import ConfigError, ParseError, get_scenario, load_config, snapshot
 from sim.cli import main
-from sim.replay import replay_run
-from sim.runner import RunOptions, run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runner import RunOptions, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 GARBAGE = "🙂 lovely weather today"

@@ -1,11 +1,14 @@
-"""The layout stays readable: no import cycles in `sim/`, no oversized modules, a cheap public API.
+"""The layout stays readable: layers, no import cycles in `sim/`, no oversized modules, a cheap
+public API, and an engine that never imports `analysis`.
 
-The import graph is read from the source with `ast`, counting what runs when a module is
-imported: module-level imports (also inside module-level `if`/`try`/`with` and class bodies),
-not imports inside functions (those run on use, and are how litellm stays lazy) nor under
-`if TYPE_CHECKING:`. Importing `a.b.c` runs `a/__init__` and `a/b/__init__` too, so those
-count as edges, except towards the importing module's own parent packages, which are always
-initialised first.
+The import graph is read from the source with `ast`. For cycles it counts the imports a module
+makes at module level (also inside module-level `if`/`try`/`with` and class bodies), and those
+under `if TYPE_CHECKING:` too: a type-only import is still a dependency a reader has to follow,
+and a cycle of them is a tangle however Python resolves it. Imports inside functions (run on
+use: how litellm and pandas stay lazy) are no cycle edges, but they must respect the layers
+and must not reach `analysis`. Importing `a.b.c` runs `a/__init__` and `a/b/__init__` too, so
+those count as edges, except towards the importing module's own parent packages, which are
+always initialised first.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The most lines a module may have; past this, split it by responsibility.
 MAX_LINES = 450
 SIZED_PACKAGES = ("sim", "scenarios", "analysis")
-PUBLIC_PACKAGES = ("sim", "sim.llm", "sim.memory", "sim.testing")
+PUBLIC_PACKAGES = ("sim", "sim.llm", "sim.memory", "sim.testing", "sim.runs", "sim.sweeps",
+                   "sim.cli")
+#: The engine's layers, lowest first; a module imports from its own layer and those below it,
+#: never above, not even inside a function. Everything of `sim` not named here is the core
+#: (world, agents, brains, tasks, store, registry, ... and `sim.llm`, `sim.memory`,
+#: `sim.evolution`, `sim.testing`).
+LAYERS = ("sim.runs", "sim.sweeps", "sim.cli")
 
 
 def module_files(package: str, root: Path = ROOT) -> dict[str, Path]:
@@ -41,27 +50,30 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _import_time_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """The statements that run when the module is imported (function bodies do not)."""
+def _module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements outside functions: what runs when the module is imported, and what
+    `if TYPE_CHECKING:` imports for a type checker."""
     for node in body:
         yield node
         if isinstance(node, ast.If):
-            if not _is_type_checking(node.test):
-                yield from _import_time_statements(node.body)
-            yield from _import_time_statements(node.orelse)
+            yield from _module_level_statements(node.body)
+            yield from _module_level_statements(node.orelse)
         elif isinstance(node, ast.Try):
             for block in (node.body, node.orelse, node.finalbody,
                           *(handler.body for handler in node.handlers)):
-                yield from _import_time_statements(block)
+                yield from _module_level_statements(block)
         elif isinstance(node, ast.With | ast.ClassDef):
-            yield from _import_time_statements(node.body)
+            yield from _module_level_statements(node.body)
 
 
-def imported_names(name: str, path: Path) -> set[str]:
-    """Every dotted name an import at import time of module `name` refers to."""
+def imported_names(name: str, path: Path, *, in_functions: bool = False) -> set[str]:
+    """Every dotted name an import of module `name` refers to: at module level (type-only
+    imports included), and with `in_functions` inside its functions too."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in _import_time_statements(ast.parse(path.read_text(encoding="utf-8")).body):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = ast.walk(tree) if in_functions else _module_level_statements(tree.body)
+    for node in nodes:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -73,16 +85,26 @@ def imported_names(name: str, path: Path) -> set[str]:
                 source = node.module or ""
             found.add(source)
             found.update(f"{source}.{alias.name}" for alias in node.names)  # submodules
+        elif (in_functions and isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+              and _is_dynamic_import(node.func)):  # importlib.import_module("a.b"), __import__
+            found.add(node.args[0].value)
     return found
 
 
-def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
-    """module -> the modules of `modules` that importing it runs."""
+def _is_dynamic_import(func: ast.expr) -> bool:
+    return (isinstance(func, ast.Name) and func.id == "__import__") or (
+        isinstance(func, ast.Attribute) and func.attr == "import_module")
+
+
+def import_graph(modules: dict[str, Path], *, in_functions: bool = False
+                 ) -> dict[str, set[str]]:
+    """module -> the modules of `modules` it imports (see `imported_names`)."""
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         ancestors = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
         edges = set()
-        for target in imported_names(name, path):
+        for target in imported_names(name, path, in_functions=in_functions):
             parts = target.split(".")
             for i in range(1, len(parts) + 1):  # a.b.c runs a, a.b and a.b.c
                 prefix = ".".join(parts[:i])
@@ -115,6 +137,28 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def layer_of(module: str, layers: tuple[str, ...] = LAYERS) -> int:
+    """0 for the core, then 1, 2, ... for each of `layers`."""
+    for rank, package in enumerate(layers, start=1):
+        if module == package or module.startswith(package + "."):
+            return rank
+    return 0
+
+
+def upward_imports(graph: dict[str, set[str]], layers: tuple[str, ...] = LAYERS) -> list[str]:
+    """Imports from a lower layer into a higher one, as 'a -> b'."""
+    return sorted(f"{module} -> {target}" for module, targets in graph.items()
+                  for target in targets if layer_of(target, layers) > layer_of(module, layers))
+
+
+def imports_of(package: str, modules: dict[str, Path]) -> list[str]:
+    """Imports of `package` (or its modules) anywhere in `modules`, functions and type-only
+    imports included, as 'module -> target'."""
+    return sorted(f"{name} -> {target}" for name, path in modules.items()
+                  for target in imported_names(name, path, in_functions=True)
+                  if target == package or target.startswith(package + "."))
+
+
 def oversized(root: Path = ROOT) -> list[str]:
     found = []
     for package in SIZED_PACKAGES:
@@ -129,13 +173,29 @@ def oversized(root: Path = ROOT) -> list[str]:
 
 
 def test_sim_has_no_import_cycles() -> None:
+    """Module-level imports, type-only ones included, across every module of `sim/`."""
     graph = import_graph(module_files("sim"))
-    # The graph is really read: known dependencies are in it.
-    assert {"sim.world", "sim.store", "sim.llm.gateway"} <= graph["sim.runner"]
+    # The graph is really read: known dependencies are in it, type-only ones too.
+    assert {"sim.world", "sim.store", "sim.llm.gateway"} <= graph["sim.runs.runner"]
     assert "sim.llm.parsing._common" in graph["sim.llm.parsing.numbers"]
     assert "sim.llm.settings" in graph["sim.brains"] and "sim.llm" in graph["sim.brains"]
+    assert "sim.llm.reply_format" in graph["sim.tasks"]  # under TYPE_CHECKING
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_layers_import_only_downwards() -> None:
+    """core <- sim.runs <- sim.sweeps <- sim.cli, counting imports inside functions too."""
+    graph = import_graph(module_files("sim"), in_functions=True)
+    assert "sim.runs.runner" in graph["sim.sweeps.run_spec"]  # inside a function: counted
+    assert upward_imports(graph) == []
+
+
+def test_the_engine_never_imports_analysis() -> None:
+    """`analysis` reads runs and imports the engine; the engine finds what `analysis` adds
+    (commands, end-of-run figures) through entry points. Imports at module level, under
+    `TYPE_CHECKING`, inside functions and by name (`importlib.import_module`) all count."""
+    assert imports_of("analysis", module_files("sim")) == []
 
 
 def test_no_module_is_oversized() -> None:
@@ -165,19 +225,41 @@ def test_a_cycle_through_a_package_init_is_found(tmp_path: Path) -> None:
     assert cycle is not None and set(cycle) == {"pkg.core", "pkg.sub", "pkg.sub.top"}
 
 
-def test_imports_that_do_not_run_at_import_time_are_no_cycle(tmp_path: Path) -> None:
+def test_type_only_imports_make_cycles_and_function_imports_do_not(tmp_path: Path) -> None:
     _write(tmp_path, {
         "pkg/__init__.py": "from pkg import a\n",  # a parent package: already initialising
-        "pkg/a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import B\n"
-                    "def f():\n    from pkg.b import B\n    return B\n",
+        "pkg/a.py": "def f():\n    from pkg.b import B\n    return B\n",
         "pkg/b.py": "from .a import f\nclass B:\n    pass\n",
     })
     graph = import_graph(module_files("pkg", tmp_path))
     assert graph["pkg.b"] == {"pkg.a"} and graph["pkg.a"] == set()
     assert find_cycle(graph) is None
-    guarded = "try:\n    from pkg.b import B\nexcept ImportError:\n    B = None\n"
-    _write(tmp_path, {"pkg/a.py": guarded})  # runs at import time: a cycle
-    assert find_cycle(import_graph(module_files("pkg", tmp_path))) == ["pkg.a", "pkg.b", "pkg.a"]
+    assert import_graph(module_files("pkg", tmp_path), in_functions=True)["pkg.a"] == {"pkg.b"}
+    for imports_b in ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                      "    from pkg.b import B\n",
+                      "try:\n    from pkg.b import B\nexcept ImportError:\n    B = None\n"):
+        _write(tmp_path, {"pkg/a.py": imports_b})
+        assert find_cycle(import_graph(module_files("pkg", tmp_path))) == [
+            "pkg.a", "pkg.b", "pkg.a"]
+
+
+def test_an_upward_import_and_an_analysis_import_are_reported(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "sim/__init__.py": "",
+        "sim/world.py": "def f():\n    from sim.runs.runner import run\n",  # core -> runs
+        "sim/runs/__init__.py": "",
+        "sim/runs/runner.py": "import sim.world\ndef run():\n    pass\n",
+        "sim/cli/__init__.py": "import importlib\nimportlib.import_module('sim.runs')\n",
+        "sim/registry.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                           "    from analysis.run import Run\n",
+        "sim/figures.py": "def draw():\n    __import__('analysis')\n",
+    })
+    modules = module_files("sim", tmp_path)
+    assert upward_imports(import_graph(modules, in_functions=True)) == [
+        "sim.world -> sim.runs", "sim.world -> sim.runs.runner"]
+    assert imports_of("analysis", modules) == [
+        "sim.figures -> analysis", "sim.registry -> analysis.run",
+        "sim.registry -> analysis.run.Run"]
 
 
 def test_a_long_module_is_reported(tmp_path: Path) -> None:

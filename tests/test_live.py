@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sim.cli import main
-from sim.live import LiveView, Snapshot, TerminalSink, format_line, make_sink
+from sim.runs.live import LiveView, Snapshot, TerminalSink, format_line, make_sink
 
 #: One line of a sweep's live view in a log.
 SWEEP_LINE = re.compile(

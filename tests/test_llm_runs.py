@@ -23,7 +23,7 @@ from scenarios.donor_game.scripted_player import (
 )
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 

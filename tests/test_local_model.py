@@ -22,7 +22,7 @@ from sim.config import load_config
 from sim.llm.outcomes import ModelUnreachable
 from sim.llm.settings import LLMSettings
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 
 SCENARIO = get_scenario("donor-game")
 

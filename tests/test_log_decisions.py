@@ -23,7 +23,7 @@ from scenarios.donor_game.analysis.reciprocity import (
 from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
 from sim.config import ConfigError, load_config
 from sim.registry import get_scenario
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 

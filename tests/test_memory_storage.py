@@ -10,13 +10,13 @@ import pytest
 from run_helpers import query, quiet
 
 import sim.memory.bank as bank
-import sim.progress
+import sim.runs.progress
 from sim import get_scenario, load_config, snapshot
 from sim.cli import main
 from sim.memory.embeddings import HashingEmbedder
 from sim.memory.records import decode_embedding, encode_embedding, encode_embedding_as_text
-from sim.replay import replay_run
-from sim.runner import resume_run, run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runner import resume_run, run_scenario
 
 SCENARIO = get_scenario("donor-game")
 VALUES = {"agents": 4, "generations": 2, "rounds": 3, "games": 1, "memory": True, "seed": 2}
@@ -59,7 +59,7 @@ def test_a_run_with_base64_embeddings_loads_replays_and_resumes(
         old_code.setattr(bank, "encode_embedding", encode_embedding_as_text)
         whole = run(tmp_path / "whole").run_dir
         calls = {"n": 0}
-        update = sim.progress.Progress.update
+        update = sim.runs.progress.Progress.update
 
         def interrupted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             calls["n"] += 1
@@ -67,7 +67,7 @@ def test_a_run_with_base64_embeddings_loads_replays_and_resumes(
                 raise KeyboardInterrupt
             return update(self, *args, **kwargs)
 
-        old_code.setattr(sim.progress.Progress, "update", interrupted)
+        old_code.setattr(sim.runs.progress.Progress, "update", interrupted)
         cut = run(tmp_path / "cut")
     assert cut.status == "interrupted"
     assert {k for (k,) in query(whole, "SELECT typeof(embedding) FROM memories")} == {"text"}

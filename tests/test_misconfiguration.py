@@ -27,7 +27,7 @@ FAST_S = 10.0
 def imported() -> None:
     """Import the engine (mesa) and litellm before the clocks start: their seconds of import are
     paid by every LLM run, misconfigured or not, and are not what these tests measure."""
-    import sim.runner  # noqa: F401
+    import sim.runs.runner  # noqa: F401
 
     _load_litellm()
 

@@ -23,7 +23,7 @@ from scenarios.network_norms.game import NetworkNorms
 from scenarios.network_norms.graphs import build_graph, neighbour_table
 from sim import Budget, ConfigError, get_scenario, load_config, snapshot
 from sim.cli import main
-from sim.runner import RunOptions, resume_run, run_scenario
+from sim.runs.runner import RunOptions, resume_run, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 GARBAGE = "🙂 lovely weather today"

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.export import export_run
-from sim.scaffold import placeholders
+from sim.cli.scaffold import placeholders
+from sim.runs.export import export_run
 
 NAME = "stag-hunt"
 PACKAGE = "stag_hunt"

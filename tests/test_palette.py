@@ -16,7 +16,7 @@ from analysis import metrics as m
 from analysis.palette import UNKNOWN, Palette, family_of
 from analysis.scenario import report_context, run_palette
 from sim import get_scenario, load_config
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 
 LABELS = ["llm", "generous(g=10)", "always_defect", "generous(g=2)", "generous(g=0.5)",
           "tit_for_tat-10", "tit_for_tat-2", "tit_for_tat"]

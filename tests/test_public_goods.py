@@ -20,8 +20,8 @@ from scenarios.public_goods.rules import ConditionalCooperator, Punisher
 from scenarios.public_goods.tasks import GameRules, Punish
 from sim import Budget, ConfigError, ParseError, get_scenario, load_config, snapshot
 from sim.cli import main
-from sim.replay import replay_run
-from sim.runner import RunOptions, resume_run, run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runner import RunOptions, resume_run, run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 GARBAGE = "🙂 lovely weather today"

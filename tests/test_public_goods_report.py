@@ -13,7 +13,7 @@ import pytest
 from scenarios.public_goods import SCENARIO
 from sim import load_config
 from sim.cli import main
-from sim.runner import RunOptions, run_scenario
+from sim.runs.runner import RunOptions, run_scenario
 
 BROWSER_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

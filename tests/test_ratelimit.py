@@ -29,7 +29,7 @@ from sim.llm.limiter_service import LimiterService, LimiterUnavailable, RemoteLi
 from sim.llm.ratelimit import LimiterCore, LocalLimiter, RateLimit, parse_rate_limit
 from sim.llm.settings import LLMSettings
 from sim.store import snapshot
-from sim.sweeps import plan_sweep, run_sweep
+from sim.sweeps.plan import plan_sweep, run_sweep
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
 
 KEY = "openai/scripted@http://127.0.0.1:1/v1"
@@ -288,7 +288,7 @@ def test_the_limit_holds_across_pool_workers_and_changes_no_store(tmp_path: Path
     ours, theirs = context.Pipe()
     server = context.Process(target=_serve_in_child,
                              args=(theirs, str(tmp_path / "arrivals"), 0.05), daemon=True)
-    with warnings.catch_warnings():  # the threads are OpenBLAS's (see sim.executors)
+    with warnings.catch_warnings():  # the threads are OpenBLAS's (see sim.sweeps.executors)
         warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead",
                                 category=DeprecationWarning)
         server.start()

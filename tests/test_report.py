@@ -22,7 +22,7 @@ from analysis.report import REPORT_NAME, SECTIONS, write_report
 from sim.cli import main
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import STORE_FILENAME
 
 SCENARIO = get_scenario("donor-game")

@@ -28,7 +28,7 @@ from analysis.scenario import grouping_keys, report_context
 from sim.cli import main
 from sim.config import RunConfig, load_config
 from sim.registry import ScenarioSpec, get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.scenario_analysis import HeadlineSeries, ReportSection, RunFigure, ScenarioAnalysis
 from sim.world import World
 

@@ -23,7 +23,7 @@ from analysis.metrics.lineage import founders
 from analysis.metrics.texts import tfidf
 from analysis.scenario import report_context
 from sim import get_scenario, load_config
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 
 
 @pytest.fixture(scope="module")

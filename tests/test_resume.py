@@ -26,8 +26,8 @@ from sim.config import load_config
 from sim.llm.cache import CacheMiss
 from sim.llm.gateway import Budget
 from sim.registry import get_scenario
-from sim.replay import NotReplayable, replay_run
-from sim.runner import resume_run, run_scenario
+from sim.runs.replay import NotReplayable, replay_run
+from sim.runs.runner import resume_run, run_scenario
 from sim.store import ResumeDiverged, snapshot
 from sim.store_files import peek_meta
 from sim.testing.scripted_server import ChatRequest, Fault, ScriptedLLMServer
@@ -459,7 +459,7 @@ def test_a_reader_holding_a_transaction_cannot_fail_a_finished_run(
     open transaction made a run that had committed `finished` exit 1 with a traceback."""
     monkeypatch.setattr(ReaderAtFirstStep, "run_parent", str(tmp_path / "run"))
     monkeypatch.setattr(ReaderAtFirstStep, "readers", [])
-    monkeypatch.setattr("sim.runner.Progress", ReaderAtFirstStep)
+    monkeypatch.setattr("sim.runs.runner.Progress", ReaderAtFirstStep)
     config = load_config(get_scenario("donor-game").config_type,
                          values={"agents": 4, "generations": 2})
     result = run_scenario(get_scenario("donor-game"), config, run_dir=tmp_path / "run",

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from scenarios.donor_game.config import DonorGameConfig
 from sim.cli import main
+from sim.cli.config_docs import config_keys
 from sim.config import load_config
-from sim.config_docs import config_keys
 
 
 def dotted_fields(model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -12,7 +12,7 @@ from run_helpers import quiet
 
 from scenarios.donor_game.scripted_player import scripted_player
 from sim import get_scenario, load_config
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.testing import ScriptedLLMServer
 
 COMMANDS = """

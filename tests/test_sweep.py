@@ -17,9 +17,9 @@ from scenarios.donor_game.scripted_player import scripted_player
 from sim.cli import main
 from sim.config import ConfigError
 from sim.errors import UserError
-from sim.executors import RunSpec
 from sim.store import snapshot
-from sim.sweeps import parse_grid, parse_seeds, plan_sweep, run_sweep, sweep
+from sim.sweeps.executors import RunSpec
+from sim.sweeps.plan import parse_grid, parse_seeds, plan_sweep, run_sweep, sweep
 from sim.testing.scripted_server import ScriptedLLMServer
 
 GRID = {"punishment": ["none", "costly"], "generations": [1, 2]}
@@ -136,7 +136,7 @@ def test_an_interrupted_sweep_resumes_without_touching_finished_runs(
     reference = sweep("donor-game", seeds=[0, 1], grid=grid, fixed=fixed,
                       out=tmp_path / "reference", executor="inline")
     plan = plan_sweep("donor-game", seeds=[0, 1], grid=grid, fixed=fixed, out=tmp_path / "s")
-    monkeypatch.setattr("sim.runner.Progress", InterruptOnce)
+    monkeypatch.setattr("sim.runs.runner.Progress", InterruptOnce)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(plan, "inline")
     monkeypatch.undo()
@@ -199,9 +199,9 @@ def test_cli_sweep_from_a_sweep_file_reports_each_run_and_fails_if_one_failed(
 
 def test_a_run_on_a_node_without_the_sweep_directory_comes_back_whole(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a Ray task does on a node (sim.run_transfer): in place where the node sees the
+    """What a Ray task does on a node (sim.sweeps.run_transfer): in place where the node sees the
     sweep directory; else in the node's scratch, the directory returned as an archive."""
-    from sim.run_transfer import SCRATCH_ENV, pack, place_marker, run_on_this_node, unpack
+    from sim.sweeps.run_transfer import SCRATCH_ENV, pack, place_marker, run_on_this_node, unpack
 
     plan = plan_sweep("donor-game", seeds=[0, 1], fixed={"agents": 4, "generations": 3},
                       out=tmp_path / "s")
@@ -214,7 +214,7 @@ def test_a_run_on_a_node_without_the_sweep_directory_comes_back_whole(
 
     scratch = tmp_path / "node-scratch"
     monkeypatch.setenv(SCRATCH_ENV, str(scratch))
-    monkeypatch.setattr("sim.runner.Progress", InterruptOnce)  # stopped mid-run on the node
+    monkeypatch.setattr("sim.runs.runner.Progress", InterruptOnce)  # stopped mid-run on the node
     monkeypatch.setattr(InterruptOnce, "started", 2)  # (the next run it stands in for)
     outcome, archive = run_on_this_node(second, None, str(marker), "token")
     monkeypatch.undo()

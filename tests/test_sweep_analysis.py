@@ -8,7 +8,7 @@ import pytest
 
 from analysis import load_sweep
 from sim.cli import main
-from sim.sweeps import sweep
+from sim.sweeps.plan import sweep
 
 
 @pytest.fixture(scope="module")

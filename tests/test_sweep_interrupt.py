@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sim.store import snapshot
-from sim.sweeps import sweep
+from sim.sweeps.plan import sweep
 
 ARGS = ["--seeds", "0..3", "--set", "agents=12", "--set", "generations=6"]
 

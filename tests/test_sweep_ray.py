@@ -32,11 +32,11 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'soci
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from scenarios.donor_game.scripted_player import scripted_player  # noqa: E402
-from sim.executors import RunOutcome  # noqa: E402
-from sim.ray_executor import RayExecutor  # noqa: E402
-from sim.run_transfer import SCRATCH_ENV  # noqa: E402
 from sim.store import snapshot  # noqa: E402
-from sim.sweeps import plan_sweep, run_sweep, sweep  # noqa: E402
+from sim.sweeps.executors import RunOutcome  # noqa: E402
+from sim.sweeps.plan import plan_sweep, run_sweep, sweep  # noqa: E402
+from sim.sweeps.ray_executor import RayExecutor  # noqa: E402
+from sim.sweeps.run_transfer import SCRATCH_ENV  # noqa: E402
 from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer  # noqa: E402
 
 GRID = {"punishment": ["none", "costly"], "generations": [1, 2]}

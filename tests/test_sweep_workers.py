@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from run_helpers import committed
 
-from sim.executors import PoolExecutor
 from sim.store import snapshot
-from sim.sweeps import plan_sweep, run_sweep, sweep
-from sim.worker_pool import Finished, Lost, WorkerPool
+from sim.sweeps.executors import PoolExecutor
+from sim.sweeps.plan import plan_sweep, run_sweep, sweep
+from sim.sweeps.worker_pool import Finished, Lost, WorkerPool
 
 SEEDS = range(8)
 FIXED = {"agents": 8, "generations": 8}

@@ -189,7 +189,7 @@ def test_a_reply_over_the_donors_resources_is_repaired_through_the_gateway(
     from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
     from sim.config import load_config
     from sim.registry import get_scenario
-    from sim.runner import run_scenario
+    from sim.runs.runner import run_scenario
     from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 
     def greedy_then_modest(request: ChatRequest) -> str:

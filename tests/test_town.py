@@ -28,8 +28,8 @@ from scenarios.town.readers import load_town as load_run_town
 from scenarios.town.townmap import TownFileError, load_town, parse_town
 from sim import Budget, ConfigError, load_config, snapshot
 from sim.cli import main
-from sim.replay import replay_run
-from sim.runner import resume_run, run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runner import resume_run, run_scenario
 from sim.testing import ScriptedLLMServer
 
 

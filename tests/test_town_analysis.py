@@ -367,7 +367,7 @@ def test_a_real_town_run_is_measured_as_it_measured_itself(tmp_path: Path) -> No
     from scenarios.town.config import TownConfig
     from scenarios.town.figures import FIGURE_FILES
     from sim import load_config
-    from sim.runner import RunOptions, run_scenario
+    from sim.runs.runner import RunOptions, run_scenario
 
     config = load_config(TownConfig, values={"residents": 4, "days": 2, "seed": 3})
     result = run_scenario(SCENARIO, config, run_dir=tmp_path / "run",

@@ -21,7 +21,7 @@ from scenarios.town.conversation import Conversation
 from scenarios.town.model import Town
 from scenarios.town.social import Speak
 from sim import ConfigError, load_config
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.testing import ChatRequest, ScriptedLLMServer
 
 

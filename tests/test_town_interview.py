@@ -23,9 +23,9 @@ from scenarios.town.interview_measures import acquaintance_density, knowledge_by
 from sim import interview_run, load_config, snapshot
 from sim.cli import main
 from sim.memory import MemoryBank, get_embedder
-from sim.replay import replay_run
-from sim.runlock import run_lock
-from sim.runner import run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runlock import run_lock
+from sim.runs.runner import run_scenario
 from sim.store import RunStore
 from sim.testing import ChatRequest, ScriptedLLMServer
 

@@ -28,8 +28,8 @@ from sim.llm.outcomes import ModelUnreachable
 from sim.llm.ratelimit import LocalLimiter
 from sim.llm.settings import LLMSettings
 from sim.llm.transport import choose_transport
-from sim.replay import replay_run
-from sim.runner import run_scenario
+from sim.runs.replay import replay_run
+from sim.runs.runner import run_scenario
 from sim.testing import ChatRequest, Fault, ScriptedLLMServer
 
 

@@ -30,7 +30,7 @@ from sim import store as store_module
 from sim.cli import main
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import STORE_FILENAME, RunStore
 
 DONOR = get_scenario("donor-game")
@@ -176,7 +176,7 @@ def test_a_reader_that_never_lets_go_cannot_fail_a_finished_run(tmp_path: Path,
 # -- the command line ---------------------------------------------------------------------------
 def test_without_the_view_extra_view_is_one_line_and_exit_2(donor: Path, tmp_path: Path,
                                                              monkeypatch, capsys) -> None:
-    from sim import view_process
+    from sim.cli import view_process
 
     monkeypatch.setattr(view_process, "VIEW_MODULES", ("solara", "no_such_module_for_the_view"))
     assert main(["view", str(donor)]) == 2

@@ -29,7 +29,7 @@ from run_helpers import quiet
 
 from sim.config import load_config
 from sim.registry import get_scenario
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.store import snapshot
 from sim.testing.scripted_server import ChatRequest, ScriptedLLMServer
 

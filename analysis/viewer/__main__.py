@@ -1,5 +1,5 @@
 """`python -m analysis.viewer RUN_DIR [--host H] [--port P] [--no-browser]`: what `societas view`
-and `societas run --view` start (see `sim.view_process`)."""
+and `societas run --view` start (see `sim.cli.view_process`)."""
 
 from __future__ import annotations
 

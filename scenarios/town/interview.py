@@ -7,7 +7,7 @@ looked at without refreshing them). Rule brains answer from the top memories; a 
 run's, or `--model` for the session) from `prompts/interview_question.txt`. `--battery` asks
 every resident the believability questions of `prompts/interview_battery.toml` (five
 categories, after Park et al. 2023). Answers go to the `interviews` table; the engine keeps
-the session replayable (`sim.interview`).
+the session replayable (`sim.runs.interview`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from scenarios.town.interview_daily import recall
 from scenarios.town.interview_summary import persona_summary, summary_at
 from scenarios.town.interview_tasks import AnswerQuestion, Interviewee
 from sim import LLMBrain, PromptLibrary, RuleBrain, SimAgent, UserError
-from sim.interview import Answer, InterviewAsk, InterviewRequest, Interviews, Question
+from sim.interviews import Answer, InterviewAsk, InterviewRequest, Interviews, Question
 from sim.memory import MemoryBank, get_embedder
 
 if TYPE_CHECKING:
     from scenarios.town.config import TownConfig
     from sim import RunStore
-    from sim.interview import InterviewWorld
+    from sim.interviews import InterviewWorld
 
 MINUTES_PER_DAY = 1440
 BATTERY_FILE = "interview_battery.toml"
@@ -69,7 +69,7 @@ class InterviewRule:
 
 
 class TownInterviews(Interviews):
-    """The town's side of `sim.interview`: who lives in town when, what they are asked, and
+    """The town's side of `sim.interviews`: who lives in town when, what they are asked, and
     how their answers are stored."""
 
     def adjust_config(self, data: dict[str, Any], model: str | None) -> dict[str, Any]:

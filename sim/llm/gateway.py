@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.brains import LLMBrain
+from sim.errors import ParseError
 from sim.llm.cache import CacheMiss, ResponseCache, request_key
 from sim.llm.client import LLMClient
 from sim.llm.event_loop import LoopThread
@@ -39,11 +40,10 @@ from sim.rule_answers import (
     split_by_brain,
 )
 from sim.store import ResumeDiverged, to_json
-from sim.tasks import ParseError
 
 if TYPE_CHECKING:
+    from sim.decisions import DecisionRequest
     from sim.store import RunStore
-    from sim.world import DecisionRequest
 
 
 @dataclass

@@ -9,7 +9,7 @@ connection: if a worker dies holding permits, its connections close and the slot
 
 Runs find their limiter by address (`RunSpec.limiter`): 'tcp://127.0.0.1:PORT/TOKEN' for this
 service, 'local:N' for a core in the same process (an inline sweep), 'ray:NAME' for a Ray
-cluster's limiter actor (`sim.ray_executor`). `connect_limiter` turns an address into a
+cluster's limiter actor (`sim.llm.ray_limiter`). `connect_limiter` turns an address into a
 `Limiter` once per process.
 """
 
@@ -27,7 +27,14 @@ import weakref
 from typing import Any
 
 from sim.llm.event_loop import LoopThread
-from sim.llm.ratelimit import Limiter, LimiterCore, LocalLimiter, Permit, RateLimit
+from sim.llm.ratelimit import (
+    Limiter,
+    LimiterCore,
+    LimiterUnavailable,
+    LocalLimiter,
+    Permit,
+    RateLimit,
+)
 
 __all__ = ["LimiterService", "LimiterUnavailable", "RemoteLimiter", "connect_limiter",
            "register_local"]
@@ -55,10 +62,6 @@ def _close_inherited_listeners() -> None:
 os.register_at_fork(after_in_child=_close_inherited_listeners)
 
 
-class LimiterUnavailable(RuntimeError):
-    """The sweep's limiter cannot be reached: the sweep process is gone."""
-
-
 class LimiterService:
     """A `LimiterCore` served to this machine's processes: `start()` it, or `with
     LimiterService(limit) as service:` (bound) and `service.serve()` when ready."""
@@ -73,7 +76,7 @@ class LimiterService:
 
     def bind(self) -> LimiterService:
         """Take a port (the address is known from here on) without starting a thread yet:
-        a pool forks its workers only from a parent without threads (`sim.executors`), and
+        a pool forks its workers only from a parent without threads (`sim.sweeps.executors`), and
         connections made before `serve()` wait in the listen queue."""
         if self._socket is None:
             self._socket = socket.create_server(("127.0.0.1", 0), backlog=256)
@@ -274,7 +277,7 @@ def connect_limiter(address: str) -> Limiter:
             elif address.startswith("tcp://"):
                 limiter = RemoteLimiter(address)
             elif address.startswith("ray:"):
-                from sim.ray_executor import RayLimiter
+                from sim.llm.ray_limiter import RayLimiter
 
                 limiter = RayLimiter(address.removeprefix("ray:"))
             else:

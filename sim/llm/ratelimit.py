@@ -22,7 +22,7 @@ warning is every run's, as the provider counts them all against one account.
 
 This module is the state (`LimiterCore`, thread-safe, its own clock) and its in-process use
 (`LocalLimiter`); `sim.llm.limiter_service` shares one core with worker processes over
-loopback TCP, `sim.ray_executor` across a Ray cluster. The limiter changes when requests go,
+loopback TCP, `sim.sweeps.ray_executor` across a Ray cluster. The limiter changes when requests go,
 never what they ask, so a limited run stores exactly what an unlimited one does.
 """
 
@@ -259,6 +259,10 @@ class Permit:
     key: str
     id: int
     handle: Any = None  # what the transport needs to give it back (e.g. its connection)
+
+
+class LimiterUnavailable(RuntimeError):
+    """A limiter shared with other runs cannot be reached: the sweep that serves it is gone."""
 
 
 class Limiter(Protocol):

@@ -32,11 +32,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.aliases import AliasChoices
 
+from sim.errors import ParseError
 from sim.llm.parsing import DEFAULT_NUMBER_MARKERS, number_in_text, parse_choice, parse_number
 from sim.llm.parsing._common import fmt, strip_thinking
 from sim.llm.parsing.json_objects import json_objects, lookup_key
 from sim.llm.response_formats import json_object_format
-from sim.tasks import ParseError
 
 __all__ = ["Reply", "ReplyFormat", "reply_model", "schema_only"]
 

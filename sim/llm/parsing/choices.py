@@ -11,9 +11,9 @@ import json
 import re
 from collections.abc import Sequence
 
+from sim.errors import ParseError
 from sim.llm.parsing._common import FILLER_RE, normalise, strip_thinking, words_pattern
 from sim.llm.parsing.json_objects import keyed_value
-from sim.tasks import ParseError
 
 __all__ = ["DEFAULT_CHOICE_MARKERS", "parse_choice"]
 

@@ -11,9 +11,9 @@ import json
 import re
 from collections.abc import Sequence
 
+from sim.errors import ParseError
 from sim.llm.parsing._common import strip_thinking
 from sim.llm.parsing.json_objects import keyed_value
-from sim.tasks import ParseError
 
 __all__ = ["clean_free_text"]
 

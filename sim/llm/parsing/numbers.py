@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sim.errors import ParseError
 from sim.llm.parsing._common import FILLER_RE, fmt, normalise, strip_thinking, words_pattern
 from sim.llm.parsing.json_objects import keyed_value
-from sim.tasks import ParseError
 
 __all__ = ["DEFAULT_NUMBER_MARKERS", "number_in_text", "parse_number"]
 

@@ -11,10 +11,10 @@ worker and knows which job each worker holds:
   is reported through `notice` as it happens;
 - every wait has a timeout (1 s slices, watching the workers' sentinels), so nothing blocks on
   a dead worker;
-- workers die with the pool's process (`sim.lifeline`), take jobs one at a time (none is queued
-  in a pipe for a worker that is gone), ignore Ctrl-C while idle, and turn SIGINT/SIGTERM in a
-  job into a `KeyboardInterrupt`/`Terminated` the job handles (a run's clean, resumable stop);
-  an idle worker told to stop simply exits. No handler is inherited from the parent.
+- workers die with the pool's process (`sim.sweeps.lifeline`), take jobs one at a time (none is
+  queued in a pipe for a worker that is gone), ignore Ctrl-C while idle, and turn SIGINT/SIGTERM in
+  a job into a `KeyboardInterrupt`/`Terminated` the job handles (a run's clean, resumable stop); an
+  idle worker told to stop simply exits. No handler is inherited from the parent.
 
 Workers are forked from a single-threaded parent on Linux (they start with its imports) and
 spawned otherwise; a replacement is spawned when the parent has threads by then (the sweep's
@@ -41,7 +41,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from sim.errors import Terminated
-from sim.lifeline import die_with_parent
+from sim.sweeps.lifeline import die_with_parent
 
 __all__ = ["Finished", "Lost", "WorkerPool", "describe_exit"]
 

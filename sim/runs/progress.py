@@ -1,9 +1,9 @@
-"""The progress display of one run: the live view (`sim.live`) counted in simulated steps.
+"""The progress display of one run: the live view (`sim.runs.live`) counted in simulated steps.
 
 The run reports each step and the phase it is in (a generation, a day); the line shows the
 phase, steps done of the total, the model calls in flight, calls/s, the cost so far and the
 ETA. On a terminal it is redrawn in place; in a log a line is printed when the phase changes
-and otherwise at most every `sim.live.LOG_INTERVAL_S`, so logs stay short; in a notebook it is
+and otherwise at most every `sim.runs.live.LOG_INTERVAL_S`, so logs stay short; in a notebook it is
 a bar.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from sim.live import LiveView, Meter, make_sink
+from sim.runs.live import LiveView, Meter, make_sink
 
 #: The fastest a terminal line is redrawn on steps alone.
 REDRAW_S = 0.05

@@ -1,6 +1,6 @@
 """`societas new-scenario NAME`: a working scenario package to start a new game from.
 
-The package is copied from the templates in `sim/templates/scenario/` (package data), which are
+The package is copied from the templates in `sim/cli/templates/scenario/` (package data), which are
 plain text: they are never imported or executed here, only read, with four placeholders
 (`{{name}}`, `{{package}}`, `{{model_class}}`, `{{title}}`) replaced, a `PACKAGE` folder renamed
 to the package's name and the `.tmpl` suffix dropped. Written as templates rather than code
@@ -76,7 +76,7 @@ def new_scenario(name: str, directory: str | Path = ".") -> Path:
         raise UserError(f"{target} already exists; choose another name or --dir "
                         "(nothing was written)")
     values = placeholders(name)
-    files = dict(_template_files(resources.files("sim") / "templates" / "scenario", ()))
+    files = dict(_template_files(resources.files("sim.cli") / "templates" / "scenario", ()))
     rendered = {_target_path(parts, values): _render(text, values)
                 for parts, text in files.items()}
     target.mkdir(parents=True)

@@ -1,5 +1,5 @@
 """`societas interview RUN_DIR`: its flags, and the answers printed (the work is
-`sim.interview.interview_run`).
+`sim.runs.interview.interview_run`).
 
     societas interview RUN_DIR --agent mara "What do you know about the party?"
     societas interview RUN_DIR --all "Who is running for mayor?" --at 2 09:00
@@ -72,7 +72,7 @@ def add_interview_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def interview_command(args: argparse.Namespace) -> int:
-    from sim.interview import interview_run
+    from sim.runs.interview import interview_run
 
     if args.battery and args.question:
         raise UserError("interview: --battery asks its own questions; leave out the question")

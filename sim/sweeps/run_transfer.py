@@ -33,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from sim.executors import RunOutcome, RunSpec, execute_spec
-from sim.runlock import LOCK_FILENAME
+from sim.runs.runlock import LOCK_FILENAME
+from sim.sweeps.run_spec import RunOutcome, RunSpec, execute_spec
 
 __all__ = ["MARKER_FILENAME", "SCRATCH_ENV", "pack", "partial_run", "place_marker",
            "run_on_this_node", "unpack"]

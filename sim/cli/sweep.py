@@ -1,6 +1,6 @@
 """`societas sweep`: many runs from one command line or TOML sweep file, and how they went.
 
-The live view (`sim.live`) counts runs, not rounds (the runs' own bars would interleave), and
+The live view (`sim.runs.live`) counts runs, not rounds (the runs' own bars would interleave), and
 its ETA assumes the runs left take as long as the runs done so far. The final table lists every
 run; the exit status is 0 only if every run finished.
 """
@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim.cli.text_table import format_table
 from sim.errors import Terminated, UserError
-from sim.executors import EXECUTORS, make_executor
-from sim.text_table import format_table
+from sim.sweeps.executors import EXECUTORS, make_executor
 
 EXIT_RUNS_FAILED = 1
 
@@ -73,7 +73,7 @@ def sweep_command(args: argparse.Namespace, terminated: list[bool] | None = None
 
 def _sweep(args: argparse.Namespace) -> int:
     from sim.config import parse_override
-    from sim.sweeps import parse_grid, parse_seeds, plan_sweep, read_sweep_file, run_sweep
+    from sim.sweeps.plan import parse_grid, parse_seeds, plan_sweep, read_sweep_file, run_sweep
 
     fields: dict[str, Any] = read_sweep_file(args.sweep_file) if args.sweep_file else {}
     scenario = args.scenario or fields.pop("scenario", None)

@@ -2,9 +2,9 @@
 
 A run is plain data and writes only its own directory, so a Ray task needs nothing but the
 spec (and, for a run to resume, the directory the driver holds): it runs
-`sim.executors.execute_spec` on whichever node Ray picks, in place if that node sees the sweep
+`sim.sweeps.run_spec.execute_spec` on whichever node Ray picks, in place if that node sees the sweep
 directory, else in the node's local scratch, whose run directory comes back to the sweep
-directory when the run ends or is stopped (`sim.run_transfer`). Outcomes and directories come
+directory when the run ends or is stopped (`sim.sweeps.run_transfer`). Outcomes and directories come
 back through a mailbox actor, which also carries the driver's word to stop (Ctrl-C): each run
 asks it at its rounds and stops there, resumably, and its partial directory still reaches the
 driver (`ray.cancel` would interrupt a worker anywhere, even inside an import). On a
@@ -12,10 +12,8 @@ cluster, every node needs Societas (and the scenario packages) installed; no sha
 system is needed. With no address (and no `RAY_ADDRESS`), Ray starts a local instance for the
 sweep, which is a way to use every core without the pool.
 
-The shared rate limit lives in one actor (`LimiterActor`, a `sim.llm.ratelimit.LimiterCore`)
-named for the sweep; runs find it by the address 'ray:NAME'. A waiting request is held by the
-actor up to a second at a time, as the loopback service does. A permit whose worker died is
-reclaimed when its holder's timeout has passed.
+The shared rate limit lives in one actor named for the sweep (`sim.llm.ray_limiter`); runs
+find it by the address 'ray:NAME'.
 
 Ray is an optional extra (`pip install 'societas[ray]'`); without it `--executor ray` is one
 line, exit status 2. Ray's usage statistics are switched off before it starts: these machines
@@ -24,7 +22,6 @@ must not reach the internet.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
@@ -35,15 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
-from sim.executors import RunOutcome, RunSpec
-from sim.llm.ratelimit import LimiterCore, Permit, RateLimit
+from sim.llm.ratelimit import RateLimit
+from sim.llm.ray_limiter import RayLimiter, RayLimiterService
+from sim.sweeps.run_spec import RunOutcome, RunSpec
 
 __all__ = ["RayExecutor", "RayLimiter", "RayLimiterService"]
 
-#: How long the actor holds one waiting acquire before the run asks again.
-LONG_POLL_S = 1.0
-#: How long a run waits for any answer of the limiter actor, and the driver for what stopped
-#: runs leave (their partial directories) before it gives up on them.
+#: How long a run waits for an answer of the sweep's mailbox actor, and the driver for what
+#: stopped runs leave (their partial directories) before it gives up on them.
 REQUEST_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 60.0
 #: How often a run on Ray asks whether its sweep was stopped (at its rounds, no more often).
@@ -80,14 +76,14 @@ def ensure_ray(address: str | None = None, **init: Any) -> Any:
 
 def _execute_remote(spec: dict[str, Any], seed: bytes | None, marker: str, token: str,
                     mailbox: Any) -> None:
-    """A Ray task: run the spec where this node can (`sim.run_transfer`), then leave the
+    """A Ray task: run the spec where this node can (`sim.sweeps.run_transfer`), then leave the
     outcome and, from a node's scratch, the run's directory with the sweep's mailbox.
 
     The sweep stops its runs through the mailbox (each run asks it at its rounds), never with
     `ray.cancel`: that raises KeyboardInterrupt at any bytecode of the worker, and one landing
     inside an import leaves the process's import lock held, so the next run the worker takes
     hangs at its first import from another thread."""
-    from sim.run_transfer import run_on_this_node
+    from sim.sweeps.run_transfer import run_on_this_node
 
     ray = _ray()
     stop = _StopCheck(mailbox)
@@ -140,7 +136,7 @@ class RunMailbox:
 class RayExecutor:
     """Runs specs as Ray tasks (one CPU each), yielding outcomes as they end.
 
-    Each run is written where its node can (`sim.run_transfer`): in place when the node sees
+    Each run is written where its node can (`sim.sweeps.run_transfer`): in place when the node sees
     the sweep directory, else in the node's scratch, and its directory comes back to the
     sweep directory when it ends or is stopped. Ray starts a task whose worker or node died
     again, up to `retries` times, from the directory the driver holds.
@@ -155,7 +151,7 @@ class RayExecutor:
     def map(self, specs: Sequence[RunSpec]) -> Iterator[RunOutcome]:
         if not specs:
             return
-        from sim.run_transfer import partial_run, place_marker
+        from sim.sweeps.run_transfer import partial_run, place_marker
 
         ray = ensure_ray(self.address, **self.init)
         token = secrets.token_hex(8)
@@ -191,7 +187,7 @@ class RayExecutor:
     def _collect(ray: Any, ref: Any, spec: RunSpec, mailbox: Any) -> RunOutcome:
         """The run's outcome, its directory unpacked into the sweep directory if it came
         from a node's scratch."""
-        from sim.run_transfer import unpack
+        from sim.sweeps.run_transfer import unpack
 
         left = ray.get(mailbox.take.remote(spec.name), timeout=STOP_TIMEOUT_S)
         if left is None:  # the task never got to the end: its worker or node died
@@ -207,88 +203,4 @@ class RayExecutor:
         return replace(RunOutcome(**outcome), run_dir=spec.run_dir)
 
     def limiter_service(self, limit: RateLimit | None) -> RayLimiterService:
-        return RayLimiterService(limit, self.address, **self.init)
-
-
-class LimiterActor:
-    """A `LimiterCore` as a Ray actor (async: many waiting requests at once)."""
-
-    def __init__(self, limit: dict[str, Any]) -> None:
-        self.core = LimiterCore(RateLimit(**limit))
-
-    async def acquire(self, key: str, tokens: int, hold_s: float) -> int | None:
-        return await self.core.acquire(key, tokens, hold_s, max_wait=LONG_POLL_S)
-
-    async def release(self, key: str, permit: int, cost_usd: float) -> None:
-        self.core.release(key, permit, cost_usd)
-
-    async def pause(self, key: str, seconds: float) -> None:
-        self.core.pause(key, seconds)
-
-    async def stats(self) -> dict[str, Any]:
-        return self.core.stats()
-
-
-class RayLimiterService:
-    """The sweep's limiter actor, for as long as the sweep runs."""
-
-    def __init__(self, limit: RateLimit | None, address: str | None = None, **init: Any) -> None:
-        self.limit = limit or RateLimit()
-        self.ray = ensure_ray(address, **init)
-        name = f"societas-limiter-{secrets.token_hex(6)}"
-        actor = self.ray.remote(num_cpus=0, max_concurrency=1000)(LimiterActor)
-        self.actor = actor.options(name=name).remote(self.limit.as_dict())
-        self.address = f"ray:{name}"
-
-    def serve(self) -> None:
-        """Nothing to start: the actor serves from its creation."""
-
-    def stats(self) -> dict[str, Any]:
-        return self.ray.get(self.actor.stats.remote(), timeout=10)
-
-    def __enter__(self) -> RayLimiterService:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.ray.kill(self.actor)
-
-
-class RayLimiter:
-    """A run's side of the limiter actor (`sim.llm.limiter_service.connect_limiter`)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._actor: Any = None
-
-    def _handle(self) -> Any:
-        if self._actor is None:
-            self._actor = _ray().get_actor(self.name)
-        return self._actor
-
-    async def acquire(self, key: str, tokens: int, hold_s: float) -> Permit:
-        actor = self._handle()
-        while True:
-            permit = await _answer(actor.acquire.remote(key, tokens, hold_s))
-            if permit is not None:
-                return Permit(key, permit)
-
-    async def release(self, permit: Permit, cost_usd: float = 0.0) -> None:
-        await _answer(self._handle().release.remote(permit.key, permit.id, cost_usd))
-
-    async def pause(self, key: str, seconds: float) -> None:
-        await _answer(self._handle().pause.remote(key, seconds))
-
-
-async def _answer(reference: Any) -> Any:
-    """The actor's answer, or `LimiterUnavailable` if none comes in time (its sweep is gone)."""
-    from sim.llm.limiter_service import LimiterUnavailable
-
-    try:
-        return await asyncio.wait_for(_awaited(reference), REQUEST_TIMEOUT_S)
-    except TimeoutError:
-        raise LimiterUnavailable(f"the sweep's rate limiter actor did not answer within "
-                                 f"{REQUEST_TIMEOUT_S:g} s (is the sweep gone?)") from None
-
-
-async def _awaited(reference: Any) -> Any:
-    return await reference
+        return RayLimiterService(limit, ensure_ray(self.address, **self.init))

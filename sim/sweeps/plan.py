@@ -6,7 +6,7 @@ grid value must not surface an hour in), names each run's directory after its sw
 (so a re-run of the same sweep finds its runs again), and keeps an index, `sweep.json`, that
 says which runs exist and how each went. Re-running a sweep over its directory skips finished
 runs and resumes interrupted ones. Where the runs execute is the executor's business
-(`sim.executors`).
+(`sim.sweeps.executors`).
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sim import executors
 from sim.config import SECRET_INPUTS, ConfigError, describe_validation_error, read_config_file
 from sim.errors import Terminated, UserError, describe_os_error
-from sim.executors import Executor, RunOutcome, RunSpec, make_executor
-from sim.live import LiveView, make_sink
 from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import RateLimit, parse_rate_limit
 from sim.registry import get_scenario
+from sim.runs.live import LiveView, make_sink
+from sim.sweeps import executors
+from sim.sweeps.executors import Executor, RunOutcome, RunSpec, make_executor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -261,7 +261,7 @@ def run_sweep(
     (or SIGTERM) stops the sweep: the index marks runs without an outcome interrupted (they have
     a store, so the next invocation resumes them) or pending, and the exception goes on up.
     `rate_limit` (or the plan's) is shared by all runs (`sim.llm.ratelimit`); `progress` shows
-    the live view (`sim.live`: True, 'terminal', 'notebook'). A run whose worker process (or
+    the live view (`sim.runs.live`: True, 'terminal', 'notebook'). A run whose worker process (or
     Ray node) died is started again, resuming it, up to `retries` times; each death is said
     on stderr as it happens, and a run given up on ends 'failed'.
     """

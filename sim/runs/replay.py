@@ -4,7 +4,7 @@
 only: every model call is answered from the store's own `llm_calls` (failures included), no
 model is asked, no file is written, and every committed round is hashed and compared with its
 checkpoint digest. A run directory copied to another machine can be checked this way without a
-key, a network or a response cache. Interview sessions held after the run (`sim.interview`) are
+key, a network or a response cache. Interview sessions held after the run (`sim.runs.interview`) are
 re-executed after it, in order, and checked the same way.
 """
 
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.interview import replay_sessions
+from sim.runs.interview import replay_sessions
 from sim.llm.gateway import Gateway
 from sim.registry import get_scenario
 from sim.store import STORE_FILENAME, ResumeDiverged, RunStore

@@ -1,5 +1,8 @@
 """The `societas` command: run, resume, view, list, report, export and write scenarios.
 
+`report` and `inspect` are `analysis`'s, added through the entry point group `societas.commands`
+(`sim.cli.plugins`), so that the engine never imports `analysis`.
+
 Errors a user can fix (unknown scenario, bad flag or config key, unusable path, damaged store,
 busy run, unreachable model) print one line that names the problem and exit with status 2; a
 traceback means a bug in Societas. A run that stops early but cleanly says how to resume it:
@@ -11,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import signal
 import sys
 import threading
@@ -20,18 +22,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from sim import view_cli
+from sim.cli import view as view_cli
+from sim.cli.arguments import non_negative_int, positive_int, usd_amount
+from sim.cli.interview import add_interview_parser, interview_command
+from sim.cli.plugins import load_command, plugin_entries
+from sim.cli.sweep import add_rate_limit_option, add_sweep_parser
+from sim.cli.text_table import format_table
 from sim.config import load_config
 from sim.errors import Terminated, UserError, describe_os_error
-from sim.interview_cli import add_interview_parser, interview_command
 from sim.llm.providers import check_model_routable
 from sim.llm.redaction import scrubbed_stderr
 from sim.registry import UnknownScenario, get_scenario, scenario_names
-from sim.sweep_cli import add_rate_limit_option, add_sweep_parser
-from sim.text_table import format_table
 
 if TYPE_CHECKING:
-    from sim.runner import RunOptions, RunResult
+    from sim.runs.runner import RunOptions, RunResult
 
 EXIT_USAGE = 2
 EXIT_BUDGET = 3
@@ -39,6 +43,10 @@ EXIT_PROVIDER_DOWN = 4
 EXIT_NOT_REPRODUCED = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+#: The subcommands of `societas` itself; a plugin of the same name is left out.
+BUILT_IN_COMMANDS = frozenset({"run", "resume", "replay", "view", "list", "show-config",
+                               "export", "new-scenario", "sweep", "interview"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,38 +59,11 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _usd(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected an amount in USD >= 0, got {text!r}")
-    return value
-
-
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     """Flags shared by `run` and `resume`: how to run, not what to simulate."""
-    parser.add_argument("--max-cost", type=_usd, metavar="USD",
+    parser.add_argument("--max-cost", type=usd_amount, metavar="USD",
                         help="stop cleanly at a round boundary once model calls cost this much")
-    parser.add_argument("--max-calls", type=_count, metavar="N",
+    parser.add_argument("--max-calls", type=non_negative_int, metavar="N",
                         help="stop cleanly before a round that would exceed N model calls")
     parser.add_argument("--replay-only", action="store_true",
                         help="answer every model call from the response cache; fail at a miss")
@@ -97,7 +78,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     view_cli.add_view_options(parser)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser. `command`: the subcommand about to run, when known; other plugins'
+    subcommands are then only named, not imported (`sim.cli.plugins`)."""
     parser = _Parser(
         prog="societas",
         description="Agent-based social simulation with LLM-backed and rule-based agents.",
@@ -135,25 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("list", help="list available scenarios")
 
-    inspect = commands.add_parser(
-        "inspect", help="an agent's memories, reflections (with evidence) and ancestry"
-    )
-    inspect.add_argument("run_dir", type=Path)
-    inspect.add_argument("--agent", required=True, metavar="ID", help="agent id, e.g. g3-a07")
-    inspect.add_argument("--limit", type=_positive, default=50, help="memories shown per kind")
-
-    report = commands.add_parser(
-        "report", help="write an HTML report of one or more runs or sweeps (and redraw their "
-        "figures)"
-    )
-    report.add_argument("run_dir", type=Path, nargs="+", metavar="RUN_DIR",
-                        help="a run directory, or a sweep directory for all its runs")
-    report.add_argument("--out", type=Path, help="report file (.html) or directory "
-                        "(default: RUN_DIR/report.html; several runs: their parent directory)")
+    _add_plugin_commands(commands, command)  # `analysis`'s inspect and report, by name
     _add_authoring_commands(commands)
-    add_sweep_parser(commands, _positive, _count)
+    add_sweep_parser(commands, positive_int, non_negative_int)
     add_interview_parser(commands)
     return parser
+
+
+def _add_plugin_commands(commands: argparse._SubParsersAction, wanted: str | None) -> None:
+    for name, entry in plugin_entries(BUILT_IN_COMMANDS).items():
+        if wanted is None or wanted == name:
+            plugin = load_command(entry)
+            plugin.add_arguments(commands.add_parser(name, help=plugin.help))
+        else:  # a choice the parser knows, loaded only if chosen
+            commands.add_parser(name)
+
+
+def _chosen_command(argv: list[str]) -> str | None:
+    """The subcommand `argv` names (its first word that is not a flag); None for a bare
+    `--help`, which lists every subcommand with its help."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def _add_authoring_commands(commands: argparse._SubParsersAction) -> None:
@@ -196,8 +180,9 @@ def _main(argv: list[str] | None) -> int:
     # A run stopped by a fatal model error abandons calls in flight; litellm then leaves
     # un-awaited coroutines behind, whose warnings would bury the one line that matters.
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited")
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_chosen_command(argv)).parse_args(argv)
     except SystemExit as exit_:  # --help, or a bad flag already reported in one line
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
@@ -208,7 +193,7 @@ def _main(argv: list[str] | None) -> int:
                 return _run(args, terminated) if args.command == "run" else _resume(
                     args, terminated)
         if args.command == "sweep":
-            from sim.sweep_cli import sweep_command
+            from sim.cli.sweep import sweep_command
 
             with _sigterm_stops_the_run() as terminated:
                 return sweep_command(args, terminated)
@@ -218,13 +203,8 @@ def _main(argv: list[str] | None) -> int:
             return interview_command(args)
         if args.command == "view":
             return view_cli.view_command_main(args)
-        if args.command == "inspect":
-            from analysis.inspect import describe_agent
-
-            print(describe_agent(args.run_dir, args.agent, limit=args.limit))
-            return 0
-        if args.command == "report":
-            return _report(args.run_dir, args.out)
+        if args.command not in BUILT_IN_COMMANDS:  # a plugin's (report, inspect)
+            return load_command(plugin_entries(BUILT_IN_COMMANDS)[args.command]).run(args)
         if args.command in ("show-config", "export", "new-scenario"):
             return _authoring(args)
     except (UserError, UnknownScenario) as error:
@@ -276,7 +256,7 @@ def _list() -> int:
 
 def _run_options(args: argparse.Namespace) -> RunOptions:
     from sim.llm.gateway import Budget
-    from sim.runner import RunOptions
+    from sim.runs.runner import RunOptions
 
     if args.replay_only and args.no_cache:
         raise UserError("--replay-only needs the response cache; drop --no-cache")
@@ -291,7 +271,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
 
 
 def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
-    from sim.runner import run_scenario
+    from sim.runs.runner import run_scenario
 
     scenario = get_scenario(args.scenario)
     config = load_config(
@@ -310,7 +290,7 @@ def _run(args: argparse.Namespace, terminated: list[bool]) -> int:
 
 
 def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
-    from sim.runner import resume_run
+    from sim.runs.runner import resume_run
 
     options = _run_options(args)
     return view_cli.run_with_view(options, lambda: _finish(
@@ -319,7 +299,7 @@ def _resume(args: argparse.Namespace, terminated: list[bool]) -> int:
 
 def _replay(run_dir: Path) -> int:
     from sim.llm.cache import CacheMiss
-    from sim.replay import NotReplayable, replay_run
+    from sim.runs.replay import NotReplayable, replay_run
     from sim.store import ResumeDiverged
 
     try:
@@ -403,48 +383,21 @@ def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
     return EXIT_TERMINATED if terminated[0] else EXIT_INTERRUPTED
 
 
-def _report(run_dirs: list[Path], out: Path | None = None) -> int:
-    from analysis import draw_run_figures
-    from analysis.report import write_report
-    from analysis.run import load
-    from analysis.sweep import expand_sweeps
-
-    run_dirs = expand_sweeps(run_dirs)  # a sweep directory stands for its runs
-    if not run_dirs:
-        raise UserError("no runs to report: the sweep has not started any run yet")
-    runs = [load(run_dir) for run_dir in run_dirs]
-    with contextlib.ExitStack() as reading:  # each table read once, for figures and report
-        for run in runs:
-            reading.enter_context(run.cached())
-        for run in runs:
-            drawn = draw_run_figures(run)
-            if not drawn:
-                print(f"scenario {run.scenario or '(unnamed)'} declares no figures")
-            for path in drawn:
-                print(f"figure: {path}")
-        print(f"report: {write_report(runs, out)}")
-    return 0
-
-
 def _authoring(args: argparse.Namespace) -> int:
     if args.command == "show-config":
-        from sim.config_docs import show_config
+        from sim.cli.config_docs import show_config
 
         print(show_config(args.scenario, args.format), end="")
     elif args.command == "export":
-        from sim.export import export_run, parse_tables
+        from sim.runs.export import export_run, parse_tables
 
         tables = parse_tables(args.tables) if args.tables is not None else None
         for path in export_run(args.run_dir, args.out, format=args.format, tables=tables):
             print(f"wrote {path}")
     else:
-        from sim.scaffold import new_scenario
+        from sim.cli.scaffold import new_scenario
 
         created = new_scenario(args.name, args.dir)
         print(f"wrote {created}: edit its README.md to start; install it with "
               f"pip install -e {created}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

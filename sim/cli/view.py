@@ -1,7 +1,7 @@
 """The command line of the view: `societas view RUN_DIR` and `societas run|resume --view`.
 
-Both start `analysis.viewer` as a child process (`sim.view_process`); this module holds their flags
-and what the command does around the child: wait for Ctrl-C, and never leave the view behind.
+Both start `analysis.viewer` as a child process (`sim.cli.view_process`); this module holds their
+flags and what the command does around the child: wait for Ctrl-C, and never leave the view behind.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.errors import UserError
-from sim.store import STORE_FILENAME
-from sim.view_process import (
+from sim.cli.view_process import (
     DEFAULT_PORT,
     LOOPBACK,
     ViewAlongside,
@@ -21,9 +19,11 @@ from sim.view_process import (
     stop_viewer,
     view_command,
 )
+from sim.errors import UserError
+from sim.store import STORE_FILENAME
 
 if TYPE_CHECKING:
-    from sim.runner import RunOptions
+    from sim.runs.runner import RunOptions
 
 
 def _port(text: str) -> int:

@@ -6,7 +6,7 @@ patience. `resume_run` continues it by re-executing the run from the start in th
 catch-up mode (see `RunStore`): the model calls of committed rounds are answered from the
 store's own `llm_calls` and those of the interrupted round from the run's response cache, so a
 resumed run ends with the same store as one that was never interrupted. Only one process at a
-time may write a run directory (`sim.runlock`).
+time may write a run directory (`sim.runs.runlock`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.capacity import check_memory
+from sim.runs.capacity import check_memory
+from sim.runs.figures import draw_figures
 from sim.config import ConfigError, RunConfig, describe_validation_error, to_toml
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
@@ -33,9 +34,9 @@ from sim.llm.limiter_service import connect_limiter
 from sim.llm.outcomes import ModelUnreachable, ProviderDown
 from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import LocalLimiter, RateLimit
-from sim.progress import Progress
+from sim.runs.progress import Progress
 from sim.registry import ScenarioSpec, get_scenario
-from sim.runlock import run_lock
+from sim.runs.runlock import run_lock
 from sim.store import STORE_FILENAME, RunStore
 from sim.store_files import StoreError, peek_meta, refuse_empty
 from sim.world import World
@@ -52,7 +53,7 @@ class RunOptions:
     cache_path: Path | None = None  # None: the run directory's own (RUN_DIR/responses.sqlite)
     replay_only: bool = False  # fail at the first call the cache cannot answer
     budget: Budget = field(default_factory=Budget)
-    progress: bool | str = True  # or 'terminal' / 'notebook' (sim.live)
+    progress: bool | str = True  # or 'terminal' / 'notebook' (sim.runs.live)
     figures: bool = True
     #: Model-call limits for this run alone (`societas run --rate-limit`), or
     limit: RateLimit | None = None
@@ -122,7 +123,7 @@ def run_scenario(
 
     Everything that can be refused (memory, cache, run directory) is checked before the run
     directory is created, so a refused run leaves nothing behind. `progress`: the live view
-    (`sim.live`), True for a bar in a notebook or a line on stderr, or 'terminal'/'notebook'.
+    (`sim.runs.live`), True for a bar in a notebook or a line on stderr, or 'terminal'/'notebook'.
     """
     options = _with_flags(options, progress, figures)
     check_memory(scenario, config)
@@ -349,13 +350,8 @@ def _execute(
     summary = scenario.summary_table(store) if scenario.summary_table else None
     store.close()
     drawn = []
-    if options.figures and status == "finished":
-        if scenario.draw_figures is not None:
-            drawn = scenario.draw_figures(run_dir)
-        elif scenario.analysis is not None:  # the figures its analysis declares
-            from analysis import draw_run_figures
-
-            drawn = draw_run_figures(run_dir)
+    if options.figures and status == "finished":  # the figures its analysis declares
+        drawn = draw_figures(scenario, run_dir)
     return RunResult(run_dir, status, gateway.stats, wall_s, drawn, summary, message, replayed)
 
 

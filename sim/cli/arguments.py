@@ -1,0 +1,38 @@
+"""Argument types shared by the subcommands' flags, each refusing a bad value in one line
+(`societas: error: run: argument --max-calls: expected a whole number >= 0, got 'x'`), and
+usable by subcommands other packages add (`sim.cli.plugins`)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (a count that may be zero)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1."""
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def usd_amount(text: str) -> float:
+    """An amount in US dollars >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD >= 0, got {text!r}")
+    return value
