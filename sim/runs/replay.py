@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.runs.interview import replay_sessions
 from sim.llm.gateway import Gateway
 from sim.registry import get_scenario
+from sim.runs.interview import replay_sessions
 from sim.store import STORE_FILENAME, ResumeDiverged, RunStore
 
 

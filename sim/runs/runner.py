@@ -24,8 +24,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.runs.capacity import check_memory
-from sim.runs.figures import draw_figures
 from sim.config import ConfigError, RunConfig, describe_validation_error, to_toml
 from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.cache import CACHE_FILENAME, ResponseCache
@@ -34,8 +32,10 @@ from sim.llm.limiter_service import connect_limiter
 from sim.llm.outcomes import ModelUnreachable, ProviderDown
 from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import LocalLimiter, RateLimit
-from sim.runs.progress import Progress
 from sim.registry import ScenarioSpec, get_scenario
+from sim.runs.capacity import check_memory
+from sim.runs.figures import draw_figures
+from sim.runs.progress import Progress
 from sim.runs.runlock import run_lock
 from sim.store import STORE_FILENAME, RunStore
 from sim.store_files import StoreError, peek_meta, refuse_empty
