@@ -134,7 +134,6 @@ class RunStore:
         self._columns: dict[str, list[str]] = {}
         self._kept: dict[str, Any] = {}  # table -> the digest's projection of a row, or None
         self._queued: dict[str, list[tuple]] = {}  # rows of the open transaction, per table
-        self._in_transaction = False
         self._digest = hashlib.sha256()
         self._rows_in_transaction = 0
         self._committed = 0  # checkpoints passed, written now or in an earlier process
@@ -206,9 +205,11 @@ class RunStore:
 
     # -- writing --------------------------------------------------------------------------
     def _begin(self) -> None:
-        if not self._in_transaction:
+        # The connection's own flag, not a copy of it: a Ctrl-C or SIGTERM can land between
+        # a statement and the line after it, and a copy would then disagree with SQLite
+        # (a later COMMIT or ROLLBACK failing with 'no transaction is active').
+        if not self._db.in_transaction:
             self._db.execute("BEGIN")
-            self._in_transaction = True
 
     def insert(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Queue rows in the open transaction; dict/list values are stored as JSON text."""
@@ -288,18 +289,16 @@ class RunStore:
                 )
             self._digest = hashlib.sha256()
             self._rows_in_transaction = 0
-        if self._in_transaction:
+        if self._db.in_transaction:
             self._db.execute("COMMIT")
-            self._in_transaction = False
 
     def rollback(self) -> None:
         """Drop everything written since the last commit (a round that did not finish)."""
         self._digest = hashlib.sha256()
         self._rows_in_transaction = 0
         self._queued = {}
-        if self._in_transaction:
+        if self._db.in_transaction:
             self._db.execute("ROLLBACK")
-            self._in_transaction = False
 
     def close(self) -> None:
         """Commit, then leave a single self-contained file (no -wal/-shm beside it) if no
