@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import mesa
 import simpy
 from simpy.events import AllOf
 
+from sim.lean_mesa import mesa
 from sim.tasks import Task
 
 if TYPE_CHECKING:
