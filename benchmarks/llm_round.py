@@ -39,6 +39,7 @@ from child_server import child_server
 from sim.config import load_config
 from sim.llm.gateway import Gateway
 from sim.llm.ratelimit import LocalLimiter
+from sim.message_texts import read_calls
 from sim.registry import get_scenario
 from sim.store import RunStore
 
@@ -110,8 +111,8 @@ def main() -> None:
             bodies = [json.dumps({"model": "scripted", "messages": json.loads(messages),
                                   "temperature": config.temperature,
                                   "max_tokens": config.max_tokens}).encode()
-                      for (messages,) in store.rows(
-                          "SELECT messages FROM llm_calls WHERE sim_time = ?", (last,))]
+                      for (messages,) in read_calls(store, ["messages"],
+                                                    "WHERE sim_time = ?", (last,))]
             store.close()
         floor = asyncio.run(_raw_client(url, bodies, args.max_concurrency))
     per_round = Counter(t for t, _ in calls)
