@@ -2,10 +2,10 @@
 
 The engine needs Mesa's `Model`, `Agent` and `AgentSet`. `import mesa` also imports its
 spaces (`mesa.discrete_space`, which imports SciPy's spatial module and networkx; the legacy
-`mesa.space`, networkx again), its continuous space (SciPy again) and pandas (imported at the top of `mesa.agent` and of Mesa's
-experimental data recorders, used only by the methods that build DataFrames): about 0.5 s of a
-rule run's 1.5 s here, paid by every command that builds a world, though a rule run never
-touches them.
+`mesa.space`, networkx again), its continuous space (SciPy again) and pandas (imported at the
+top of `mesa.agent` and of Mesa's experimental data recorders, used only by the methods that
+build DataFrames): about a second here of every command that builds a world (half of a
+12-agent rule run's two seconds), though a rule run never touches them.
 
 So while Mesa's package is imported, those three modules are stood in for by placeholders
 (`_Deferred`); as soon as Mesa is in, the placeholders leave `sys.modules`, so every later
