@@ -7,7 +7,7 @@ top of `mesa.agent` and of Mesa's experimental data recorders, used only by the 
 build DataFrames): about a second here of every command that builds a world (half of a
 12-agent rule run's two seconds), though a rule run never touches them.
 
-So while Mesa's package is imported, those three modules are stood in for by placeholders
+So while Mesa's package is imported, those four modules are stood in for by placeholders
 (`_Deferred`); as soon as Mesa is in, the placeholders leave `sys.modules`, so every later
 import of pandas or of a Mesa space (`from mesa.discrete_space import Network`, the network
 norms' graph) is the ordinary import of the real module. The only references to a
