@@ -25,7 +25,6 @@ re-executed (resume, replay) starts from none and meets them again in the same o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,23 +51,19 @@ class Rows(Protocol):
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
 
 
-def _key(text: str) -> bytes:
-    """A paragraph's identity in memory: its digest, so a long run does not keep every
-    distinct text it ever sent alive a second time."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
 class MessageTexts:
-    """The paragraph ids a run has handed out: committed, and new in the open transaction."""
+    """The paragraph ids a run has handed out: committed, and new in the open transaction.
+
+    Keyed by the paragraphs themselves (a digest per paragraph cost a third of encoding a
+    call): the memory this takes is what the run's `message_texts` table holds."""
 
     def __init__(self) -> None:
-        self._ids: dict[bytes, int] = {}
-        self._new: dict[bytes, int] = {}
+        self._ids: dict[str, int] = {}
+        self._new: dict[str, int] = {}
 
     def load(self, rows: Iterable[tuple[int, str]]) -> None:
         """Take the ids a store already holds (a session appended to a finished run)."""
-        for text_id, text in rows:
-            self._ids[_key(text)] = text_id
+        self._ids.update((text, text_id) for text_id, text in rows)
 
     def encode(self, messages: Sequence[Any]) -> tuple[str, list[tuple[int, str]]]:
         """(the `message_refs` cell of `messages`, the `message_texts` rows it adds)."""
@@ -82,12 +77,11 @@ class MessageTexts:
                 continue
             ids = []
             for text in message["content"].split(PARAGRAPH):
-                key = _key(text)
-                text_id = self._ids.get(key)
+                text_id = self._ids.get(text)
                 if text_id is None:
-                    text_id = self._new.get(key)
+                    text_id = self._new.get(text)
                 if text_id is None:
-                    text_id = self._new[key] = len(self._ids) + len(self._new)
+                    text_id = self._new[text] = len(self._ids) + len(self._new)
                     added.append((text_id, text))
                 ids.append(text_id)
             refs.append([message["role"], ids])

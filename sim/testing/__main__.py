@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             responder = failing_structured_output(responder)
         if args.fail_prompts_over is not None:
             responder = failing_long_prompts(args.fail_prompts_over, responder)
-        server = ScriptedLLMServer(responder, delay=args.delay, port=args.port).start()
+        # every responder here answers at once: on the serving loop, no thread hop
+        server = ScriptedLLMServer(responder, delay=args.delay, port=args.port,
+                                   responder_blocks=False).start()
     except (ValueError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
