@@ -14,7 +14,6 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -241,8 +240,10 @@ class RunStore:
         digested = rows if kept is None else map(kept, rows)
         # repr of str/int/float/None tuples is exact and stable (floats print shortest
         # round-trip), and several times cheaper than JSON on this hot path; one join per call
-        # hashes the same bytes as one update per row
-        self._digest.update("".join(map(repr, zip(repeat(table), digested))).encode("utf-8"))
+        # hashes the same bytes as one update per row: repr((table, row)) for each row, put
+        # together around the rows' own reprs (no pair made per row)
+        head = f"({table!r}, "
+        self._digest.update((head + f"){head}".join(map(repr, digested)) + ")").encode("utf-8"))
         self._rows_in_transaction += len(rows)
         if self.catching_up:
             return
