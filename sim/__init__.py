@@ -13,6 +13,7 @@ The core, in the order a run meets it:
 - `config`: a scenario's pydantic `RunConfig`, from TOML files and `--set key=value`;
 - `world`: `World`, a `mesa.Model` whose clock is a SimPy environment, with the decision
   barrier that hands every pending decision to the gateway at once;
+- `lean_mesa`: Mesa imported without pandas and its spaces until something uses them;
 - `population`, `rules`: slots, brain mixes, selection and lineage across generations, and the
   rule families a population draws its rule brains from;
 - `evolution` (a package): reproduction schemes (truncation, Wright–Fisher, Moran,
@@ -27,6 +28,8 @@ The core, in the order a run meets it:
   for (its prompts stay the scenario's);
 - `prompting`: prompt templates as plain files a user can override;
 - `store`: `RunStore`, one SQLite file per run, one transaction per round;
+- `message_texts`: the paragraphs of logged prompts kept once, and `read_calls`, which reads a
+  run's model calls back with their messages as sent;
 - `runner`, `replay`: `run_scenario`, `resume_run` and `replay_run`;
 - `interview`: `interview_run`, questions put to a finished run's agents (a scenario offers
   them through `Interviews`), stored as replayable sessions; `interview_cli` its command;
