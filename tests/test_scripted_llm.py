@@ -75,6 +75,15 @@ def _post_raw(port: int, body: str = BODY) -> tuple[int, dict]:
         connection.close()
 
 
+def _send_and_wait(server: ScriptedLLMServer, raw: socket.socket, body: str) -> None:
+    """Send one request on a raw connection and wait until the server has received it."""
+    raw.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                f"{len(body)}\r\n\r\n{body}".encode())
+    deadline = time.monotonic() + 5
+    while server.request_count < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_many_connections_wait_out_their_latency_together() -> None:
     """One event loop serves every connection: 100 requests of 0.3 s each, sent at once from
     100 connections, take about one latency, not a queue of them."""
@@ -105,11 +114,7 @@ def test_a_responder_that_blocks_holds_up_only_its_own_request() -> None:
         port = int(server.url.rsplit(":", 1)[1].split("/")[0])
         waiting = json.dumps({"model": "m", "messages": [{"role": "user", "content": "wait"}]})
         with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
-            slow.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                         f"{len(waiting)}\r\n\r\n{waiting}".encode())
-            deadline = time.monotonic() + 5
-            while server.request_count < 1 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            _send_and_wait(server, slow, waiting)
             status, payload = _post_raw(port)  # answered while the first one blocks
             assert status == 200 and payload["choices"][0]["message"]["content"] == "done"
             release.set()
@@ -122,11 +127,7 @@ def test_stop_cuts_kept_alive_connections_and_a_timeout_fault_in_progress() -> N
     server = ScriptedLLMServer([Fault("timeout", delay=30.0)]).start()
     port = int(server.url.rsplit(":", 1)[1].split("/")[0])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        raw.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                    f"{len(BODY)}\r\n\r\n{BODY}".encode())
-        deadline = time.monotonic() + 5
-        while server.request_count < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _send_and_wait(server, raw, BODY)
         started = time.perf_counter()
         server.stop()
         assert time.perf_counter() - started < 5
