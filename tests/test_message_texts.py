@@ -15,14 +15,19 @@ from run_helpers import quiet
 import sim.message_texts as message_texts
 from analysis.run import load as load_run
 from scenarios.donor_game.scripted_player import scripted_player
-from sim.config import load_config
-from sim.export import export_run
-from sim.llm.gateway import Budget
+from sim import (
+    Budget,
+    RunStore,
+    export_run,
+    get_scenario,
+    load_config,
+    replay_run,
+    resume_run,
+    run_scenario,
+    snapshot,
+)
 from sim.message_texts import read_calls, stores_inline
-from sim.registry import get_scenario
-from sim.replay import replay_run
-from sim.runner import resume_run, run_scenario
-from sim.store import ENGINE_TABLES, RunStore, snapshot, to_json
+from sim.store import ENGINE_TABLES, to_json
 from sim.testing import ScriptedLLMServer
 
 SCENARIO = get_scenario("donor-game")
