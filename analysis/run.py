@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sim.errors import UserError
+from sim.message_texts import call_columns, read_calls
 from sim.population import POPULATION_TABLES
 from sim.registry import UnknownScenario, get_scenario
 from sim.scenario_analysis import NO_ANALYSIS, ScenarioAnalysis
@@ -156,8 +157,13 @@ class Run:
                 return pd.DataFrame(columns=list(known[name]))
             raise NotInRun(f"no table {name!r} in {self.db_path}; tables: {present}")
         with closing(self._connect()) as db:
-            # The name was checked against sqlite_master above, so quoting it is safe.
-            frame = pd.read_sql_query(f'SELECT * FROM "{name}" ORDER BY rowid', db)
+            if name == "llm_calls":  # messages as sent, however the run stored them
+                columns = call_columns(db)
+                frame = pd.DataFrame.from_records(
+                    read_calls(db, columns, "ORDER BY rowid"), columns=columns,
+                    coerce_float=True)
+            else:  # the name was checked against sqlite_master above: quoting it is safe
+                frame = pd.read_sql_query(f'SELECT * FROM "{name}" ORDER BY rowid', db)
         if self._kept is not None:
             self._kept[name] = frame
             return frame.copy()

@@ -1,13 +1,17 @@
-"""The town's store per logged decision: compact embeddings against base64 text.
+"""The town's store per logged decision: prompts' paragraphs kept once and compact embeddings,
+against the stores written before each.
 
 One simulated day of an LLM town (the residents and scripted model of `town_day.py`, no
-latency) is run twice with the same seed and replies: as Societas writes it now, each memory's
-embedding a compact BLOB (`sim.memory.records.encode_embedding`), and with the base64 text of
-its float32 values that runs were written with before. The figure is the run's `run.sqlite`
-(closed: one file) over its logged decisions; the script checks that both runs decided the
-same and that their memories hold the same vectors.
+latency) is run three times with the same seed and replies: as Societas writes it now (each
+paragraph of a logged prompt once, `sim.message_texts`; each memory's embedding a compact BLOB,
+`sim.memory.records.encode_embedding`), with the prompts written out in every call as runs
+stored them before (`llm_calls.messages`), and with that and embeddings as base64 text, as
+runs were written before issue 24. The figure is the run's `run.sqlite` (closed: one file)
+over its logged decisions; the script checks that the runs decided the same, that their
+memories hold the same vectors and that the messages read back from the store now are exactly
+the inline column.
 
-Last lines: bytes per logged decision now (target < 2,048) and its ratio to base64 text.
+Last lines: bytes per logged decision now (target < 2,048) and its ratio to each store before.
 
     python benchmarks/town_store.py [--residents 10]
 """
@@ -17,17 +21,23 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 from town_day import resident_model, town_file
 
 import sim.memory.bank as bank
+import sim.message_texts as message_texts
 from sim.config import load_config
 from sim.memory.records import decode_embedding, encode_embedding_as_text
 from sim.registry import get_scenario
 from sim.runs.runner import RunOptions, run_scenario
 from sim.testing import ScriptedLLMServer
+
+#: name -> (messages inline, embeddings as base64 text)
+STORES = {"now": (False, False), "messages inline": (True, False),
+          "before issue 24": (True, True)}
 
 
 def day(tmp: Path, residents: int, server: ScriptedLLMServer, name: str) -> Path:
@@ -38,8 +48,18 @@ def day(tmp: Path, residents: int, server: ScriptedLLMServer, name: str) -> Path
         "max_concurrency": residents,
         "intentions": [{"agent": "p00", "topic": "party", "kind": "announcement",
                         "description": "is planning a party"}]})
-    result = run_scenario(scenario, config, run_dir=tmp / name,
-                          options=RunOptions(use_cache=False, progress=False, figures=False))
+    inline, as_text = STORES[name]
+    original = bank.encode_embedding
+    message_texts.NEW_STORES_INLINE = inline
+    if as_text:
+        bank.encode_embedding = encode_embedding_as_text
+    try:
+        result = run_scenario(scenario, config, run_dir=tmp / name.replace(" ", "-"),
+                              options=RunOptions(use_cache=False, progress=False,
+                                                 figures=False))
+    finally:
+        bank.encode_embedding = original
+        message_texts.NEW_STORES_INLINE = False
     assert result.status == "finished", result.message
     return result.run_dir / "run.sqlite"
 
@@ -48,34 +68,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--residents", type=int, default=10)
     args = parser.parse_args()
+    figures, vectors, messages = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp, ScriptedLLMServer(resident_model) as server:
-        compact = day(Path(tmp), args.residents, server, "compact")
-        original = bank.encode_embedding
-        bank.encode_embedding = encode_embedding_as_text  # what runs were written with before
-        try:
-            text = day(Path(tmp), args.residents, server, "text")
-        finally:
-            bank.encode_embedding = original
-        figures = {}
-        vectors = {}
-        for name, path in (("compact", compact), ("text", text)):
-            with sqlite3.connect(path) as db:
+        for name in STORES:
+            path = day(Path(tmp), args.residents, server, name)
+            with closing(sqlite3.connect(path)) as db:
                 decisions = db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
                 vectors[name] = [decode_embedding(e) for (e,) in db.execute(
                     "SELECT embedding FROM memories ORDER BY memory_id")]
-                kinds = {k for (k,) in db.execute("SELECT typeof(embedding) FROM memories")}
-            figures[name] = (path.stat().st_size, decisions, kinds)
-    assert figures["compact"][1] == figures["text"][1], "the two days decided differently"
-    assert len(vectors["compact"]) == len(vectors["text"]) and all(
-        np.array_equal(a, b) for a, b in zip(vectors["compact"], vectors["text"], strict=True))
-    per = {name: size / decisions for name, (size, decisions, _) in figures.items()}
-    print(f"{args.residents} residents, one day: {figures['compact'][1]} logged decisions, "
-          f"{len(vectors['compact'])} memories")
-    for name, (size, _, kinds) in figures.items():
-        print(f"embeddings as {name} ({', '.join(sorted(kinds))}): {size / 1e6:.2f} MB, "
-              f"{per[name]:,.0f} bytes per logged decision")
-    print(f"town_store_bytes_per_decision {per['compact']:.0f}")
-    print(f"town_store_vs_base64 {per['compact'] / per['text']:.2f}")
+                messages[name] = message_texts.read_calls(db, ["messages"], "ORDER BY call_id")
+            figures[name] = (path.stat().st_size, decisions)
+    first = next(iter(STORES))
+    for name in STORES:
+        assert figures[name][1] == figures[first][1], "the days decided differently"
+        assert messages[name] == messages[first], "the messages read back differ"
+        assert len(vectors[name]) == len(vectors[first]) and all(
+            np.array_equal(a, b) for a, b in zip(vectors[name], vectors[first], strict=True))
+    per = {name: size / decisions for name, (size, decisions) in figures.items()}
+    print(f"{args.residents} residents, one day: {figures[first][1]} logged decisions, "
+          f"{len(vectors[first])} memories, {len(messages[first])} model calls")
+    for name, (size, _) in figures.items():
+        print(f"{name}: {size / 1e6:.2f} MB, {per[name]:,.0f} bytes per logged decision")
+    print(f"town_store_bytes_per_decision {per['now']:.0f}")
+    print(f"town_store_vs_inline_messages {per['now'] / per['messages inline']:.2f}")
+    print(f"town_store_vs_before_issue_24 {per['now'] / per['before issue 24']:.2f}")
 
 
 if __name__ == "__main__":

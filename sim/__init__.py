@@ -22,6 +22,7 @@ The core, in the order a run meets it:
 - `world`: `World`, a `mesa.Model` whose clock is a SimPy environment, with the decision
   barrier that hands every pending decision (`decisions.DecisionRequest`) to the gateway at
   once;
+- `lean_mesa`: Mesa imported without pandas and its spaces until something uses them;
 - `population`, `rules`: slots, brain mixes, selection and lineage across generations, and the
   rule families a population draws its rule brains from;
 - `evolution` (a package): reproduction schemes (truncation, Wright–Fisher, Moran,
@@ -38,6 +39,8 @@ The core, in the order a run meets it:
 - `prompting`: prompt templates as plain files a user can override;
 - `store` (with `store_values`, `store_files`): `RunStore`, one SQLite file per run, one
   transaction per round;
+- `message_texts`: the paragraphs of logged prompts kept once, and `read_calls`, which reads a
+  run's model calls back with their messages as sent;
 - `errors`: the one-line `UserError`, and `ParseError` for a reply a task cannot use.
 
 The subsystems and layers, as packages with their own map in their docstrings:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import mesa
 import simpy
 
+from sim.lean_mesa import mesa
 from sim.tasks import Task
 
 if TYPE_CHECKING:

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from mesa.agent import AgentSet
 from pydantic import Field, model_validator
 
 from sim.agent import SimAgent
 from sim.brains import Brain, LLMBrain, RuleBrain
 from sim.config import RunConfig
 from sim.evolution import FITNESS, MUTATION, REPRODUCTION, Pool
+from sim.lean_mesa import mesa
 from sim.rules import RuleFamilies
 
 if TYPE_CHECKING:
@@ -242,9 +242,9 @@ class Population:
         """The living members in slot order (the order every per-agent table follows)."""
         return [slot.agent for slot in self.slots if slot.agent is not None]
 
-    def agent_set(self) -> AgentSet:
+    def agent_set(self) -> mesa.agent.AgentSet:
         """The living members as a Mesa `AgentSet`, for selecting and grouping them."""
-        return AgentSet(self.members, random=self.model.random)
+        return mesa.agent.AgentSet(self.members, random=self.model.random)
 
     def shuffled_order(self) -> list[int]:
         """A seeded random order of the slots: the generation's pairings and tie-breaks."""

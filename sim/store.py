@@ -14,11 +14,12 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from sim import message_texts
+from sim.message_texts import MESSAGE_TEXTS_COLUMNS, MESSAGE_TEXTS_TABLE, MessageTexts
 from sim.store_files import StoreError, check_store, damaged_store, refuse_empty
 from sim.store_values import as_tuples, to_json
 
@@ -52,7 +53,9 @@ ENGINE_TABLES: dict[str, dict[str, str]] = {
         "sim_time": "REAL",
         "model": "TEXT",
         "purpose": "TEXT",  # 'decide' | 'repair'
-        "messages": "TEXT",  # JSON list of chat messages sent
+        # JSON list of chat messages sent, as readers see it (`sim.message_texts.read_calls`);
+        # stored as `message_refs` into `message_texts` since issue 24's second pass
+        "messages": "TEXT",
         "reply": "TEXT",
         "prompt_tokens": "INTEGER",
         "completion_tokens": "INTEGER",
@@ -138,7 +141,15 @@ class RunStore:
         self._rows_in_transaction = 0
         self._committed = 0  # checkpoints passed, written now or in an earlier process
         self._catch_up_to = 0  # while _committed < this, rows are checked, not written
+        #: Whether calls' messages go inline into `llm_calls.messages` (a store written
+        #: before `sim.message_texts`, which keeps its format) or as references.
+        self.inline_messages = (message_texts.stores_inline(self._db) if existing
+                                else message_texts.NEW_STORES_INLINE)
+        self._texts = MessageTexts()
         for name, columns in ENGINE_TABLES.items():
+            if name == "llm_calls" and not self.inline_messages:
+                columns = {(message_texts.REFS_COLUMN if column == message_texts.INLINE_COLUMN
+                            else column): kind for column, kind in columns.items()}
             self.define_table(name, columns)
 
     # -- schema ---------------------------------------------------------------------------
@@ -170,6 +181,9 @@ class RunStore:
         """Number the next commits after the stored checkpoints, without re-executing them
         (an interview session appended to a finished run); returns how many there were."""
         self._committed = self._catch_up_to = self.last_checkpoint()
+        if not self.inline_messages and self._has_table(MESSAGE_TEXTS_TABLE):
+            self._texts.load(self._db.execute(
+                f"SELECT text_id, text FROM {MESSAGE_TEXTS_TABLE} ORDER BY text_id"))
         return self._committed
 
     @property
@@ -227,8 +241,10 @@ class RunStore:
         digested = rows if kept is None else map(kept, rows)
         # repr of str/int/float/None tuples is exact and stable (floats print shortest
         # round-trip), and several times cheaper than JSON on this hot path; one join per call
-        # hashes the same bytes as one update per row
-        self._digest.update("".join(map(repr, zip(repeat(table), digested))).encode("utf-8"))
+        # hashes the same bytes as one update per row: repr((table, row)) for each row, put
+        # together around the rows' own reprs (no pair made per row)
+        head = f"({table!r}, "
+        self._digest.update((head + f"){head}".join(map(repr, digested)) + ")").encode("utf-8"))
         self._rows_in_transaction += len(rows)
         if self.catching_up:
             return
@@ -255,6 +271,31 @@ class RunStore:
             self._db.executemany(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values
             )
+
+    def insert_calls(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Queue `llm_calls` rows whose `messages` is the list of messages sent: stored as
+        references to paragraphs kept once (`sim.message_texts`), or inline in a store
+        written before, whose format a resumed run keeps."""
+        if not rows:
+            return
+        if self.inline_messages:
+            self.insert("llm_calls", [{**row, "messages": to_json(row["messages"])}
+                                      for row in rows])
+            return
+        added: list[tuple[int, str]] = []
+        stored = []
+        for row in rows:
+            refs, new = self._texts.encode(row["messages"])
+            added += new
+            stored.append({**row, message_texts.REFS_COLUMN: refs})
+        if added and MESSAGE_TEXTS_TABLE not in self._columns:
+            self.define_table(MESSAGE_TEXTS_TABLE, MESSAGE_TEXTS_COLUMNS)
+        self.insert_rows(MESSAGE_TEXTS_TABLE, added)
+        self.insert("llm_calls", stored)
+
+    def _has_table(self, name: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)).fetchone() is not None
 
     def set_meta(self, key: str, value: Any) -> None:
         """Facts about the run (not part of checkpoints: they may differ between processes)."""
@@ -289,6 +330,7 @@ class RunStore:
                 )
             self._digest = hashlib.sha256()
             self._rows_in_transaction = 0
+        self._texts.commit()
         if self._db.in_transaction:
             self._db.execute("COMMIT")
 
@@ -297,6 +339,7 @@ class RunStore:
         self._digest = hashlib.sha256()
         self._rows_in_transaction = 0
         self._queued = {}
+        self._texts.rollback()
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 

@@ -20,11 +20,11 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import mesa
 import simpy
 from simpy.events import AllOf
 
 from sim.decisions import DecisionRequest  # defined below the gateway; still importable here
+from sim.lean_mesa import mesa
 from sim.tasks import Task
 
 if TYPE_CHECKING:

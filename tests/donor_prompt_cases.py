@@ -95,6 +95,12 @@ def legacy_runs(run_parent: Path) -> Iterator[tuple[str, str]]:
     from sim.runs.runner import run_scenario
     from sim.testing.scripted_server import ScriptedLLMServer
 
+    try:
+        from sim.message_texts import read_calls
+    except ImportError:  # a checkout from before message texts were stored once: inline
+        def read_calls(db: sqlite3.Connection, columns: list[str], where: str) -> list[tuple]:
+            return db.execute(f"SELECT {', '.join(columns)} FROM llm_calls {where}").fetchall()
+
     scenario = get_scenario("donor-game")
     with ScriptedLLMServer(scripted_player) as server:
         runs = {f"llm-{punishment}": {"model": "openai/scripted", "api_base": server.url,
@@ -110,7 +116,10 @@ def legacy_runs(run_parent: Path) -> Iterator[tuple[str, str]]:
             assert result.status == "finished", result.message
             with closing(sqlite3.connect(run_parent / name / "run.sqlite")) as db:
                 for table, columns in STORE_COLUMNS.items():
-                    rows = db.execute(f"SELECT {columns} FROM {table} ORDER BY rowid").fetchall()
+                    rows = (read_calls(db, columns.split(", "), "ORDER BY rowid")
+                            if table == "llm_calls" else  # the messages as sent
+                            db.execute(f"SELECT {columns} FROM {table} ORDER BY rowid"
+                                       ).fetchall())
                     yield f"store/{name}/{table}", digest(json.dumps(rows))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from sim.message_texts import read_calls
 from sim.runs.runner import RunOptions
 
 
@@ -19,6 +20,16 @@ def query(run_dir: Path, sql: str) -> list[tuple]:
     db = sqlite3.connect(run_dir / "run.sqlite")
     try:
         return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def calls(run_dir: Path, columns: str, where: str = "") -> list[tuple]:
+    """`SELECT columns FROM llm_calls where`, with `messages` the JSON of the messages sent
+    however the run stored them (`sim.message_texts.read_calls`)."""
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    try:
+        return read_calls(db, [c.strip() for c in columns.split(",")], where)
     finally:
         db.close()
 

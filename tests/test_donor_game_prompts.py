@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from donor_prompt_cases import digest, legacy_prompts, legacy_runs
-from run_helpers import query
+from run_helpers import calls, query
 
 from scenarios.donor_game.config import DonorGameConfig
 from scenarios.donor_game.scripted_player import is_strategy_request, scripted_player
@@ -223,8 +223,8 @@ def _run(tmp_path: Path, name: str, server: ScriptedLLMServer, **values: Any) ->
 def _advice_read(run_dir: Path) -> list[tuple[str, list[str]]]:
     """Each generation-2 newcomer's strategy prompt: the authors named and the texts quoted."""
     found = []
-    for (messages,) in query(run_dir, "SELECT messages FROM llm_calls WHERE agent_id LIKE "
-                                      "'g1-%' AND purpose = 'decide' ORDER BY call_id"):
+    for (messages,) in calls(run_dir, "messages", "WHERE agent_id LIKE 'g1-%' AND "
+                                                  "purpose = 'decide' ORDER BY call_id"):
         user = json.loads(messages)[-1]["content"]
         if "advice" not in user:
             continue

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.message_texts import call_columns, read_calls
 from sim.runs.export import export_run
 
 
@@ -26,6 +27,10 @@ def store_tables(run_dir: Path) -> dict[str, tuple[list[str], list[tuple]]]:
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         result = {}
         for name in names:
+            if name == "llm_calls":  # as readers see it: the messages as sent
+                columns = call_columns(db)
+                result[name] = (columns, read_calls(db, columns, "ORDER BY rowid"))
+                continue
             cursor = db.execute(f"SELECT * FROM {name} ORDER BY rowid")
             result[name] = ([c[0] for c in cursor.description], cursor.fetchall())
         return result

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from run_helpers import calls as logged
 from run_helpers import query
 
 from scenarios.donor_game.scripted_player import (
@@ -101,8 +102,8 @@ def test_llm_run_completes_with_faults_logged_and_fallbacks_counted(tmp_path: Pa
     assert sources.get("repaired", 0) > 0 and sources.get("fallback", 0) > 0
     assert sources["fallback"] == result.stats.fallbacks
     # every decision's calls are logged, with prompt, reply and outcome
-    calls = query(run_dir, "SELECT request_id, purpose, messages, reply, outcome, attempts, model"
-                           " FROM llm_calls ORDER BY call_id")
+    calls = logged(run_dir, "request_id, purpose, messages, reply, outcome, attempts, model",
+                   "ORDER BY call_id")
     n_calls = dict(query(run_dir, "SELECT request_id, n_calls FROM decisions"))
     assert Counter(c[0] for c in calls) == Counter({k: v for k, v in n_calls.items() if v})
     assert all(c[6] == "openai/scripted" and json.loads(c[2]) for c in calls)
@@ -253,7 +254,7 @@ def test_study_prompts_of_an_llm_run_hide_the_horizon(tmp_path: Path) -> None:
     with ScriptedLLMServer(scripted_player) as server:
         run_dir = run(tmp_path, "study", llm_config(server, rounds=None, games=2,
                                                     generations=2))
-    calls = query(run_dir, "SELECT messages FROM llm_calls WHERE purpose = 'decide'")
+    calls = logged(run_dir, "messages", "WHERE purpose = 'decide'")
     texts = [" ".join(m["content"] for m in json.loads(messages)) for (messages,) in calls]
     assert len(texts) == 4 + 2 + 2 * 2 * 4 * 2  # strategies, then donations
     for text in texts:

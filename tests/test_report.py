@@ -54,7 +54,7 @@ def plant(run_dir: Path) -> None:
     with closing(sqlite3.connect(run_dir / STORE_FILENAME)) as db:
         db.execute("UPDATE strategies SET text = ? WHERE rowid = 1", (PLANTED,))
         db.executemany(
-            "INSERT INTO llm_calls (request_id, agent_id, sim_time, model, purpose, messages,"
+            "INSERT INTO llm_calls (request_id, agent_id, sim_time, model, purpose, message_refs,"
             " reply, prompt_tokens, completion_tokens, cost_usd, latency_s, attempts, outcome,"
             " error) VALUES (?, 'g0-a00', 0, 'openai/scripted', ?, '[]', 'x', ?, ?, ?, ?, ?,"
             " ?, NULL)",

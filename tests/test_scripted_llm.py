@@ -65,3 +65,70 @@ def test_chunked_body_and_bad_content_length_keep_the_stream_in_step() -> None:
                         b"Content-Length: lots\r\n\r\n{}")
             reply = raw.recv(65536).decode()
         assert reply.startswith("HTTP/1.1 400") and "Content-Length" in reply
+
+
+def _post_raw(port: int, body: str = BODY) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        return post(connection, body)
+    finally:
+        connection.close()
+
+
+def _send_and_wait(server: ScriptedLLMServer, raw: socket.socket, body: str) -> None:
+    """Send one request on a raw connection and wait until the server has received it."""
+    raw.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                f"{len(body)}\r\n\r\n{body}".encode())
+    deadline = time.monotonic() + 5
+    while server.request_count < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_many_connections_wait_out_their_latency_together() -> None:
+    """One event loop serves every connection: 100 requests of 0.3 s each, sent at once from
+    100 connections, take about one latency, not a queue of them."""
+    import concurrent.futures
+
+    with ScriptedLLMServer(delay=0.3, responder_blocks=False) as server:
+        port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(100) as pool:
+            statuses = [s for s, _ in pool.map(lambda _: _post_raw(port), range(100))]
+        elapsed = time.perf_counter() - started
+        assert server.request_count == 100
+    assert statuses == [200] * 100
+    assert elapsed < 100 * 0.3 / 5, f"100 concurrent requests took {elapsed:.1f} s"
+
+
+def test_a_responder_that_blocks_holds_up_only_its_own_request() -> None:
+    import threading
+
+    release = threading.Event()
+
+    def responder(request):
+        if request.messages[0]["content"] == "wait":
+            assert release.wait(10)
+        return "done"
+
+    with ScriptedLLMServer(responder) as server:
+        port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+        waiting = json.dumps({"model": "m", "messages": [{"role": "user", "content": "wait"}]})
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            _send_and_wait(server, slow, waiting)
+            status, payload = _post_raw(port)  # answered while the first one blocks
+            assert status == 200 and payload["choices"][0]["message"]["content"] == "done"
+            release.set()
+            assert slow.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+def test_stop_cuts_kept_alive_connections_and_a_timeout_fault_in_progress() -> None:
+    from sim.testing.scripted_server import Fault
+
+    server = ScriptedLLMServer([Fault("timeout", delay=30.0)]).start()
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        _send_and_wait(server, raw, BODY)
+        started = time.perf_counter()
+        server.stop()
+        assert time.perf_counter() - started < 5
+        assert raw.recv(65536) == b""  # closed, unanswered, as a provider going away

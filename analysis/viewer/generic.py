@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis.viewer.parts import Series
 from analysis.viewer.step import StepView
+from sim.message_texts import read_calls
 from sim.scenario_analysis import HeadlineSeries, ViewPanel
 
 #: Above this many agents a panel shows counts by group instead of one row per agent.
@@ -149,9 +150,10 @@ def _llm_calls(view: StepView, request_ids: list[int]) -> dict[int, tuple[str, s
     high = snap.last_rowid_at_most("llm_calls", "request_id", max(request_ids))
     marks = ",".join("?" for _ in request_ids)
     found: dict[int, tuple[str, str]] = {}
-    for request, messages, reply in view.rows(
-            f"SELECT request_id, messages, reply FROM llm_calls WHERE rowid > ? AND rowid <= ? "
-            f"AND request_id IN ({marks}) ORDER BY call_id", [low, high, *request_ids]):
+    for request, messages, reply in read_calls(
+            view.snapshot, ("request_id", "messages", "reply"),
+            f"WHERE rowid > ? AND rowid <= ? AND request_id IN ({marks}) ORDER BY call_id",
+            [low, high, *request_ids]):
         if request in found:
             continue
         try:

@@ -39,7 +39,7 @@ from sim.rule_answers import (
     rule_decision_rows,
     split_by_brain,
 )
-from sim.store import ResumeDiverged, to_json
+from sim.store import ResumeDiverged
 
 if TYPE_CHECKING:
     from sim.decisions import DecisionRequest
@@ -384,7 +384,7 @@ class Gateway:
                                       resolution.source, len(resolution.calls))
             self._call_rows(request, resolution, call_rows)
         store.insert_rows("decisions", decision_rows)
-        store.insert("llm_calls", call_rows)
+        store.insert_calls(call_rows)
 
     def _call_rows(self, request: DecisionRequest, resolution: Resolution,
                    call_rows: list[dict[str, Any]]) -> None:
@@ -399,7 +399,7 @@ class Gateway:
                     "sim_time": request.sim_time,
                     "model": model,
                     "purpose": call.purpose,
-                    "messages": to_json(call.messages),
+                    "messages": call.messages,
                     "reply": completion.text,
                     "prompt_tokens": completion.prompt_tokens,
                     "completion_tokens": completion.completion_tokens,

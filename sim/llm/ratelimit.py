@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import itertools
 import math
 import threading
@@ -139,6 +140,9 @@ class _Endpoint:
     next_token: float = 0.0  # the same for the token pace (tokens_per_min)
     paused_until: float = 0.0
     in_flight: dict[int, float] = field(default_factory=dict)  # permit -> reclaim time
+    #: (reclaim time, permit), earliest first: what `_try` looks at for dead holders, so a
+    #: grant costs the same with 1 or 500 permits out (entries given back are skipped then)
+    reclaims: list[tuple[float, int]] = field(default_factory=list)
 
 
 class LimiterCore:
@@ -177,9 +181,11 @@ class LimiterCore:
             state = self._endpoints.setdefault(key, _Endpoint())
             if state.paused_until > now:
                 return None, state.paused_until - now, False
-            for permit, reclaim in list(state.in_flight.items()):
-                if reclaim <= now:  # its holder died without giving it back
-                    del state.in_flight[permit]
+            reclaims, in_flight = state.reclaims, state.in_flight
+            while reclaims and reclaims[0][0] <= now:  # its holder died without giving it
+                reclaim, permit = heapq.heappop(reclaims)  # back, or gave it back already
+                if in_flight.get(permit) == reclaim:
+                    del in_flight[permit]
             if limit.concurrent is not None and len(state.in_flight) >= limit.concurrent:
                 return None, SLOT_POLL_S, True
             wait = max(state.next_request, state.next_token) - now
@@ -190,7 +196,13 @@ class LimiterCore:
             if limit.tokens_per_min is not None:
                 state.next_token = now + tokens * 60.0 / limit.tokens_per_min
             permit = next(self._ids)
-            state.in_flight[permit] = now + max(hold_s, 0.0)
+            reclaim = now + max(hold_s, 0.0)
+            in_flight[permit] = reclaim
+            if len(reclaims) > 2 * len(in_flight) + 64:  # mostly permits given back: rebuilt,
+                reclaims[:] = [(r, p) for p, r in in_flight.items()]  # so it stays as small
+                heapq.heapify(reclaims)  # as what is out, in amortised constant time
+            else:
+                heapq.heappush(reclaims, (reclaim, permit))
             self.calls += 1
             return permit, 0.0, False
 

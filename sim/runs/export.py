@@ -4,6 +4,9 @@ A run's store is one SQLite file, which every language can read, but many tools 
 spreadsheets, Spark, DuckDB) are happier with one flat file per table. The export takes every
 table the store holds, the engine's and the scenario's alike, without knowing any scenario, and
 adds the run's resolved config beside them (`config.json`), so the files can travel alone.
+`llm_calls` is written with its `messages` as sent (`sim.message_texts.read_calls`), as runs
+before stored them, so the paragraphs the store keeps once (`message_texts`) are left out
+unless asked for by name.
 
 Exports are deterministic: the same store gives byte-identical CSV files (rows in insertion
 order, floats in Python's shortest round-trip form, NULL as an empty field), so an export can be
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
+from sim.message_texts import MESSAGE_TEXTS_TABLE, call_columns, read_calls
 from sim.store import STORE_FILENAME
 from sim.store_files import verify_store
 
@@ -63,7 +67,13 @@ def export_run(
         for table in chosen:
             path = out / f"{table}.{format}"
             columns = _declared_columns(db, table)
-            rows = db.execute(f'SELECT * FROM "{table}" ORDER BY rowid')
+            if table == "llm_calls":  # the messages as sent, however the run stored them
+                columns = [(name, "TEXT" if name == "messages" else kind)
+                           for name, kind in zip(call_columns(db), (k for _, k in columns),
+                                                 strict=True)]
+                rows = iter(read_calls(db, [name for name, _ in columns], "ORDER BY rowid"))
+            else:
+                rows = db.execute(f'SELECT * FROM "{table}" ORDER BY rowid')
             write(path, columns, rows)
             written.append(path)
         config = _recorded_config(db)
@@ -87,8 +97,8 @@ def _chosen_tables(db: sqlite3.Connection, store: Path, wanted: Sequence[str] | 
                    ) -> list[str]:
     present = [name for (name,) in db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    if wanted is None:
-        return present
+    if wanted is None:  # the messages' paragraphs are in llm_calls.csv, as sent
+        return [name for name in present if name != MESSAGE_TEXTS_TABLE]
     unknown = [name for name in wanted if name not in present]
     if unknown:
         raise UserError(f"no table {', '.join(map(repr, unknown))} in {store} "

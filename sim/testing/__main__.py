@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     replies.add_argument("--player", metavar="SCENARIO|MODULE:FUNCTION",
                          help="answer like a model playing a scenario: a scenario name "
                          f"(its package's {PLAYER_MODULE}.{PLAYER_FUNCTION}, e.g. donor-game) "
-                         "or any function of a ChatRequest returning the reply text")
+                         "or any function of a ChatRequest returning the reply text at once "
+                         "(it runs on the server's event loop)")
     parser.add_argument("--fail-structured", action="store_true",
                         help="answer every request that asks for a response format with HTTP "
                         "500, as a server without constrained output does")
@@ -164,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             responder = failing_structured_output(responder)
         if args.fail_prompts_over is not None:
             responder = failing_long_prompts(args.fail_prompts_over, responder)
-        server = ScriptedLLMServer(responder, delay=args.delay, port=args.port).start()
+        # every responder here answers at once: on the serving loop, no thread hop
+        server = ScriptedLLMServer(responder, delay=args.delay, port=args.port,
+                                   responder_blocks=False).start()
     except (ValueError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

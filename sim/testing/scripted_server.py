@@ -7,9 +7,13 @@ providers produce (429 with Retry-After, 5xx, timeouts, malformed JSON, empty ch
 fail only some requests as a real server does while answering the others
 (`failing_structured_output`, `failing_long_prompts`).
 
-It uses only the standard library and serves each request on its own thread, so injected
-latency overlaps the way it does at a real provider and concurrency can be measured. It refuses
-to bind anything but a loopback address: it must never be reachable from another machine.
+It uses only the standard library: one asyncio event loop, on a thread of its own, serves
+every connection (`sim.testing.loopback_http` frames the requests), so injected latency
+overlaps the way it does at a real provider and a wave of hundreds of requests is answered
+about when the latency says (a thread per connection needed 150 ms of the server's CPU for a
+wave of 200). A responder function runs on a worker thread, so one that sleeps holds up only
+its own request. It refuses to bind anything but a loopback address: it must never be
+reachable from another machine.
 
 Replies go out with TCP_NODELAY and always carry a Content-Length, so a keep-alive connection
 answers at once. Without it a reply's headers and body are two small writes, and Nagle's
@@ -19,16 +23,19 @@ off by about 40 ms: every timing measured against the server would have included
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import ipaddress
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from sim.testing.loopback_http import HEAD_LIMIT, BadRequest, HttpRequest, read_request, reply_head
 
 __all__ = ["ChatRequest", "Fault", "Reply", "Responder", "ScriptedLLMServer",
            "failing_long_prompts", "failing_structured_output"]
@@ -36,6 +43,13 @@ __all__ = ["ChatRequest", "Fault", "Reply", "Responder", "ScriptedLLMServer",
 FAULT_KINDS = frozenset({"status", "timeout", "malformed_json", "empty_choices"})
 DEFAULT_REPLY = "OK"
 SERVED_MODEL = "scripted"
+JSON = "application/json"
+#: Connections waiting to be accepted: a burst of concurrent connects beyond the backlog is
+#: dropped and retried by the kernel a second later, which would fake a latency spike.
+LISTEN_BACKLOG = 1024
+#: Responders running at once (threads are made as requests need them, up to this).
+WORKER_THREADS = 512
+START_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -113,134 +127,13 @@ def count_tokens(text: str) -> int:
 
 @dataclass
 class _State:
-    """What the handler threads share with the server object."""
+    """What the serving loop and the responders' threads share with the server object."""
 
     responder: Responder
     delay: float
     lock: threading.Lock = field(default_factory=threading.Lock)
     count: int = 0
     requests: list[ChatRequest] = field(default_factory=list)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: litellm's clients reuse their connections
-    disable_nagle_algorithm = True  # TCP_NODELAY on every accepted socket (module docstring)
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: per-request lines would drown test output."""
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") in ("/v1/models", "/models"):
-            payload = {
-                "object": "list",
-                "data": [{"id": SERVED_MODEL, "object": "model", "created": 0,
-                          "owned_by": "societas"}],
-            }
-            self._send_json(200, payload)
-        else:
-            self._send_json(404, _error_body(404, f"no route GET {self.path}"))
-
-    def do_POST(self) -> None:
-        try:
-            raw = self._read_body()
-        except ValueError as exc:
-            self.close_connection = True  # the stream's framing is lost: no keep-alive
-            self._send_json(400, _error_body(400, str(exc)))
-            return
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-            self._send_json(404, _error_body(404, f"no route POST {self.path}"))
-            return
-        state = self.server.state
-        try:
-            body = json.loads(raw or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("request body must be a JSON object")
-        except ValueError as exc:
-            with state.lock:
-                state.count += 1
-            self._send_json(400, _error_body(400, f"invalid JSON body: {exc}"))
-            return
-        with state.lock:
-            request = ChatRequest(
-                messages=list(body.get("messages") or []),
-                model=str(body.get("model", "")),
-                body=body,
-                index=state.count,
-                headers={name.lower(): value for name, value in self.headers.items()},
-            )
-            state.count += 1
-            state.requests.append(request)
-        if state.delay > 0:
-            time.sleep(state.delay)
-        try:
-            reply = state.responder(request)
-        except Exception as exc:  # a broken script should show up as a 500, not a hang
-            self._send_json(500, _error_body(500, f"responder raised {type(exc).__name__}: {exc}"))
-            return
-        self._answer(request, reply)
-
-    def _read_body(self) -> bytes:
-        """The whole request body, so the next request on a kept-alive connection starts
-        where it should: by Content-Length, or chunk by chunk."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size_line = self.rfile.readline(1024).split(b";")[0].strip()
-                try:
-                    size = int(size_line, 16)
-                except ValueError:
-                    raise ValueError(f"bad chunk size {size_line!r}") from None
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(1024)  # the CRLF after each chunk
-        text = self.headers.get("Content-Length") or "0"
-        try:
-            length = int(text)
-        except ValueError:
-            raise ValueError(f"bad Content-Length {text!r}") from None
-        if length < 0:
-            raise ValueError(f"bad Content-Length {text!r}")
-        return self.rfile.read(length) if length else b""
-
-    def _answer(self, request: ChatRequest, reply: Reply) -> None:
-        if isinstance(reply, str):
-            self._send_json(200, _completion_body(request, reply))
-            return
-        if reply.kind == "status":
-            headers = {}
-            if reply.retry_after is not None:
-                headers["Retry-After"] = _format_seconds(reply.retry_after)
-            self._send_json(reply.status, _error_body(reply.status, reply.message), headers)
-        elif reply.kind == "timeout":
-            time.sleep(reply.delay)
-            self._send_json(200, _completion_body(request, DEFAULT_REPLY))
-        elif reply.kind == "malformed_json":
-            self._send(200, b'{"id": "chatcmpl-broken", "choices": [', "application/json")
-        elif reply.kind == "empty_choices":
-            payload = _completion_body(request, "")
-            payload["choices"] = []
-            self._send_json(200, payload)
-
-    def _send_json(self, status: int, payload: dict[str, Any],
-                   headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json", headers)
-
-    def _send(self, status: int, data: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (e.g. its timeout fired); nothing left to tell it
 
 
 def _format_seconds(seconds: float) -> str:
@@ -302,38 +195,18 @@ def failing_long_prompts(max_chars: int, responder: Responder | None = None,
     return respond
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a sleeping 'timeout' fault must not block interpreter exit
-    # socketserver's default listen backlog is 5: a burst of concurrent connects beyond it is
-    # dropped and retried by the kernel a second later, which would fake a latency spike.
-    request_queue_size = 256
-    state: _State
-    connections: set[socket.socket]
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        self.connections.add(connection)
-        return connection, address
-
-    def shutdown_request(self, request: Any) -> None:
-        self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        """Cut kept-alive connections too, as a provider that goes away would."""
-        for connection in list(self.connections):
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
 
 class ScriptedLLMServer:
     """An OpenAI-compatible chat server on loopback whose replies come from a script.
 
     `responder` is a function of the request, a sequence of replies consumed in arrival order
-    (its last item repeats), or None for a fixed "OK". `delay` seconds are slept before every
-    answer. `tcp_nodelay=False` brings back the delayed-ACK wait of every reply, only so that
-    `benchmarks/scripted_server.py` can show what it cost. Use as a context manager, or call
-    `start()` and `stop()`.
+    (its last item repeats), or None for a fixed "OK". `delay` seconds are waited before every
+    answer. A function runs on a worker thread, so one that sleeps or blocks holds up only its
+    own request, as a slow model would; `responder_blocks=False` calls it on the server's event
+    loop instead (a few tens of microseconds less a request, for a function that returns at
+    once, such as a scenario's scripted player). `tcp_nodelay=False` brings back the
+    delayed-ACK wait of every reply, only so that `benchmarks/scripted_server.py` can show what
+    it cost. Use as a context manager, or call `start()` and `stop()`.
     """
 
     def __init__(
@@ -344,11 +217,13 @@ class ScriptedLLMServer:
         host: str = "127.0.0.1",
         port: int = 0,
         tcp_nodelay: bool = True,
+        responder_blocks: bool = True,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"ScriptedLLMServer binds loopback only, not {host!r}")
         if delay < 0:
             raise ValueError("delay must be >= 0")
+        threaded = responder_blocks and callable(responder)
         if responder is None:
             responder = _default_responder
         elif isinstance(responder, str | Fault):
@@ -359,21 +234,26 @@ class ScriptedLLMServer:
         self._host = "127.0.0.1" if host == "localhost" else host
         self._port = port
         self._tcp_nodelay = tcp_nodelay
-        self._server: _Server | None = None
+        self._threaded = threaded
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._address: tuple[str, int] | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._workers: ThreadPoolExecutor | None = None
 
     @property
     def url(self) -> str:
         """The api_base to hand to litellm, e.g. "http://127.0.0.1:54321/v1"."""
-        if self._server is None:
+        if self._address is None:
             raise RuntimeError("server not started")
-        host, port = self._server.server_address[:2]
+        host, port = self._address
         shown = f"[{host}]" if ":" in str(host) else host
         return f"http://{shown}:{port}/v1"
 
     @property
     def delay(self) -> float:
-        """Seconds slept before every answer; settable, so a test can make a run slow while it
+        """Seconds waited before every answer; settable, so a test can make a run slow while it
         waits for the moment to interrupt it, then let the resumed run go at full speed."""
         return self._state.delay
 
@@ -396,37 +276,168 @@ class ScriptedLLMServer:
             return list(self._state.requests)
 
     def start(self) -> ScriptedLLMServer:
-        if self._server is not None:
+        if self._thread is not None:
             return self
-        server_class = _Server
-        if ":" in self._host:
-            server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
-        handler = _Handler
-        if not self._tcp_nodelay:
-            handler = type("_NagleHandler", (_Handler,), {"disable_nagle_algorithm": False})
-        server = server_class((self._host, self._port), handler)
-        server.state = self._state
-        server.connections = set()
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="scripted-llm", daemon=True,
-        )
+        loop = asyncio.new_event_loop()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        thread = threading.Thread(target=self._serve, args=(loop, ready), name="scripted-llm",
+                                  daemon=True)
+        if self._threaded:
+            self._workers = ThreadPoolExecutor(max_workers=WORKER_THREADS,
+                                               thread_name_prefix="scripted-llm-responder")
+        self._loop, self._thread = loop, thread
         thread.start()
-        self._server, self._thread = server, thread
+        try:
+            ready.result(timeout=START_TIMEOUT_S)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
-    def stop(self) -> None:
-        if self._server is None:
+    def _serve(self, loop: asyncio.AbstractEventLoop,
+               ready: concurrent.futures.Future[None]) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            self._server = loop.run_until_complete(asyncio.start_server(
+                self._connection, self._host, self._port, backlog=LISTEN_BACKLOG,
+                limit=HEAD_LIMIT))
+            self._address = self._server.sockets[0].getsockname()[:2]
+        except BaseException as error:
+            ready.set_exception(error)
+            loop.close()
             return
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.drop_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server, self._thread = None, None
+        ready.set_result(None)
+        try:
+            loop.run_forever()
+        finally:
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:  # handlers mid-delay (a 'timeout' fault): end them now
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.close()
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop ended already
+                asyncio.run_coroutine_threadsafe(self._close(), loop).result(timeout=5)
+                loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        if self._workers is not None:
+            self._workers.shutdown(wait=False, cancel_futures=True)
+        self._loop = self._thread = self._server = self._workers = None
+        self._address = None
+
+    async def _close(self) -> None:
+        """Stop listening and cut kept-alive connections too, as a provider that goes away
+        would."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
 
     def __enter__(self) -> ScriptedLLMServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    # -- serving ------------------------------------------------------------------------------
+
+    async def _connection(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        """Serve one connection's requests, one after another, until it closes."""
+        self._writers.add(writer)
+        sock = writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(self._tcp_nodelay))
+        try:
+            while True:
+                try:
+                    request = await read_request(reader, writer)
+                except BadRequest as error:  # the stream's framing is lost: no keep-alive
+                    await self._send(writer, 400, _error_body(400, str(error)), close=True)
+                    return
+                if request is None:
+                    return
+                status, data, content_type, headers = await self._answer(request)
+                await self._send(writer, status, data, content_type, headers,
+                                 close=not request.keep_alive)
+                if not request.keep_alive:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client gave up (e.g. its timeout fired); nothing left to tell it
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _answer(self, http: HttpRequest
+                      ) -> tuple[int, dict[str, Any] | bytes, str, dict[str, str] | None]:
+        """(status, JSON payload or raw body, content type, extra headers) for one request."""
+        route = http.path.rstrip("/")
+        if http.method == "GET":
+            if route in ("/v1/models", "/models"):
+                return 200, {"object": "list", "data": [{
+                    "id": SERVED_MODEL, "object": "model", "created": 0,
+                    "owned_by": "societas"}]}, JSON, None
+            return 404, _error_body(404, f"no route GET {http.path}"), JSON, None
+        if http.method != "POST":
+            return 501, _error_body(501, f"unsupported method {http.method}"), JSON, None
+        if route not in ("/v1/chat/completions", "/chat/completions"):
+            return 404, _error_body(404, f"no route POST {http.path}"), JSON, None
+        state = self._state
+        try:
+            body = json.loads(http.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("request body must be a JSON object")
+        except ValueError as exc:
+            with state.lock:
+                state.count += 1
+            return 400, _error_body(400, f"invalid JSON body: {exc}"), JSON, None
+        with state.lock:
+            request = ChatRequest(messages=list(body.get("messages") or []),
+                                  model=str(body.get("model", "")), body=body,
+                                  index=state.count, headers=http.headers)
+            state.count += 1
+            state.requests.append(request)
+        if state.delay > 0:
+            await asyncio.sleep(state.delay)
+        try:
+            if self._workers is not None:
+                reply = await asyncio.get_running_loop().run_in_executor(
+                    self._workers, state.responder, request)
+            else:
+                reply = state.responder(request)
+        except Exception as exc:  # a broken script should show up as a 500, not a hang
+            return (500, _error_body(500, f"responder raised {type(exc).__name__}: {exc}"),
+                    JSON, None)
+        if isinstance(reply, str):
+            return 200, _completion_body(request, reply), JSON, None
+        if reply.kind == "status":
+            headers = None
+            if reply.retry_after is not None:
+                headers = {"Retry-After": _format_seconds(reply.retry_after)}
+            return reply.status, _error_body(reply.status, reply.message), JSON, headers
+        if reply.kind == "timeout":
+            await asyncio.sleep(reply.delay)
+            return 200, _completion_body(request, DEFAULT_REPLY), JSON, None
+        if reply.kind == "malformed_json":
+            return 200, b'{"id": "chatcmpl-broken", "choices": [', JSON, None
+        payload = _completion_body(request, "")  # empty_choices
+        payload["choices"] = []
+        return 200, payload, JSON, None
+
+    async def _send(self, writer: asyncio.StreamWriter, status: int,
+                    payload: dict[str, Any] | bytes, content_type: str = "application/json",
+                    headers: dict[str, str] | None = None, *, close: bool = False) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        head = reply_head(status, content_type, len(data), headers, close=close)
+        if self._tcp_nodelay:
+            writer.write(head + data)
+        else:  # two writes, as http.server made them: Nagle holds the body back
+            writer.write(head)
+            writer.write(data)
+        await writer.drain()

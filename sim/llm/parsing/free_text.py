@@ -7,6 +7,7 @@ whole reply (never one inside it: that is the agent's text), runaway length.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -95,6 +96,11 @@ _WHOLE_FENCE_RE = re.compile(
 
 def _label_re(extra_words: Sequence[str]) -> re.Pattern[str]:
     """A leading label such as "Strategy:", "My new strategy:", "**Strategy:**", "## Answer"."""
+    return _label_re_of(tuple(extra_words))
+
+
+@functools.lru_cache(maxsize=64)  # built once per set of words: it is on every reply's path
+def _label_re_of(extra_words: tuple[str, ...]) -> re.Pattern[str]:
     words = sorted(
         {w.strip().lower() for w in (*_LABEL_WORDS, *extra_words) if w.strip()},
         key=len,
