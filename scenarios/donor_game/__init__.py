@@ -1,7 +1,8 @@
 """The Donor Game across generations (Vallinder & Hughes 2024), with classic rule baselines.
 
-See `docs/donor_game.md` for the protocol as implemented and `../shared/papers/donor_game.md`
-for the paper it follows.
+See `docs/donor_game.md` for the protocol as implemented, point by point against the study
+(Vallinder & Hughes 2024, "Cultural Evolution of Cooperation among LLM Agents") and its
+released notebook.
 """
 
 from __future__ import annotations
