@@ -233,3 +233,17 @@ def test_a_run_on_a_node_without_the_sweep_directory_comes_back_whole(
         stores(reference))
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == sorted(
         [".societas-sweep-marker", first.name, second.name])  # nothing half unpacked left
+
+
+def test_a_brains_mix_in_another_order_is_another_sweep(tmp_path: Path) -> None:
+    # Slots follow the order of `brains`, so the same mix in another order gives other stores:
+    # resuming a sweep with it would mix two conditions under one directory.
+    def planned(brains: dict[str, int]):
+        return plan_sweep("donor-game", seeds=[0], out=tmp_path / "s", fixed={
+            "agents": 4, "generations": 1, "brains": brains})
+
+    run_sweep(planned({"standing": 1, "always_defect": 1}), "inline")
+    with pytest.raises(UserError, match="planned with another config"):
+        run_sweep(planned({"always_defect": 1, "standing": 1}), "inline")
+    again = run_sweep(planned({"standing": 1, "always_defect": 1}), "inline")
+    assert [outcome.status for outcome in again] == ["skipped"]

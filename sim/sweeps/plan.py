@@ -83,6 +83,13 @@ TRANSPORT_KEYS = frozenset({"api_base", "api_key_env", "timeout_s", "max_concurr
 def config_digest(config: dict[str, Any]) -> str:
     """What a run computes from, in 12 hex digits, to tell a resumed sweep from another."""
     kept = {k: v for k, v in config.items() if k not in TRANSPORT_KEYS}
+    # Keys are sorted so that a config's own field order never matters, but the order of a
+    # mapping can (`brains`: slots follow it, so {a=1, b=1} and {b=1, a=1} give different
+    # stores); an unsorted mapping's order is added, leaving sorted configs' digests as they were.
+    orders = {k: list(v) for k, v in kept.items()
+              if isinstance(v, dict) and list(v) != sorted(v)}
+    if orders:
+        kept = {**kept, "__key_orders__": orders}
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
 
 
