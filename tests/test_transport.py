@@ -217,29 +217,3 @@ def test_a_priced_model_costs_the_same_whichever_transport() -> None:
                           completion.completion_tokens, client.transport_name))
     assert costs[0][:3] == costs[1][:3] and costs[0][0] > 0
     assert re.fullmatch("litellm|direct", costs[1][3])
-
-
-def test_the_direct_body_is_what_json_dumps_makes_of_the_request() -> None:
-    """The body is built from each message's JSON, the repeated ones kept (`request_body`):
-    byte for byte the JSON of the whole request, whatever the messages hold."""
-    from sim.llm.transport import request_body
-
-    system = {"role": "system", "content": "Rules: give \"half\".\n\nÜber alles \u2014 ok"}
-    shapes = [
-        [system, {"role": "user", "content": "Round 1.\n\nAnswer: <a number>"}],
-        [system, {"role": "user", "content": "Round 2."}],  # the system prompt again
-        [{"content": "keys the other way round", "role": "user"}],
-        [{"role": "user", "content": "named", "name": "g0-a01"}],
-        [{"role": "assistant", "content": None}, {"role": "user", "content": [
-            {"type": "text", "text": "parts"}]}],
-        [],
-    ]
-    for messages in shapes:
-        for response_format in (None, {"type": "json_schema", "json_schema": {"name": "x"}}):
-            kwargs = {"messages": messages, "temperature": 0.7, "max_tokens": 300,
-                      "response_format": response_format}
-            body = {"model": "scripted", "messages": messages, "temperature": 0.7,
-                    "max_tokens": 300}
-            if response_format is not None:
-                body["response_format"] = response_format
-            assert request_body("scripted", kwargs) == json.dumps(body).encode("utf-8")

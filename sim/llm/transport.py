@@ -146,36 +146,6 @@ class LiteLLMTransport:
         """Nothing of litellm's to close here (its clients live as long as the loop)."""
 
 
-def request_body(served: str, kwargs: dict[str, Any]) -> bytes:
-    """The JSON body litellm's OpenAI path sends for `kwargs`, byte for byte
-    `json.dumps({"model": served, "messages": ..., "temperature": ..., "max_tokens": ...,
-    "response_format": ...})` (the last only when given), with each plain message's JSON made
-    once: a run sends the same system prompt with every call, and encoding it again was half
-    of the body's cost."""
-    parts = ['{"model": ', json.dumps(served), ', "messages": [',
-             ", ".join(map(_message_json, kwargs["messages"])),
-             '], "temperature": ', json.dumps(kwargs["temperature"]),
-             ', "max_tokens": ', json.dumps(kwargs["max_tokens"])]
-    if kwargs.get("response_format") is not None:
-        parts += [', "response_format": ', json.dumps(kwargs["response_format"])]
-    parts.append("}")
-    return "".join(parts).encode("utf-8")
-
-
-def _message_json(message: Any) -> str:
-    """`json.dumps(message)`, from a small cache for `{"role": ..., "content": ...}` texts."""
-    if type(message) is dict and len(message) == 2 and next(iter(message)) == "role":
-        role, content = message["role"], message.get("content")
-        if type(role) is str and type(content) is str:
-            return _plain_message_json(role, content)
-    return json.dumps(message)
-
-
-@lru_cache(maxsize=64)  # the few prompts every call repeats stay; a call's own pass through
-def _plain_message_json(role: str, content: str) -> str:
-    return json.dumps({"role": role, "content": content})
-
-
 @dataclass
 class _Message:
     content: Any
@@ -222,11 +192,16 @@ class DirectTransport:
 
     async def send(self, kwargs: dict[str, Any]) -> DirectReply:
         """One request, as litellm's OpenAI path would send it (the same JSON body)."""
+        body: dict[str, Any] = {"model": self.served, "messages": kwargs["messages"],
+                                "temperature": kwargs["temperature"],
+                                "max_tokens": kwargs["max_tokens"]}
+        if kwargs.get("response_format") is not None:
+            body["response_format"] = kwargs["response_format"]
         import aiohttp
 
         session = self._session()
         try:
-            async with session.post(self.url, data=request_body(self.served, kwargs)) as reply:
+            async with session.post(self.url, data=json.dumps(body).encode("utf-8")) as reply:
                 content = await reply.read()
                 status, headers = reply.status, reply.headers
         except aiohttp.ServerDisconnectedError as error:  # an OSError for the classifier, as
