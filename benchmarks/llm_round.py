@@ -13,6 +13,10 @@ last round's requests are then sent again by raw aiohttp with the same concurren
 connections: what the server allows any client, printed beside the bound with the CPU both
 sides spend per decision.
 
+Each round is split in two: its batch of calls (from its first request to its last reply, on
+the gateway's event loop) and the rest (the game's own work, logging the calls and the commit,
+on the world's thread, while no call is out), with the CPU the loop's thread spent on the calls.
+
 Last lines: the floor over the bound (the median of five sends), then the median measured
 round's time over its bound (target <= 1.2); every round is printed (an early one also pays
 the collector's one pass over litellm's import, imported at the run's first call: about 0.2 s
@@ -83,6 +87,21 @@ async def _raw_client(url: str, bodies: list[bytes], concurrency: int, repeats: 
         return taken
 
 
+class TimedGateway(Gateway):
+    """The gateway, noting each batch of model calls: when it started and ended on the event
+    loop, and the CPU the loop's thread spent on it. The rest of a round (the game's own work,
+    logging, the commit) runs on the world's thread between batches, while no call is out."""
+
+    batches: list[tuple[float, float, float]]
+
+    async def _ask_models(self, requests, recorded):  # type: ignore[no-untyped-def]
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return await super()._ask_models(requests, recorded)
+        finally:
+            self.batches.append((started, time.perf_counter(), time.thread_time() - cpu))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=1000)
@@ -100,8 +119,9 @@ def main() -> None:
             "max_concurrency": args.max_concurrency, "transport": args.transport})
         with tempfile.TemporaryDirectory() as tmp:
             store = RunStore(Path(tmp) / "run.sqlite")
-            gateway = Gateway(limiter=LocalLimiter(), max_repairs=config.max_repairs,
-                              seed=config.seed, log_decisions=config.log_decisions)
+            gateway = TimedGateway(limiter=LocalLimiter(), max_repairs=config.max_repairs,
+                                   seed=config.seed, log_decisions=config.log_decisions)
+            gateway.batches = []
             ends: list[float] = []
             cpu: list[float] = []
             served: list[float] = []
@@ -130,7 +150,7 @@ def main() -> None:
     chains = Counter(calls)
     print(f"{args.agents} LLM agents, {args.delay * 1000:.0f} ms a reply, "
           f"max_concurrency {args.max_concurrency}, transport {args.transport}")
-    ratios = []
+    ratios, calls_part, loop_cpu = [], [], []
     for index in range(1, len(ends)):
         step = float(index)  # round k is simulated time k (the strategies share round 0's)
         longest = max(n for (t, _), n in chains.items() if t == step)
@@ -138,10 +158,16 @@ def main() -> None:
         bound = waves * args.delay
         took = ends[index] - ends[index - 1]
         ratios.append(took / bound)
+        # the round's batch of calls: the one that ran between its start and its end
+        batch = [b for b in gateway.batches if ends[index - 1] <= b[0] < ends[index]]
+        on_loop = sum(end - start for start, end, _ in batch)
+        calls_part.append(on_loop)
+        loop_cpu.append(sum(c for _, _, c in batch))
         print(f"round {index + 1}: {per_round[step]} calls, {waves} dependent waves, "
               f"bound {bound * 1000:.0f} ms, took {took * 1000:.0f} ms "
-              f"({took / bound:.2f}x; CPU: {(cpu[index] - cpu[index - 1]) * 1000:.0f} ms "
-              f"here, {(served[index] - served[index - 1]) * 1000:.0f} ms in the server)")
+              f"({took / bound:.2f}x; its calls {on_loop * 1000:.0f} ms, the rest "
+              f"{(took - on_loop) * 1000:.0f} ms; CPU: {(cpu[index] - cpu[index - 1]) * 1000:.0f}"
+              f" ms here, {(served[index] - served[index - 1]) * 1000:.0f} ms in the server)")
     floor, floor_cpu = statistics.median(floors)
     rounds_cpu = [cpu[index] - cpu[index - 1] for index in range(1, len(ends))]
     print(f"the last round's {len(bodies)} requests from raw aiohttp, {args.max_concurrency} in "
@@ -150,6 +176,13 @@ def main() -> None:
     per_decision = statistics.median(rounds_cpu) / len(bodies)
     print(f"CPU per decision here, median round: {per_decision * 1e3:.3f} ms (raw aiohttp's "
           f"for the same request: {floor_cpu / len(bodies) * 1e3:.3f} ms)")
+    middle = sorted(range(len(ratios)), key=ratios.__getitem__)[len(ratios) // 2]
+    round_cpu = rounds_cpu[middle] / len(bodies)
+    print(f"the median round ({ratios[middle]:.2f}x): its calls took "
+          f"{calls_part[middle] / bound:.2f}x the bound, the rest of the round "
+          f"{(ratios[middle] * bound - calls_part[middle]) / bound:.2f}x; CPU per decision "
+          f"{round_cpu * 1e3:.3f} ms, {loop_cpu[middle] / len(bodies) * 1e3:.3f} ms of it on "
+          f"the calls' loop")
     print(f"llm_round_floor_vs_wave_bound {floor / bound:.2f}")
     print(f"llm_round_vs_wave_bound {statistics.median(ratios):.2f}")
 

@@ -43,6 +43,8 @@ INLINE_COLUMN = "messages"
 PARAGRAPH = "\n\n"
 #: Only for tests and benchmarks that write a new run as runs were written before (inline).
 NEW_STORES_INLINE = False
+#: At most this many whole message texts are remembered as repeated (`MessageTexts`).
+_REPEATED_KEPT = 4096
 #: Placeholders per `IN (...)` query: SQLite's default limit on host parameters is 999.
 _BATCH = 900
 
@@ -60,6 +62,9 @@ class MessageTexts:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
         self._new: dict[str, int] = {}
+        #: Whole message texts sent again whose paragraphs all have committed ids (a system
+        #: prompt sent with every call): their ids at once, without splitting them again.
+        self._repeated: dict[str, list[int]] = {}
 
     def load(self, rows: Iterable[tuple[int, str]]) -> None:
         """Take the ids a store already holds (a session appended to a finished run)."""
@@ -75,15 +80,22 @@ class MessageTexts:
                     and isinstance(message["content"], str)):
                 refs.append(message)
                 continue
-            ids = []
-            for text in message["content"].split(PARAGRAPH):
-                text_id = self._ids.get(text)
-                if text_id is None:
-                    text_id = self._new.get(text)
-                if text_id is None:
-                    text_id = self._new[text] = len(self._ids) + len(self._new)
-                    added.append((text_id, text))
-                ids.append(text_id)
+            content = message["content"]
+            ids = self._repeated.get(content)
+            if ids is None:
+                ids = []
+                committed = True
+                for text in content.split(PARAGRAPH):
+                    text_id = self._ids.get(text)
+                    if text_id is None:
+                        committed = False
+                        text_id = self._new.get(text)
+                    if text_id is None:
+                        text_id = self._new[text] = len(self._ids) + len(self._new)
+                        added.append((text_id, text))
+                    ids.append(text_id)
+                if committed and len(self._repeated) < _REPEATED_KEPT:  # ids that never change
+                    self._repeated[content] = ids
             refs.append([message["role"], ids])
         return to_json(refs), added
 

@@ -316,3 +316,62 @@ def test_strategy_requests_are_recognised_in_every_format() -> None:
             assert is_strategy_request(request)
         donation = ChatRequest([{"role": "user", "content": shown["donate"]}], "", {}, 0)
         assert not is_strategy_request(donation)
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+PROMPT_PACKAGES = ["scenarios.commons", "scenarios.donor_game", "scenarios.ipd",
+                   "scenarios.network_norms", "scenarios.public_goods", "scenarios.town",
+                   "sim.evolution", "sim.memory"]
+
+
+def test_every_template_renders_as_string_template_substitutes_it(tmp_path: Path) -> None:
+    """`PromptLibrary.render` formats a template made once per template instead of running
+    `string.Template.substitute` per prompt: the same text for every template shipped and for
+    a user's override with `$$`, braces and repeated names, and the same errors."""
+    from sim.prompting import PromptError, PromptLibrary, template_names
+
+    for package in PROMPT_PACKAGES:
+        library = PromptLibrary(package)
+        for name in sorted(template_names(package)):
+            template = library.template(name)
+            names = {m.group("named") or m.group("braced")
+                     for m in template.pattern.finditer(template.template)} - {None}
+            values = {key: f"<{key} {{0}} $x>" for key in names} | {"extra": 1.5}
+            assert library.render(name, **values) == template.substitute(values).strip()
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "donate.txt").write_text("  Pay $$${amount} {as JSON: {\"a\": $amount}}, "
+                                         "$name ${name}s\n", encoding="utf-8")
+    (tmp_path / "parts" / "broken.txt").write_text("costs $ 5", encoding="utf-8")
+    library = PromptLibrary("scenarios.donor_game", tmp_path)
+    assert library.render("donate.txt", amount=2.5, name=None) == (
+        'Pay $2.5 {as JSON: {"a": 2.5}}, None Nones')
+    with pytest.raises(PromptError, match=r"uses unknown placeholder 'name' \(known: amount\)"):
+        library.render("donate.txt", amount=1)
+    with pytest.raises(PromptError, match=r"Invalid placeholder .* \(write \$\$ for a literal"):
+        library.render("parts/broken.txt")
+
+
+def test_a_bare_number_on_the_answer_line_reads_as_parse_number_reads_it() -> None:
+    """Most answer lines are a bare number, read at once (`read_answer`); every other line,
+    and a number out of range, still goes through `parse_number`, whose reading the quick one
+    must equal."""
+    from scenarios.donor_game.answers import read_answer
+    from sim.llm.parsing import parse_number
+
+    amounts = ["0", "007", "9.59", ".5", "12.5", "12.50", "12.51", "13", "1e3", "3.", "-1",
+               "+2", "1,5", "1/2", "2 units", "all", "nothing", "5%", "2-3", "9" * 400]
+    for amount in amounts:
+        for high in (0.0, 12.5, 100.0):
+            try:
+                expected: Any = parse_number(f"Answer: {amount}", low=0.0, high=high,
+                                             answer_markers=("answer", "donate", "give",
+                                                             "punish", "punishment"))
+            except ParseError:
+                expected = ParseError
+            try:
+                found: Any = read_answer(f"Thinking.\nAnswer: {amount}", unit="units",
+                                         high=high, alternative=None)["units"]
+            except ParseError:
+                found = ParseError
+            assert found == expected, (amount, high)

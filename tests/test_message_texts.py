@@ -5,9 +5,11 @@ replay (inline, so their checkpoints verify)."""
 from __future__ import annotations
 
 import csv
+import random
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from run_helpers import quiet
@@ -141,3 +143,32 @@ def test_ids_follow_committed_rounds_and_sessions_appended_later(tmp_path: Path)
             to_json([system, {"role": "user", "content": text}])
             for text in ("Round 1.", "Round 2.")] + [to_json([system, odd]), to_json(
                 [system, {"role": "user", "content": "Asked."}])]
+
+
+def test_remembered_whole_texts_give_the_ids_paragraphs_would(monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """`MessageTexts` remembers whole texts sent again once their paragraphs are committed;
+    through commits and rollbacks it hands out exactly the ids it would without them."""
+    rng = random.Random(0)
+    paragraphs = [f"paragraph {i}" for i in range(20)]
+    steps = []
+    for _ in range(400):
+        if rng.random() < 0.3:
+            steps.append(rng.choice(["commit", "rollback"]))
+        else:
+            steps.append([{"role": rng.choice(["system", "user"]), "content": "\n\n".join(
+                rng.sample(paragraphs, rng.randint(1, 3)))} for _ in range(rng.randint(1, 2))])
+
+    def encoded(kept: int) -> list[Any]:
+        monkeypatch.setattr(message_texts, "_REPEATED_KEPT", kept)
+        texts, out = message_texts.MessageTexts(), []
+        for step in steps:
+            if step == "commit":
+                texts.commit()
+            elif step == "rollback":
+                texts.rollback()
+            else:
+                out.append(texts.encode(step))
+        return out
+
+    assert encoded(4096) == encoded(0)

@@ -169,3 +169,22 @@ def test_scrub_removes_credentials_in_urls() -> None:
     scrubbed = scrub(text)
     assert not any(secret in scrubbed for secret in SECRETS), scrubbed
     assert "http://***@proxy:8080/v1?api-version=2&key=***&x=1" in scrubbed
+
+
+def test_keys_set_changed_or_watched_mid_run_are_scrubbed_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secrets are looked for again whenever the environment or the watched names change
+    (`secret_values` keeps what it found in the environment it last saw)."""
+    from sim.llm import redaction
+
+    assert scrub_values(f"a {AUTH_KEY} b") == f"a {AUTH_KEY} b"
+    monkeypatch.setenv("ACME_API_KEY", AUTH_KEY)
+    assert scrub_values(f"a {AUTH_KEY} b") == "a *** b"
+    monkeypatch.setenv("ACME_API_KEY", OTHER_KEY)  # the same variable, another value
+    assert scrub_values(f"{AUTH_KEY} {OTHER_KEY}") == f"{AUTH_KEY} ***"
+    monkeypatch.delenv("ACME_API_KEY")
+    assert scrub_values(OTHER_KEY) == OTHER_KEY
+    monkeypatch.setenv("SOCIETAS_TEST_TOKEN", PROXY_TOKEN)
+    assert scrub_values(PROXY_TOKEN) == PROXY_TOKEN  # not a *_API_KEY, not watched yet
+    monkeypatch.setattr(redaction, "_watched", {"SOCIETAS_TEST_TOKEN"})
+    assert scrub_values(PROXY_TOKEN) == "***"

@@ -33,6 +33,8 @@ _LEADING_ACTION_RE = re.compile(r"^(?:donate|give|punish|refuse)\w*[\s,:;]*", re
 #: Verbs of giving on an answer line; "donate" is the study's.
 _GIVE_WORDS = ("donate", "donation", "give", "gives", "giving")
 _AMOUNT_MARKERS = ("answer", "donate", "give", "punish", "punishment")
+#: An answer line's amount that is nothing but a plain number (no sign, separators or words).
+_PLAIN_AMOUNT_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 
 
 def answer_line(unit: str, high: float, alternative: str | None) -> str:
@@ -61,7 +63,6 @@ def read_answer(reply: str, *, unit: str, high: float,
     line = _last_answer_line(reply)
     if line is None:
         return None
-    hint = "end your reply with " + answer_line(unit, high, alternative)
     values: dict[str, Any] = {}
     if alternative is not None:
         words = set(re.findall(r"[a-z]+", line.lower()))
@@ -70,19 +71,28 @@ def read_answer(reply: str, *, unit: str, high: float,
             alternative == "refuse" and "refused" in words)
         if gives and other:
             raise ParseError(f'your answer line "{line}" names both giving and '
-                             f"{alternative}ing; {hint}")
+                             f"{alternative}ing; {_hint(unit, high, alternative)}")
         values["action"] = alternative if other else "give"
         if other and alternative == "refuse":
             return values
     amount = _LEADING_ACTION_RE.sub("", line)
+    if _PLAIN_AMOUNT_RE.fullmatch(amount) and float(amount) <= high:
+        # a bare number in range ("9.59"), as most answer lines are: what `parse_number` reads
+        # from it, without its search for markers, keys and alternatives on every reply
+        values[unit] = float(amount)
+        return values
     try:  # as if marked again, so its first number wins over any that explain it
         values[unit] = parse_number(f"{ANSWER_MARKER}: {amount}", low=0.0, high=high,
                                     answer_markers=_AMOUNT_MARKERS)
     except ParseError as error:
         reason = str(error).split(";", 1)[0]
-        raise ParseError(f'your answer line "{line}" could not be read ({reason}); {hint}'
-                         ) from None
+        raise ParseError(f'your answer line "{line}" could not be read ({reason}); '
+                         f"{_hint(unit, high, alternative)}") from None
     return values
+
+
+def _hint(unit: str, high: float, alternative: str | None) -> str:
+    return "end your reply with " + answer_line(unit, high, alternative)
 
 
 def _last_answer_line(reply: str) -> str | None:

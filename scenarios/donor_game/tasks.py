@@ -203,8 +203,9 @@ class Donate(Task):
             trace=context.describe_trace(recipient, facts["trace"]),
             memories=f"{self.memories}\n\n" if self.memories else "",
             resources=shown_units(facts["donor_resources"]),
-            question=context.question(recipient, float(facts["donor_resources"]),
-                                      self.reply_format.example()),
+            question=context.question(  # the JSON example only where the answer is JSON
+                recipient, float(facts["donor_resources"]),
+                "" if context.answers_in_text else self.reply_format.example()),
         )
         return [context.system_message(), {"role": "user", "content": user}]
 

@@ -76,10 +76,27 @@ def secret_values() -> list[str]:
         return _secrets(tuple((name, value) for name, value in os.environ.items()
                               if _is_secret_name(name)))
     watched = _watched_bytes()
-    return _secrets(tuple(
-        (name, value) for name, value in data.items()
-        if len(value) >= MIN_SECRET_LENGTH
-        and (name.upper().endswith(b"_API_KEY") or name in watched)))
+    last = _last_found
+    # The values are looked for again only when the environment differs from the last one
+    # looked at (a dict comparison, in C), or other names are watched.
+    if last is None or last[1] is not watched or last[0] != data:
+        found = _secrets(tuple(
+            (name, value) for name, value in data.items()
+            if len(value) >= MIN_SECRET_LENGTH
+            and (name.upper().endswith(b"_API_KEY") or name in watched)))
+        last = _remember(dict(data), watched, found)
+    return last[2]
+
+
+#: The environment last looked at, the watched names then, and the secrets found in it.
+_last_found: tuple[dict[bytes, bytes], frozenset[bytes], list[str]] | None = None
+
+
+def _remember(environment: dict[bytes, bytes], watched: frozenset[bytes], found: list[str]
+              ) -> tuple[dict[bytes, bytes], frozenset[bytes], list[str]]:
+    global _last_found
+    _last_found = (environment, watched, found)
+    return _last_found
 
 
 def _is_secret_name(name: str) -> bool:
