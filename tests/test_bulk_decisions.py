@@ -166,6 +166,14 @@ def facts(**changes: Any) -> dict[str, Any]:
     return {**values, **changes}
 
 
+def _punished() -> Act:
+    """A punishment under plain traces as the game records it: its amounts set after it is
+    played, before anything reads its JSON."""
+    act = Act.played("b", "c", "punish", 0.5, 2, 0, 2)
+    act["units"], act["lost"] = 1.5, 3.0
+    return act
+
+
 @pytest.mark.parametrize("changes", [
     {}, {"trace": Trace()}, {"trace": []}, {"donor_resources": 3}, {"multiplier": 2},
     {"punishment": 1}, {"recipient_resources": np.float64(1.5)}, {"donor": "é\"\\x"},
@@ -174,6 +182,9 @@ def facts(**changes: Any) -> dict[str, Any]:
                 "step": 0, "game": 0, "round": 0}]},
     {"trace": Trace([Act(donor="a", recipient="b", action="punish", fraction=0.5, step=0,
                          game=0, round=0, units=2.5, lost=7.5)])},  # a plain trace's punishment
+    # as the game makes them: slots set to None, a punishment's amounts added after `played`
+    {"trace": Trace.of(Act.played("a", "b", "donate", 0.25, 3, 0, 3), _punished())},
+    {"trace": Trace.of()},
 ])
 def test_a_donations_observation_json_is_exactly_to_json(changes: dict) -> None:
     values = facts(**changes)
