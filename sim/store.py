@@ -21,7 +21,7 @@ from typing import Any
 from sim import message_texts
 from sim.message_texts import MESSAGE_TEXTS_COLUMNS, MESSAGE_TEXTS_TABLE, MessageTexts
 from sim.store_files import StoreError, check_store, damaged_store, refuse_empty
-from sim.store_values import as_tuples, to_json
+from sim.store_values import as_tuples, digest_text, to_json
 
 STORE_FILENAME = "run.sqlite"
 
@@ -238,13 +238,8 @@ class RunStore:
         if not rows:
             return
         kept = self._kept[table]
-        digested = rows if kept is None else map(kept, rows)
-        # repr of str/int/float/None tuples is exact and stable (floats print shortest
-        # round-trip), and several times cheaper than JSON on this hot path; one join per call
-        # hashes the same bytes as one update per row: repr((table, row)) for each row, put
-        # together around the rows' own reprs (no pair made per row)
-        head = f"({table!r}, "
-        self._digest.update((head + f"){head}".join(map(repr, digested)) + ")").encode("utf-8"))
+        self._digest.update(digest_text(table, rows if kept is None else list(map(kept, rows)))
+                            .encode("utf-8"))
         self._rows_in_transaction += len(rows)
         if self.catching_up:
             return

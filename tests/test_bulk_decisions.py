@@ -11,7 +11,7 @@ import gc
 import math
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -25,6 +25,7 @@ from scenarios.donor_game.strategies import FAMILIES, Donation
 from sim import RuleBrain, SimAgent, World, get_scenario, load_config, snapshot
 from sim.runs.runner import run_scenario
 from sim.store import RunStore, to_json
+from sim.store_values import digest_text
 
 
 def echo_run(bulk: bool, monkeypatch: pytest.MonkeyPatch, path: Path) -> tuple[list, list]:
@@ -165,6 +166,14 @@ def facts(**changes: Any) -> dict[str, Any]:
     return {**values, **changes}
 
 
+def _punished() -> Act:
+    """A punishment under plain traces as the game records it: its amounts set after it is
+    played, before anything reads its JSON."""
+    act = Act.played("b", "c", "punish", 0.5, 2, 0, 2)
+    act["units"], act["lost"] = 1.5, 3.0
+    return act
+
+
 @pytest.mark.parametrize("changes", [
     {}, {"trace": Trace()}, {"trace": []}, {"donor_resources": 3}, {"multiplier": 2},
     {"punishment": 1}, {"recipient_resources": np.float64(1.5)}, {"donor": "é\"\\x"},
@@ -173,6 +182,9 @@ def facts(**changes: Any) -> dict[str, Any]:
                 "step": 0, "game": 0, "round": 0}]},
     {"trace": Trace([Act(donor="a", recipient="b", action="punish", fraction=0.5, step=0,
                          game=0, round=0, units=2.5, lost=7.5)])},  # a plain trace's punishment
+    # as the game makes them: slots set to None, a punishment's amounts added after `played`
+    {"trace": Trace.of(Act.played("a", "b", "donate", 0.25, 3, 0, 3), _punished())},
+    {"trace": Trace.of()},
 ])
 def test_a_donations_observation_json_is_exactly_to_json(changes: dict) -> None:
     values = facts(**changes)
@@ -239,3 +251,26 @@ def test_the_collector_passes_less_often_while_the_world_plays_and_still_frees_c
         assert gc.get_threshold()[0] == 0
     finally:
         gc.set_threshold(*before)
+
+
+def test_the_digest_hashes_each_rows_repr_however_the_rows_come() -> None:
+    """The checkpoint digest's text is `repr((table, row))` row after row, whichever way
+    `digest_text` builds it (one format over every cell, or a repr per row)."""
+
+    class Pair(NamedTuple):
+        a: int
+        b: int
+
+    cases = {
+        "t": [(1, "it's \"q\" \\ é\n", 0.1, None, b"\x00", 1e300, -0.0, True)] * 3,
+        "one": [(1,), ("x",), (None,)],
+        "a%rb%%": [(1, 2.5), (3, "%r %s %%")],
+        "mixed": [(1, 2), (3,), [4, 5]],
+        "named": [Pair(1, 2), (1, 2)],  # a tuple subclass: repr'd as itself
+        "empty": [()],
+        "nested": [((1, 2), [3], {"a": 1})],
+    }
+    for table, rows in cases.items():
+        expected = "".join(repr((table, row)) for row in rows)
+        assert digest_text(table, rows) == expected, table
+    assert digest_text("t", []) == ""

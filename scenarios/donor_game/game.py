@@ -139,14 +139,12 @@ class DonorGame(World):
             rank = {name: place for place, name in enumerate(self.population.ranking)}
             shown = {name: sorted(items, key=lambda item: rank.get(item[0], len(rank)))
                      for name, items in shown.items()}
-        events = [
-            agent.decide(WriteStrategy(self.context, agent.name, generation, shown[agent.name],
-                                       shows_memories))
-            for agent in newcomers
-        ]
-        yield self.env.all_of(events)
-        for agent, event in zip(newcomers, events, strict=True):
-            agent.strategy = event.value
+        tasks = [WriteStrategy(self.context, agent.name, generation, shown[agent.name],
+                               shows_memories) for agent in newcomers]
+        # one event for every newcomer (the same questions as one `decide` each)
+        strategies = yield self.decide_many(newcomers, tasks)
+        for agent, strategy in zip(newcomers, strategies, strict=True):
+            agent.strategy = strategy
         self.population.record_strategies(generation, newcomers)
         self.commit()
 
@@ -158,7 +156,7 @@ class DonorGame(World):
         act = (recipient.acts[-1] if steps and steps[-1] < step
                else recipient.last_act_before(step))
         if act is None or self.config.trace_depth == 0:
-            return Trace()
+            return Trace.of()
         return self._chain(act)
 
     def _chain(self, act: dict[str, Any]) -> Trace:
@@ -169,7 +167,7 @@ class DonorGame(World):
         cached = getattr(act, "trace", None)
         if cached is not None and cached[0] == depth:
             return cached[1]
-        links = Trace([act])
+        links = Trace.of(act)
         agent = self.population.by_name.get(act["recipient"])
         before = act["step"]
         while agent is not None and len(links) < depth:
@@ -224,13 +222,13 @@ class DonorGame(World):
                                              recipient.name)
             held = start[name]
             amount = fraction * held if decision.units is None else decision.units
-            amount = min(amount, held)
+            if held < amount:  # min(amount, held), without the call
+                amount = held
             effect = (-amount * punishment_multiplier if action == "punish"
                       else amount * multiplier)
             delta[name] -= amount
             delta[other] += effect
-            act = Act(donor=name, recipient=other, action=action, fraction=fraction, step=step,
-                      game=game, round=round_index)
+            act = Act.played(name, other, action, fraction, step, game, round_index)
             if action == "punish":
                 punished.append((len(donation_rows), act))
             elif action == "donate":
@@ -252,8 +250,9 @@ class DonorGame(World):
                     act["units"], act["lost"] = donation_rows[index][8], -donation_rows[index][9]
         for donor, reputation in scored:
             donor.reputation = reputation
-        for agent in players:
-            agent.resources = max(0.0, start[agent.name] + delta[agent.name])
+        for agent in players:  # max(0.0, after), without the call (NaN and -0.0 alike)
+            after = start[agent.name] + delta[agent.name]
+            agent.resources = after if after > 0.0 else 0.0
         if self.memory is not None:
             memories: dict[Donor, list[str]] = {agent: [] for agent in players}
             for donor, recipient, row in zip(donors, recipients, donation_rows, strict=True):
