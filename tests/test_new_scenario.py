@@ -49,6 +49,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         capture_output=True, text=True, timeout=300,
     )
     assert install.returncode == 0, install.stderr
+    # the prompts folder is declared, so setuptools has nothing to warn a user about
+    assert "absent from the `packages` configuration" not in install.stderr, install.stderr
     path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path, "LITELLM_OFFLINE_MODE": "true",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"}
