@@ -31,6 +31,7 @@ from sim.agent import SimAgent
 from sim.brains import Brain, LLMBrain, RuleBrain
 from sim.config import RunConfig
 from sim.evolution import FITNESS, MUTATION, REPRODUCTION, Pool
+from sim.evolution.checks import fitness_of, mutation_of, probe, reproduction_of
 from sim.lean_mesa import mesa
 from sim.rules import RuleFamilies
 
@@ -142,6 +143,7 @@ class PopulationConfig(RunConfig):
         for key, registry in (("reproduction", REPRODUCTION), ("fitness", FITNESS),
                               ("mutation", MUTATION)):
             registry.get(getattr(self, key))  # ValueError naming the known ones
+        probe(self)  # a user's scheme or fitness asked once: its mistakes refused up front
         if self.tournament_size > self.agents:
             raise ValueError(f"tournament_size ({self.tournament_size}) is larger than the "
                              f"population (agents = {self.agents})")
@@ -213,9 +215,10 @@ class Population:
         self.slots = [Slot(kind) for kind in allocate(config.brains, config.agents,
                                                       families.names)]
         self.by_name: dict[str, Member] = {}  # the living members, by name
-        self.reproduction = REPRODUCTION.get(config.reproduction)
-        self.fitness = FITNESS.get(config.fitness)
-        self.mutation = MUTATION.get(config.mutation)
+        # a scheme of the user's own comes wrapped, every answer checked (sim.evolution.checks)
+        self.reproduction = reproduction_of(config)
+        self.fitness = fitness_of(config)
+        self.mutation = mutation_of(config)
         #: The families a rule may jump to: those the brains mix names (all for 'rule').
         named = [f for f in families.names if config.brains.get(f, 0) > 0]
         self.mutant_families = (families if config.brains.get("rule", 0) > 0 or not named

@@ -193,6 +193,8 @@ def test_a_scheme_of_your_own_is_registered_by_name_and_chosen_by_the_config() -
     class Cloning:
         """Everyone but the worst stays; the newcomer is the best one's offspring."""
 
+        turnover_text = "The worst of the $players leaves; the best has its place. $advice"
+
         def survivors(self, pool: Pool) -> list[int]:
             return list(pool.ranking[:-1])
 

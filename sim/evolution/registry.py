@@ -43,5 +43,12 @@ class Registry[T]:
     def names(self) -> list[str]:
         return list(self._items)
 
+    def is_builtin(self, name: str) -> bool:
+        return name in self._builtins
+
+    def registered(self) -> list[str]:
+        """The names users registered, in the order they did (the built-ins left out)."""
+        return [name for name in self._items if name not in self._builtins]
+
     def __contains__(self, name: object) -> bool:
         return name in self._items
