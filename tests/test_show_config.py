@@ -117,3 +117,13 @@ def test_a_default_a_validator_works_out_is_shown_as_a_run_gets_it(
     assert "\n  brains = { rule = 1.0 }\n" in out and "worked out from other keys" in out
     _, toml_text, _ = show(capsys, "public-goods", "--format", "toml")
     assert "\n# brains = { rule = 1.0 }\n" in toml_text  # left to work out, even with --model
+
+
+def test_names_registered_for_the_turnover_are_listed_with_their_keys() -> None:
+    from sim import register_fitness
+
+    register_fitness("qa_listed_rank", lambda scores, config: scores * 0 + 1)
+    by_name = {k.name: k for k in config_keys(DonorGameConfig, "donor-game")}
+    listed = by_name["fitness"].description.split(" Registered now: ")
+    assert len(listed) == 2 and "'qa_listed_rank'" in listed[1]
+    assert "qa_listed_rank" not in by_name["mutation"].description

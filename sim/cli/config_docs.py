@@ -31,6 +31,12 @@ from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter, Vali
 from pydantic.fields import FieldInfo
 
 from sim.config import RunConfig, to_toml
+from sim.evolution import FITNESS, MUTATION, REPRODUCTION
+from sim.population import PopulationConfig
+
+#: Population keys that accept names registered at run time (`register_reproduction`, ...):
+#: the reference lists those registered so far beside the built-ins its description names.
+_REGISTRIES = {"reproduction": REPRODUCTION, "fitness": FITNESS, "mutation": MUTATION}
 
 #: Headings of the engine's own config classes; a scenario's class is named after the scenario.
 _GROUP_TITLES = {
@@ -75,7 +81,8 @@ def config_keys(config_type: type[RunConfig], scenario: str = "") -> list[Config
                                       table_description=field.description or ""))
             continue
         keys.append(ConfigKey(name, describe_type(field), _jsonable(default, field),
-                              field.description or "", group))
+                              _with_registered(owners[name], name, field.description or ""),
+                              group))
     presets = _preset_keys(config_type, keys)
     effective = config_type.model_validate({}).model_dump(mode="json")
     resolved = []
@@ -85,6 +92,14 @@ def config_keys(config_type: type[RunConfig], scenario: str = "") -> list[Config
         resolved.append(dataclasses.replace(key, preset_by=presets.get(key.name),
                                             default=value, computed=computed))
     return resolved
+
+
+def _with_registered(owner: type, name: str, description: str) -> str:
+    registry = _REGISTRIES.get(name) if owner is PopulationConfig else None
+    registered = registry.registered() if registry is not None else []
+    if not registered:
+        return description
+    return f"{description} Registered now: {', '.join(map(repr, registered))}."
 
 
 def describe_type(field: FieldInfo) -> str:
