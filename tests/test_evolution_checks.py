@@ -20,6 +20,7 @@ from scenarios.public_goods.game import PublicGoodsGame
 from sim import Pool, register_fitness, register_mutation, register_reproduction
 from sim.cli import main
 from sim.evolution.checks import EvolutionError
+from sim.registry import BUILTIN_SCENARIOS
 
 
 class TwoParents:
@@ -124,3 +125,34 @@ def test_a_scheme_that_keeps_its_contract_runs_with_the_lineage_it_draws() -> No
     model.run_model()
     newcomers = [a for a in model.members if a.generation_born == 2]
     assert len(newcomers) == 3 and all(len(a.parents) == 1 for a in newcomers)
+
+
+@pytest.mark.parametrize(("registration", "message"), [
+    ('register_reproduction("Elitist", Keeper())',
+     "reproduction scheme name 'Elitist' must be lower-case letters, digits and '_', starting "
+     "with a letter"),
+    ('register_reproduction("moran", Keeper())',
+     "'moran' is a built-in reproduction scheme; register yours under another name"),
+    ('register_mutation("creep", 0.5)',
+     "a mutation operator is a function (policy, rng, config, families) -> policy"),
+])
+def test_a_registration_a_scenario_package_gets_wrong_is_one_line(
+    registration: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    package = tmp_path / "qa_misregistered"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from sim import ScenarioSpec, register_mutation, register_reproduction\n\n\n"
+        "class Keeper:\n"
+        "    def survivors(self, pool):\n        return []\n\n"
+        "    def parents(self, pool, candidates, count):\n        return [candidates[0]]\n\n\n"
+        f"{registration}\n"
+        "SCENARIO = ScenarioSpec(name='qa-misregistered', summary='-', "
+        "config_type='scenarios.public_goods.config:PublicGoodsConfig', "
+        "model='scenarios.public_goods.game:PublicGoodsGame')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(BUILTIN_SCENARIOS, "qa-misregistered", "qa_misregistered:SCENARIO")
+    code = main(["run", "qa-misregistered", "--out", str(tmp_path / "runs"), "--quiet"])
+    assert (code, capsys.readouterr().err) == (2, f"societas: error: {message}\n")
+    assert not (tmp_path / "runs").exists()

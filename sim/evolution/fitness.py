@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.evolution.registry import Registry
+from sim.evolution.registry import RegistrationError, Registry
 
 FitnessMapping = Callable[[np.ndarray, Any], np.ndarray]
 
@@ -46,5 +46,5 @@ FITNESS: Registry[FitnessMapping] = Registry("fitness mapping", {
 def register_fitness(name: str, mapping: FitnessMapping) -> FitnessMapping:
     """Make `mapping` selectable as `fitness = name` in every population scenario."""
     if not callable(mapping):
-        raise TypeError("a fitness mapping is a function (scores, config) -> fitness")
+        raise RegistrationError("a fitness mapping is a function (scores, config) -> fitness")
     return FITNESS.register(name, mapping)

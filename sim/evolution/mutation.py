@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.evolution.registry import Registry
+from sim.evolution.registry import RegistrationError, Registry
 from sim.rules import RuleFamilies, RulePolicy
 
 MutationOperator = Callable[[RulePolicy, np.random.Generator, Any, RuleFamilies], RulePolicy]
@@ -57,6 +57,6 @@ MUTATION: Registry[MutationOperator] = Registry("mutation operator", {
 def register_mutation(name: str, operator: MutationOperator) -> MutationOperator:
     """Make `operator` selectable as `mutation = name` in every population scenario."""
     if not callable(operator):
-        raise TypeError("a mutation operator is a function (policy, rng, config, families) "
-                        "-> policy")
+        raise RegistrationError("a mutation operator is a function (policy, rng, config, "
+                                "families) -> policy")
     return MUTATION.register(name, operator)

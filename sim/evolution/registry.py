@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import re
 
+from sim.errors import UserError
+
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class RegistrationError(UserError, ValueError, TypeError):
+    """A name or an item that cannot be registered. A `UserError`, because it is raised while a
+    scenario package is imported, usually by `societas run`: one line there, not a traceback."""
 
 
 class Registry[T]:
@@ -25,11 +32,11 @@ class Registry[T]:
         """Make `item` selectable as `name` (lower-case letters, digits, `_`); registering a
         name again replaces the earlier item, so re-running a notebook cell works."""
         if not _NAME.fullmatch(name):
-            raise ValueError(f"{self.what} name {name!r} must be lower-case letters, digits "
-                             "and '_', starting with a letter")
+            raise RegistrationError(f"{self.what} name {name!r} must be lower-case letters, "
+                                    "digits and '_', starting with a letter")
         if name in self._builtins:
-            raise ValueError(f"{name!r} is a built-in {self.what}; register yours under "
-                             "another name")
+            raise RegistrationError(f"{name!r} is a built-in {self.what}; register yours "
+                                    "under another name")
         self._items[name] = item
         return item
 

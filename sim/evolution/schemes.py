@@ -34,7 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from sim.evolution.registry import Registry
+from sim.evolution.registry import RegistrationError, Registry
 
 
 @dataclass
@@ -225,6 +225,6 @@ def newcomers_per_generation(config: Any) -> int:
 def register_reproduction(name: str, scheme: ReproductionScheme) -> ReproductionScheme:
     """Make `scheme` selectable as `reproduction = name` in every population scenario."""
     if not isinstance(scheme, ReproductionScheme):
-        raise TypeError("a reproduction scheme needs survivors(pool) and "
-                        "parents(pool, candidates, count) methods")
+        raise RegistrationError("a reproduction scheme needs survivors(pool) and "
+                                "parents(pool, candidates, count) methods")
     return REPRODUCTION.register(name, scheme)
