@@ -156,3 +156,15 @@ def test_a_registration_a_scenario_package_gets_wrong_is_one_line(
     code = main(["run", "qa-misregistered", "--out", str(tmp_path / "runs"), "--quiet"])
     assert (code, capsys.readouterr().err) == (2, f"societas: error: {message}\n")
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_probe_asks_for_llm_parents_only_where_the_mix_has_llm_places() -> None:
+    class OneTooManyForLLMs(TwoParents):
+        def parents(self, pool: Pool, candidates: Any, count: int) -> list[int]:
+            return list(candidates[:count + 1]) if count > 1 else [candidates[0]]
+
+    register_reproduction("qa_one_too_many_for_llms", OneTooManyForLLMs())
+    PublicGoodsConfig(reproduction="qa_one_too_many_for_llms", llm_parents=2)  # rule brains
+    with pytest.raises(ValueError, match=r"returned 3 parents .* takes at most 2"):
+        PublicGoodsConfig(reproduction="qa_one_too_many_for_llms", llm_parents=2,
+                          model="openai/scripted", api_base="http://127.0.0.1:9/v1")

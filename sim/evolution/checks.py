@@ -149,5 +149,7 @@ def probe(config: Any) -> None:
     pool.kept = np.zeros(size, dtype=bool)
     pool.kept[scheme.survivors(pool)] = True
     everyone = list(range(size))
-    for count in sorted({1, int(config.llm_parents)}):
+    # rule places ask for one parent; LLM places, where the mix has any, for llm_parents
+    llm_places = dict(getattr(config, "brains", {}) or {}).get("llm", 0) > 0
+    for count in sorted({1, int(config.llm_parents) if llm_places else 1}):
         scheme.parents(pool, everyone, count)
