@@ -10,8 +10,10 @@ each open to your own registered by name:
 - `mutation` (`mutation`): how a rule newcomer's rule differs from its parent's: `gaussian`,
   `jump`, `none`; `register_mutation`.
 
-`describe.turnover_rule` says it in words for LLM members' prompts. `sim.population.Population`
-applies the choices; `docs/evolution.md` explains them with examples.
+`describe.turnover_rule` says it in words for LLM members' prompts; `checks` holds a user's
+registered choices to their contracts (one error line, not a traceback or a wrong lineage).
+`sim.population.Population` applies the choices; `docs/evolution.md` explains them with
+examples.
 """
 
 from sim.evolution.describe import turnover_rule
