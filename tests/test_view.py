@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -193,6 +194,24 @@ def test_view_of_a_directory_without_runs_is_one_line(tmp_path: Path, capsys) ->
     assert "not a run directory" in capsys.readouterr().err
     assert main(["run", "donor-game", "--no-browser"]) == 2
     assert "--no-browser go with --view" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAS_VIEW, reason="needs the 'view' extra (pip install "
+                    "'societas[view]')")
+def test_a_port_in_use_or_a_wrong_host_is_one_line_and_exit_2(donor: Path, capfd) -> None:
+    with closing(socket.socket()) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["view", str(donor), "--port", str(port), "--no-browser"]) == 2
+        err = capfd.readouterr().err.strip()
+        assert err.count("\n") == 0 and "Traceback" not in err
+        assert err.startswith("societas: error: ") and "--port" in err
+    from analysis.viewer.server import bind
+
+    with pytest.raises(SystemExit) as refused:
+        bind("no-such-host.invalid", 0)
+    assert refused.value.code == 2 and "--host" in capfd.readouterr().err
 
 
 @pytest.mark.skipif(not HAS_VIEW, reason="needs the 'view' extra (pip install "
