@@ -8,6 +8,7 @@ The page itself is tested in headless Chromium (tests/test_view_browser.py).
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import signal
 import socket
@@ -221,14 +222,15 @@ def test_run_with_view_serves_the_run_and_keeps_it_until_ctrl_c(tmp_path: Path) 
                "--set", "generations=2", "--set", "rounds=3", "--out", str(tmp_path),
                "--quiet", "--no-figures", "--view", "--view-port", "0", "--no-browser"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, start_new_session=True)
     try:
         url = _line(process.stdout, r"view: (http://127\.0\.0\.1:\d+/)")
         with urllib.request.urlopen(url, timeout=30) as page:
             assert page.status == 200 and b"solara" in page.read().lower()
         _line(process.stderr, r"the run has ended; its view stays open until Ctrl-C")
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
         assert process.wait(timeout=30) == 0
+        assert "Traceback" not in process.stderr.read()  # the view's process ends quietly too
     finally:
         if process.poll() is None:
             process.kill()

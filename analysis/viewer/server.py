@@ -13,6 +13,7 @@ The browser tests fail on any request that leaves 127.0.0.1 (tests/test_view_bro
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -95,5 +96,7 @@ def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
                 webbrowser.open(url)
 
     threading.Thread(target=announce, daemon=True).start()
-    server.run(sockets=[sock])
+    # Ctrl-C in a terminal reaches the view's process too: that is its end, not an error
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
     return 0
