@@ -288,6 +288,8 @@ def test_interview_refusals_are_one_line_with_status_2(rule_run: Path, tmp_path:
                     "unknown resident 'nobody' (residents: r0, r1, r2)")
     _one_error_line(capsys, ["interview", run, "--agent", "r0", "Hello?", "--at", "2", "09:00"],
                     "--at 2 09:00 is outside the run")
+    _one_error_line(capsys, ["interview", run, "--agent", "r0", "Hello?", "--at", "day1", "09:00"],
+                    "the day is a whole number counted from 1 (--at 2 09:00), got 'day1'")
     _one_error_line(capsys, ["interview", run, "--agent", "r0", "Hello?", "--set", "days=3"],
                     "takes the model settings")
     _one_error_line(capsys, ["interview", run, "Hello?"], "--agent ID, or ask everyone")
