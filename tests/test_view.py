@@ -95,6 +95,9 @@ def test_a_town_minute_puts_everyone_at_their_span_and_shows_the_clicked_plan(to
     source = RunSource(town)
     minute = parse_step(source, "day 1 09:00", 0)
     assert minute == 540
+    # 'day 2' is that day's midnight, not the second minute; there is no day 0
+    assert (parse_step(source, "day 2", 540), parse_step(source, "Day 1", 540)) == (1440, 0)
+    assert parse_step(source, "day 0 10:00", 540) is None
     state = step_state(source, minute, "mara")
     assert state.label == "day 1 09:00" and not [p.error for p in state.panels if p.error]
     (town_map,) = state.panel("map").parts

@@ -29,6 +29,7 @@ RECENT_MEMORIES = 8
 MEMORY_WINDOW = 20_000
 PLACE_PICK = "place:"
 _DAY_TIME = re.compile(r"^\s*(?:day\s*)?(?:(\d+)[ ,]+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
+_DAY_ONLY = re.compile(r"^\s*day\s*(\d+)\s*$", re.IGNORECASE)
 KNOWS, UNAWARE = "#dd8452", "#4c72b0"
 
 
@@ -54,13 +55,18 @@ def position(view: StepView) -> dict[str, float]:
 
 
 def parse(text: str, view: StepView) -> int | None:
-    """'day 2 14:05', '2 14:05' or '14:05' (on the selected day)."""
+    """'day 2 14:05', '2 14:05', '14:05' (on the selected day) or 'day 2' (its midnight); days
+    count from 1. ('day 2' alone would otherwise be read as the second minute.)"""
+    whole_day = _DAY_ONLY.match(text)
+    if whole_day:
+        day = int(whole_day.group(1)) - 1
+        return day * MINUTES_PER_DAY if day >= 0 else None
     match = _DAY_TIME.match(text)
     if not match:
         return None
     day = int(match.group(1)) - 1 if match.group(1) else view.step // MINUTES_PER_DAY
     hours, minutes = int(match.group(2)), int(match.group(3))
-    if hours > 23 or minutes > 59:
+    if hours > 23 or minutes > 59 or day < 0:
         return None
     return day * MINUTES_PER_DAY + hours * 60 + minutes
 
