@@ -66,6 +66,10 @@ def test_a_donor_game_step_has_its_round_gifts_strategies_and_series(donor: Path
     assert {p.key for p in state.panels} >= {"gifts", "strategies", "cooperation", "headline",
                                              "agents", "decisions", "selected"}
     assert not [p.error for p in state.panels if p.error]
+    (decisions,) = state.panel("decisions").parts  # the round counted from 1, as the label
+    assert state.label in set(decisions["time"])
+    assert {t[:len("generation 2 · game 1 · round ")] for t in decisions["time"]} \
+        == {"generation 2 · game 1 · round "}
     (network,) = state.panel("gifts").parts
     gifts = set(query(donor, "SELECT DISTINCT donor, recipient FROM donations WHERE "
                       "generation = 1 AND action = 'donate'"))
@@ -100,6 +104,11 @@ def test_a_town_minute_puts_everyone_at_their_span_and_shows_the_clicked_plan(to
     assert parse_step(source, "day 0 10:00", 540) is None
     state = step_state(source, minute, "mara")
     assert state.label == "day 1 09:00" and not [p.error for p in state.panels if p.error]
+    # jump marks within the day the run lived; decisions timed as the label shows a minute
+    assert [label for label, _ in state.marks] == ["day 1 08:00"]
+    (decisions,) = state.panel("decisions").parts
+    assert set(decisions["time"]) <= {f"day 1 {h:02d}:{m:02d}" for h in range(24)
+                                      for m in range(60)} and len(decisions) > 0
     (town_map,) = state.panel("map").parts
     assert isinstance(town_map, TownMap)
     expected = dict(query(town, "SELECT agent_id, place_id FROM activities WHERE clock_start "

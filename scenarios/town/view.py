@@ -79,7 +79,8 @@ def marks(view: StepView) -> list[tuple[str, int]]:
                                            "WHERE kind = 'event' AND start_minute IS NOT NULL"):
             clock = int(day) * MINUTES_PER_DAY + int(start)
             found.append((f"{topic} starts ({clock_text(clock)})", clock))
-    return sorted(found, key=lambda mark: mark[1])
+    # only what the store holds so far: a run ends at 24:00, not at the next day's 08:00
+    return sorted([m for m in found if m[1] <= view.last], key=lambda mark: mark[1])
 
 
 TIMELINE = ViewTimeline(unit="minute", stride=5, extent=extent, describe=describe,
