@@ -359,6 +359,22 @@ def test_inspect_of_a_newcomer_says_what_it_inherited_and_shows_no_nan(tmp_path:
     assert "nan" not in out
 
 
+def test_a_report_refuses_two_runs_of_one_name_instead_of_merging_them(tmp_path: Path,
+                                                                         town_known,
+                                                                         capsys) -> None:
+    """Two conditions run in the same second with the same seed get the same directory name
+    under their own parents (`--out runs/full`, `--out runs/no_reflection`)."""
+    from sim.cli import main
+
+    full = write_town(tmp_path / "full" / "town-20261207-170550-s0")
+    lean = write_town(tmp_path / "lean" / "town-20261207-170550-s0",
+                      architecture={"preset": "lean"})
+    assert main(["report", str(full), str(lean), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "two runs share the name town-20261207-170550-s0" in err[0]
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_report_section_tables_and_groups(tmp_path: Path, town_known) -> None:
     from analysis.report import write_report
     from analysis.scenario import report_context
