@@ -119,6 +119,23 @@ def test_a_town_minute_puts_everyone_at_their_span_and_shows_the_clicked_plan(to
     assert "news" in {p.key for p in state.panels}
 
 
+def test_news_says_who_inherited_a_topic_rather_than_heard_it(town: Path,
+                                                              tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for path in town.iterdir():
+        if path.is_file():
+            (copy / path.name).write_bytes(path.read_bytes())
+    with closing(sqlite3.connect(copy / STORE_FILENAME)) as db:  # a newcomer, as the run writes
+        db.execute("INSERT INTO knowledge (topic, agent_id, day, minute, clock, source_agent, "
+                   "how) VALUES ('mayor', 'heir', 0, 600, 600, 'mara', 'inherited')")
+        db.commit()
+    parts = step_state(RunSource(copy), 601).panel("news").parts  # per topic: a line, a table
+    known = parts[next(i for i, p in enumerate(parts) if str(p).startswith("mayor:")) + 1]
+    assert list(known[known["resident"] == "heir"]["from"]) \
+        == ["inherited from Mara Quill (mara)"]
+
+
 def test_a_residents_reflections_come_with_their_evidence(town: Path) -> None:
     reflection, owner, created, text = query(
         town, "SELECT memory_id, owner, created, text FROM memories WHERE kind = 'reflection' "

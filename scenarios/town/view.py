@@ -266,7 +266,8 @@ def news(view: StepView) -> list[Any]:
             "name": known["agent_id"].astype(str).map(names).fillna(""),
             "learned": known["clock"].map(clock_text),
             "from": [("seeded" if how == "seeded" or pd.isna(source) else
-                      f"{names.get(str(source), source)} ({source})")
+                      ("inherited from " if how == "inherited" else "")
+                      + f"{names.get(str(source), source)} ({source})")
                      for source, how in zip(known["source_agent"], known["how"], strict=True)],
         })
         parts.append(table.head(MAX_WALKERS))
