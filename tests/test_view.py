@@ -222,6 +222,11 @@ def test_without_the_view_extra_view_is_one_line_and_exit_2(donor: Path, tmp_pat
 def test_view_of_a_directory_without_runs_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["view", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
+    store = tmp_path / "run" / STORE_FILENAME  # the store itself, not its directory
+    store.parent.mkdir()
+    store.write_bytes(b"")
+    assert main(["view", str(store)]) == 2
+    assert f"is a file: give the run's directory ({store.parent})" in capsys.readouterr().err
     assert main(["run", "donor-game", "--no-browser"]) == 2
     assert "--no-browser go with --view" in capsys.readouterr().err
 
