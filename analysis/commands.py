@@ -29,12 +29,14 @@ def _report(args: argparse.Namespace) -> int:
     from analysis import draw_run_figures
     from analysis.report import write_report
     from analysis.run import load
+    from analysis.scenario import distinct_names
     from analysis.sweep import expand_sweeps
 
     run_dirs = expand_sweeps(args.run_dir)  # a sweep directory stands for its runs
     if not run_dirs:
         raise UserError("no runs to report: the sweep has not started any run yet")
     runs = [load(run_dir) for run_dir in run_dirs]
+    distinct_names(runs)
     with contextlib.ExitStack() as reading:  # each table read once, for figures and report
         for run in runs:
             reading.enter_context(run.cached())

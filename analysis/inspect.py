@@ -99,7 +99,9 @@ def _memories(run: Run, agent_id: str, limit: int) -> list[str]:
             continue
         lines.append(f"{title}:")
         for _, record in records.tail(limit).iterrows():
-            origin = f" from {record['origin']}" if record["origin"] else ""
+            # NULL reads as NaN (truthy) once a column mixes it with text
+            origin = f" from {record['origin']}" if pd.notna(record["origin"]) \
+                and record["origin"] else ""
             lines.append(f"  #{record['memory_id']} t={record['created']:g} "
                          f"importance {record['importance']}{origin}: {record['text']}")
             evidence = links[links["memory_id"] == record["memory_id"]] if not links.empty \

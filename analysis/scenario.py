@@ -17,9 +17,11 @@ from typing import Any
 
 from analysis.palette import Palette
 from analysis.run import Run
+from sim.errors import UserError
 
-__all__ = ["NON_RESULT_KEYS", "Html", "Palette", "ReportContext", "config_text", "group_label",
-           "grouping_keys", "report_context", "run_palette", "strategy_labels"]
+__all__ = ["NON_RESULT_KEYS", "Html", "Palette", "ReportContext", "config_text",
+           "distinct_names", "group_label", "grouping_keys", "report_context", "run_palette",
+           "strategy_labels"]
 
 #: Config keys that never count when grouping runs: the seed (what repeats a condition) and
 #: keys that change how a run talks to its model or logs, not what it computes.
@@ -33,10 +35,14 @@ class Html(str):
     """Markup a scenario's report section built (and escaped) itself; shown as is."""
 
 
+def _brain_mix(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(v, (int, float)) for v in value.values())
+
+
 def config_text(value: Any) -> str:
     """A config value as the report shows it (a brain mix as 'llm 50% + rule 50%')."""
-    if isinstance(value, dict) and value and all(
-            isinstance(v, (int, float)) for v in value.values()):
+    if _brain_mix(value):
         from analysis.many import brains_label
 
         return brains_label(value)
@@ -45,19 +51,45 @@ def config_text(value: Any) -> str:
     return str(value)
 
 
+def _flat(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A config with each table of keys (`memory_settings`, `architecture`; not a brain mix)
+    spread into its dotted keys, so that a group is named by the key that differs
+    ('memory_settings.reflection_threshold=100000'), not by the whole table."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value and not _brain_mix(value):
+            flat.update({f"{key}.{sub}": v for sub, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
 def grouping_keys(configs: Sequence[Mapping[str, Any]]) -> list[str]:
     """The config keys whose values differ between the runs (seed and `NON_RESULT_KEYS`
-    aside), sorted; empty when the runs are seeds of one condition."""
-    keys = sorted({key for config in configs for key in config} - NON_RESULT_KEYS)
-    return [key for key in keys
-            if len({config_text(config.get(key)) for config in configs}) > 1]
+    aside; a table's keys dotted), sorted; empty when the runs are seeds of one condition."""
+    flats = [_flat(config) for config in configs]
+    keys = sorted(key for key in {key for flat in flats for key in flat}
+                  if key.split(".")[0] not in NON_RESULT_KEYS)
+    return [key for key in keys if len({config_text(flat.get(key)) for flat in flats}) > 1]
 
 
 def group_label(config: Mapping[str, Any], keys: Sequence[str]) -> str:
     """A readable name of the group a run belongs to: 'punishment=True, agents=8'."""
     if not keys:
         return "all runs"
-    return ", ".join(f"{key}={config_text(config.get(key))}" for key in keys)
+    flat = _flat(config)
+    return ", ".join(f"{key}={config_text(flat.get(key))}" for key in keys)
+
+
+def distinct_names(runs: Sequence[Run]) -> None:  # one line, exit 2, before anything is drawn
+    """A report names each run by its directory: two runs of one name (made in the same second
+    with the same seed, under different parents) would be merged into one."""
+    seen: dict[str, Run] = {}
+    for run in runs:
+        other = seen.setdefault(run.path.name, run)
+        if other is not run and other.path.resolve() != run.path.resolve():
+            raise UserError(f"two runs share the name {run.path.name} ({other.path} and "
+                            f"{run.path}): a report names runs by their directory; rename one")
 
 
 def strategy_labels(run: Run) -> dict[str, str]:
@@ -96,6 +128,7 @@ def run_palette(run: Run) -> Palette:
 
 def report_context(runs: Sequence[Run]) -> ReportContext:
     """Groups and palette of a set of runs; every run is given the palette (`run_palette`)."""
+    distinct_names(runs)
     keys = grouping_keys([run.config for run in runs])
     groups = {run.path.name: group_label(run.config, keys) for run in runs}
     labels = {label for run in runs for label in strategy_labels(run).values()}

@@ -24,7 +24,7 @@ import analysis
 import sim.registry
 from analysis._plotting import Palette
 from analysis.report import build_report, write_report
-from analysis.scenario import grouping_keys, report_context
+from analysis.scenario import group_label, grouping_keys, report_context
 from sim.cli import main
 from sim.config import RunConfig, load_config
 from sim.registry import ScenarioSpec, get_scenario
@@ -225,6 +225,13 @@ def test_grouping_ignores_only_keys_that_cannot_change_results():
     assert grouping_keys([base, other]) == []
     assert grouping_keys([base, {**other, "temperature": 0.2}]) == ["temperature"]
     assert grouping_keys([base, {**base, "brains": {"llm": 1}}]) == ["brains"]
+    # a table of keys groups by the key inside it that differs, not by the whole table
+    settings = {"preset": "paper", "reflection_threshold": 150.0}
+    no_reflection = {**base, "memory_settings": {**settings, "reflection_threshold": 1e5}}
+    configs = [{**base, "memory_settings": settings}, no_reflection]
+    assert grouping_keys(configs) == ["memory_settings.reflection_threshold"]
+    assert group_label(no_reflection, grouping_keys(configs)) \
+        == "memory_settings.reflection_threshold=100000.0"
 
 
 def test_strategy_colours_are_distinct_and_stable():

@@ -11,6 +11,8 @@ pairs has talked by the end of day 0 and 4 of 6 by the end of day 1.
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -334,6 +336,43 @@ def test_inspect_limit_shortens_plans_and_conversations(town_run: Path, town_kno
     assert "(2 earlier conversations not shown" in out
     assert "(1 later actions not shown" in out
     assert "c4: day 2 15:00" in out and "c1: day 1" not in out
+
+
+def test_inspect_of_a_newcomer_says_what_it_inherited_and_shows_no_nan(tmp_path: Path,
+                                                                        town_known) -> None:
+    from analysis.inspect import describe_agent
+
+    run = write_town(tmp_path / "run")
+    with closing(sqlite3.connect(run / "run.sqlite")) as db:  # Cal inherits Dee's news
+        db.execute("INSERT INTO knowledge (topic, agent_id, day, minute, clock, source_agent, "
+                   "conversation_id, how) VALUES ('mayor', 'r3', 1, 0, ?, 'r4', NULL, "
+                   "'inherited')", (DAY,))
+        db.executemany("INSERT INTO memories (memory_id, owner, generation, kind, text, "
+                       "importance, created, origin) VALUES (?, 'r3', 1, ?, ?, 6, ?, ?)", [
+                           (2, "inherited", "Dee runs for mayor", DAY, "r4"),
+                           (3, "reflection", "Dee would make a good mayor", DAY + 60, None)])
+        db.commit()
+    out = describe_agent(run, "r3")
+    assert "learned of 'mayor' at day 2 00:00: inherited from r4 (Dee)" in out
+    assert "#2 t=1440 importance 6 from r4: Dee runs for mayor" in out
+    assert "#3 t=1500 importance 6: Dee would make a good mayor" in out
+    assert "nan" not in out
+
+
+def test_a_report_refuses_two_runs_of_one_name_instead_of_merging_them(tmp_path: Path,
+                                                                         town_known,
+                                                                         capsys) -> None:
+    """Two conditions run in the same second with the same seed get the same directory name
+    under their own parents (`--out runs/full`, `--out runs/no_reflection`)."""
+    from sim.cli import main
+
+    full = write_town(tmp_path / "full" / "town-20261207-170550-s0")
+    lean = write_town(tmp_path / "lean" / "town-20261207-170550-s0",
+                      architecture={"preset": "lean"})
+    assert main(["report", str(full), str(lean), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "two runs share the name town-20261207-170550-s0" in err[0]
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_report_section_tables_and_groups(tmp_path: Path, town_known) -> None:

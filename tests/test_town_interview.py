@@ -172,7 +172,9 @@ def rule_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_rule_answer_quotes_the_top_memories_as_of_the_moment(rule_run: Path) -> None:
     accessed = query(rule_run, "SELECT COUNT(*) FROM memory_access")
     for at, clock in ((None, 1440), ((1, "10:00"), 600)):
-        result = interview_run(rule_run, "Have you heard about a party?", agents=["r1"], at=at)
+        # one resident's id given as a string is that resident, not its letters
+        result = interview_run(rule_run, "Have you heard about a party?",
+                               agents=["r1"] if at is None else "r1", at=at)
         (answer,) = result.answers
         with RunStore(rule_run / "run.sqlite", read_only=True) as store:
             config_ = TownConfig.model_validate_json(store.get_meta("config") or "{}")
@@ -288,6 +290,8 @@ def test_interview_refusals_are_one_line_with_status_2(rule_run: Path, tmp_path:
                     "unknown resident 'nobody' (residents: r0, r1, r2)")
     _one_error_line(capsys, ["interview", run, "--agent", "r0", "Hello?", "--at", "2", "09:00"],
                     "--at 2 09:00 is outside the run")
+    _one_error_line(capsys, ["interview", run, "--agent", "r0", "Hello?", "--at", "day1", "09:00"],
+                    "the day is a whole number counted from 1 (--at 2 09:00), got 'day1'")
     _one_error_line(capsys, ["interview", run, "--agent", "r0", "Hello?", "--set", "days=3"],
                     "takes the model settings")
     _one_error_line(capsys, ["interview", run, "Hello?"], "--agent ID, or ask everyone")

@@ -8,8 +8,10 @@ The page itself is tested in headless Chromium (tests/test_view_browser.py).
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -64,6 +66,10 @@ def test_a_donor_game_step_has_its_round_gifts_strategies_and_series(donor: Path
     assert {p.key for p in state.panels} >= {"gifts", "strategies", "cooperation", "headline",
                                              "agents", "decisions", "selected"}
     assert not [p.error for p in state.panels if p.error]
+    (decisions,) = state.panel("decisions").parts  # the round counted from 1, as the label
+    assert state.label in set(decisions["time"])
+    assert {t[:len("generation 2 · game 1 · round ")] for t in decisions["time"]} \
+        == {"generation 2 · game 1 · round "}
     (network,) = state.panel("gifts").parts
     gifts = set(query(donor, "SELECT DISTINCT donor, recipient FROM donations WHERE "
                       "generation = 1 AND action = 'donate'"))
@@ -93,8 +99,16 @@ def test_a_town_minute_puts_everyone_at_their_span_and_shows_the_clicked_plan(to
     source = RunSource(town)
     minute = parse_step(source, "day 1 09:00", 0)
     assert minute == 540
+    # 'day 2' is that day's midnight, not the second minute; there is no day 0
+    assert (parse_step(source, "day 2", 540), parse_step(source, "Day 1", 540)) == (1440, 0)
+    assert parse_step(source, "day 0 10:00", 540) is None
     state = step_state(source, minute, "mara")
     assert state.label == "day 1 09:00" and not [p.error for p in state.panels if p.error]
+    # jump marks within the day the run lived; decisions timed as the label shows a minute
+    assert [label for label, _ in state.marks] == ["day 1 08:00"]
+    (decisions,) = state.panel("decisions").parts
+    assert set(decisions["time"]) <= {f"day 1 {h:02d}:{m:02d}" for h in range(24)
+                                      for m in range(60)} and len(decisions) > 0
     (town_map,) = state.panel("map").parts
     assert isinstance(town_map, TownMap)
     expected = dict(query(town, "SELECT agent_id, place_id FROM activities WHERE clock_start "
@@ -103,6 +117,23 @@ def test_a_town_minute_puts_everyone_at_their_span_and_shows_the_clicked_plan(to
     text = "\n".join(str(p) for p in state.panel("resident").parts)
     assert "Mara Quill" in text and "plan for day 1" in text
     assert "news" in {p.key for p in state.panels}
+
+
+def test_news_says_who_inherited_a_topic_rather_than_heard_it(town: Path,
+                                                              tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for path in town.iterdir():
+        if path.is_file():
+            (copy / path.name).write_bytes(path.read_bytes())
+    with closing(sqlite3.connect(copy / STORE_FILENAME)) as db:  # a newcomer, as the run writes
+        db.execute("INSERT INTO knowledge (topic, agent_id, day, minute, clock, source_agent, "
+                   "how) VALUES ('mayor', 'heir', 0, 600, 600, 'mara', 'inherited')")
+        db.commit()
+    parts = step_state(RunSource(copy), 601).panel("news").parts  # per topic: a line, a table
+    known = parts[next(i for i, p in enumerate(parts) if str(p).startswith("mayor:")) + 1]
+    assert list(known[known["resident"] == "heir"]["from"]) \
+        == ["inherited from Mara Quill (mara)"]
 
 
 def test_a_residents_reflections_come_with_their_evidence(town: Path) -> None:
@@ -191,8 +222,31 @@ def test_without_the_view_extra_view_is_one_line_and_exit_2(donor: Path, tmp_pat
 def test_view_of_a_directory_without_runs_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["view", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
+    store = tmp_path / "run" / STORE_FILENAME  # the store itself, not its directory
+    store.parent.mkdir()
+    store.write_bytes(b"")
+    assert main(["view", str(store)]) == 2
+    assert f"is a file: give the run's directory ({store.parent})" in capsys.readouterr().err
     assert main(["run", "donor-game", "--no-browser"]) == 2
     assert "--no-browser go with --view" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAS_VIEW, reason="needs the 'view' extra (pip install "
+                    "'societas[view]')")
+def test_a_port_in_use_or_a_wrong_host_is_one_line_and_exit_2(donor: Path, capfd) -> None:
+    with closing(socket.socket()) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["view", str(donor), "--port", str(port), "--no-browser"]) == 2
+        err = capfd.readouterr().err.strip()
+        assert err.count("\n") == 0 and "Traceback" not in err
+        assert err.startswith("societas: error: ") and "--port" in err
+    from analysis.viewer.server import bind
+
+    with pytest.raises(SystemExit) as refused:
+        bind("no-such-host.invalid", 0)
+    assert refused.value.code == 2 and "--host" in capfd.readouterr().err
 
 
 @pytest.mark.skipif(not HAS_VIEW, reason="needs the 'view' extra (pip install "
@@ -202,14 +256,15 @@ def test_run_with_view_serves_the_run_and_keeps_it_until_ctrl_c(tmp_path: Path) 
                "--set", "generations=2", "--set", "rounds=3", "--out", str(tmp_path),
                "--quiet", "--no-figures", "--view", "--view-port", "0", "--no-browser"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, start_new_session=True)
     try:
         url = _line(process.stdout, r"view: (http://127\.0\.0\.1:\d+/)")
         with urllib.request.urlopen(url, timeout=30) as page:
             assert page.status == 200 and b"solara" in page.read().lower()
         _line(process.stderr, r"the run has ended; its view stays open until Ctrl-C")
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
         assert process.wait(timeout=30) == 0
+        assert "Traceback" not in process.stderr.read()  # the view's process ends quietly too
     finally:
         if process.poll() is None:
             process.kill()

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
+from analysis.viewer import timeline
 from analysis.viewer.parts import Series
 from analysis.viewer.step import StepView
 from sim.message_texts import read_calls
@@ -173,20 +176,35 @@ def _decision_rows(view: StepView, frame: pd.DataFrame) -> pd.DataFrame:
     calls = _llm_calls(view, [int(r) for r, s in zip(frame["request_id"], frame["source"],
                                                       strict=True) if s != "rule"])
     rows = []
+    when = _step_labels(view)
     for row in frame.itertuples():
         if int(row.request_id) in calls:
             prompt, reply = calls[int(row.request_id)]
             why = f"prompt: {prompt}\nreply: {reply}"
         else:
             why = f"rule {kinds.get(row.agent_id, '?')} read: {clip(row.observation, 300)}"
-        rows.append({"time": _time_text(row.sim_time), "agent": row.agent_id,
+        rows.append({"time": when(row.sim_time), "agent": row.agent_id,
                      "task": row.task, "source": row.source,
                      "decision": clip(row.decision, 300), "why": why})
     return pd.DataFrame(rows, columns=["time", "agent", "task", "source", "decision", "why"])
 
 
-def _time_text(value: Any) -> str:
-    return "" if value is None else f"{float(value):g}"
+def _step_labels(view: StepView) -> Callable[[Any], str]:
+    """A decision's time as the slider's label shows that step ('round 4', 'day 2 17:20'):
+    counted from 1, never the store's raw `sim_time`."""
+    spec = view.run.analysis_spec.timeline or timeline.DEFAULT
+    labels: dict[int, str] = {}
+
+    def label(value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if float(value) != int(value):  # between steps: no label of its own
+            return f"{float(value):g}"
+        step = int(value)
+        if step not in labels:
+            labels[step] = timeline.describe(spec, replace(view, step=step))
+        return labels[step]
+    return label
 
 
 def latest_decisions(view: StepView) -> list[Any]:

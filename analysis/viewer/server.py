@@ -13,6 +13,8 @@ The browser tests fail on any request that leaves 127.0.0.1 (tests/test_view_bro
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import socket
 import sys
@@ -42,8 +44,13 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise SystemExit(f"societas: error: cannot serve the view on {host}:{port}: "
-                         f"{error.strerror or error}; choose another port with --port") from None
+        # a name that does not resolve, or an address not of this machine, is the host's fault
+        fix = ("choose another address with --host"
+               if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL
+               else "choose another port with --port")
+        print(f"societas: error: cannot serve the view on {host}:{port}: "
+              f"{error.strerror or error}; {fix}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None  # a usage error, as every `societas: error:` line
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -89,5 +96,7 @@ def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
                 webbrowser.open(url)
 
     threading.Thread(target=announce, daemon=True).start()
-    server.run(sockets=[sock])
+    # Ctrl-C in a terminal reaches the view's process too: that is its end, not an error
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
     return 0

@@ -51,8 +51,10 @@ def resident_lines(run: Run, agent_id: str, limit: int) -> list[str]:
     for topic, when, how, source, talk in zip(mine["topic"], clocks(mine), mine["how"],
                                               mine["source_agent"], mine["conversation_id"],
                                               strict=True):
+        who = f"{source} ({names.get(str(source), '?')})"
         origin = ("seeded" if how == "seeded" or pd.isna(source)
-                  else f"from {source} ({names.get(str(source), '?')}) in conversation {talk}")
+                  else f"inherited from {who}" if how == "inherited" or pd.isna(talk)
+                  else f"from {who} in conversation {talk}")
         lines.append(f"  learned of {topic!r} at {clock_text(when)}: {origin}")
     if "summaries" in run.tables():
         summaries = run.table("summaries")

@@ -29,6 +29,7 @@ RECENT_MEMORIES = 8
 MEMORY_WINDOW = 20_000
 PLACE_PICK = "place:"
 _DAY_TIME = re.compile(r"^\s*(?:day\s*)?(?:(\d+)[ ,]+)?(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
+_DAY_ONLY = re.compile(r"^\s*day\s*(\d+)\s*$", re.IGNORECASE)
 KNOWS, UNAWARE = "#dd8452", "#4c72b0"
 
 
@@ -54,13 +55,18 @@ def position(view: StepView) -> dict[str, float]:
 
 
 def parse(text: str, view: StepView) -> int | None:
-    """'day 2 14:05', '2 14:05' or '14:05' (on the selected day)."""
+    """'day 2 14:05', '2 14:05', '14:05' (on the selected day) or 'day 2' (its midnight); days
+    count from 1. ('day 2' alone would otherwise be read as the second minute.)"""
+    whole_day = _DAY_ONLY.match(text)
+    if whole_day:
+        day = int(whole_day.group(1)) - 1
+        return day * MINUTES_PER_DAY if day >= 0 else None
     match = _DAY_TIME.match(text)
     if not match:
         return None
     day = int(match.group(1)) - 1 if match.group(1) else view.step // MINUTES_PER_DAY
     hours, minutes = int(match.group(2)), int(match.group(3))
-    if hours > 23 or minutes > 59:
+    if hours > 23 or minutes > 59 or day < 0:
         return None
     return day * MINUTES_PER_DAY + hours * 60 + minutes
 
@@ -73,7 +79,8 @@ def marks(view: StepView) -> list[tuple[str, int]]:
                                            "WHERE kind = 'event' AND start_minute IS NOT NULL"):
             clock = int(day) * MINUTES_PER_DAY + int(start)
             found.append((f"{topic} starts ({clock_text(clock)})", clock))
-    return sorted(found, key=lambda mark: mark[1])
+    # only what the store holds so far: a run ends at 24:00, not at the next day's 08:00
+    return sorted([m for m in found if m[1] <= view.last], key=lambda mark: mark[1])
 
 
 TIMELINE = ViewTimeline(unit="minute", stride=5, extent=extent, describe=describe,
@@ -259,7 +266,8 @@ def news(view: StepView) -> list[Any]:
             "name": known["agent_id"].astype(str).map(names).fillna(""),
             "learned": known["clock"].map(clock_text),
             "from": [("seeded" if how == "seeded" or pd.isna(source) else
-                      f"{names.get(str(source), source)} ({source})")
+                      ("inherited from " if how == "inherited" else "")
+                      + f"{names.get(str(source), source)} ({source})")
                      for source, how in zip(known["source_agent"], known["how"], strict=True)],
         })
         parts.append(table.head(MAX_WALKERS))

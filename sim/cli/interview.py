@@ -24,7 +24,8 @@ def _day(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"the day is counted from 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"the day is a whole number counted from 1 (--at 2 "
+                                         f"09:00), got {text!r}")
     return value
 
 

@@ -69,6 +69,9 @@ def add_view_options(parser: argparse.ArgumentParser) -> None:
 def view_command_main(args: argparse.Namespace) -> int:
     """`societas view`: the view's process in the foreground until Ctrl-C; its exit status."""
     run_dir = args.run_dir
+    if run_dir.is_file():
+        raise UserError(f"{run_dir} is a file: give the run's directory"
+                        + (f" ({run_dir.parent})" if run_dir.name == STORE_FILENAME else ""))
     if not (run_dir / STORE_FILENAME).is_file() and not any(run_dir.glob(f"*/{STORE_FILENAME}")):
         raise UserError(f"{run_dir} is not a run directory (no {STORE_FILENAME} in it) nor a "
                         "directory of runs")

@@ -91,7 +91,7 @@ def interviews_of(scenario: ScenarioSpec) -> Interviews:
 
 
 def interview_run(run_dir: str | Path, question: str | None = None, *,
-                  agents: Sequence[str] = (), at: tuple[int, str] | None = None,
+                  agents: Sequence[str] | str = (), at: tuple[int, str] | None = None,
                   battery: bool = False, model: str | None = None,
                   overrides: Sequence[str] = (), limiter: Limiter | None = None
                   ) -> InterviewResult:
@@ -101,6 +101,7 @@ def interview_run(run_dir: str | Path, question: str | None = None, *,
     docstring) and returned. `model` and `overrides` change the model settings for this
     session only, as `societas run --model/--set` would."""
     run_dir = Path(run_dir)
+    agents = [agents] if isinstance(agents, str) else list(agents)  # "mara": one, not 4 letters
     path = run_dir / STORE_FILENAME
     if not path.is_file():
         raise UserError(f"no run to interview in {run_dir} (missing {STORE_FILENAME})")
