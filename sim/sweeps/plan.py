@@ -31,6 +31,7 @@ from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import RateLimit, parse_rate_limit
 from sim.registry import get_scenario
+from sim.store import STORE_FILENAME
 from sim.runs.live import LiveView, make_sink
 from sim.sweeps import executors
 from sim.sweeps.executors import Executor, RunOutcome, RunSpec, make_executor
@@ -229,6 +230,9 @@ def plan_sweep(
 
 def _check_same_sweep(plan: SweepPlan) -> None:
     """A directory holds one sweep: re-running it may resume it, never turn it into another."""
+    if (plan.out / STORE_FILENAME).exists():  # a run's directory: the sweep would write into it
+        raise UserError(f"{plan.out} is a run directory, not a sweep directory; choose another "
+                        "--out")
     path = plan.out / INDEX_FILENAME
     if not path.is_file():
         return
