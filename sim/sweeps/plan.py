@@ -31,10 +31,10 @@ from sim.errors import Terminated, UserError, describe_os_error
 from sim.llm.providers import check_model_routable
 from sim.llm.ratelimit import RateLimit, parse_rate_limit
 from sim.registry import get_scenario
-from sim.store import STORE_FILENAME
 from sim.runs.live import LiveView, make_sink
 from sim.sweeps import executors
 from sim.sweeps.executors import Executor, RunOutcome, RunSpec, make_executor
+from sim.sweeps.run_spec import STORE_FILENAME, as_finished
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -307,6 +307,8 @@ def run_sweep(
         ending = runner.map(todo)
         try:
             for outcome in ending:
+                if outcome.status == "skipped":  # not by the check above: it ended meanwhile
+                    outcome = as_finished(outcome)
                 outcomes[outcome.name] = outcome
                 plan.statuses[outcome.name] = {"status": outcome.status,
                                                "wall_s": outcome.wall_s,
