@@ -350,6 +350,11 @@ def test_every_template_renders_as_string_template_substitutes_it(tmp_path: Path
         library.render("donate.txt", amount=1)
     with pytest.raises(PromptError, match=r"Invalid placeholder .* \(write \$\$ for a literal"):
         library.render("parts/broken.txt")
+    # a part that takes none once said "(known: )"
+    (tmp_path / "parts" / "framing_neutral.txt").write_text("You are $who.", encoding="utf-8")
+    with pytest.raises(PromptError,
+                       match=r"placeholder 'who' \(this template takes no placeholders\)"):
+        library.render("parts/framing_neutral.txt")
 
 
 def test_a_bare_number_on_the_answer_line_reads_as_parse_number_reads_it() -> None:
