@@ -104,7 +104,12 @@ def _sweep(args: argparse.Namespace) -> int:
         raise UserError("--address is for --executor ray")
     executor = make_executor(args.executor, args.workers, address=args.address,
                              retries=args.retries)
-    outcomes = run_sweep(plan, executor, progress=False if args.quiet else "terminal")
+    try:
+        outcomes = run_sweep(plan, executor, progress=False if args.quiet else "terminal")
+    except (KeyboardInterrupt, Terminated):  # the index says how far each run got
+        print(f"societas: the sweep in {plan.out} stopped; run the same command again to "
+              "resume it", file=sys.stderr)
+        raise
 
     rows = [[o.name, "finished (before)" if o.status == "skipped" else o.status,
              f"{o.wall_s:.2f}", _shortened(o.message)] for o in outcomes]
