@@ -128,8 +128,10 @@ class PromptLibrary:
         try:
             return self.template(name).substitute(values).strip()
         except KeyError as error:
+            known = (f"known: {', '.join(sorted(values))}" if values
+                     else "this template takes no placeholders")
             raise PromptError(f"prompt template {self._origin(name)} uses unknown placeholder "
-                              f"{error} (known: {', '.join(sorted(values))})") from None
+                              f"{error} ({known})") from None
         except ValueError as error:  # a lone `$` not followed by a name
             raise PromptError(f"prompt template {self._origin(name)}: {error} "
                               "(write $$ for a literal dollar sign)") from None

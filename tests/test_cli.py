@@ -191,6 +191,8 @@ def error_line(capsys: pytest.CaptureFixture[str]) -> str:
         (["run", "donor-game", "--model", ""], ["'model'", "must name a litellm model"]),
         (["run", "donor-game", "--model", "nope"], ["model 'nope' names no provider",
                                                     "openai/gpt-4o-mini"]),
+        (["run", "donor-game", "--model", "openai/"], ["model 'openai/' names a provider but "
+                                                       "no model", "openai/MODEL"]),
         (["run", "donor-game", "--seed", "3", "--set", "seed=4"],
          ["--seed 3 and --set seed=4 disagree", "give the seed once"]),
         (["run", "donor-game", "--model", "openai/a", "--set", "model='openai/b'"],

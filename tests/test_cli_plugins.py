@@ -104,3 +104,15 @@ def test_plugin_errors_are_one_line_like_the_built_ins(greeter: str, tmp_path: P
     assert main(["greet", str(tmp_path), "--times", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "argument --times: expected a whole number >= 1" in err[0]
+
+
+@pytest.mark.parametrize("bad", ["-1", "0", "x"])
+def test_a_count_below_its_bound_is_told_the_bound_the_flag_has(
+        bad: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--workers -1` once said "expected a whole number >= 0", a bound 0 does not meet."""
+    out = tmp_path / "s"
+    assert main(["sweep", "donor-game", "--workers", bad, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"societas: error: sweep: argument --workers: expected a whole number >= 1, "
+                   f"got {bad!r} (see societas sweep --help)"]
+    assert not out.exists()

@@ -346,6 +346,21 @@ def test_trace_depth_one_and_zero(tmp_path: Path) -> None:
     assert observations and all(obs["trace"] == [] for obs in observations)
 
 
+@pytest.mark.parametrize("protocol", ["vh2024", "legacy"])
+def test_without_a_trace_the_donor_is_not_told_the_recipient_has_no_record(
+        protocol: str) -> None:
+    """trace_depth=0 once told every donor "X has not been a donor yet: there is no record",
+    false for most recipients; the rules say the donor is told nothing."""
+    context = GameContext.from_config(DonorGameConfig(agents=4, trace_depth=0,
+                                                      protocol=protocol))
+    system, user = Donate(context, donate_facts(trace=[]), "my plan").messages()
+    assert "told nothing about what the recipient did before" in system["content"]
+    assert "no record" not in user["content"]
+    assert "You are told nothing about what g0-a03 did before." in user["content"]
+    first = WriteStrategy(context, "g0-a01", 0).messages()[1]["content"]
+    assert "steps back" not in system["content"] and "a donor knows" not in first
+
+
 def test_trace_chain_on_hand_built_history() -> None:
     game = DonorGame(DonorGameConfig(agents=4, trace_depth=3))
     names = ["A", "B", "C", "D"]

@@ -207,6 +207,26 @@ def test_prose_answers_are_read_from_the_answer_line() -> None:
         "My strategy will be to give half to givers.")
 
 
+@pytest.mark.parametrize(("punishment", "reply", "read"), [
+    ("none", "Answer: punish 2", None),  # once a gift of 2: the opposite of what was meant
+    ("none", "Answer: refuse 3", None),
+    ("partner_choice", "Answer: punish 2", None),  # punishing here is refusing
+    ("partner_choice", "Answer: Refusal.", Donation("refuse", 0.0)),
+    ("costly", "Answer: refuse 3", None),
+    ("costly", "Answer: Punishment: 2", Donation("punish", 0.16, units=2.0)),  # once a gift
+    ("none", "Answer: 0 (I refuse to give anything)", Donation("donate", 0.0, units=0.0)),
+])
+def test_an_answer_naming_a_sanction_not_offered_is_repaired_not_read_as_a_gift(
+        punishment: str, reply: str, read: Donation | None) -> None:
+    task = Donate(GameContext.from_config(DonorGameConfig(agents=4, punishment=punishment)),
+                  facts(trace=[]), "plan")
+    if read is not None:
+        assert task.parse(reply) == read
+        return
+    with pytest.raises(ParseError, match="not one of your choices here; end your reply with"):
+        task.parse(reply)
+
+
 # -- survivors' advice ------------------------------------------------------------------------
 
 
@@ -350,6 +370,11 @@ def test_every_template_renders_as_string_template_substitutes_it(tmp_path: Path
         library.render("donate.txt", amount=1)
     with pytest.raises(PromptError, match=r"Invalid placeholder .* \(write \$\$ for a literal"):
         library.render("parts/broken.txt")
+    # a part that takes none once said "(known: )"
+    (tmp_path / "parts" / "framing_neutral.txt").write_text("You are $who.", encoding="utf-8")
+    with pytest.raises(PromptError,
+                       match=r"placeholder 'who' \(this template takes no placeholders\)"):
+        library.render("parts/framing_neutral.txt")
 
 
 def test_a_bare_number_on_the_answer_line_reads_as_parse_number_reads_it() -> None:

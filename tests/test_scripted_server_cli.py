@@ -117,3 +117,21 @@ def test_bad_input_is_one_error_line_and_status_2(args: list[str], says: str) ->
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("python -m sim.testing: error:"), lines
     assert says in lines[0]
+
+
+
+def test_a_port_in_use_is_one_error_line_naming_it() -> None:
+    """`--port` of a running server once printed an empty "error: " line after 5 s, and a
+    warning about a coroutine never awaited."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "sim.testing", "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m sim.testing: error:"), lines
+    assert str(port) in lines[0] and "in use" in lines[0]

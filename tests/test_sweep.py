@@ -73,6 +73,20 @@ def test_an_invalid_grid_value_is_refused_before_any_run_starts(tmp_path: Path, 
     assert not (tmp_path / "s").exists()
 
 
+def test_a_run_directory_as_out_is_refused_and_left_as_it_was(tmp_path: Path, capsys) -> None:
+    """`--out runs/donor-game-...` (a run's directory, or one run of another sweep) once wrote
+    a sweep index and run directories inside that run's."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.sqlite").write_bytes(b"")
+    code = main(["sweep", "donor-game", "--set", "agents=4", "--set", "generations=1",
+                 "--executor", "inline", "--out", str(run_dir), "--quiet"])
+    assert code == 2
+    assert capsys.readouterr().err == (f"societas: error: {run_dir} is a run directory, not a "
+                                       "sweep directory; choose another --out\n")
+    assert [p.name for p in run_dir.iterdir()] == ["run.sqlite"]
+
+
 def test_inline_and_pool_sweeps_write_identical_stores(tmp_path: Path) -> None:
     assert sim.sweep is sweep  # the public name
     inline = sweep("donor-game", seeds=[0, 1], grid=GRID, fixed=FIXED, out=tmp_path / "inline",

@@ -58,6 +58,8 @@ def test_a_stopped_sweep_exits_cleanly_and_the_same_command_completes_it(
             process.wait()
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr
+    assert f"societas: the sweep in {out} stopped; run the same command again to resume it" \
+        in stderr  # once only "societas: interrupted"
     stopped = statuses(out)
     assert "finished" in stopped and set(stopped) != {"finished"}, stopped
     index = json.loads((out / "sweep.json").read_text())

@@ -23,7 +23,7 @@ import pytest
 from run_helpers import committed
 
 from sim.store import snapshot
-from sim.sweeps.executors import PoolExecutor
+from sim.sweeps.executors import PoolExecutor, execute_spec
 from sim.sweeps.plan import plan_sweep, run_sweep, sweep
 from sim.sweeps.worker_pool import Finished, Lost, WorkerPool
 
@@ -202,3 +202,25 @@ def test_the_pool_gives_up_after_its_retries_and_goes_on(tmp_path: Path) -> None
         pool.run(["x"]))
     assert isinstance(events[0], Finished) and events[0].result == "done fine"
     assert isinstance(events[1], Lost) and len(events[1].deaths) == 3
+
+
+class FinishedBeforeItsWorkerDied:
+    """An executor whose every run finishes, then its worker dies before saying so: the retry
+    finds the store finished (as a `kill -9` between the last commit and the report does)."""
+
+    def map(self, specs):  # type: ignore[no-untyped-def]
+        for spec in specs:
+            assert execute_spec(spec).status == "finished"
+            yield execute_spec(spec)  # the retry: 'skipped', the store says finished
+
+
+def test_a_run_that_finished_before_its_worker_died_is_finished_in_the_index(
+        tmp_path: Path) -> None:
+    """Such a run was once listed 'finished (before)', 0.00 s, and 'skipped' in sweep.json (a
+    status the index does not have)."""
+    out = tmp_path / "s"
+    plan = plan_sweep("donor-game", seeds=[0], fixed={"agents": 4, "generations": 1}, out=out)
+    [outcome] = run_sweep(plan, FinishedBeforeItsWorkerDied())
+    assert outcome.status == "finished" and outcome.wall_s >= 0
+    assert statuses(out) == ["finished"]
+

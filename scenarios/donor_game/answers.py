@@ -32,6 +32,11 @@ _TRAILING = " \t*_`\"'.,;"
 _LEADING_ACTION_RE = re.compile(r"^(?:donate|give|punish|refuse)\w*[\s,:;]*", re.IGNORECASE)
 #: Verbs of giving on an answer line; "donate" is the study's.
 _GIVE_WORDS = ("donate", "donation", "give", "gives", "giving")
+#: An answer line that starts with a sanction's word (which may not be on offer), and the
+#: stem of each sanction's words.
+_SANCTION_RE = re.compile(r"^(punish|refus)\w*\b", re.IGNORECASE)
+_STEMS = {"punish": "punish", "refuse": "refus"}
+_GERUNDS = {"punish": "punishing", "refuse": "refusing"}
 _AMOUNT_MARKERS = ("answer", "donate", "give", "punish", "punishment")
 #: An answer line's amount that is nothing but a plain number (no sign, separators or words).
 _PLAIN_AMOUNT_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
@@ -64,14 +69,25 @@ def read_answer(reply: str, *, unit: str, high: float,
     if line is None:
         return None
     values: dict[str, Any] = {}
-    if alternative is not None:
+    leading = _SANCTION_RE.match(line)
+    leading_stem = leading.group(1).lower() if leading else None
+    if leading_stem and leading_stem != _STEMS.get(alternative or ""):
+        # "punish 2" where punishing is not a choice (or is refusing): read as a gift of 2, it
+        # would do the opposite of what the donor meant
+        raise ParseError(f'your answer line "{line}" names an action that is not one of your '
+                         f"choices here; {_hint(unit, high, alternative)}")
+    if alternative is not None and leading_stem:  # "Punishment: 2", "Refusal."
+        values["action"] = alternative
+        if alternative == "refuse":
+            return values
+    elif alternative is not None:
         words = set(re.findall(r"[a-z]+", line.lower()))
         gives = bool(words & set(_GIVE_WORDS))
         other = alternative in words or f"{alternative}s" in words or (
             alternative == "refuse" and "refused" in words)
         if gives and other:
             raise ParseError(f'your answer line "{line}" names both giving and '
-                             f"{alternative}ing; {_hint(unit, high, alternative)}")
+                             f"{_GERUNDS[alternative]}; {_hint(unit, high, alternative)}")
         values["action"] = alternative if other else "give"
         if other and alternative == "refuse":
             return values

@@ -40,6 +40,8 @@ def describe_trace(recipient: str, trace: list[dict[str, Any]], style: TraceStyl
     trace depth says that its last partner had not been a donor before.
     """
     scope = style.scope
+    if style.depth == 0:  # the rules say donors learn nothing: "no record" would be false
+        return f"You are told nothing about what {recipient} did before."
     if not trace:
         return f"{recipient} has not been a donor yet in this {scope}: there is no record."
     lines = act_lines(trace, style)

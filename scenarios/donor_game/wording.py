@@ -103,10 +103,10 @@ class GameContext:
 
     def _trace_rules(self) -> str:
         depth = self.config.trace_depth
+        if depth == 0:  # whatever the explanation: not "up to 0 steps back"
+            return self.render_part("trace_rules_none.txt")
         if self.config.trace_explanation == "brief":
             return self.render_part("trace_rules_brief.txt", trace_depth=depth)
-        if depth == 0:
-            return self.render_part("trace_rules_none.txt")
         example = "\n".join(f"  {line}" for line in example_lines(self.trace_style))
         return self.render_part("trace_rules_example.txt", trace_depth=depth, example=example)
 
@@ -135,7 +135,7 @@ class GameContext:
         config = self.config
         brief = config.trace_explanation == "brief"
         trace = ""
-        if brief and first:  # (newcomers after the first read it in `improve_brief.txt`)
+        if brief and first and config.trace_depth > 0:  # (later newcomers: `improve_brief.txt`)
             trace = self.render_part("reminder_trace_brief.txt")
         elif not brief and config.trace_depth > 0:
             trace = self.render_part("reminder_trace_example.txt",

@@ -8,23 +8,25 @@ import argparse
 import math
 
 
-def non_negative_int(text: str) -> int:
-    """A whole number >= 0 (a count that may be zero)."""
+def _whole_number_at_least(text: str, least: int) -> int:
+    # the message names the bound the flag has, whatever the wrong value was
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {least}, got {text!r}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (a count that may be zero)."""
+    return _whole_number_at_least(text, 0)
 
 
 def positive_int(text: str) -> int:
     """A whole number >= 1."""
-    value = non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+    return _whole_number_at_least(text, 1)
 
 
 def usd_amount(text: str) -> float:

@@ -104,10 +104,15 @@ def _sweep(args: argparse.Namespace) -> int:
         raise UserError("--address is for --executor ray")
     executor = make_executor(args.executor, args.workers, address=args.address,
                              retries=args.retries)
-    outcomes = run_sweep(plan, executor, progress=False if args.quiet else "terminal")
+    try:
+        outcomes = run_sweep(plan, executor, progress=False if args.quiet else "terminal")
+    except (KeyboardInterrupt, Terminated):  # the index says how far each run got
+        print(f"societas: the sweep in {plan.out} stopped; run the same command again to "
+              "resume it", file=sys.stderr)
+        raise
 
     rows = [[o.name, "finished (before)" if o.status == "skipped" else o.status,
-             f"{o.wall_s:.2f}", o.message[:80]] for o in outcomes]
+             f"{o.wall_s:.2f}", _shortened(o.message)] for o in outcomes]
     print(format_table(["run", "status", "wall_s", "message"], rows))
     print(f"sweep: {plan.out} ({len(outcomes)} runs; index {plan.out / 'sweep.json'})")
     failed = [o for o in outcomes if o.status not in ("finished", "skipped")]
@@ -117,6 +122,11 @@ def _sweep(args: argparse.Namespace) -> int:
               "re-run the same sweep to resume them", file=sys.stderr)
         return EXIT_RUNS_FAILED
     return 0
+
+
+def _shortened(message: str, width: int = 80) -> str:
+    """A message cut to the table's width says it was cut (sweep.json has it whole)."""
+    return message if len(message) <= width else message[:width - 1] + "…"
 
 
 def add_rate_limit_option(parser: argparse.ArgumentParser, shared: str) -> None:

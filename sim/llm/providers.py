@@ -20,6 +20,10 @@ _OWN_PREFIXES = ("local/",)
 
 def check_model_routable(model: str, api_base: str | None = None) -> None:
     """Refuse (UserError) a model string litellm cannot route to any provider."""
+    provider, slash, name = model.partition("/")
+    if slash and not name.strip():  # litellm routes "openai/" and fails at the first call
+        raise UserError(f"model {model!r} names a provider but no model after the '/'; write "
+                        f"it as {provider}/MODEL, e.g. openai/gpt-4o-mini")
     if model.startswith(_OWN_PREFIXES):
         return
     import litellm

@@ -123,7 +123,8 @@ class PoolExecutor:
                 continue
             outcome = event.result
             if event.deaths:  # ended on a later try: say what happened before
-                said = f"resumed after {_deaths(event.deaths)}"
+                said = (f"finished before {_deaths(event.deaths)}" if outcome.status == "skipped"
+                        else f"resumed after {_deaths(event.deaths)}")
                 outcome = replace(outcome, message=f"{outcome.message}; {said}"
                                   if outcome.message else said)
             yield outcome

@@ -34,6 +34,7 @@ from sim.registry import get_scenario
 from sim.runs.live import LiveView, make_sink
 from sim.sweeps import executors
 from sim.sweeps.executors import Executor, RunOutcome, RunSpec, make_executor
+from sim.sweeps.run_spec import STORE_FILENAME, as_finished
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -229,6 +230,9 @@ def plan_sweep(
 
 def _check_same_sweep(plan: SweepPlan) -> None:
     """A directory holds one sweep: re-running it may resume it, never turn it into another."""
+    if (plan.out / STORE_FILENAME).exists():  # a run's directory: the sweep would write into it
+        raise UserError(f"{plan.out} is a run directory, not a sweep directory; choose another "
+                        "--out")
     path = plan.out / INDEX_FILENAME
     if not path.is_file():
         return
@@ -303,6 +307,8 @@ def run_sweep(
         ending = runner.map(todo)
         try:
             for outcome in ending:
+                if outcome.status == "skipped":  # not by the check above: it ended meanwhile
+                    outcome = as_finished(outcome)
                 outcomes[outcome.name] = outcome
                 plan.statuses[outcome.name] = {"status": outcome.status,
                                                "wall_s": outcome.wall_s,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,24 @@ def execute_spec(spec: RunSpec, stop_requested: Callable[[], bool] | None = None
                           message=f"{type(error).__name__}: {_one_line(error)}")
     return RunOutcome(spec.name, spec.run_dir, result.status, round(result.wall_s, 3),
                       result.message, result.stats.calls, resumed)
+
+
+def as_finished(outcome: RunOutcome) -> RunOutcome:
+    """A 'skipped' outcome the sweep did not skip itself: the run finished while the sweep
+    ran (its worker died after the store said so, before the outcome came back), so it is
+    'finished', with the wall time its store's timestamps give (to the second)."""
+    from datetime import datetime
+
+    from sim.store_files import peek_meta
+
+    store = Path(outcome.run_dir) / STORE_FILENAME
+    try:
+        times = [datetime.fromisoformat(peek_meta(store, key) or "")
+                 for key in ("started_at", "finished_at")]
+        wall_s = max(0.0, (times[1] - times[0]).total_seconds())
+    except ValueError:
+        wall_s = outcome.wall_s
+    return replace(outcome, status="finished", wall_s=wall_s)
 
 
 def _one_line(error: BaseException) -> str:

@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
-    print(f"scripted model server at {server.url} (Ctrl-C stops it)", flush=True)
-    try:
+    try:  # a Ctrl-C may come as soon as the URL is out, before print returns
+        print(f"scripted model server at {server.url} (Ctrl-C stops it)", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

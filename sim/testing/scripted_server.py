@@ -303,8 +303,8 @@ class ScriptedLLMServer:
                 limit=HEAD_LIMIT))
             self._address = self._server.sockets[0].getsockname()[:2]
         except BaseException as error:
+            loop.close()  # first: `start` then finds nothing to stop (no 5 s wait, no warning)
             ready.set_exception(error)
-            loop.close()
             return
         ready.set_result(None)
         try:
