@@ -79,6 +79,7 @@ def test_key_variable_not_set(tmp_path: Path, monkeypatch, capsys) -> None:
         assert server.request_count == 0
     assert status == 2 and took < FAST_S
     assert "SOCIETAS_NO_SUCH_KEY" in the_error(capsys)
+    assert not (tmp_path / "runs").exists()  # known before anything is written
 
 
 def test_no_key_anywhere_for_a_hosted_model(tmp_path: Path, monkeypatch, capsys) -> None:

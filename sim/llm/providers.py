@@ -1,4 +1,5 @@
-"""Whether litellm can route a model string at all, asked before anything is written.
+"""Whether litellm can route a model string at all, and whether the key a config names is
+set: both asked before anything is written.
 
 A model string without a provider litellm knows (`--model nope`, `--model claude-3-5-sonnet`
 without `anthropic/`) fails on the run's first call with "LLM Provider NOT provided", by which
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sim._offline  # noqa: F401  (litellm's offline environment; cheap, unlike litellm)
 from sim.errors import UserError
 
-__all__ = ["check_model_routable"]
+__all__ = ["check_key_set", "check_model_routable"]
 
 #: Models served by Societas itself (`sim.llm.local_model`), which litellm never sees as such.
 _OWN_PREFIXES = ("local/",)
@@ -38,3 +39,15 @@ def check_model_routable(model: str, api_base: str | None = None) -> None:
             "or openai/NAME with api_base for any OpenAI-compatible server "
             "(https://docs.litellm.ai/docs/providers)"
         ) from None
+
+
+def check_key_set(api_key_env: str | None) -> None:
+    """Refuse (UserError) a config whose `api_key_env` names a variable this environment lacks.
+
+    The first call would fail for want of it, by which time the run directory exists (and a
+    resume would fail the same way): the variable's absence is known without asking anyone."""
+    import os
+
+    if api_key_env is not None and not os.environ.get(api_key_env):
+        raise UserError(f"api_key_env names {api_key_env}, which is not set here; set it "
+                        f"(export {api_key_env}=...) and run the same command again")

@@ -30,7 +30,7 @@ from sim.llm.cache import CACHE_FILENAME, ResponseCache
 from sim.llm.gateway import Budget, BudgetExhausted, Gateway, GatewayStats
 from sim.llm.limiter_service import connect_limiter
 from sim.llm.outcomes import ModelUnreachable, ProviderDown
-from sim.llm.providers import check_model_routable
+from sim.llm.providers import check_key_set, check_model_routable
 from sim.llm.ratelimit import LocalLimiter, RateLimit
 from sim.registry import ScenarioSpec, get_scenario
 from sim.runs.capacity import check_memory
@@ -129,6 +129,8 @@ def run_scenario(
     check_memory(scenario, config)
     if config.model is not None:
         check_model_routable(config.model, config.api_base)
+        if not options.replay_only:  # a replay asks no one
+            check_key_set(config.api_key_env)
     shared = _open_shared_cache(options)
     cache = shared
     try:
@@ -190,6 +192,8 @@ def resume_run(run_dir: str | Path, options: RunOptions | None = None) -> RunRes
             if options.cache_path is None and store.get_meta("cache_path"):
                 options.cache_path = Path(store.get_meta("cache_path") or "")
             check_memory(scenario, config)
+            if config.model is not None and not options.replay_only:
+                check_key_set(config.api_key_env)
             cache = _open_shared_cache(options)
             if cache is None:
                 cache = _own_cache(options, run_dir)
