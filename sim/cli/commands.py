@@ -222,6 +222,12 @@ def _main(argv: list[str] | None) -> int:
     return EXIT_USAGE
 
 
+def _by_brain(decisions: dict[str, int]) -> str:
+    """' (rule: 12, llm: 3)', or nothing for a run that stopped before its first decision."""
+    parts = ", ".join(f"{kind}: {count}" for kind, count in sorted(decisions.items()))
+    return f" ({parts})" if parts else ""
+
+
 def _message(error: BaseException) -> str:
     return str(error.args[0]) if isinstance(error, LookupError) and error.args else str(error)
 
@@ -349,8 +355,8 @@ def _finish(start: Callable[[], RunResult], terminated: list[bool]) -> int:
         print(format_table(*result.summary))
     stats = result.stats
     print(
-        f"{sum(stats.decisions.values())} decisions "
-        f"({', '.join(f'{k}: {v}' for k, v in sorted(stats.decisions.items()))}); "
+        f"{sum(stats.decisions.values())} decisions"
+        f"{_by_brain(stats.decisions)}; "
         f"{stats.calls} model calls ({stats.cache_hits} from cache"
         f"{f', {stats.replayed_calls} from the store' if stats.replayed_calls else ''}), "
         f"{stats.retries} retries, "
