@@ -227,6 +227,23 @@ def test_an_answer_naming_a_sanction_not_offered_is_repaired_not_read_as_a_gift(
         task.parse(reply)
 
 
+@pytest.mark.parametrize(("reply", "read"), [
+    ('{"action": "punish", "units": 2}', None),  # once a gift of 2, as the answer line was
+    ('{"reasoning": "no", "action": "Refuse", "units": 0}', None),
+    ('{"action": "give", "units": 2}', Donation("donate", 0.16, units=2.0)),
+    ('{"units": 2}', Donation("donate", 0.16, units=2.0)),
+])
+def test_a_json_reply_naming_a_sanction_not_offered_is_repaired_not_read_as_a_gift(
+        reply: str, read: Donation | None) -> None:
+    context = GameContext.from_config(DonorGameConfig(agents=4, reasoning_format="json"))
+    task = Donate(context, facts(trace=[]), "plan")
+    if read is not None:
+        assert task.parse(reply) == read
+        return
+    with pytest.raises(ParseError, match=r"no choice to (punish|refuse) in this game"):
+        task.parse(reply)
+
+
 # -- survivors' advice ------------------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ from scenarios.donor_game.replies import (
 from scenarios.donor_game.strategies import GIVE_NOTHING, Donation
 from scenarios.donor_game.traces import describe_trace
 from scenarios.donor_game.wording import GameContext, shown_bound, shown_units
-from sim.llm.parsing import clean_free_text, parse_choice
+from sim.llm.parsing import clean_free_text, keyed_value, parse_choice
 from sim.llm.reply_format import ReplyFormat
 from sim.prompting import escape_markup, quote_agent_text
 from sim.store import to_json
@@ -50,6 +50,10 @@ _PLACEHOLDER_RE = re.compile(
 __all__ = ["FALLBACK_STRATEGY", "REASONING_MAX_CHARS", "STRATEGY_OPENING",
            "STRATEGY_REASONING_MAX_CHARS", "Donate", "GameContext", "WriteStrategy",
            "describe_trace", "sample_prompt_tokens"]
+
+
+#: An "action" that names a sanction, in a game that offers none (`Donate._parsed`).
+SANCTIONS_NOT_OFFERED = ("punish", "punishment", "refuse", "refusal")
 
 
 @dataclass
@@ -245,17 +249,31 @@ class Donate(Task):
         """The reply validated: from its answer line when answers are asked in text, else (or
         when it has none) from its JSON object, else from its prose."""
         if not self.context.answers_in_text:
-            return self.reply_format.parse(reply, prose=self._read_prose)
+            return self._parsed(reply)
         unit, alternative = self.context.config.answer_unit, self.context.alternative
         found = read_answer(reply, unit=unit, high=self._most, alternative=alternative)
         if found is not None:
             return self.reply_format.validate(found)
         try:
-            return self.reply_format.parse(reply, prose=self._read_prose)
+            return self._parsed(reply)
         except ParseError as error:  # say how the answer line reads, not how JSON would
             problem = str(error).split("; ")[0]
             raise ParseError(f"{problem}; end your reply with "
                              f"{answer_line(unit, self._most, alternative)}") from None
+
+    def _parsed(self, reply: str) -> Any:
+        """The reply read as JSON or prose. Where the game offers no sanction, the format has
+        no "action" and would drop one: an action that punishes or refuses meant the opposite
+        of the amount beside it, so it is asked again, as an answer line naming one is."""
+        answer = self.reply_format.parse(reply, prose=self._read_prose)
+        if self.context.alternative is None:
+            hit = keyed_value(reply, ("action",))
+            named = str(hit[1]).strip().lower() if hit is not None else ""
+            if named in SANCTIONS_NOT_OFFERED:
+                raise ParseError(f'there is no choice to {named} in this game: the only choice '
+                                 f"is how much to give (0 gives nothing); reply with a JSON "
+                                 f"object like {self.reply_format.example()}")
+        return answer
 
     def _read_prose(self, reply: str) -> dict[str, Any]:
         """A reply with no JSON object: the action (when there is a choice) and the amount

@@ -20,7 +20,7 @@ dropping `<think>` blocks, unifying look-alike characters, word patterns.
 
 from sim.llm.parsing.choices import DEFAULT_CHOICE_MARKERS, parse_choice
 from sim.llm.parsing.free_text import clean_free_text
-from sim.llm.parsing.json_objects import find_json_object, strip_code_fences
+from sim.llm.parsing.json_objects import find_json_object, keyed_value, strip_code_fences
 from sim.llm.parsing.numbers import DEFAULT_NUMBER_MARKERS, number_in_text, parse_number
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_NUMBER_MARKERS",
     "clean_free_text",
     "find_json_object",
+    "keyed_value",
     "number_in_text",
     "parse_choice",
     "parse_number",
