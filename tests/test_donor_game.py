@@ -359,6 +359,12 @@ def test_without_a_trace_the_donor_is_not_told_the_recipient_has_no_record(
     assert "You are told nothing about what g0-a03 did before." in user["content"]
     first = WriteStrategy(context, "g0-a01", 0).messages()[1]["content"]
     assert "steps back" not in system["content"] and "a donor knows" not in first
+    # nor told, when it writes its strategy, of a record its first round lacks, or reminded
+    # of what a donor knows of the recipient (nothing)
+    later = WriteStrategy(context, "g1-a01", 1, [("g0-a00", "Give half.")]).messages()
+    for text in (first, later[1]["content"]):
+        assert "no such record" not in text and "no information at all" not in text
+        assert "a donor knows only" not in text
 
 
 def test_trace_chain_on_hand_built_history() -> None:

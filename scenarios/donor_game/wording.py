@@ -141,8 +141,10 @@ class GameContext:
             trace = self.render_part("reminder_trace_example.txt",
                                      trace_depth=config.trace_depth,
                                      example="\n".join(example_lines(self.trace_style)))
-        note = ""
-        if config.first_round_note == "no_information":
+        note = ""  # without a trace no round has a record: the rules say so already
+        if config.trace_depth == 0:
+            pass
+        elif config.first_round_note == "no_information":
             note = self.render_part("first_round_no_information.txt", scope=config.trace_reset)
         elif first:
             note = self.render_part("first_round_donor_turn.txt")
@@ -159,7 +161,9 @@ class GameContext:
         return f"\n\n{block}" if block else ""
 
     def improve(self) -> str:
-        brief = self.config.trace_explanation == "brief"
+        """The ask to improve on the advice; the brief one also recalls what a donor is told
+        of the recipient, which is nothing without a trace."""
+        brief = self.config.trace_explanation == "brief" and self.config.trace_depth > 0
         return self.render_part("improve_brief.txt" if brief else "improve.txt")
 
     def advice_heading(self) -> str:
