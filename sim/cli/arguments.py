@@ -29,6 +29,17 @@ def positive_int(text: str) -> int:
     return _whole_number_at_least(text, 1)
 
 
+def port_number(text: str) -> int:
+    """A TCP port, 0-65535 (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
 def usd_amount(text: str) -> float:
     """An amount in US dollars >= 0."""
     try:

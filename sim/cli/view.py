@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sim.cli.arguments import port_number
 from sim.cli.view_process import (
     DEFAULT_PORT,
     LOOPBACK,
@@ -26,16 +27,6 @@ if TYPE_CHECKING:
     from sim.runs.runner import RunOptions
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
-    return value
-
-
 def add_view_parser(commands: argparse._SubParsersAction) -> None:
     """`societas view RUN_DIR [--port] [--host] [--no-browser]`."""
     view = commands.add_parser(
@@ -44,7 +35,7 @@ def add_view_parser(commands: argparse._SubParsersAction) -> None:
     )
     view.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                       help="a run directory, or a directory of runs (runs/, a sweep) to list")
-    view.add_argument("--port", type=_port, default=DEFAULT_PORT,
+    view.add_argument("--port", type=port_number, default=DEFAULT_PORT,
                       help=f"port to serve on (default {DEFAULT_PORT}; 0: any free port)")
     view.add_argument("--host", default=LOOPBACK,
                       help=f"address to serve on (default {LOOPBACK}, this machine only); "
@@ -59,7 +50,7 @@ def add_view_options(parser: argparse.ArgumentParser) -> None:
                         help="serve the live view of the run in the browser while it runs "
                         "(as societas view; needs the 'view' extra), and keep it open after "
                         "the run until Ctrl-C")
-    parser.add_argument("--view-port", type=_port, default=None, metavar="PORT",
+    parser.add_argument("--view-port", type=port_number, default=None, metavar="PORT",
                         help=f"with --view: the view's port (default {DEFAULT_PORT}; 0: any "
                         "free port)")
     parser.add_argument("--no-browser", action="store_true",

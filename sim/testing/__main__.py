@@ -56,6 +56,7 @@ def _delay(text: str) -> float:
 
 
 def _port(text: str) -> int:
+    # sim.cli.arguments.port_number's rule; this core package may not import the command line
     try:
         value = int(text)
     except ValueError:
